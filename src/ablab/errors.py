@@ -107,7 +107,8 @@ class PayloadTooLarge(AblabError):
 
 def error_class_for(code: str) -> type[AblabError]:
     """The class whose ``code`` is ``code`` (the SDK uses it to rebuild server errors)."""
-    for cls in (AblabError, *_all_subclasses(AblabError)):
+    candidates: list[type[AblabError]] = [AblabError, *_all_subclasses(AblabError)]
+    for cls in candidates:
         if cls.code == code:
             return cls
     return AblabError

@@ -1,1 +1,5 @@
-"""ablab.client."""
+"""The Python SDK."""
+
+from ablab.client._client import Client
+
+__all__ = ["Client"]

@@ -1,1 +1,1 @@
-"""ablab.contract."""
+"""Wire schemas (XCreate / XUpdate / XPublic), shared by the server and the SDK."""

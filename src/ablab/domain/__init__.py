@@ -1,1 +1,1 @@
-"""ablab.domain."""
+"""The domain: experiments, variants, lifecycle, models, groups, metrics. Pure Python."""

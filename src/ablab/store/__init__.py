@@ -1,1 +1,1 @@
-"""ablab.store."""
+"""Storage adapters: the only place that writes SQL."""

@@ -1,0 +1,250 @@
+"""``ablab experiment ...``: the lifecycle from the shell."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ablab.cli.experiment_view import (
+    render_audit,
+    render_created,
+    render_experiment,
+    render_list,
+)
+from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.state import client_of
+from ablab.contract.experiments import ExperimentPublic
+from ablab.errors import ValidationError
+
+app = typer.Typer(
+    help="Create experiments and move them through their lifecycle.", no_args_is_help=True
+)
+
+NameArg = Annotated[str, typer.Argument(help="Experiment name or id.")]
+
+
+def _show(experiment: ExperimentPublic, output: OutputFormat, message: str | None = None) -> None:
+    if output is OutputFormat.JSON:
+        print_json(experiment)
+    elif message:
+        console.print(message)
+    else:
+        render_experiment(experiment)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. my-experiment.")],
+    model: Annotated[str, typer.Option("--model", help="Registered model, e.g. radiology-v1.")],
+    control: Annotated[str, typer.Option("--control", help="Control model version.")],
+    treatment: Annotated[
+        list[str], typer.Option("--treatment", help="Treatment version; repeat for A/B/n.")
+    ],
+    traffic_split: Annotated[
+        float, typer.Option(help="Percent of traffic to the treatments (shared equally).")
+    ] = 50.0,
+    group: Annotated[str | None, typer.Option(help="Target a device group.")] = None,
+    metric: Annotated[str, typer.Option(help="Primary metric.")] = "accuracy",
+    min_samples: Annotated[
+        int, typer.Option(help="Units per variant before significance is acted on.")
+    ] = 100,
+    auto_promote: Annotated[
+        bool, typer.Option("--auto-promote", help="Promote the treatment when it wins.")
+    ] = False,
+    draft: Annotated[bool, typer.Option("--draft", help="Create without launching.")] = False,
+    hypothesis: Annotated[str, typer.Option(help="What you expect and why.")] = "",
+    coverage: Annotated[
+        float, typer.Option(help="Percent of eligible units in the experiment.")
+    ] = 100.0,
+    secondary_metric: Annotated[
+        list[str] | None, typer.Option("--secondary-metric", help="Repeatable.")
+    ] = None,
+    guardrail: Annotated[
+        list[str] | None,
+        typer.Option("--guardrail", help='Repeatable bound, e.g. "error_rate<=0.01".'),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="Analysis: sequential, fixed or bayesian.")
+    ] = "sequential",
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create an experiment comparing model versions; it starts running at once."""
+    experiment = client_of(ctx).experiments.create(
+        name,
+        model_id=model,
+        control_version=control,
+        treatment_versions=treatment,
+        traffic_split=traffic_split,
+        group=group,
+        primary_metric=metric,
+        min_samples=min_samples,
+        auto_promote=auto_promote,
+        draft=draft,
+        hypothesis=hypothesis,
+        coverage=coverage,
+        secondary_metrics=secondary_metric or [],
+        guardrails=guardrail or [],
+        analysis_method=method,
+        alpha=alpha,
+    )
+    if output is OutputFormat.JSON:
+        print_json(experiment)
+    else:
+        render_created(experiment)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    name: NameArg,
+    traffic_split: Annotated[
+        float | None, typer.Option(help="New percent to the treatments (new units only).")
+    ] = None,
+    weight: Annotated[
+        list[str] | None, typer.Option("--weight", help="VARIANT=PERCENT; repeatable.")
+    ] = None,
+    min_samples: Annotated[int | None, typer.Option()] = None,
+    hypothesis: Annotated[str | None, typer.Option()] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Change the split (units already assigned keep their variant) or other settings."""
+    weights = _parse_weights(weight) if weight else None
+    experiment = client_of(ctx).experiments.update(
+        name,
+        traffic_split=traffic_split,
+        weights=weights,
+        min_samples=min_samples,
+        hypothesis=hypothesis,
+    )
+    split = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
+    _show(experiment, output, f"Updated {experiment.name}: {split} (new units only)")
+
+
+def _parse_weights(pairs: list[str]) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for pair in pairs:
+        variant, sep, value = pair.partition("=")
+        try:
+            weights[variant.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValidationError(f"invalid --weight {pair!r}: expected VARIANT=PERCENT")
+    return weights
+
+
+def _action(verb: str, past: str) -> None:
+    def command(
+        ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE
+    ) -> None:
+        experiment = getattr(client_of(ctx).experiments, verb)(name)
+        _show(
+            experiment,
+            output,
+            f"Experiment {experiment.name} {past} (status: {experiment.status.value})",
+        )
+
+    command.__doc__ = {
+        "launch": "Start a draft experiment.",
+        "pause": "Serve everyone the control; assignments are kept for the resume.",
+        "resume": "Resume a paused experiment; units keep their variants.",
+        "stop": "End the experiment, keeping the control version.",
+        "archive": "Archive an ended (or abandoned draft) experiment.",
+    }[verb]
+    app.command(name=verb)(command)
+
+
+for _verb, _past in (
+    ("launch", "launched"),
+    ("pause", "paused"),
+    ("resume", "resumed"),
+    ("stop", "stopped"),
+    ("archive", "archived"),
+):
+    _action(_verb, _past)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    name: NameArg,
+    variant: Annotated[
+        str | None, typer.Option(help="Treatment to promote (needed with several).")
+    ] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """End the experiment making the treatment the winner."""
+    experiment = client_of(ctx).experiments.promote(name, variant=variant)
+    winner = next(v for v in experiment.variants if v.name == experiment.winner)
+    _show(
+        experiment,
+        output,
+        f"Experiment {experiment.name} promoted: {winner.name} "
+        f"({winner.model_version or 'config'}) is the winner",
+    )
+
+
+@app.command()
+def show(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Show an experiment's settings and variants."""
+    _show(client_of(ctx).experiments.get(name), output)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """List the project's experiments, newest first."""
+    experiments = client_of(ctx).experiments.list(status)
+    if output is OutputFormat.JSON:
+        print_json(experiments)
+    else:
+        render_list(experiments)
+
+
+@app.command()
+def assign(
+    ctx: typer.Context,
+    name: NameArg,
+    unit_id: Annotated[str, typer.Argument(help="Device, user or session id.")],
+    attribute: Annotated[
+        list[str] | None, typer.Option("--attr", help="KEY=VALUE unit attribute; repeatable.")
+    ] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Assign a unit (stored on first sight) and print its variant."""
+    attributes = {}
+    for pair in attribute or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"invalid --attr {pair!r}: expected KEY=VALUE")
+        attributes[key] = value
+    result = client_of(ctx).assign(name, unit_id, attributes)
+    if output is OutputFormat.JSON:
+        print_json(result)
+        return
+    console.print(
+        f"{result.unit_id}: {result.variant or '-'} "
+        f"(model version {result.model_version or '-'}, {result.reason.value}"
+        f"{'' if result.in_experiment else ', not in the experiment'})"
+    )
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    name: NameArg,
+    limit: Annotated[int, typer.Option(help="Newest entries to show.")] = 50,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Show who changed the experiment, when, and how."""
+    entries = client_of(ctx).experiments.audit(name, limit=limit)
+    if output is OutputFormat.JSON:
+        print_json(entries)
+    else:
+        render_audit(entries)

@@ -1,0 +1,155 @@
+"""Rich renderings of experiments for people."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.table import Table
+
+from ablab.cli.output import console
+from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.experiments import ExperimentPublic
+
+__all__ = ["render_audit", "render_created", "render_experiment", "render_list"]
+
+_STATUS_STYLE = {
+    "draft": "dim",
+    "running": "green",
+    "paused": "yellow",
+    "stopped": "red",
+    "promoted": "bold cyan",
+    "archived": "dim",
+}
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, '')}]{status}[/]"
+
+
+def _label(experiment: ExperimentPublic, name: str) -> str:
+    variant = next(v for v in experiment.variants if v.name == name)
+    what = variant.model_version or "(config)"
+    return f"{what} ({variant.weight:g}%)"
+
+
+def render_created(experiment: ExperimentPublic) -> None:
+    """The short confirmation after ``experiment create``."""
+    console.print(f"Experiment created: [bold]{experiment.id}[/]")
+    if experiment.model_id:
+        console.print(f"Model: {experiment.model_id}")
+    for variant in experiment.variants:
+        role = "Control" if variant.is_control else _treatment_title(experiment, variant.name)
+        console.print(f"{role}: {_label(experiment, variant.name)}")
+    if experiment.group:
+        console.print(f"Group: {experiment.group}")
+    console.print(f"Status: {_status(experiment.status.value)}")
+
+
+def _treatment_title(experiment: ExperimentPublic, name: str) -> str:
+    return "Treatment" if len(experiment.treatments) == 1 else f"Treatment {name}"
+
+
+def render_experiment(experiment: ExperimentPublic) -> None:
+    """Everything about one experiment: settings, then its variants."""
+    console.print(
+        f"[bold]{experiment.name}[/] ({experiment.id})  {_status(experiment.status.value)}"
+        + (f"  winner: [bold cyan]{experiment.winner}[/]" if experiment.winner else "")
+    )
+    if experiment.hypothesis:
+        console.print(f"Hypothesis: {experiment.hypothesis}")
+    settings = Table.grid(padding=(0, 2))
+    settings.add_column(style="dim")
+    settings.add_column()
+    rows = [
+        ("Model", experiment.model_id or "-"),
+        ("Group", experiment.group or "all units"),
+        ("Coverage", f"{experiment.coverage:g}%"),
+        ("Primary metric", experiment.primary_metric),
+        ("Secondary metrics", ", ".join(experiment.secondary_metrics) or "-"),
+        (
+            "Guardrails",
+            ", ".join(f"{g.metric}{g.bound}{g.threshold:g}" for g in experiment.guardrails) or "-",
+        ),
+        ("Min samples", str(experiment.min_samples)),
+        (
+            "Analysis",
+            f"{experiment.analysis_method.value}, alpha {experiment.alpha:g}"
+            + (", CUPED" if experiment.cuped else ""),
+        ),
+        ("Auto-promote", "on" if experiment.auto_promote else "off"),
+        ("Running for", _age(experiment)),
+        ("Version", str(experiment.version)),
+    ]
+    for key, value in rows:
+        settings.add_row(key, value)
+    console.print(settings)
+    table = Table(title=None, show_edge=False)
+    table.add_column("Variant")
+    table.add_column("Role")
+    table.add_column("Model version")
+    table.add_column("Weight", justify="right")
+    for variant in experiment.variants:
+        table.add_row(
+            variant.name,
+            "control" if variant.is_control else "treatment",
+            variant.model_version or "-",
+            f"{variant.weight:g}%",
+        )
+    console.print(table)
+
+
+def _age(experiment: ExperimentPublic) -> str:
+    if experiment.started_at is None:
+        return "not started"
+    end = experiment.ended_at or datetime.now(UTC)
+    seconds = max(0, int((end - experiment.started_at).total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours, rest = divmod(rest, 3600)
+    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m {rest % 60}s"
+
+
+def render_list(experiments: list[ExperimentPublic]) -> None:
+    table = Table(show_edge=False)
+    for column in ("Name", "Status", "Model", "Variants", "Split", "Primary metric", "Created"):
+        table.add_column(column)
+    for e in experiments:
+        table.add_row(
+            e.name,
+            _status(e.status.value),
+            e.model_id or "-",
+            str(len(e.variants)),
+            f"{e.traffic_split:g}%" if e.variants else "-",
+            e.primary_metric,
+            e.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    if not experiments:
+        console.print("No experiments yet. Create one with `ablab experiment create`.")
+        return
+    console.print(table)
+
+
+def render_audit(entries: list[AuditEntryPublic]) -> None:
+    table = Table(show_edge=False)
+    for column in ("When", "Actor", "Action", "Object", "Change"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor,
+            entry.action,
+            f"{entry.object_type} {entry.object_id}",
+            _change(entry),
+        )
+    console.print(table)
+
+
+def _change(entry: AuditEntryPublic) -> str:
+    before, after = entry.before or {}, entry.after or {}
+    keys = [
+        k for k in after if before.get(k) != after.get(k) and k not in ("updated_at", "version")
+    ]
+    if not before:
+        return "created"
+    return ", ".join(f"{k}: {before.get(k)} -> {after.get(k)}" for k in keys[:4]) or "-"

@@ -1,0 +1,99 @@
+"""``ablab group ...``: device groups that experiments target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.state import client_of
+from ablab.contract.catalogue import GroupPublic
+from ablab.errors import ValidationError
+
+app = typer.Typer(help="Define device groups by a rule or a member list.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Group name, e.g. staging-devices.")],
+    rule: Annotated[
+        str | None,
+        typer.Option(help='JSON condition, e.g. \'{"region": {"$in": ["eu", "us"]}}\'.'),
+    ] = None,
+    members: Annotated[Path | None, typer.Option(help="File with one unit id per line.")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create a device group from a JSON rule or a file of unit ids."""
+    group = client_of(ctx).groups.create(
+        name,
+        rule=_parse_rule(rule) if rule is not None else None,
+        members=_read_members(members) if members is not None else None,
+        description=description,
+    )
+    if output is OutputFormat.JSON:
+        print_json(group)
+    else:
+        what = f"rule {json.dumps(group.rule)}" if group.rule else f"{group.member_count} members"
+        console.print(f"Device group created: {group.name} ({what})")
+
+
+def _parse_rule(text: str) -> dict[str, Any]:
+    try:
+        rule = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"--rule is not valid JSON: {exc.msg} at column {exc.colno}"
+        ) from None
+    if not isinstance(rule, dict):
+        raise ValidationError('--rule must be a JSON object such as {"region": "eu"}')
+    return rule
+
+
+def _read_members(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValidationError(f"cannot read --members file {str(path)!r}: {exc.strerror}") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
+    """List device groups."""
+    groups = client_of(ctx).groups.list()
+    if output is OutputFormat.JSON:
+        print_json(groups)
+    elif not groups:
+        console.print("No device groups yet. Create one with `ablab group create`.")
+    else:
+        _render(groups)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument()],
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Show a device group."""
+    group = client_of(ctx).groups.get(name)
+    if output is OutputFormat.JSON:
+        print_json(group)
+    else:
+        _render([group])
+
+
+def _render(groups: list[GroupPublic]) -> None:
+    table = Table(show_edge=False)
+    for column in ("Group", "Definition", "Created"):
+        table.add_column(column)
+    for group in groups:
+        what = json.dumps(group.rule) if group.rule else f"{group.member_count} members"
+        table.add_row(group.name, what, group.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)

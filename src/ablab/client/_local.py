@@ -1,0 +1,98 @@
+"""The embedded backend: the Client calls the service layer on stores under ``$ABLAB_HOME``."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from ablab.contract.catalogue import (
+    AssignmentPublic,
+    AuditEntryPublic,
+    GroupCreate,
+    GroupPublic,
+    ModelPublic,
+    ModelVersionCreate,
+)
+from ablab.contract.experiments import (
+    ExperimentCreate,
+    ExperimentPublic,
+    ExperimentUpdate,
+    VariantCreate,
+)
+from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.services import assignment, audit, catalogue, experiments
+from ablab.services.context import Context
+from ablab.services.projects import ensure_project
+from ablab.settings import Settings
+from ablab.store.metadata import metadata_url, open_metadata_store
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend:
+    """Opens (creating on first use) the metadata store and the project named in settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        database_url = settings.database_url.get_secret_value() if settings.database_url else None
+        self._store = open_metadata_store(metadata_url(settings.home, database_url))
+        project = ensure_project(self._store, settings.project)
+        self._ctx = Context(self._store, project.id, actor=f"local:{_user()}")
+
+    def create_experiment(self, spec: ExperimentCreate) -> ExperimentPublic:
+        return ExperimentPublic.from_domain(experiments.create_experiment(self._ctx, spec))
+
+    def get_experiment(self, ref: str) -> ExperimentPublic:
+        return ExperimentPublic.from_domain(experiments.get_experiment(self._ctx, ref))
+
+    def list_experiments(self, status: ExperimentStatus | None) -> list[ExperimentPublic]:
+        found = experiments.list_experiments(self._ctx, status)
+        return [ExperimentPublic.from_domain(e) for e in found]
+
+    def update_experiment(self, ref: str, spec: ExperimentUpdate) -> ExperimentPublic:
+        return ExperimentPublic.from_domain(experiments.update_experiment(self._ctx, ref, spec))
+
+    def add_variant(self, ref: str, spec: VariantCreate) -> ExperimentPublic:
+        return ExperimentPublic.from_domain(experiments.add_variant(self._ctx, ref, spec))
+
+    def transition(self, ref: str, action: Action, variant: str | None) -> ExperimentPublic:
+        changed = experiments.transition(self._ctx, ref, action, variant=variant)
+        return ExperimentPublic.from_domain(changed)
+
+    def register_model_version(self, spec: ModelVersionCreate) -> ModelPublic:
+        return ModelPublic.from_domain(*catalogue.register_model_version(self._ctx, spec))
+
+    def get_model(self, name: str) -> ModelPublic:
+        return ModelPublic.from_domain(*catalogue.get_model(self._ctx, name))
+
+    def list_models(self) -> list[ModelPublic]:
+        return [ModelPublic.from_domain(m, v) for m, v in catalogue.list_models(self._ctx)]
+
+    def create_group(self, spec: GroupCreate) -> GroupPublic:
+        return GroupPublic.from_domain(catalogue.create_group(self._ctx, spec))
+
+    def get_group(self, name: str) -> GroupPublic:
+        return GroupPublic.from_domain(catalogue.get_group(self._ctx, name))
+
+    def list_groups(self) -> list[GroupPublic]:
+        return [GroupPublic.from_domain(g) for g in catalogue.list_groups(self._ctx)]
+
+    def assign(self, experiment: str, unit_id: str, attributes: dict[str, Any]) -> AssignmentPublic:
+        result = assignment.assign(self._ctx, experiment, unit_id, attributes)
+        return AssignmentPublic.from_domain(result)
+
+    def assignment_counts(self, experiment: str) -> dict[str, int]:
+        return assignment.assignment_counts(self._ctx, experiment)
+
+    def list_audit(self, object_id: str | None, limit: int) -> list[AuditEntryPublic]:
+        entries = audit.list_audit(self._ctx, object_id=object_id, limit=limit)
+        return [AuditEntryPublic.from_domain(e) for e in entries]
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"

@@ -1,0 +1,191 @@
+"""The Client's resources: ``client.experiments``, ``client.models``, ``client.groups``."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from ablab.client._backend import Backend
+from ablab.contract.base import Schema, parse
+from ablab.contract.catalogue import (
+    AuditEntryPublic,
+    GroupCreate,
+    GroupPublic,
+    ModelPublic,
+    ModelVersionCreate,
+)
+from ablab.contract.experiments import (
+    ExperimentCreate,
+    ExperimentPublic,
+    ExperimentUpdate,
+    VariantCreate,
+)
+from ablab.domain.lifecycle import Action, ExperimentStatus
+
+__all__ = ["Experiments", "Groups", "Models"]
+
+
+class Experiments:
+    """Create experiments and move them through their lifecycle.
+
+    Every method that takes ``ref`` accepts the experiment's id or its name.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def create(
+        self,
+        name: str,
+        *,
+        model_id: str | None = None,
+        control_version: str | None = None,
+        treatment_version: str | None = None,
+        traffic_split: float = 50.0,
+        **options: Any,
+    ) -> ExperimentPublic:
+        """Create an experiment; it runs at once unless ``draft=True``.
+
+        ``options`` are the other fields of ``ExperimentCreate``: ``treatment_versions``,
+        ``variants``, ``group``, ``primary_metric``, ``min_samples``, ``auto_promote``, ...
+        """
+        spec = parse(
+            ExperimentCreate,
+            {
+                "name": name,
+                "model_id": model_id,
+                "control_version": control_version,
+                "treatment_version": treatment_version,
+                "traffic_split": traffic_split,
+                **options,
+            },
+        )
+        return self._backend.create_experiment(spec)
+
+    def get(self, ref: str) -> ExperimentPublic:
+        return self._backend.get_experiment(ref)
+
+    def list(self, status: ExperimentStatus | str | None = None) -> list[ExperimentPublic]:
+        wanted = parse(_StatusFilter, {"status": status}).status
+        return self._backend.list_experiments(wanted)
+
+    def update(self, ref: str, **fields: Any) -> ExperimentPublic:
+        """Change the fields of ``ExperimentUpdate`` that are given."""
+        return self._backend.update_experiment(ref, parse(ExperimentUpdate, fields))
+
+    def update_split(self, ref: str, *, traffic_split: float) -> ExperimentPublic:
+        """Send ``traffic_split`` percent to the treatments, for units not yet assigned."""
+        return self.update(ref, traffic_split=traffic_split)
+
+    def add_variant(
+        self,
+        ref: str,
+        name: str,
+        *,
+        weight: float = 0.0,
+        model_version: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> ExperimentPublic:
+        spec = parse(
+            VariantCreate,
+            {
+                "name": name,
+                "weight": weight,
+                "model_version": model_version,
+                "config": config or {},
+            },
+        )
+        return self._backend.add_variant(ref, spec)
+
+    def launch(self, ref: str) -> ExperimentPublic:
+        return self._backend.transition(ref, Action.LAUNCH, None)
+
+    def pause(self, ref: str) -> ExperimentPublic:
+        """Serve every unit the control model; assignments are kept for the resume."""
+        return self._backend.transition(ref, Action.PAUSE, None)
+
+    def resume(self, ref: str) -> ExperimentPublic:
+        return self._backend.transition(ref, Action.RESUME, None)
+
+    def stop(self, ref: str) -> ExperimentPublic:
+        """End the experiment keeping the control version."""
+        return self._backend.transition(ref, Action.STOP, None)
+
+    def promote(self, ref: str, variant: str | None = None) -> ExperimentPublic:
+        """End the experiment making ``variant`` (default: the only treatment) the winner."""
+        return self._backend.transition(ref, Action.PROMOTE, variant)
+
+    def archive(self, ref: str) -> ExperimentPublic:
+        return self._backend.transition(ref, Action.ARCHIVE, None)
+
+    def assignment_counts(self, ref: str) -> dict[str, int]:
+        """How many units are assigned to each variant."""
+        return self._backend.assignment_counts(ref)
+
+    def audit(self, ref: str, limit: int = 100) -> builtins.list[AuditEntryPublic]:
+        """The experiment's audit log, newest first."""
+        return self._backend.list_audit(self.get(ref).id, limit)
+
+
+class Models:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def register(
+        self,
+        name: str,
+        version: str,
+        *,
+        endpoint: str | None = None,
+        artifact: str | None = None,
+        description: str = "",
+    ) -> ModelPublic:
+        """Register a version served at ``endpoint`` (URL) or from ``artifact`` (file path or
+        ``module:attr``); the model is created with its first version."""
+        spec = parse(
+            ModelVersionCreate,
+            {
+                "model": name,
+                "version": version,
+                "endpoint": endpoint,
+                "artifact": artifact,
+                "description": description,
+            },
+        )
+        return self._backend.register_model_version(spec)
+
+    def get(self, name: str) -> ModelPublic:
+        return self._backend.get_model(name)
+
+    def list(self) -> list[ModelPublic]:
+        return self._backend.list_models()
+
+
+class Groups:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def create(
+        self,
+        name: str,
+        *,
+        rule: dict[str, Any] | None = None,
+        members: list[str] | None = None,
+        description: str = "",
+    ) -> GroupPublic:
+        """A group of units matching ``rule`` (Mongo-style operators) or listed in ``members``."""
+        spec = parse(
+            GroupCreate,
+            {"name": name, "rule": rule, "members": members, "description": description},
+        )
+        return self._backend.create_group(spec)
+
+    def get(self, name: str) -> GroupPublic:
+        return self._backend.get_group(name)
+
+    def list(self) -> list[GroupPublic]:
+        return self._backend.list_groups()
+
+
+class _StatusFilter(Schema):
+    status: ExperimentStatus | None = None

@@ -1,0 +1,76 @@
+"""The experiment lifecycle: which action moves which status where.
+
+::
+
+    draft ──launch──▶ running ◀──resume── paused
+                        │  └────pause────▶   │
+                        ├──stop──▶ stopped ◀─┤ stop
+                        └─promote▶ promoted ◀┘ promote
+    stopped | promoted ──archive──▶ archived
+
+A draft can also be archived (abandoned before launch). Every other move raises
+InvalidTransition naming the current status and the actions it allows.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ablab.errors import InvalidTransition
+
+__all__ = ["Action", "ExperimentStatus", "allowed_actions", "next_status"]
+
+
+class ExperimentStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    PROMOTED = "promoted"
+    ARCHIVED = "archived"
+
+
+class Action(StrEnum):
+    LAUNCH = "launch"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    PROMOTE = "promote"
+    ARCHIVE = "archive"
+
+
+_S = ExperimentStatus
+_TRANSITIONS: dict[tuple[ExperimentStatus, Action], ExperimentStatus] = {
+    (_S.DRAFT, Action.LAUNCH): _S.RUNNING,
+    (_S.DRAFT, Action.ARCHIVE): _S.ARCHIVED,
+    (_S.RUNNING, Action.PAUSE): _S.PAUSED,
+    (_S.RUNNING, Action.STOP): _S.STOPPED,
+    (_S.RUNNING, Action.PROMOTE): _S.PROMOTED,
+    (_S.PAUSED, Action.RESUME): _S.RUNNING,
+    (_S.PAUSED, Action.STOP): _S.STOPPED,
+    (_S.PAUSED, Action.PROMOTE): _S.PROMOTED,
+    (_S.STOPPED, Action.ARCHIVE): _S.ARCHIVED,
+    (_S.PROMOTED, Action.ARCHIVE): _S.ARCHIVED,
+}
+
+
+def allowed_actions(status: ExperimentStatus) -> tuple[Action, ...]:
+    """The actions that ``status`` allows, in declaration order."""
+    return tuple(action for action in Action if (status, action) in _TRANSITIONS)
+
+
+def next_status(status: ExperimentStatus, action: Action) -> ExperimentStatus:
+    """The status that ``action`` leads to from ``status``.
+
+    Raises:
+        InvalidTransition: the action is not allowed from ``status``.
+    """
+    try:
+        return _TRANSITIONS[(status, action)]
+    except KeyError:
+        allowed = [a.value for a in allowed_actions(status)]
+        hint = f"allowed: {', '.join(allowed)}" if allowed else "no action is allowed"
+        raise InvalidTransition(
+            f"cannot {action.value} an experiment that is {status.value} ({hint})",
+            details={"status": status.value, "action": action.value, "allowed_actions": allowed},
+        ) from None

@@ -1,0 +1,176 @@
+"""Assigning units to variants: sticky, targeted, covered, and stored on first sight.
+
+The order of the checks is the contract:
+
+1. An experiment that is not running serves its control (a promoted one, its winner) and
+   counts nobody: paused experiments keep their assignments for the resume.
+2. A unit assigned before keeps its variant for the experiment's life, whatever the split,
+   the coverage or its attributes have become since.
+3. A new unit outside the target group, or outside the coverage, gets the control and is not
+   in the experiment.
+4. Otherwise the hash decides, and the result is stored; a concurrent writer that stored a
+   variant first wins, so every process agrees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from ablab.assignment import AssignmentPlan, compile_condition
+from ablab.domain.assignments import Assignment, AssignmentReason
+from ablab.domain.experiments import Experiment
+from ablab.domain.groups import DeviceGroup
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.errors import ValidationError
+from ablab.services.catalogue import require_group
+from ablab.services.context import Context
+from ablab.services.experiments import require_experiment
+
+__all__ = ["assign", "assign_many", "assignment_counts"]
+
+_Predicate = Any  # Callable[[Mapping[str, object]], bool]
+
+
+def assign(
+    ctx: Context, ref: str, unit_id: str, attributes: Mapping[str, Any] | None = None
+) -> Assignment:
+    """The variant to serve ``unit_id`` in experiment ``ref``.
+
+    Raises:
+        ValidationError: an empty unit id.
+        NotFound: no such experiment.
+    """
+    _check_unit_id(unit_id)
+    attributes = attributes or {}
+    with ctx.store.session() as session:
+        experiment = require_experiment(session, ctx, ref)
+        if experiment.status is not ExperimentStatus.RUNNING:
+            return _outside(experiment, unit_id, _not_running_reason(experiment))
+        stored = session.get_assignments(experiment.id, [unit_id]).get(unit_id)
+        if stored is not None:
+            return _inside(experiment, unit_id, stored, AssignmentReason.STICKY)
+        group = require_group(session, ctx, experiment.group) if experiment.group else None
+        if group is not None and not _is_member(group, unit_id, attributes):
+            return _outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
+        variant = _plan(experiment).assign(unit_id)
+        if variant is None:
+            return _outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
+        held = session.add_assignments(experiment.id, {unit_id: variant}, ctx.clock())[unit_id]
+        reason = AssignmentReason.NEW if held == variant else AssignmentReason.STICKY
+        return _inside(experiment, unit_id, held, reason)
+
+
+def assign_many(
+    ctx: Context,
+    ref: str,
+    unit_ids: Sequence[str],
+    attributes: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, str | None]:
+    """Assign many units at once (backfills, offline scoring); same rules as ``assign``.
+
+    Returns each unit's variant, or None for units not in the experiment (not running, not
+    targeted, not covered). New assignments are stored in one transaction.
+    """
+    for unit_id in unit_ids:
+        _check_unit_id(unit_id)
+    if attributes is not None and len(attributes) != len(unit_ids):
+        raise ValidationError("give one attributes mapping per unit id, or none")
+    with ctx.store.session() as session:
+        experiment = require_experiment(session, ctx, ref)
+        if experiment.status is not ExperimentStatus.RUNNING:
+            return dict.fromkeys(unit_ids)
+        result: dict[str, str | None] = dict(session.get_assignments(experiment.id, unit_ids))
+        group = require_group(session, ctx, experiment.group) if experiment.group else None
+        fresh = [
+            (i, unit_id)
+            for i, unit_id in enumerate(unit_ids)
+            if unit_id not in result
+            and (group is None or _is_member(group, unit_id, attributes[i] if attributes else {}))
+        ]
+        plan = _plan(experiment)
+        names = plan.variant_names_of(plan.assign_batch([u for _, u in fresh]))
+        new = {u: name for (_, u), name in zip(fresh, names, strict=True) if name is not None}
+        result.update(session.add_assignments(experiment.id, new, ctx.clock()))
+        return {u: result.get(u) for u in unit_ids}
+
+
+def assignment_counts(ctx: Context, ref: str) -> dict[str, int]:
+    """Units stored per variant (every variant listed, zero included)."""
+    with ctx.store.session() as session:
+        experiment = require_experiment(session, ctx, ref)
+        counts = session.count_assignments(experiment.id)
+        return {v.name: counts.get(v.name, 0) for v in experiment.variants}
+
+
+def _check_unit_id(unit_id: object) -> None:
+    if not isinstance(unit_id, str) or not unit_id.strip():
+        raise ValidationError("unit id must be a non-empty string", details={"unit_id": unit_id})
+
+
+def _not_running_reason(experiment: Experiment) -> AssignmentReason:
+    if experiment.status is ExperimentStatus.PROMOTED:
+        return AssignmentReason.PROMOTED
+    return AssignmentReason.NOT_RUNNING
+
+
+def _outside(experiment: Experiment, unit_id: str, reason: AssignmentReason) -> Assignment:
+    """Not in the experiment: serve the winner if promoted, else the control (if any)."""
+    served = None
+    if reason is AssignmentReason.PROMOTED and experiment.winner is not None:
+        served = experiment.variant(experiment.winner)
+    elif any(v.is_control for v in experiment.variants):
+        served = experiment.control
+    return Assignment(
+        experiment=experiment.name,
+        unit_id=unit_id,
+        variant=served.name if served else None,
+        model_version=served.model_version if served else None,
+        in_experiment=False,
+        reason=reason,
+    )
+
+
+def _inside(
+    experiment: Experiment, unit_id: str, variant: str, reason: AssignmentReason
+) -> Assignment:
+    return Assignment(
+        experiment=experiment.name,
+        unit_id=unit_id,
+        variant=variant,
+        model_version=experiment.variant(variant).model_version,
+        in_experiment=True,
+        reason=reason,
+    )
+
+
+def _plan(experiment: Experiment) -> AssignmentPlan:
+    return _cached_plan(
+        experiment.salt,
+        tuple((v.name, v.weight) for v in experiment.variants),
+        experiment.coverage,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _cached_plan(
+    salt: str, variants: tuple[tuple[str, float], ...], coverage: float
+) -> AssignmentPlan:
+    return AssignmentPlan.from_weights(salt, variants, coverage_percent=coverage)
+
+
+def _is_member(group: DeviceGroup, unit_id: str, attributes: Mapping[str, Any]) -> bool:
+    if group.condition is None:
+        return unit_id in group.members
+    predicate: _Predicate = _compiled_condition(
+        group.id, json.dumps(group.condition, sort_keys=True)
+    )
+    return bool(predicate(attributes))
+
+
+@lru_cache(maxsize=1024)
+def _compiled_condition(group_id: str, condition_json: str) -> _Predicate:
+    # Keyed by the condition's text too, so an edited group never serves a stale rule.
+    return compile_condition(json.loads(condition_json))

@@ -1,0 +1,94 @@
+"""The storage protocols the services talk to; store/ adapters implement them.
+
+A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everything done in a
+``with store.session() as session:`` block commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from ablab.domain.audit import AuditEntry
+from ablab.domain.experiments import Experiment
+from ablab.domain.groups import DeviceGroup
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.models import Model, ModelVersion
+from ablab.domain.projects import Project
+
+__all__ = ["MetadataSession", "MetadataStore"]
+
+
+class MetadataSession(Protocol):
+    """Reads and writes of one transaction. Lookups return None when nothing matches."""
+
+    # Projects
+    def get_project_by_name(self, name: str) -> Project | None: ...
+    def add_project(self, project: Project) -> None: ...
+
+    # Models and versions
+    def get_model(self, project_id: str, name: str) -> Model | None: ...
+    def list_models(self, project_id: str) -> list[Model]: ...
+    def add_model(self, model: Model) -> None: ...
+    def get_model_version(self, model_id: str, version: str) -> ModelVersion | None: ...
+    def list_model_versions(self, model_id: str) -> list[ModelVersion]: ...
+    def add_model_version(self, version: ModelVersion) -> None: ...
+
+    # Device groups
+    def get_group(self, project_id: str, name: str) -> DeviceGroup | None: ...
+    def list_groups(self, project_id: str) -> list[DeviceGroup]: ...
+    def add_group(self, group: DeviceGroup) -> None: ...
+
+    # Experiments
+    def get_experiment(self, project_id: str, ref: str) -> Experiment | None:
+        """By id or by name."""
+        ...
+
+    def list_experiments(
+        self, project_id: str, status: ExperimentStatus | None = None
+    ) -> list[Experiment]: ...
+
+    def add_experiment(self, experiment: Experiment) -> None:
+        """Insert; raises Conflict if the name is taken in the project."""
+        ...
+
+    def update_experiment(self, experiment: Experiment) -> Experiment:
+        """Write ``experiment`` if the stored version still equals ``experiment.version``.
+
+        Returns the stored experiment with its version increased by one.
+
+        Raises:
+            Conflict: someone wrote a newer version since ``experiment`` was read.
+        """
+        ...
+
+    # Sticky assignments
+    def get_assignments(self, experiment_id: str, unit_ids: Iterable[str]) -> dict[str, str]:
+        """The stored variant of each unit that has one."""
+        ...
+
+    def add_assignments(
+        self, experiment_id: str, variants: Mapping[str, str], at: datetime
+    ) -> dict[str, str]:
+        """Store first assignments; a unit already assigned keeps its variant.
+
+        Returns the variant each unit holds after the write (the stored one on a race).
+        """
+        ...
+
+    def count_assignments(self, experiment_id: str) -> dict[str, int]: ...
+
+    # Audit log
+    def add_audit(self, entry: AuditEntry) -> None: ...
+    def list_audit(
+        self, project_id: str, object_id: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]: ...
+
+
+class MetadataStore(Protocol):
+    """Where experiments, models, groups, assignments and the audit log live."""
+
+    def session(self) -> AbstractContextManager[MetadataSession]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,30 @@
+"""Settings read from ``ABLAB_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where ablab keeps its data and whom it talks to.
+
+    Attributes:
+        home: Folder of the embedded stores (``ABLAB_HOME``, default ``./.ablab``).
+        database_url: Metadata database (``ABLAB_DATABASE_URL``); SQLite under ``home`` if unset.
+        project: The project the embedded store works in (``ABLAB_PROJECT``).
+        url: An ablab server; when set, the SDK and CLI talk HTTP (``ABLAB_URL``).
+        api_key: The bearer key for ``url`` (``ABLAB_API_KEY``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
+
+    home: Path = Path(".ablab")
+    database_url: SecretStr | None = None
+    project: str = "default"
+    url: str | None = None
+    api_key: SecretStr | None = None

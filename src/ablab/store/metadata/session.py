@@ -1,0 +1,234 @@
+"""``SqlMetadataSession``: the MetadataSession protocol on a SQLAlchemy session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ablab.domain.audit import AuditEntry
+from ablab.domain.experiments import Experiment
+from ablab.domain.groups import DeviceGroup
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.models import Model, ModelVersion
+from ablab.domain.projects import Project
+from ablab.errors import Conflict
+from ablab.store.metadata import mapping
+from ablab.store.metadata.tables import (
+    AssignmentRow,
+    AuditRow,
+    ExperimentRow,
+    GroupRow,
+    ModelRow,
+    ModelVersionRow,
+    ProjectRow,
+)
+
+__all__ = ["SqlMetadataSession"]
+
+# SQLite allows 32766 bound parameters; stay well below on every engine.
+_CHUNK = 900
+
+
+def _chunks(items: Iterable[str], size: int = _CHUNK) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class SqlMetadataSession:
+    """One transaction; commits or rolls back in the store's ``session()`` context."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # Projects
+    def get_project_by_name(self, name: str) -> Project | None:
+        row = self._session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+        return mapping.project_from_row(row) if row else None
+
+    def add_project(self, project: Project) -> None:
+        self._add(mapping.project_to_row(project), f"project {project.name!r} exists")
+
+    # Models
+    def get_model(self, project_id: str, name: str) -> Model | None:
+        row = self._session.scalar(
+            select(ModelRow).where(ModelRow.project_id == project_id, ModelRow.name == name)
+        )
+        return mapping.model_from_row(row) if row else None
+
+    def list_models(self, project_id: str) -> list[Model]:
+        rows = self._session.scalars(
+            select(ModelRow).where(ModelRow.project_id == project_id).order_by(ModelRow.name)
+        )
+        return [mapping.model_from_row(r) for r in rows]
+
+    def add_model(self, model: Model) -> None:
+        self._add(mapping.model_to_row(model), f"model {model.name!r} already exists")
+
+    def get_model_version(self, model_id: str, version: str) -> ModelVersion | None:
+        row = self._session.scalar(
+            select(ModelVersionRow).where(
+                ModelVersionRow.model_id == model_id, ModelVersionRow.version == version
+            )
+        )
+        return mapping.model_version_from_row(row) if row else None
+
+    def list_model_versions(self, model_id: str) -> list[ModelVersion]:
+        rows = self._session.scalars(
+            select(ModelVersionRow)
+            .where(ModelVersionRow.model_id == model_id)
+            .order_by(ModelVersionRow.created_at, ModelVersionRow.version)
+        )
+        return [mapping.model_version_from_row(r) for r in rows]
+
+    def add_model_version(self, version: ModelVersion) -> None:
+        self._add(mapping.model_version_to_row(version), f"version {version.version!r} exists")
+
+    # Device groups
+    def get_group(self, project_id: str, name: str) -> DeviceGroup | None:
+        row = self._session.scalar(
+            select(GroupRow).where(GroupRow.project_id == project_id, GroupRow.name == name)
+        )
+        return mapping.group_from_row(row) if row else None
+
+    def list_groups(self, project_id: str) -> list[DeviceGroup]:
+        rows = self._session.scalars(
+            select(GroupRow).where(GroupRow.project_id == project_id).order_by(GroupRow.name)
+        )
+        return [mapping.group_from_row(r) for r in rows]
+
+    def add_group(self, group: DeviceGroup) -> None:
+        self._add(mapping.group_to_row(group), f"device group {group.name!r} already exists")
+
+    # Experiments
+    def get_experiment(self, project_id: str, ref: str) -> Experiment | None:
+        # An id wins over a name that happens to equal it.
+        rows = self._session.scalars(
+            select(ExperimentRow).where(
+                ExperimentRow.project_id == project_id,
+                or_(ExperimentRow.id == ref, ExperimentRow.name == ref),
+            )
+        ).all()
+        row = next((r for r in rows if r.id == ref), rows[0] if rows else None)
+        return mapping.experiment_from_row(row) if row else None
+
+    def list_experiments(
+        self, project_id: str, status: ExperimentStatus | None = None
+    ) -> list[Experiment]:
+        query = select(ExperimentRow).where(ExperimentRow.project_id == project_id)
+        if status is not None:
+            query = query.where(ExperimentRow.status == status.value)
+        rows = self._session.scalars(
+            query.order_by(ExperimentRow.created_at.desc(), ExperimentRow.name)
+        )
+        return [mapping.experiment_from_row(r) for r in rows]
+
+    def add_experiment(self, experiment: Experiment) -> None:
+        self._add(
+            ExperimentRow(**mapping.experiment_columns(experiment)),
+            f"an experiment called {experiment.name!r} already exists",
+        )
+
+    def update_experiment(self, experiment: Experiment) -> Experiment:
+        columns = mapping.experiment_columns(experiment)
+        columns["version"] = experiment.version + 1
+        # The WHERE on the version is the optimistic lock: a stale writer matches no row.
+        result = self._session.execute(
+            update(ExperimentRow)
+            .where(ExperimentRow.id == experiment.id, ExperimentRow.version == experiment.version)
+            .values(**columns)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"experiment {experiment.name!r} was changed by someone else: "
+                "read it again and retry",
+                details={"experiment": experiment.id, "version": experiment.version},
+            )
+        self._session.expire_all()
+        row = self._session.get(ExperimentRow, experiment.id)
+        assert row is not None
+        return mapping.experiment_from_row(row)
+
+    # Assignments
+    def get_assignments(self, experiment_id: str, unit_ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(unit_ids):
+            rows = self._session.execute(
+                select(AssignmentRow.unit_id, AssignmentRow.variant).where(
+                    AssignmentRow.experiment_id == experiment_id,
+                    AssignmentRow.unit_id.in_(chunk),
+                )
+            )
+            found.update((unit, variant) for unit, variant in rows)
+        return found
+
+    def add_assignments(
+        self, experiment_id: str, variants: Mapping[str, str], at: datetime
+    ) -> dict[str, str]:
+        if not variants:
+            return {}
+        dialect = self._session.get_bind().dialect.name
+        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [
+            {"experiment_id": experiment_id, "unit_id": u, "variant": v, "assigned_at": at}
+            for u, v in variants.items()
+        ]
+        # A unit assigned concurrently by another process keeps the variant stored first.
+        statement = insert_fn(AssignmentRow.__table__).on_conflict_do_nothing(
+            index_elements=["experiment_id", "unit_id"]
+        )
+        if len(rows) == 1:
+            inserted = self._session.connection().execute(statement, rows[0])
+            if inserted.rowcount == 1:
+                return dict(variants)  # stored as given: no need to read it back
+        else:
+            for start in range(0, len(rows), 10_000):
+                self._session.connection().execute(statement, rows[start : start + 10_000])
+        return self.get_assignments(experiment_id, variants)
+
+    def count_assignments(self, experiment_id: str) -> dict[str, int]:
+        rows = self._session.execute(
+            select(AssignmentRow.variant, func.count())
+            .where(AssignmentRow.experiment_id == experiment_id)
+            .group_by(AssignmentRow.variant)
+        )
+        return {variant: count for variant, count in rows}
+
+    # Audit log
+    def add_audit(self, entry: AuditEntry) -> None:
+        self._session.execute(
+            insert(AuditRow).values(
+                project_id=entry.project_id,
+                actor=entry.actor,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                at=entry.at,
+                before=dict(entry.before) if entry.before is not None else None,
+                after=dict(entry.after) if entry.after is not None else None,
+            )
+        )
+
+    def list_audit(
+        self, project_id: str, object_id: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        query = select(AuditRow).where(AuditRow.project_id == project_id)
+        if object_id is not None:
+            query = query.where(AuditRow.object_id == object_id)
+        rows = self._session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
+        return [mapping.audit_from_row(r) for r in rows]
+
+    def _add(self, row: object, conflict_message: str) -> None:
+        try:
+            with self._session.begin_nested():
+                self._session.add(row)
+                self._session.flush()
+        except IntegrityError:
+            raise Conflict(conflict_message) from None
