@@ -211,7 +211,7 @@ def test_audit_log_and_model_and_group_listings(registered: Run) -> None:
     assert [v["version"] for v in models[0]["versions"]] == ["1.0.0", "2.0.0", "3.0.0"]
     table = registered("experiment", "audit", "my-experiment")
     assert "status: running" in table.stdout  # Rich wraps the cell at 80 columns
-    assert "-> paused" in table.stdout
+    assert "→ paused" in table.stdout
     assert "radiology-v1" in registered("model", "show", "radiology-v1").stdout
 
 

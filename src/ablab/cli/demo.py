@@ -81,17 +81,14 @@ def _walk(client: Client, devices: int) -> None:
         console.print(f"devices that changed variant: [bold]{moved}[/] (sticky assignment)")
         _tally("newcomers at 80%", fresh)
 
-        _step("5. Pause: everyone gets the control; resume: everyone gets their variant back")
+        _step("5. Pause serves everyone the control; resume restores each variant")
         client.experiments.pause(EXPERIMENT)
         paused = Counter(client.assign(EXPERIMENT, d).model_version for d in ids[:200])
         console.print(f"while paused, 200 devices are served: {dict(paused)}")
         client.experiments.resume(EXPERIMENT)
-        back = sum(
-            client.assign(EXPERIMENT, d).variant == first[d].variant
-            for d in ids[:200]
-            if first[d].in_experiment
-        )
-        console.print(f"after resume, devices back on their variant: {back}")
+        sample = [d for d in ids[:200] if first[d].in_experiment]
+        back = sum(client.assign(EXPERIMENT, d).variant == first[d].variant for d in sample)
+        console.print(f"after resume, devices back on their own variant: {back} of {len(sample)}")
 
         _step("6. Invalid moves are refused, and nothing is written")
         attempts: list[Callable[[], object]] = [

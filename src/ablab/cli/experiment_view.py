@@ -145,11 +145,36 @@ def render_audit(entries: list[AuditEntryPublic]) -> None:
     console.print(table)
 
 
+# Timestamps and the version move with every change; the log shows what a person changed.
+_UNREMARKABLE = {"updated_at", "version", "started_at", "ended_at", "traffic_split"}
+
+
 def _change(entry: AuditEntryPublic) -> str:
-    before, after = entry.before or {}, entry.after or {}
-    keys = [
-        k for k in after if before.get(k) != after.get(k) and k not in ("updated_at", "version")
-    ]
-    if not before:
-        return "created"
-    return ", ".join(f"{k}: {before.get(k)} -> {after.get(k)}" for k in keys[:4]) or "-"
+    """A one-line summary of what changed, e.g. ``weights: control 50→20%, treatment 50→80%``."""
+    if entry.before is None:
+        return "created" if entry.after is None or "status" in entry.after else _short(entry.after)
+    before, after = entry.before, entry.after or {}
+    parts = []
+    for key, new in after.items():
+        old = before.get(key)
+        if key in _UNREMARKABLE or old == new:
+            continue
+        if key == "variants":
+            parts.append(_variant_change(old or [], new or []))
+        else:
+            parts.append(f"{key}: {_short(old)} → {_short(new)}")
+    return ", ".join(parts) or "-"
+
+
+def _variant_change(old: list[dict[str, object]], new: list[dict[str, object]]) -> str:
+    old_weights = {str(v["name"]): v["weight"] for v in old}
+    if set(old_weights) != {str(v["name"]) for v in new}:
+        return "variants: " + ", ".join(str(v["name"]) for v in new)
+    return "weights: " + ", ".join(
+        f"{v['name']} {old_weights[str(v['name'])]:g}→{v['weight']:g}%" for v in new
+    )
+
+
+def _short(value: object) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
