@@ -73,9 +73,9 @@ def test_stale_write_raises_conflict_instead_of_overwriting(
     with metadata_store.session() as session:
         first = session.update_experiment(replace(original, hypothesis="first writer"))
     assert first.version == original.version + 1
-    with pytest.raises(Conflict, match="changed by someone else"):
-        with metadata_store.session() as session:
-            session.update_experiment(replace(original, hypothesis="second writer"))
+    stale = replace(original, hypothesis="second writer")
+    with pytest.raises(Conflict, match="changed by someone else"), metadata_store.session() as s:
+        s.update_experiment(stale)
     with metadata_store.session() as session:
         stored = session.get_experiment(ctx.project_id, "trial")
     assert stored is not None
@@ -83,9 +83,13 @@ def test_stale_write_raises_conflict_instead_of_overwriting(
 
 
 def test_failed_transaction_writes_nothing(ctx: Context, metadata_store: SqlMetadataStore) -> None:
-    with pytest.raises(RuntimeError), metadata_store.session() as session:
-        session.add_experiment(make_experiment(ctx))
-        raise RuntimeError("boom")
+    def add_then_fail() -> None:
+        with metadata_store.session() as session:
+            session.add_experiment(make_experiment(ctx))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
     with metadata_store.session() as session:
         assert session.get_experiment(ctx.project_id, "trial") is None
 

@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from ablab.cli import demo, experiment, group, model
+from ablab.cli.analyze import analyze
 from ablab.cli.output import stderr
+from ablab.cli.sample_size import sample_size
 from ablab.cli.state import ClientOptions
 from ablab.errors import AblabError
 
@@ -26,6 +28,8 @@ app.add_typer(experiment.app, name="experiment")
 app.add_typer(model.app, name="model")
 app.add_typer(group.app, name="group")
 app.command(name="demo")(demo.demo)
+app.command(name="sample-size")(sample_size)
+app.command(name="analyze")(analyze)
 
 
 @app.callback()

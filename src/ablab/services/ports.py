@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from ablab.domain.audit import AuditEntry
@@ -17,8 +19,9 @@ from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
+from ablab.stats import CovariateMoments
 
-__all__ = ["MetadataSession", "MetadataStore"]
+__all__ = ["MetadataSession", "MetadataStore", "UnitTable", "UnitTableReader"]
 
 
 class MetadataSession(Protocol):
@@ -92,3 +95,29 @@ class MetadataStore(Protocol):
 
     def session(self) -> AbstractContextManager[MetadataSession]: ...
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTable:
+    """Per-variant sufficient statistics of a table of units.
+
+    Rows of the same unit are averaged into one value per unit first: the unit is the unit of
+    analysis. Units seen under more than one variant are left out and counted in
+    ``excluded_units``. Without a covariate the covariate sums are zero.
+    """
+
+    rows: int
+    units: int
+    excluded_units: int
+    binary: bool
+    variants: dict[str, CovariateMoments]
+
+
+class UnitTableReader(Protocol):
+    """Reads a CSV, Parquet or JSON Lines file of unit-level rows where it lies."""
+
+    def read(
+        self, path: Path, *, unit: str, variant: str, metric: str, covariate: str | None
+    ) -> UnitTable:
+        """Raises ValidationError for a missing file, an unknown column or non-numbers."""
+        ...

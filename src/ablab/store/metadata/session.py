@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +30,10 @@ from ablab.store.metadata.tables import (
 )
 
 __all__ = ["SqlMetadataSession"]
+
+# The Core table: its inserts report rowcount, which ORM-enabled inserts do not.
+_ASSIGNMENTS = AssignmentRow.__table__
+assert isinstance(_ASSIGNMENTS, Table)
 
 # SQLite allows 32766 bound parameters; stay well below on every engine.
 _CHUNK = 900
@@ -181,7 +185,7 @@ class SqlMetadataSession:
             for u, v in variants.items()
         ]
         # A unit assigned concurrently by another process keeps the variant stored first.
-        statement = insert_fn(AssignmentRow.__table__).on_conflict_do_nothing(
+        statement = insert_fn(_ASSIGNMENTS).on_conflict_do_nothing(
             index_elements=["experiment_id", "unit_id"]
         )
         if len(rows) == 1:
@@ -199,7 +203,7 @@ class SqlMetadataSession:
             .where(AssignmentRow.experiment_id == experiment_id)
             .group_by(AssignmentRow.variant)
         )
-        return {variant: count for variant, count in rows}
+        return dict(rows.all())
 
     # Audit log
     def add_audit(self, entry: AuditEntry) -> None:

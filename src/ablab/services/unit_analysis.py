@@ -1,0 +1,416 @@
+"""Analysing a table of units: ``ablab analyze FILE`` and the reports built on it.
+
+For each treatment against the control the test follows the data: CUPED when a covariate is
+given, the two-proportion z-test when every value is 0 or 1, Welch's t-test otherwise. Every
+comparison also carries the mSPRT (always-valid p-value, log likelihood ratio, confidence
+sequence) and the Bayesian probability to beat control; ``method`` chooses which of them
+decides significance. p-values are Holm-adjusted across treatments.
+
+The mSPRT mixing variance comes from the MDE when one is given (tau = MDE on the metric's
+scale), otherwise from the current sample as the horizon (the tau that makes the confidence
+sequence tightest at this n): see ``ablab.stats.sequential_design``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ablab.contract.analysis import (
+    AnalysisReport,
+    ComparisonPublic,
+    CupedPublic,
+    DecisionPublic,
+    SrmPublic,
+    VariantFigures,
+)
+from ablab.domain.decisions import (
+    DecisionThresholds,
+    Evidence,
+    Recommendation,
+    decide,
+    decide_overall,
+)
+from ablab.domain.experiments import AnalysisMethod
+from ablab.errors import ValidationError
+from ablab.services.ports import UnitTable, UnitTableReader
+from ablab.stats import (
+    BayesianResult,
+    ComparisonResult,
+    CovariateMoments,
+    Moments,
+    SequentialResult,
+    adjust_p_values,
+    bayesian_from_comparison,
+    bayesian_proportions,
+    cuped_test,
+    mixing_variance_for_horizon,
+    mixing_variance_from_mde,
+    msprt,
+    sample_ratio_mismatch,
+    sample_size_means,
+    sample_size_proportions,
+    two_proportion_z_test,
+    welch_t_test,
+)
+from ablab.stats.intervals import mean_interval
+
+__all__ = ["UnitAnalysisOptions", "analyze_unit_file", "analyze_unit_table", "parse_weights"]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitAnalysisOptions:
+    """How to analyse: which arm is the control, the configured weights, the method...
+
+    Attributes:
+        metric: Name shown in the report.
+        control: The control's variant name; default: the variant called ``control``.
+        weights: Configured share of each variant (any positive scale); default: equal.
+        method: Which test decides significance.
+        alpha: Significance level.
+        mde: Relative minimum detectable effect (0.05 is +5%), if planned.
+        min_samples: Units per arm below which the decision is to extend the test.
+        higher_is_better: False for metrics such as latency or error rate.
+        covariate: Name of the pre-experiment covariate column, for the report.
+    """
+
+    metric: str
+    control: str | None = None
+    weights: Mapping[str, float] | None = None
+    method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
+    alpha: float = 0.05
+    mde: float | None = None
+    min_samples: int = 100
+    higher_is_better: bool = True
+    covariate: str | None = None
+    thresholds: DecisionThresholds = field(default_factory=DecisionThresholds)
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """Parse ``control=0.95,treatment=0.05`` (any positive scale).
+
+    Raises:
+        ValidationError: a pair without ``=``, a non-number or a negative weight.
+    """
+    weights: dict[str, float] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip() or not math.isfinite(weight) or weight < 0:
+            raise ValidationError(
+                f"invalid weight {pair!r}: expected NAME=NUMBER, e.g. control=0.5"
+            )
+        weights[name.strip()] = weight
+    if not weights:
+        raise ValidationError("no weights given: expected e.g. control=0.5,treatment=0.5")
+    return weights
+
+
+def analyze_unit_file(
+    reader: UnitTableReader,
+    path: Path,
+    *,
+    unit: str,
+    variant: str,
+    metric: str,
+    options: UnitAnalysisOptions,
+) -> AnalysisReport:
+    """Read ``path`` through ``reader`` and analyse it (see ``analyze_unit_table``)."""
+    table = reader.read(
+        path, unit=unit, variant=variant, metric=metric, covariate=options.covariate
+    )
+    return analyze_unit_table(table, options)
+
+
+def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> AnalysisReport:
+    """The full report for a table of units.
+
+    Raises:
+        ValidationError: fewer than two variants, an unknown control, or weights that do not
+            name every variant.
+    """
+    if not 0 < options.alpha < 1:
+        raise ValidationError(f"alpha must be in (0, 1), got {options.alpha:g}")
+    names = sorted(table.variants)
+    if len(names) < 2:
+        raise ValidationError(
+            f"need at least two variants to compare, found {len(names)}: {', '.join(names) or '-'}"
+        )
+    control = _control_name(names, options.control)
+    treatments = [n for n in names if n != control]
+    weights = _normalised_weights(names, options.weights)
+    srm = sample_ratio_mismatch([table.variants[n].n for n in names], [weights[n] for n in names])
+    kind = "cuped" if options.covariate else "proportion" if table.binary else "continuous"
+    arms = [_compare(table.variants[control], table.variants[t], kind, options) for t in treatments]
+    fixed_adjusted = adjust_p_values([a.comparison.p_value for a in arms], "holm")
+    valid_adjusted = adjust_p_values([a.sequential.always_valid_p_value for a in arms], "holm")
+    comparisons, recommendations = [], []
+    for name, arm, p_adj, valid_adj in zip(
+        treatments, arms, fixed_adjusted, valid_adjusted, strict=True
+    ):
+        significant = _significant(arm, options, p_adj, valid_adj)
+        comparisons.append(
+            _comparison_public(
+                name,
+                arm,
+                options,
+                fixed_adjusted=p_adj,
+                valid_adjusted=valid_adj,
+                significant=significant,
+            )
+        )
+        evidence = _evidence(
+            name,
+            arm,
+            options,
+            significant=significant,
+            srm_mismatch=srm.mismatch,
+            control=table.variants[control],
+        )
+        recommendations.append(decide(evidence, options.thresholds))
+    overall = decide_overall(recommendations, [_oriented_lift(a, options) for a in arms])
+    return AnalysisReport(
+        metric=options.metric,
+        metric_kind=kind,
+        analysis_method=options.method.value,
+        alpha=options.alpha,
+        rows=table.rows,
+        units=table.units,
+        excluded_units=table.excluded_units,
+        variants=[
+            _figures(n, n == control, table.variants[n], weights[n], options.alpha) for n in names
+        ],
+        comparisons=comparisons,
+        srm=SrmPublic(
+            p_value=_finite(srm.p_value),
+            mismatch=srm.mismatch,
+            observed={n: table.variants[n].n for n in names},
+            expected=dict(zip(names, srm.expected, strict=True)),
+            threshold=srm.threshold,
+        ),
+        recommendation=_decision_public(overall),
+        decisions=[_decision_public(r) for r in recommendations],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Arm:
+    comparison: ComparisonResult
+    sequential: SequentialResult
+    bayesian: BayesianResult
+
+
+def _compare(
+    control: CovariateMoments, treatment: CovariateMoments, kind: str, options: UnitAnalysisOptions
+) -> _Arm:
+    plain_control, plain_treatment = _metric_only(control), _metric_only(treatment)
+    if kind == "cuped":
+        comparison = cuped_test(control, treatment, alpha=options.alpha)
+    elif kind == "proportion":
+        comparison = two_proportion_z_test(plain_control, plain_treatment, alpha=options.alpha)
+    else:
+        comparison = welch_t_test(plain_control, plain_treatment, alpha=options.alpha)
+    if options.mde is not None and math.isfinite(comparison.control_value):
+        tau2 = mixing_variance_from_mde(abs(options.mde * comparison.control_value) or options.mde)
+    elif math.isfinite(comparison.standard_error) and comparison.standard_error > 0:
+        tau2 = mixing_variance_for_horizon(comparison.standard_error**2, options.alpha)
+    else:
+        tau2 = 1.0  # unused: the comparison's status already says why there is no test
+    sequential = msprt(comparison, mixing_variance=tau2)
+    if kind == "proportion":
+        bayesian = bayesian_proportions(plain_control, plain_treatment)
+    else:
+        bayesian = bayesian_from_comparison(comparison)
+    return _Arm(comparison, sequential, bayesian)
+
+
+def _metric_only(moments: CovariateMoments) -> Moments:
+    return Moments(moments.n, moments.metric_sum, moments.metric_sum_sq)
+
+
+def _significant(
+    arm: _Arm, options: UnitAnalysisOptions, fixed_adjusted: float, valid_adjusted: float
+) -> bool:
+    if arm.comparison.status != "ok":
+        return False
+    if options.method is AnalysisMethod.FIXED:
+        return fixed_adjusted < options.alpha
+    if options.method is AnalysisMethod.SEQUENTIAL:
+        return valid_adjusted < options.alpha
+    probability = arm.bayesian.probability_to_beat_control
+    return probability > 1 - options.alpha or probability < options.alpha
+
+
+def _oriented_lift(arm: _Arm, options: UnitAnalysisOptions) -> float:
+    lift = arm.comparison.relative_lift
+    return lift if options.higher_is_better else -lift
+
+
+def _evidence(
+    name: str,
+    arm: _Arm,
+    options: UnitAnalysisOptions,
+    *,
+    significant: bool,
+    srm_mismatch: bool,
+    control: CovariateMoments,
+) -> Evidence:
+    low, high = arm.comparison.relative_ci
+    oriented_ci = (low, high) if options.higher_is_better else (-high, -low)
+    lift = _oriented_lift(arm, options)
+    # The direction comes from the absolute difference: a relative lift flips its sign when
+    # the control's mean is negative.
+    difference = arm.comparison.absolute_lift
+    improved = difference > 0 if options.higher_is_better else difference < 0
+    return Evidence(
+        variant=name,
+        significant=significant,
+        improved=improved,
+        relative_lift=lift,
+        relative_ci=oriented_ci,
+        control_units=arm.comparison.control_units,
+        treatment_units=arm.comparison.treatment_units,
+        min_samples=options.min_samples,
+        planned_units_reached=_planned_units_reached(arm, options, control),
+        srm_mismatch=srm_mismatch,
+    )
+
+
+def _planned_units_reached(
+    arm: _Arm, options: UnitAnalysisOptions, control: CovariateMoments
+) -> bool:
+    """Whether each arm has the units a fixed test needs to detect the MDE (80% power)."""
+    comparison = arm.comparison
+    if options.mde is None or comparison.status != "ok" or comparison.control_value == 0:
+        return False
+    if comparison.method == "two_proportion_z_test":
+        baseline = comparison.control_value
+        if not 0 < baseline < 1 or not 0 < baseline * (1 + options.mde) < 1:
+            return False
+        needed = sample_size_proportions(baseline, options.mde, alpha=options.alpha)
+    else:
+        deviation = math.sqrt(_metric_only(control).variance)
+        if deviation == 0:
+            return False
+        needed = sample_size_means(
+            deviation, abs(options.mde * comparison.control_value), alpha=options.alpha
+        )
+    return (
+        comparison.control_units >= needed.control_units
+        and comparison.treatment_units >= needed.treatment_units
+    )
+
+
+def _comparison_public(
+    name: str,
+    arm: _Arm,
+    options: UnitAnalysisOptions,
+    *,
+    fixed_adjusted: float,
+    valid_adjusted: float,
+    significant: bool,
+) -> ComparisonPublic:
+    c, s, b = arm.comparison, arm.sequential, arm.bayesian
+    cuped = None
+    if options.covariate is not None:
+        cuped = CupedPublic(
+            covariate=options.covariate,
+            theta=_finite(c.cuped_theta),
+            variance_reduction=_finite(c.variance_reduction),
+        )
+    return ComparisonPublic(
+        variant=name,
+        metric=options.metric,
+        method=c.method,
+        status=str(c.status),
+        control_value=_finite(c.control_value),
+        treatment_value=_finite(c.treatment_value),
+        absolute_lift=_finite(c.absolute_lift),
+        absolute_ci=_interval(c.absolute_ci),
+        relative_lift=_finite(c.relative_lift),
+        relative_ci=_interval(c.relative_ci),
+        p_value=_finite(c.p_value),
+        adjusted_p_value=_finite(fixed_adjusted),
+        always_valid_p_value=_finite(valid_adjusted),
+        msprt_log_lr=_finite(s.log_likelihood_ratio),
+        confidence_sequence=_interval(s.confidence_sequence),
+        prob_beat_control=_finite(b.probability_to_beat_control),
+        expected_loss=_finite(b.expected_loss_treatment),
+        significant=significant,
+        cuped=cuped,
+    )
+
+
+def _figures(
+    name: str, is_control: bool, moments: CovariateMoments, weight: float, alpha: float
+) -> VariantFigures:
+    plain = _metric_only(moments)
+    return VariantFigures(
+        name=name,
+        is_control=is_control,
+        units=plain.n,
+        mean=_finite(plain.mean) if plain.n else None,
+        ci=_interval(mean_interval(plain, alpha=alpha)),
+        weight=weight,
+    )
+
+
+def _decision_public(recommendation: Recommendation) -> DecisionPublic:
+    return DecisionPublic(
+        action=recommendation.action.value,
+        decision=recommendation.decision.value,
+        variant=recommendation.variant,
+        reason=recommendation.reason,
+    )
+
+
+def _control_name(names: list[str], control: str | None) -> str:
+    if control is not None:
+        if control not in names:
+            raise ValidationError(
+                f"--control {control!r} is not a variant in the data (variants: {', '.join(names)})"
+            )
+        return control
+    for name in names:
+        if name.lower() == "control":
+            return name
+    raise ValidationError(
+        f"no variant is called 'control': name it with --control (variants: {', '.join(names)})"
+    )
+
+
+def _normalised_weights(names: list[str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    if weights is None:
+        return {n: 1 / len(names) for n in names}
+    missing, unknown = set(names) - set(weights), set(weights) - set(names)
+    if missing or unknown:
+        raise ValidationError(
+            "--weights must name every variant in the data exactly: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(sorted(missing))}" if missing else "",
+                    f"unknown {', '.join(sorted(unknown))}" if unknown else "",
+                )
+                if part
+            )
+        )
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValidationError("--weights must not all be zero")
+    return {n: weights[n] / total for n in names}
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _interval(bounds: tuple[float, float]) -> tuple[float | None, float | None]:
+    return (_finite(bounds[0]), _finite(bounds[1]))
