@@ -13,8 +13,11 @@ __all__ = ["Schema", "parse"]
 
 class Schema(pydantic.BaseModel):
     # ``model_id`` is part of the public contract (seed 000's body), so pydantic's reserved
-    # ``model_`` prefix must not apply here.
-    model_config = pydantic.ConfigDict(extra="forbid", protected_namespaces=())
+    # ``model_`` prefix must not apply here. ``from_attributes`` lets a public schema be read
+    # straight off the domain object whose field names it shares.
+    model_config = pydantic.ConfigDict(
+        extra="forbid", protected_namespaces=(), from_attributes=True
+    )
 
 
 SchemaT = TypeVar("SchemaT", bound=Schema)

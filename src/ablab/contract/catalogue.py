@@ -43,12 +43,7 @@ class ModelVersionPublic(Schema):
 
     @classmethod
     def from_domain(cls, version: ModelVersion) -> ModelVersionPublic:
-        return cls(
-            version=version.version,
-            backend=version.backend,
-            backend_uri=version.backend_uri,
-            created_at=version.created_at,
-        )
+        return cls.model_validate(version)
 
 
 class ModelPublic(Schema):
@@ -114,14 +109,7 @@ class AssignmentPublic(Schema):
 
     @classmethod
     def from_domain(cls, assignment: Assignment) -> AssignmentPublic:
-        return cls(
-            experiment=assignment.experiment,
-            unit_id=assignment.unit_id,
-            variant=assignment.variant,
-            model_version=assignment.model_version,
-            in_experiment=assignment.in_experiment,
-            reason=assignment.reason,
-        )
+        return cls.model_validate(assignment)
 
 
 class AuditEntryPublic(Schema):
@@ -136,13 +124,4 @@ class AuditEntryPublic(Schema):
 
     @classmethod
     def from_domain(cls, entry: AuditEntry) -> AuditEntryPublic:
-        return cls(
-            id=entry.id,
-            actor=entry.actor,
-            action=entry.action,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            at=entry.at,
-            before=dict(entry.before) if entry.before is not None else None,
-            after=dict(entry.after) if entry.after is not None else None,
-        )
+        return cls.model_validate(entry)

@@ -94,13 +94,7 @@ class VariantPublic(Schema):
 
     @classmethod
     def from_domain(cls, variant: Variant) -> VariantPublic:
-        return cls(
-            name=variant.name,
-            model_version=variant.model_version,
-            weight=variant.weight,
-            is_control=variant.is_control,
-            config=dict(variant.config),
-        )
+        return cls.model_validate(variant)
 
 
 class GuardrailPublic(Schema):

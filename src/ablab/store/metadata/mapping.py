@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
@@ -20,6 +21,11 @@ from ablab.store.metadata.tables import (
     ProjectRow,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
+
 __all__ = [
     "audit_from_row",
     "experiment_columns",
@@ -35,89 +41,55 @@ __all__ = [
 ]
 
 
+def _from_row(cls: type[T], row: object, **converted: Any) -> T:
+    """Build ``cls`` from the row attributes of the same names, with ``converted`` overrides."""
+    values = {f.name: getattr(row, f.name) for f in fields(cls) if f.name not in converted}
+    return cls(**values, **converted)
+
+
+def _columns(item: Any, **converted: Any) -> dict[str, Any]:
+    """The dataclass ``item`` as column values, with ``converted`` overrides."""
+    return {f.name: getattr(item, f.name) for f in fields(item)} | converted
+
+
 def project_from_row(row: ProjectRow) -> Project:
-    return Project(id=row.id, name=row.name, created_at=row.created_at)
+    return _from_row(Project, row)
 
 
 def project_to_row(project: Project) -> ProjectRow:
-    return ProjectRow(id=project.id, name=project.name, created_at=project.created_at)
+    return ProjectRow(**_columns(project))
 
 
 def model_from_row(row: ModelRow) -> Model:
-    return Model(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        created_at=row.created_at,
-        description=row.description,
-    )
+    return _from_row(Model, row)
 
 
 def model_to_row(model: Model) -> ModelRow:
-    return ModelRow(
-        id=model.id,
-        project_id=model.project_id,
-        name=model.name,
-        description=model.description,
-        created_at=model.created_at,
-    )
+    return ModelRow(**_columns(model))
 
 
 def model_version_from_row(row: ModelVersionRow) -> ModelVersion:
-    return ModelVersion(
-        id=row.id,
-        model_id=row.model_id,
-        version=row.version,
-        backend=BackendKind(row.backend),
-        backend_uri=row.backend_uri,
-        created_at=row.created_at,
-    )
+    return _from_row(ModelVersion, row, backend=BackendKind(row.backend))
 
 
 def model_version_to_row(version: ModelVersion) -> ModelVersionRow:
-    return ModelVersionRow(
-        id=version.id,
-        model_id=version.model_id,
-        version=version.version,
-        backend=version.backend.value,
-        backend_uri=version.backend_uri,
-        created_at=version.created_at,
-    )
+    return ModelVersionRow(**_columns(version, backend=version.backend.value))
 
 
 def group_from_row(row: GroupRow) -> DeviceGroup:
-    return DeviceGroup(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        created_at=row.created_at,
-        condition=row.condition,
-        members=frozenset(row.members),
-        description=row.description,
-    )
+    return _from_row(DeviceGroup, row, members=frozenset(row.members))
 
 
 def group_to_row(group: DeviceGroup) -> GroupRow:
-    return GroupRow(
-        id=group.id,
-        project_id=group.project_id,
-        name=group.name,
-        condition=dict(group.condition) if group.condition is not None else None,
-        members=sorted(group.members),
-        description=group.description,
-        created_at=group.created_at,
-    )
+    condition = dict(group.condition) if group.condition is not None else None
+    return GroupRow(**_columns(group, condition=condition, members=sorted(group.members)))
 
 
 def experiment_from_row(row: ExperimentRow) -> Experiment:
-    return Experiment(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
+    return _from_row(
+        Experiment,
+        row,
         status=ExperimentStatus(row.status),
-        salt=row.salt,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
         variants=tuple(
             Variant(
                 name=v["name"],
@@ -128,43 +100,20 @@ def experiment_from_row(row: ExperimentRow) -> Experiment:
             )
             for v in row.variants
         ),
-        model=row.model,
-        hypothesis=row.hypothesis,
-        coverage=row.coverage,
-        group=row.group,
-        primary_metric=row.primary_metric,
         secondary_metrics=tuple(row.secondary_metrics),
         guardrails=tuple(
             Guardrail(g["metric"], Bound(g["bound"]), float(g["threshold"])) for g in row.guardrails
         ),
-        min_samples=row.min_samples,
-        max_duration_days=row.max_duration_days,
-        alpha=row.alpha,
-        power=row.power,
-        mde=row.mde,
         analysis_method=AnalysisMethod(row.analysis_method),
-        cuped=row.cuped,
-        bandit=row.bandit,
-        shadow=row.shadow,
-        auto_promote=row.auto_promote,
-        winner=row.winner,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        version=row.version,
     )
 
 
 def experiment_columns(experiment: Experiment) -> dict[str, Any]:
     """Column values of ``experiment``, keyed by ExperimentRow attribute names."""
-    return {
-        "id": experiment.id,
-        "project_id": experiment.project_id,
-        "name": experiment.name,
-        "status": experiment.status.value,
-        "salt": experiment.salt,
-        "model": experiment.model,
-        "hypothesis": experiment.hypothesis,
-        "variants": [
+    return _columns(
+        experiment,
+        status=experiment.status.value,
+        variants=[
             {
                 "name": v.name,
                 "weight": v.weight,
@@ -174,42 +123,14 @@ def experiment_columns(experiment: Experiment) -> dict[str, Any]:
             }
             for v in experiment.variants
         ],
-        "coverage": experiment.coverage,
-        "group": experiment.group,
-        "primary_metric": experiment.primary_metric,
-        "secondary_metrics": list(experiment.secondary_metrics),
-        "guardrails": [
+        secondary_metrics=list(experiment.secondary_metrics),
+        guardrails=[
             {"metric": g.metric, "bound": g.bound.value, "threshold": g.threshold}
             for g in experiment.guardrails
         ],
-        "min_samples": experiment.min_samples,
-        "max_duration_days": experiment.max_duration_days,
-        "alpha": experiment.alpha,
-        "power": experiment.power,
-        "mde": experiment.mde,
-        "analysis_method": experiment.analysis_method.value,
-        "cuped": experiment.cuped,
-        "bandit": experiment.bandit,
-        "shadow": experiment.shadow,
-        "auto_promote": experiment.auto_promote,
-        "winner": experiment.winner,
-        "version": experiment.version,
-        "created_at": experiment.created_at,
-        "updated_at": experiment.updated_at,
-        "started_at": experiment.started_at,
-        "ended_at": experiment.ended_at,
-    }
+        analysis_method=experiment.analysis_method.value,
+    )
 
 
 def audit_from_row(row: AuditRow) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        project_id=row.project_id,
-        actor=row.actor,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        at=row.at,
-        before=row.before,
-        after=row.after,
-    )
+    return _from_row(AuditEntry, row)

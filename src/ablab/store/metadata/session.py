@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from ablab.store.metadata import mapping
 from ablab.store.metadata.tables import (
     AssignmentRow,
     AuditRow,
+    Base,
     ExperimentRow,
     GroupRow,
     ModelRow,
@@ -32,8 +33,7 @@ from ablab.store.metadata.tables import (
 __all__ = ["SqlMetadataSession"]
 
 # The Core table: its inserts report rowcount, which ORM-enabled inserts do not.
-_ASSIGNMENTS = AssignmentRow.__table__
-assert isinstance(_ASSIGNMENTS, Table)
+_ASSIGNMENTS = Base.metadata.tables[AssignmentRow.__tablename__]
 
 # SQLite allows 32766 bound parameters; stay well below on every engine.
 _CHUNK = 900
