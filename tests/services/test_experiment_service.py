@@ -177,3 +177,31 @@ def test_admin_style_draft_built_variant_by_variant(ctx: Context) -> None:
 def test_unknown_experiment(ctx: Context) -> None:
     with pytest.raises(NotFound, match="unknown experiment 'ghost'"):
         transition(ctx, "ghost", Action.STOP)
+
+
+def test_update_other_settings_and_weights(ctx: Context, model: str) -> None:
+    created = create_experiment(ctx, seed_000())
+    updated = update_experiment(
+        ctx,
+        created.id,
+        ExperimentUpdate(
+            hypothesis="2.0.0 is better on night shifts",
+            min_samples=500,
+            guardrails=["error_rate<=0.02"],
+            auto_promote=True,
+            weights={"control": 70, "treatment": 30},
+        ),
+    )
+    assert updated.hypothesis == "2.0.0 is better on night shifts"
+    assert updated.min_samples == 500
+    assert [str(g) for g in updated.guardrails] == ["error_rate<=0.02"]
+    assert updated.auto_promote is True
+    assert updated.traffic_split == 30
+    unchanged = update_experiment(ctx, created.id, ExperimentUpdate(min_samples=500))
+    assert unchanged.version == updated.version  # nothing changed, nothing written
+    with pytest.raises(ValidationError, match="not both"):
+        update_experiment(
+            ctx, created.id, ExperimentUpdate(traffic_split=50, weights={"control": 50})
+        )
+    with pytest.raises(ValidationError, match="min samples"):
+        update_experiment(ctx, created.id, ExperimentUpdate(min_samples=-1))

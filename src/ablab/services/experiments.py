@@ -224,8 +224,8 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
         if changes:
             updated = replace(updated, updated_at=now, **changes)
             validate_settings(updated)
-        if updated == current:
-            return current
+        if replace(updated, updated_at=current.updated_at) == current:
+            return current  # nothing changed: no write, no audit entry, no new version
         return _write(ctx, session, current, updated, "update")
 
 
