@@ -20,8 +20,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Coverage gates: the whole package, and the pure layers (stats, assignment) near 100%.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=ablab --cov-report=term:skip-covered --cov-fail-under=90
+	$(BIN)/coverage report --include='*/ablab/stats/*,*/ablab/assignment/*' --fail-under=97 \
+		--format=total | sed 's/^/coverage of stats and assignment: /; s/$$/%/'
 
 test-fast: install
 	$(BIN)/pytest -m "not slow" -q
