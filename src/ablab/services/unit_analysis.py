@@ -46,6 +46,7 @@ from ablab.stats import (
     bayesian_from_comparison,
     bayesian_proportions,
     cuped_test,
+    mean_interval,
     mixing_variance_for_horizon,
     mixing_variance_from_mde,
     msprt,
@@ -55,7 +56,6 @@ from ablab.stats import (
     two_proportion_z_test,
     welch_t_test,
 )
-from ablab.stats.intervals import mean_interval
 
 __all__ = ["UnitAnalysisOptions", "analyze_unit_file", "analyze_unit_table", "parse_weights"]
 
