@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from ablab.services.context import Context
@@ -22,6 +23,12 @@ from ablab.store.metadata import SqlMetadataStore, open_metadata_store
 from ablab.store.metadata.tables import Base
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+# CI replays the same examples every run (a red build is reproducible); local runs keep
+# exploring new ones, and Hypothesis's database replays whatever failed there before.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 def _admin_url() -> str:

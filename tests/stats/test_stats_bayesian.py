@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from _stats_references import beta_loss_exact, beta_probability_exact, probability_best_by_quad
 from scipy import integrate
 from scipy import stats as scipy_stats
 
@@ -23,6 +22,11 @@ from ablab.stats import (
     ratio_test,
     thompson_weights,
     welch_t_test,
+)
+from tests.stats._stats_references import (
+    beta_loss_exact,
+    beta_probability_exact,
+    probability_best_by_quad,
 )
 
 # (control successes, control units, treatment successes, treatment units)

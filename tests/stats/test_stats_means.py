@@ -121,3 +121,13 @@ def test_one_constant_arm_is_still_tested() -> None:
         treatment.mean(), treatment.std(ddof=1), 4, 5.0, 0.0, 10, equal_var=False
     )
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_subnormal_control_mean_is_a_zero_baseline() -> None:
+    """Found by Hypothesis: a control mean of ~1e-313 overflowed the relative lift to inf."""
+    result = welch_t_test(
+        Moments.from_values([0.0, 2.2250738585e-313]), Moments.from_values([0.0, 1.0])
+    )
+    assert result.status == "zero_baseline"
+    assert math.isnan(result.relative_lift)
+    assert 0.0 <= result.p_value <= 1.0

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from _stats_references import normal_mixture_likelihood_ratio
 from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from statsmodels.stats.power import zt_ind_solve_power
@@ -24,6 +23,7 @@ from ablab.stats import (
     two_proportion_z_test,
     welch_t_test,
 )
+from tests.stats._stats_references import normal_mixture_likelihood_ratio
 
 CASES = [
     pytest.param(0.01, 0.004**2, 0.01**2, 0.0, id="proportions"),

@@ -34,13 +34,20 @@ def relative_lift_parts(
     treatment_value: float,
     treatment_standard_error: float,
 ) -> tuple[float, float]:
-    """Estimate and delta-method standard error; both NaN when the control value is 0."""
+    """Estimate and delta-method standard error; both NaN when the control value is 0.
+
+    A control value so close to 0 that the ratio or its standard error overflows (a
+    subnormal mean, say) counts as 0 too: the relative lift is undefined at that scale.
+    """
     if control_value == 0.0 or math.isnan(control_value):
         return math.nan, math.nan
     ratio = treatment_value / control_value
-    return ratio - 1.0, math.hypot(
+    standard_error = math.hypot(
         treatment_standard_error / control_value, ratio * control_standard_error / control_value
     )
+    if not (math.isfinite(ratio) and math.isfinite(standard_error)):
+        return math.nan, math.nan
+    return ratio - 1.0, standard_error
 
 
 def relative_lift(
