@@ -46,7 +46,9 @@ class DuckDBUnitTableReader:
             )
         if not path.is_file():
             raise ValidationError(f"file not found: {path}", details={"path": str(path)})
+        # No progress bar: DuckDB draws it on stdout, where it would corrupt --output json.
         with duckdb.connect() as connection:
+            connection.execute("SET enable_progress_bar = false")
             source = f"{reader}(?)"
             try:
                 columns = [
@@ -69,9 +71,6 @@ class DuckDBUnitTableReader:
                         f"(columns: {', '.join(columns)})",
                         details={"column": column, "columns": columns},
                     )
-            self._check_numeric(connection, source, path, metric, "--metric")
-            if covariate is not None:
-                self._check_numeric(connection, source, path, covariate, "--covariate")
             return self._aggregate(
                 connection,
                 source,
@@ -83,20 +82,20 @@ class DuckDBUnitTableReader:
             )
 
     @staticmethod
-    def _check_numeric(
+    def _refuse_non_numeric(
         connection: duckdb.DuckDBPyConnection, source: str, path: Path, column: str, option: str
     ) -> None:
+        """Raise with a count and an example; only runs once the aggregate found some."""
         bad = connection.execute(
             f"SELECT count(*), any_value({_quote(column)}::VARCHAR) FROM {source} "
             f"WHERE {_quote(column)} IS NOT NULL AND TRY_CAST({_quote(column)} AS DOUBLE) IS NULL",
             [str(path)],
         ).fetchone()
         assert bad is not None
-        if bad[0]:
-            raise ValidationError(
-                f"{option} {column!r} has {bad[0]} value(s) that are not numbers, e.g. {bad[1]!r}",
-                details={"column": column, "non_numeric": bad[0]},
-            )
+        raise ValidationError(
+            f"{option} {column!r} has {bad[0]} value(s) that are not numbers, e.g. {bad[1]!r}",
+            details={"column": column, "non_numeric": bad[0]},
+        )
 
     @staticmethod
     def _aggregate(
@@ -109,33 +108,45 @@ class DuckDBUnitTableReader:
         metric: str,
         covariate: str | None,
     ) -> UnitTable:
-        x = f"CAST({_quote(covariate)} AS DOUBLE)" if covariate else "0.0"
+        y = _quote(metric)
+        x = _quote(covariate) if covariate else "0.0"
+        # One pass: rows to units (averaged), units to variants, and the count of values that
+        # are not numbers, so a bad file costs no extra scan until it is reported.
         query = f"""
             WITH rows AS (
                 SELECT CAST({_quote(unit)} AS VARCHAR) AS unit,
                        CAST({_quote(variant)} AS VARCHAR) AS variant,
-                       CAST({_quote(metric)} AS DOUBLE) AS y,
-                       {x} AS x
+                       TRY_CAST({y} AS DOUBLE) AS y,
+                       TRY_CAST({x} AS DOUBLE) AS x,
+                       ({y} IS NOT NULL AND TRY_CAST({y} AS DOUBLE) IS NULL) AS bad_y,
+                       ({x} IS NOT NULL AND TRY_CAST({x} AS DOUBLE) IS NULL) AS bad_x
                 FROM {source}
                 WHERE {_quote(unit)} IS NOT NULL AND {_quote(variant)} IS NOT NULL
-                  AND {_quote(metric)} IS NOT NULL
+                  AND {y} IS NOT NULL
             ),
             units AS (
-                SELECT unit, min(variant) AS variant, count(DISTINCT variant) AS variants,
-                       avg(y) AS y, avg(x) AS x, count(*) AS rows
+                SELECT unit, min(variant) AS variant, min(variant) <> max(variant) AS mixed,
+                       avg(y) AS y, avg(x) AS x, count(*) AS rows,
+                       count(*) FILTER (WHERE bad_y) AS bad_y,
+                       count(*) FILTER (WHERE bad_x) AS bad_x
                 FROM rows GROUP BY unit
             )
-            SELECT variant, variants > 1 AS mixed, count(*) AS n, sum(rows) AS rows,
+            SELECT variant, mixed, count(*) AS n, sum(rows) AS rows,
                    sum(y), sum(y * y), sum(x), sum(x * x), sum(x * y),
-                   bool_and(y = 0 OR y = 1) AS binary
+                   bool_and(y = 0 OR y = 1) AS binary, sum(bad_y), sum(bad_x)
             FROM units GROUP BY ALL ORDER BY variant
         """
+        results = connection.execute(query, [str(path)]).fetchall()
+        if any(row[10] for row in results):
+            DuckDBUnitTableReader._refuse_non_numeric(connection, source, path, metric, "--metric")
+        if covariate is not None and any(row[11] for row in results):
+            DuckDBUnitTableReader._refuse_non_numeric(
+                connection, source, path, covariate, "--covariate"
+            )
         table: dict[str, CovariateMoments] = {}
         rows = units = excluded = 0
         binary = True
-        for name, mixed, n, n_rows, y, yy, xs, xx, xy, is_binary in connection.execute(
-            query, [str(path)]
-        ).fetchall():
+        for name, mixed, n, n_rows, y, yy, xs, xx, xy, is_binary, _, _ in results:
             rows += int(n_rows)
             units += int(n)
             if mixed:
