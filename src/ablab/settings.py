@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     Attributes:
         home: Folder of the embedded stores (``ABLAB_HOME``, default ``./.ablab``).
         database_url: Metadata database (``ABLAB_DATABASE_URL``); SQLite under ``home`` if unset.
+        events_url: Event store (``ABLAB_EVENTS_URL``, ``postgresql://...``); DuckDB under
+            ``home`` if unset.
         project: The project the embedded store works in (``ABLAB_PROJECT``).
         url: An ablab server; when set, the SDK and CLI talk HTTP (``ABLAB_URL``).
         api_key: The bearer key for ``url`` (``ABLAB_API_KEY``).
@@ -25,6 +27,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".ablab")
     database_url: SecretStr | None = None
+    events_url: SecretStr | None = None
     project: str = "default"
     url: str | None = None
     api_key: SecretStr | None = None

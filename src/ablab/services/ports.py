@@ -121,3 +121,42 @@ class UnitTableReader(Protocol):
     ) -> UnitTable:
         """Raises ValidationError for a missing file, an unknown column or non-numbers."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventRows:
+    """Validated events of one batch, one list of column tuples per type.
+
+    Columns (``ts`` and ``received_at`` are aware UTC datetimes; JSON fields are text):
+
+    - exposures: event_id, experiment_id, unit_id, variant, ts, attributes, received_at
+    - predictions: event_id, experiment_id, unit_id, variant, prediction_id, latency_ms,
+      error, shadow, output, ts, received_at
+    - labels: event_id, prediction_id, correct, label, ts, received_at
+    - metrics: event_id, experiment_id, unit_id, name, value, ts, received_at
+    """
+
+    exposures: list[tuple[object, ...]]
+    predictions: list[tuple[object, ...]]
+    labels: list[tuple[object, ...]]
+    metrics: list[tuple[object, ...]]
+
+    def __len__(self) -> int:
+        return len(self.exposures) + len(self.predictions) + len(self.labels) + len(self.metrics)
+
+
+class EventStore(Protocol):
+    """Where events live: DuckDB on one machine, PostgreSQL when shared."""
+
+    def append(self, rows: EventRows) -> int:
+        """Store the events not stored before (by event id); durable when it returns.
+
+        Returns how many were new: a retried batch adds nothing.
+        """
+        ...
+
+    def count(self, kind: str) -> int:
+        """Stored events of one type: exposure, prediction, label or metric."""
+        ...
+
+    def close(self) -> None: ...

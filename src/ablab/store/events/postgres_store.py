@@ -1,0 +1,71 @@
+"""``PostgresEventStore``: events in PostgreSQL, for a server shared by a team.
+
+A primary key on ``event_id`` makes ingestion idempotent; rows arrive by COPY into a
+temporary table and move with ``INSERT ... ON CONFLICT DO NOTHING``, in one transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+
+from ablab.services.ports import EventRows
+from ablab.store.events.schema import EVENT_TABLES
+
+__all__ = ["PostgresEventStore"]
+
+
+class PostgresEventStore:
+    def __init__(self, url: str) -> None:
+        self._connection = psycopg.connect(url)
+        self._lock = threading.Lock()
+        with self._connection.transaction():
+            for table in EVENT_TABLES.values():
+                columns = ", ".join(f"{c.name} {c.postgres_type}" for c in table.columns)
+                self._connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table.name} ({columns}, PRIMARY KEY (event_id))"
+                )
+                self._connection.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table.name}_ts ON {table.name} (ts)"
+                )
+
+    def append(self, rows: EventRows) -> int:
+        stored = 0
+        with self._lock, self._connection.transaction(), self._connection.cursor() as cursor:
+            for kind, values in (
+                ("exposure", rows.exposures),
+                ("prediction", rows.predictions),
+                ("label", rows.labels),
+                ("metric", rows.metrics),
+            ):
+                if not values:
+                    continue
+                table = EVENT_TABLES[kind]
+                staging = f"incoming_{table.name}"
+                names = ", ".join(table.column_names)
+                cursor.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
+                    f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
+                )
+                with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table.name} ({names}) "
+                    f"SELECT DISTINCT ON (event_id) {names} FROM {staging} "
+                    "ON CONFLICT (event_id) DO NOTHING"
+                )
+                stored += cursor.rowcount
+        return stored
+
+    def count(self, kind: str) -> int:
+        with self._lock, self._connection.transaction():
+            found = self._connection.execute(
+                f"SELECT count(*) FROM {EVENT_TABLES[kind].name}"
+            ).fetchone()
+        return int(found[0]) if found else 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

@@ -1,0 +1,275 @@
+"""Ingestion on DuckDB and PostgreSQL: idempotent, durable, bad events reported by index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ablab.contract.catalogue import ModelVersionCreate
+from ablab.contract.experiments import ExperimentCreate
+from ablab.services.catalogue import register_model_version
+from ablab.services.context import Context
+from ablab.services.events import ingest_events
+from ablab.services.experiments import create_experiment
+from ablab.services.ports import EventStore
+from ablab.store.events import DuckDBEventStore, PostgresEventStore
+from ablab.store.events.schema import EVENT_TABLES
+from ablab.store.metadata import SqlMetadataStore
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def events(metadata_store: SqlMetadataStore, tmp_path: Path) -> Iterator[EventStore]:
+    """The event store on the same engine family as the metadata store of the test."""
+    if metadata_store.engine.dialect.name == "sqlite":
+        store: EventStore = DuckDBEventStore(tmp_path / "events.duckdb")
+    else:
+        url = metadata_store.engine.url.set(drivername="postgresql")
+        plain = url.render_as_string(hide_password=False)
+        store = PostgresEventStore(plain)
+        with psycopg.connect(plain, autocommit=True) as connection:
+            tables = ", ".join(t.name for t in EVENT_TABLES.values())
+            connection.execute(f"TRUNCATE {tables}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def trial(ctx: Context) -> str:
+    for version in ("1.0.0", "2.0.0"):
+        register_model_version(
+            ctx, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/x")
+        )
+    create_experiment(
+        ctx,
+        ExperimentCreate(
+            name="trial", model_id="m", control_version="1.0.0", treatment_version="2.0.0"
+        ),
+    )
+    return "trial"
+
+
+def at(minutes: float) -> str:
+    return (NOW - timedelta(minutes=minutes)).isoformat()
+
+
+def batch() -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": "e1",
+            "type": "exposure",
+            "experiment": "trial",
+            "unit_id": "d1",
+            "variant": "control",
+            "timestamp": at(10),
+            "attributes": {"region": "eu"},
+        },
+        {
+            "event_id": "e2",
+            "type": "prediction",
+            "experiment": "trial",
+            "unit_id": "d1",
+            "variant": "control",
+            "prediction_id": "p1",
+            "latency_ms": 41.5,
+            "error": False,
+            "output": {"class": "pneumonia"},
+            "timestamp": at(9),
+        },
+        {
+            "event_id": "e3",
+            "type": "label",
+            "prediction_id": "p1",
+            "correct": True,
+            "timestamp": at(1),
+        },
+        {
+            "event_id": "e4",
+            "type": "metric",
+            "experiment": "trial",
+            "unit_id": "d1",
+            "name": "revenue",
+            "value": 12.5,
+            "timestamp": at(5),
+        },
+        {
+            "event_id": "e5",
+            "type": "label",
+            "prediction_id": "p2",
+            "label": "normal",
+            "timestamp": at(1),
+        },
+    ]
+
+
+def clock(ctx: Context) -> Context:
+    return Context(ctx.store, ctx.project_id, ctx.actor, clock=lambda: NOW)
+
+
+def test_every_type_is_stored_and_a_retry_adds_nothing(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    first = ingest_events(clock(ctx), events, batch())
+    assert (first.received, first.accepted, first.stored, first.rejected) == (5, 5, 5, [])
+    assert {k: events.count(k) for k in EVENT_TABLES} == {
+        "exposure": 1,
+        "prediction": 1,
+        "label": 2,
+        "metric": 1,
+    }
+    retry = ingest_events(clock(ctx), events, batch())
+    assert (retry.accepted, retry.stored, retry.duplicates) == (5, 0, 5)
+    assert events.count("label") == 2
+
+
+def test_duplicates_inside_one_batch_count_once(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    twice = [batch()[0], batch()[0], batch()[1]]
+    result = ingest_events(clock(ctx), events, twice)
+    assert (result.accepted, result.stored) == (3, 2)
+    assert events.count("exposure") == 1
+
+
+BAD = [
+    ({"event_id": None}, "event_id must be a non-empty string"),
+    ({"event_id": ""}, "event_id must be a non-empty string"),
+    ({"type": "click"}, "type must be one of"),
+    ({"experiment": "ghost"}, "unknown experiment 'ghost'"),
+    ({"variant": "treatment_9"}, "has no variant 'treatment_9'"),
+    ({"timestamp": (NOW + timedelta(hours=1)).isoformat()}, "is in the future"),
+    ({"timestamp": "2026-11-23T11:00:00"}, "has no time zone"),
+    ({"timestamp": "yesterday"}, "is not ISO 8601"),
+    ({"unit_id": 7}, "unit_id must be a non-empty string"),
+    ({"attributes": ["eu"]}, "attributes must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), BAD)
+def test_bad_exposures_are_reported_and_the_good_ones_stored(
+    ctx: Context, trial: str, events: EventStore, change: dict[str, Any], reason: str
+) -> None:
+    good = batch()
+    bad = {**good[0], "event_id": "bad", **change}
+    result = ingest_events(clock(ctx), events, [good[1], bad, good[2]])
+    assert result.stored == 2
+    (error,) = result.rejected
+    assert error.index == 1
+    assert reason in error.reason
+    assert events.count("exposure") == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"latency_ms": -1}, "latency_ms must be 0 or more"),
+        ({"latency_ms": "fast"}, "latency_ms must be a number"),
+        ({"latency_ms": float("nan")}, "latency_ms must be finite"),
+        ({"error": "no"}, "error must be true or false"),
+        ({"prediction_id": None}, "prediction_id must be a non-empty string"),
+    ],
+)
+def test_bad_predictions(
+    ctx: Context, trial: str, events: EventStore, event: dict[str, Any], reason: str
+) -> None:
+    result = ingest_events(clock(ctx), events, [{**batch()[1], **event}])
+    assert [e.reason for e in result.rejected] == [result.rejected[0].reason]
+    assert reason in result.rejected[0].reason
+    assert result.rejected[0].event_id == "e2"
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            {"type": "label", "event_id": "l", "prediction_id": "p", "timestamp": at(1)},
+            "exactly one of correct",
+        ),
+        (
+            {
+                "type": "label",
+                "event_id": "l",
+                "prediction_id": "p",
+                "correct": True,
+                "label": "x",
+                "timestamp": at(1),
+            },
+            "exactly one of correct",
+        ),
+        (
+            {
+                "type": "label",
+                "event_id": "l",
+                "prediction_id": "p",
+                "correct": "yes",
+                "timestamp": at(1),
+            },
+            "correct must be true or false",
+        ),
+        (
+            {
+                "type": "metric",
+                "event_id": "m",
+                "unit_id": "d",
+                "name": "Bad Name",
+                "value": 1,
+                "timestamp": at(1),
+            },
+            "invalid metric name",
+        ),
+        (
+            {
+                "type": "metric",
+                "event_id": "m",
+                "unit_id": "d",
+                "name": "revenue",
+                "value": True,
+                "timestamp": at(1),
+            },
+            "value must be a number",
+        ),
+        (
+            {
+                "type": "prediction",
+                "event_id": "p",
+                "unit_id": "d",
+                "variant": "control",
+                "prediction_id": "p",
+                "latency_ms": 1,
+                "timestamp": at(1),
+            },
+            "needs an experiment",
+        ),
+    ],
+)
+def test_bad_labels_and_metrics(
+    ctx: Context, trial: str, events: EventStore, event: dict[str, Any], reason: str
+) -> None:
+    (error,) = ingest_events(clock(ctx), events, [event]).rejected
+    assert reason in error.reason
+
+
+def test_not_an_object_and_the_default_experiment(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    exposure = {k: v for k, v in batch()[0].items() if k != "experiment"}
+    result = ingest_events(clock(ctx), events, ["nope", exposure], default_experiment="trial")
+    assert [(e.index, e.reason) for e in result.rejected] == [(0, "an event must be a JSON object")]
+    assert result.stored == 1
+
+
+def test_duckdb_events_survive_reopening(ctx: Context, trial: str, tmp_path: Path) -> None:
+    path = tmp_path / "durable.duckdb"
+    store = DuckDBEventStore(path)
+    ingest_events(clock(ctx), store, batch())
+    store.close()
+    reopened = DuckDBEventStore(path)
+    assert reopened.count("label") == 2
+    assert ingest_events(clock(ctx), reopened, batch()).stored == 0
+    reopened.close()
