@@ -13,6 +13,7 @@ from ablab.contract.catalogue import (
     ModelPublic,
     ModelVersionCreate,
 )
+from ablab.contract.events import IngestResultPublic, RejectedEvent
 from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
@@ -22,8 +23,11 @@ from ablab.contract.experiments import (
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.services import assignment, audit, catalogue, experiments
 from ablab.services.context import Context
+from ablab.services.events import ingest_events
+from ablab.services.ports import EventStore
 from ablab.services.projects import ensure_project
 from ablab.settings import Settings
+from ablab.store.events import open_event_store
 from ablab.store.metadata import metadata_url, open_metadata_store
 
 __all__ = ["LocalBackend"]
@@ -36,6 +40,8 @@ class LocalBackend:
         database_url = settings.database_url.get_secret_value() if settings.database_url else None
         self._store = open_metadata_store(metadata_url(settings.home, database_url))
         project = ensure_project(self._store, settings.project)
+        self._settings = settings
+        self._events: EventStore | None = None
         self._ctx = Context(self._store, project.id, actor=f"local:{_user()}")
 
     def create_experiment(self, spec: ExperimentCreate) -> ExperimentPublic:
@@ -87,7 +93,32 @@ class LocalBackend:
         entries = audit.list_audit(self._ctx, object_id=object_id, limit=limit)
         return [AuditEntryPublic.from_domain(e) for e in entries]
 
+    def ingest_events(
+        self, events: list[Any], default_experiment: str | None
+    ) -> IngestResultPublic:
+        result = ingest_events(
+            self._ctx, self._event_store(), events, default_experiment=default_experiment
+        )
+        return IngestResultPublic(
+            received=result.received,
+            accepted=result.accepted,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            rejected=[RejectedEvent.model_validate(e) for e in result.rejected],
+        )
+
+    def _event_store(self) -> EventStore:
+        # Opened on first use: most commands never touch events, and DuckDB locks its file.
+        if self._events is None:
+            url = self._settings.events_url
+            self._events = open_event_store(
+                self._settings.home, url.get_secret_value() if url else None
+            )
+        return self._events
+
     def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
         self._store.close()
 
 

@@ -14,6 +14,7 @@ from ablab.contract.catalogue import (
     ModelPublic,
     ModelVersionCreate,
 )
+from ablab.contract.events import IngestResultPublic
 from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
@@ -22,7 +23,7 @@ from ablab.contract.experiments import (
 )
 from ablab.domain.lifecycle import Action, ExperimentStatus
 
-__all__ = ["Experiments", "Groups", "Models"]
+__all__ = ["Events", "Experiments", "Groups", "Models"]
 
 
 class Experiments:
@@ -189,3 +190,20 @@ class Groups:
 
 class _StatusFilter(Schema):
     status: ExperimentStatus | None = None
+
+
+class Events:
+    """Log exposures, predictions, labels and metrics (the wire format of DESIGN.md)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def log(
+        self, events: builtins.list[Any], *, experiment: str | None = None
+    ) -> IngestResultPublic:
+        """Store ``events`` now (durable on return); bad ones come back in ``rejected``.
+
+        ``experiment`` fills in events that name none. Retrying the same events is safe:
+        each ``event_id`` is stored once.
+        """
+        return self._backend.ingest_events(list(events), experiment)
