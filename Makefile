@@ -35,6 +35,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

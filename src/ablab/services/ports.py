@@ -21,7 +21,15 @@ from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.stats import CovariateMoments
 
-__all__ = ["MetadataSession", "MetadataStore", "UnitTable", "UnitTableReader"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EventColumns",
+    "EventStore",
+    "MetadataSession",
+    "MetadataStore",
+    "UnitTable",
+    "UnitTableReader",
+]
 
 
 class MetadataSession(Protocol):
@@ -123,32 +131,46 @@ class UnitTableReader(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class EventRows:
-    """Validated events of one batch, one list of column tuples per type.
+# The columns of each event type, in storage order. ``ts`` and ``received_at`` are aware
+# datetimes; JSON payloads (attributes, output, label) are JSON text.
+EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "exposure": (
+        "event_id", "experiment_id", "unit_id", "variant", "ts", "attributes", "received_at",
+    ),
+    "prediction": (
+        "event_id", "experiment_id", "unit_id", "variant", "prediction_id", "latency_ms",
+        "error", "shadow", "output", "ts", "received_at",
+    ),
+    "label": ("event_id", "prediction_id", "correct", "label", "ts", "received_at"),
+    "metric": ("event_id", "experiment_id", "unit_id", "name", "value", "ts", "received_at"),
+}  # fmt: skip
 
-    Columns (``ts`` and ``received_at`` are aware UTC datetimes; JSON fields are text):
 
-    - exposures: event_id, experiment_id, unit_id, variant, ts, attributes, received_at
-    - predictions: event_id, experiment_id, unit_id, variant, prediction_id, latency_ms,
-      error, shadow, output, ts, received_at
-    - labels: event_id, prediction_id, correct, label, ts, received_at
-    - metrics: event_id, experiment_id, unit_id, name, value, ts, received_at
+class EventColumns:
+    """Validated events of one batch, kept column by column for each type.
+
+    Columnar from the start: the store hands each column to Arrow as it is, with no
+    row-to-column transpose on the ingestion path.
     """
 
-    exposures: list[tuple[object, ...]]
-    predictions: list[tuple[object, ...]]
-    labels: list[tuple[object, ...]]
-    metrics: list[tuple[object, ...]]
+    __slots__ = ("columns",)
+
+    def __init__(self) -> None:
+        self.columns: dict[str, dict[str, list[object]]] = {
+            kind: {name: [] for name in names} for kind, names in EVENT_COLUMNS.items()
+        }
+
+    def count(self, kind: str) -> int:
+        return len(self.columns[kind]["event_id"])
 
     def __len__(self) -> int:
-        return len(self.exposures) + len(self.predictions) + len(self.labels) + len(self.metrics)
+        return sum(self.count(kind) for kind in EVENT_COLUMNS)
 
 
 class EventStore(Protocol):
     """Where events live: DuckDB on one machine, PostgreSQL when shared."""
 
-    def append(self, rows: EventRows) -> int:
+    def append(self, batch: EventColumns) -> int:
         """Store the events not stored before (by event id); durable when it returns.
 
         Returns how many were new: a retried batch adds nothing.

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ablab.services.ports import EventRows
+from ablab.services.ports import EventColumns
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 
 __all__ = ["DuckDBEventStore"]
@@ -42,16 +42,9 @@ class DuckDBEventStore:
             columns = ", ".join(f"{c.name} {c.duckdb_type}" for c in table.columns)
             self._connection.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
 
-    def append(self, rows: EventRows) -> int:
+    def append(self, batch: EventColumns) -> int:
         batches = [
-            (EVENT_TABLES[kind], values)
-            for kind, values in (
-                ("exposure", rows.exposures),
-                ("prediction", rows.predictions),
-                ("label", rows.labels),
-                ("metric", rows.metrics),
-            )
-            if values
+            (EVENT_TABLES[kind], batch.columns[kind]) for kind in EVENT_TABLES if batch.count(kind)
         ]
         stored = 0
         with self._lock:
@@ -70,16 +63,13 @@ class DuckDBEventStore:
 
     @staticmethod
     def _insert_new(
-        cursor: duckdb.DuckDBPyConnection, table: EventTable, values: list[tuple[object, ...]]
+        cursor: duckdb.DuckDBPyConnection, table: EventTable, columns: dict[str, list[object]]
     ) -> int:
-        batch = pa.table(
-            [
-                pa.array(column, type=_ARROW_TYPES[spec.duckdb_type])
-                for column, spec in zip(zip(*values, strict=True), table.columns, strict=True)
-            ],
+        incoming = pa.table(
+            [pa.array(columns[c.name], type=_ARROW_TYPES[c.duckdb_type]) for c in table.columns],
             names=list(table.column_names),
         )
-        cursor.register("incoming", batch)
+        cursor.register("incoming", incoming)
         try:
             result = cursor.execute(
                 f"""

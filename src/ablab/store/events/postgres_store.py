@@ -10,7 +10,7 @@ import threading
 
 import psycopg
 
-from ablab.services.ports import EventRows
+from ablab.services.ports import EventColumns
 from ablab.store.events.schema import EVENT_TABLES
 
 __all__ = ["PostgresEventStore"]
@@ -30,18 +30,13 @@ class PostgresEventStore:
                     f"CREATE INDEX IF NOT EXISTS {table.name}_ts ON {table.name} (ts)"
                 )
 
-    def append(self, rows: EventRows) -> int:
+    def append(self, batch: EventColumns) -> int:
         stored = 0
         with self._lock, self._connection.transaction(), self._connection.cursor() as cursor:
-            for kind, values in (
-                ("exposure", rows.exposures),
-                ("prediction", rows.predictions),
-                ("label", rows.labels),
-                ("metric", rows.metrics),
-            ):
-                if not values:
+            for kind, table in EVENT_TABLES.items():
+                if not batch.count(kind):
                     continue
-                table = EVENT_TABLES[kind]
+                columns = batch.columns[kind]
                 staging = f"incoming_{table.name}"
                 names = ", ".join(table.column_names)
                 cursor.execute(
@@ -49,7 +44,7 @@ class PostgresEventStore:
                     f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
                 )
                 with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-                    for row in values:
+                    for row in zip(*(columns[name] for name in table.column_names), strict=True):
                         copy.write_row(row)
                 cursor.execute(
                     f"INSERT INTO {table.name} ({names}) "

@@ -1,12 +1,14 @@
 """The event tables, one per event type, as both engines create them.
 
-Column order matches ``services.ports.EventRows``. JSON payloads (attributes, output, label)
-are kept as JSON text.
+Column names and order come from ``services.ports.EVENT_COLUMNS``; JSON payloads
+(attributes, output, label) are kept as JSON text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ablab.services.ports import EVENT_COLUMNS
 
 __all__ = ["EVENT_TABLES", "Column", "EventTable"]
 
@@ -32,69 +34,41 @@ class EventTable:
 _TEXT = ("VARCHAR", "TEXT")
 _TIME = ("TIMESTAMPTZ", "TIMESTAMPTZ")
 _JSON = ("VARCHAR", "JSONB")
+_DOUBLE = ("DOUBLE", "DOUBLE PRECISION")
+_BOOLEAN = ("BOOLEAN", "BOOLEAN")
 
+# The engine types of every column named in services.ports.EVENT_COLUMNS.
+_TYPES: dict[str, tuple[str, str]] = {
+    "event_id": _TEXT,
+    "experiment_id": _TEXT,
+    "unit_id": _TEXT,
+    "variant": _TEXT,
+    "prediction_id": _TEXT,
+    "name": _TEXT,
+    "latency_ms": _DOUBLE,
+    "value": _DOUBLE,
+    "error": _BOOLEAN,
+    "shadow": _BOOLEAN,
+    "correct": _BOOLEAN,
+    "attributes": _JSON,
+    "output": _JSON,
+    "label": _JSON,
+    "ts": _TIME,
+    "received_at": _TIME,
+}
 
-def _columns(*pairs: tuple[str, tuple[str, str]]) -> tuple[Column, ...]:
-    return tuple(Column(name, duck, postgres) for name, (duck, postgres) in pairs)
-
+_TABLE_NAMES = {
+    "exposure": "exposures",
+    "prediction": "predictions",
+    "label": "labels",
+    "metric": "metrics",
+}
 
 EVENT_TABLES: dict[str, EventTable] = {
-    table.kind: table
-    for table in (
-        EventTable(
-            "exposure",
-            "exposures",
-            _columns(
-                ("event_id", _TEXT),
-                ("experiment_id", _TEXT),
-                ("unit_id", _TEXT),
-                ("variant", _TEXT),
-                ("ts", _TIME),
-                ("attributes", _JSON),
-                ("received_at", _TIME),
-            ),
-        ),
-        EventTable(
-            "prediction",
-            "predictions",
-            _columns(
-                ("event_id", _TEXT),
-                ("experiment_id", _TEXT),
-                ("unit_id", _TEXT),
-                ("variant", _TEXT),
-                ("prediction_id", _TEXT),
-                ("latency_ms", ("DOUBLE", "DOUBLE PRECISION")),
-                ("error", ("BOOLEAN", "BOOLEAN")),
-                ("shadow", ("BOOLEAN", "BOOLEAN")),
-                ("output", _JSON),
-                ("ts", _TIME),
-                ("received_at", _TIME),
-            ),
-        ),
-        EventTable(
-            "label",
-            "labels",
-            _columns(
-                ("event_id", _TEXT),
-                ("prediction_id", _TEXT),
-                ("correct", ("BOOLEAN", "BOOLEAN")),
-                ("label", _JSON),
-                ("ts", _TIME),
-                ("received_at", _TIME),
-            ),
-        ),
-        EventTable(
-            "metric",
-            "metrics",
-            _columns(
-                ("event_id", _TEXT),
-                ("experiment_id", _TEXT),
-                ("unit_id", _TEXT),
-                ("name", _TEXT),
-                ("value", ("DOUBLE", "DOUBLE PRECISION")),
-                ("ts", _TIME),
-                ("received_at", _TIME),
-            ),
-        ),
+    kind: EventTable(
+        kind,
+        _TABLE_NAMES[kind],
+        tuple(Column(name, *_TYPES[name]) for name in names),
     )
+    for kind, names in EVENT_COLUMNS.items()
 }
