@@ -16,6 +16,7 @@ from ablab.stats import (
     RatioMoments,
     Status,
     cuped_test,
+    ratio_interval,
     ratio_test,
     welch_t_test,
 )
@@ -183,3 +184,18 @@ def test_cuped_with_a_constant_metric_ignores_rounding_in_the_cross_sum() -> Non
     result = cuped_test(control, treatment)
     assert result.cuped_theta == 0.0
     assert result.status is Status.ZERO_VARIANCE
+
+
+def test_ratio_interval_matches_the_linearised_estimator() -> None:
+    """Deng et al. (2018): Var(R) = Var(y - R x) / (n * mean(x)**2), computed here with numpy."""
+    rng = np.random.default_rng(12)
+    labelled = rng.integers(1, 20, 500).astype(float)
+    correct = rng.binomial(labelled.astype(int), 0.8).astype(float)
+    ratio = correct.sum() / labelled.sum()
+    residuals = correct - ratio * labelled
+    standard_error = np.sqrt(residuals.var(ddof=1) / (len(labelled) * labelled.mean() ** 2))
+    low, high = ratio_interval(RatioMoments.from_values(correct, labelled), alpha=0.05)
+    z = scipy_stats.norm.ppf(0.975)
+    assert low == pytest.approx(ratio - z * standard_error, rel=1e-9)
+    assert high == pytest.approx(ratio + z * standard_error, rel=1e-9)
+    assert all(np.isnan(ratio_interval(RatioMoments.from_values([1.0], [2.0]))))

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ablab.contract.analysis import (
     AnalysisReport,
-    ComparisonPublic,
     CupedPublic,
     DecisionPublic,
     SrmPublic,
@@ -35,21 +34,21 @@ from ablab.domain.decisions import (
 )
 from ablab.domain.experiments import AnalysisMethod
 from ablab.errors import ValidationError
+from ablab.services.comparisons import (
+    Arm,
+    comparison_row,
+    evaluate,
+    finite,
+    interval,
+    is_significant,
+)
 from ablab.services.ports import UnitTable, UnitTableReader
 from ablab.stats import (
-    BayesianResult,
-    ComparisonResult,
     CovariateMoments,
     Moments,
-    SequentialResult,
     adjust_p_values,
-    bayesian_from_comparison,
-    bayesian_proportions,
     cuped_test,
     mean_interval,
-    mixing_variance_for_horizon,
-    mixing_variance_from_mde,
-    msprt,
     sample_ratio_mismatch,
     sample_size_means,
     sample_size_proportions,
@@ -153,15 +152,25 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
     for name, arm, p_adj, valid_adj in zip(
         treatments, arms, fixed_adjusted, valid_adjusted, strict=True
     ):
-        significant = _significant(arm, options, p_adj, valid_adj)
+        significant = is_significant(
+            arm, options.method, fixed_adjusted=p_adj, valid_adjusted=valid_adj
+        )
+        cuped = None
+        if options.covariate is not None:
+            cuped = CupedPublic(
+                covariate=options.covariate,
+                theta=finite(arm.comparison.cuped_theta),
+                variance_reduction=finite(arm.comparison.variance_reduction),
+            )
         comparisons.append(
-            _comparison_public(
+            comparison_row(
                 name,
+                options.metric,
                 arm,
-                options,
                 fixed_adjusted=p_adj,
                 valid_adjusted=valid_adj,
                 significant=significant,
+                cuped=cuped,
             )
         )
         evidence = _evidence(
@@ -187,7 +196,7 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
         ],
         comparisons=comparisons,
         srm=SrmPublic(
-            p_value=_finite(srm.p_value),
+            p_value=finite(srm.p_value),
             mismatch=srm.mismatch,
             observed={n: table.variants[n].n for n in names},
             expected=dict(zip(names, srm.expected, strict=True)),
@@ -198,16 +207,9 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Arm:
-    comparison: ComparisonResult
-    sequential: SequentialResult
-    bayesian: BayesianResult
-
-
 def _compare(
     control: CovariateMoments, treatment: CovariateMoments, kind: str, options: UnitAnalysisOptions
-) -> _Arm:
+) -> Arm:
     plain_control, plain_treatment = _metric_only(control), _metric_only(treatment)
     if kind == "cuped":
         comparison = cuped_test(control, treatment, alpha=options.alpha)
@@ -215,45 +217,22 @@ def _compare(
         comparison = two_proportion_z_test(plain_control, plain_treatment, alpha=options.alpha)
     else:
         comparison = welch_t_test(plain_control, plain_treatment, alpha=options.alpha)
-    if options.mde is not None and math.isfinite(comparison.control_value):
-        tau2 = mixing_variance_from_mde(abs(options.mde * comparison.control_value) or options.mde)
-    elif math.isfinite(comparison.standard_error) and comparison.standard_error > 0:
-        tau2 = mixing_variance_for_horizon(comparison.standard_error**2, options.alpha)
-    else:
-        tau2 = 1.0  # unused: the comparison's status already says why there is no test
-    sequential = msprt(comparison, mixing_variance=tau2)
-    if kind == "proportion":
-        bayesian = bayesian_proportions(plain_control, plain_treatment)
-    else:
-        bayesian = bayesian_from_comparison(comparison)
-    return _Arm(comparison, sequential, bayesian)
+    proportions = (plain_control, plain_treatment) if kind == "proportion" else None
+    return evaluate(comparison, mde=options.mde, proportions=proportions)
 
 
 def _metric_only(moments: CovariateMoments) -> Moments:
     return Moments(moments.n, moments.metric_sum, moments.metric_sum_sq)
 
 
-def _significant(
-    arm: _Arm, options: UnitAnalysisOptions, fixed_adjusted: float, valid_adjusted: float
-) -> bool:
-    if arm.comparison.status != "ok":
-        return False
-    if options.method is AnalysisMethod.FIXED:
-        return fixed_adjusted < options.alpha
-    if options.method is AnalysisMethod.SEQUENTIAL:
-        return valid_adjusted < options.alpha
-    probability = arm.bayesian.probability_to_beat_control
-    return probability > 1 - options.alpha or probability < options.alpha
-
-
-def _oriented_lift(arm: _Arm, options: UnitAnalysisOptions) -> float:
+def _oriented_lift(arm: Arm, options: UnitAnalysisOptions) -> float:
     lift = arm.comparison.relative_lift
     return lift if options.higher_is_better else -lift
 
 
 def _evidence(
     name: str,
-    arm: _Arm,
+    arm: Arm,
     options: UnitAnalysisOptions,
     *,
     significant: bool,
@@ -282,7 +261,7 @@ def _evidence(
 
 
 def _planned_units_reached(
-    arm: _Arm, options: UnitAnalysisOptions, control: CovariateMoments
+    arm: Arm, options: UnitAnalysisOptions, control: CovariateMoments
 ) -> bool:
     """Whether each arm has the units a fixed test needs to detect the MDE (80% power)."""
     comparison = arm.comparison
@@ -306,46 +285,6 @@ def _planned_units_reached(
     )
 
 
-def _comparison_public(
-    name: str,
-    arm: _Arm,
-    options: UnitAnalysisOptions,
-    *,
-    fixed_adjusted: float,
-    valid_adjusted: float,
-    significant: bool,
-) -> ComparisonPublic:
-    c, s, b = arm.comparison, arm.sequential, arm.bayesian
-    cuped = None
-    if options.covariate is not None:
-        cuped = CupedPublic(
-            covariate=options.covariate,
-            theta=_finite(c.cuped_theta),
-            variance_reduction=_finite(c.variance_reduction),
-        )
-    return ComparisonPublic(
-        variant=name,
-        metric=options.metric,
-        method=c.method,
-        status=str(c.status),
-        control_value=_finite(c.control_value),
-        treatment_value=_finite(c.treatment_value),
-        absolute_lift=_finite(c.absolute_lift),
-        absolute_ci=_interval(c.absolute_ci),
-        relative_lift=_finite(c.relative_lift),
-        relative_ci=_interval(c.relative_ci),
-        p_value=_finite(c.p_value),
-        adjusted_p_value=_finite(fixed_adjusted),
-        always_valid_p_value=_finite(valid_adjusted),
-        msprt_log_lr=_finite(s.log_likelihood_ratio),
-        confidence_sequence=_interval(s.confidence_sequence),
-        prob_beat_control=_finite(b.probability_to_beat_control),
-        expected_loss=_finite(b.expected_loss_treatment),
-        significant=significant,
-        cuped=cuped,
-    )
-
-
 def _figures(
     name: str, is_control: bool, moments: CovariateMoments, weight: float, alpha: float
 ) -> VariantFigures:
@@ -354,8 +293,8 @@ def _figures(
         name=name,
         is_control=is_control,
         units=plain.n,
-        mean=_finite(plain.mean) if plain.n else None,
-        ci=_interval(mean_interval(plain, alpha=alpha)),
+        mean=finite(plain.mean) if plain.n else None,
+        ci=interval(mean_interval(plain, alpha=alpha)),
         weight=weight,
     )
 
@@ -404,13 +343,3 @@ def _normalised_weights(names: list[str], weights: Mapping[str, float] | None) -
     if total <= 0:
         raise ValidationError("--weights must not all be zero")
     return {n: weights[n] / total for n in names}
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _interval(bounds: tuple[float, float]) -> tuple[float | None, float | None]:
-    return (_finite(bounds[0]), _finite(bounds[1]))

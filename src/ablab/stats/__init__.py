@@ -20,7 +20,7 @@ from ablab.stats.bandit import thompson_weights
 from ablab.stats.bayesian import bayesian_from_comparison, bayesian_means, bayesian_proportions
 from ablab.stats.best_arm import probability_best_means, probability_best_proportions
 from ablab.stats.cuped import cuped_test
-from ablab.stats.intervals import mean_interval
+from ablab.stats.intervals import mean_interval, ratio_interval
 from ablab.stats.lift import RelativeLift, relative_lift
 from ablab.stats.means import welch_t_test
 from ablab.stats.moments import CovariateMoments, Moments, RatioMoments
@@ -91,6 +91,7 @@ __all__ = [
     "probability_best_means",
     "probability_best_proportions",
     "quantile_interval",
+    "ratio_interval",
     "ratio_test",
     "relative_lift",
     "sample_ratio_mismatch",

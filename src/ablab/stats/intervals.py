@@ -6,9 +6,10 @@ import math
 
 from ablab.stats._inference import critical_value
 from ablab.stats._validation import check_alpha
-from ablab.stats.moments import Moments
+from ablab.stats.moments import Moments, RatioMoments
+from ablab.stats.ratio import ratio_estimate
 
-__all__ = ["mean_interval"]
+__all__ = ["mean_interval", "ratio_interval"]
 
 
 def mean_interval(moments: Moments, *, alpha: float = 0.05) -> tuple[float, float]:
@@ -33,3 +34,28 @@ def mean_interval(moments: Moments, *, alpha: float = 0.05) -> tuple[float, floa
         moments.variance / moments.n
     )
     return (moments.mean - margin, moments.mean + margin)
+
+
+def ratio_interval(moments: RatioMoments, *, alpha: float = 0.05) -> tuple[float, float]:
+    """Two-sided normal interval for a per-unit ratio metric: ``r ± z(1 - alpha/2) * se(r)``.
+
+    ``r = sum(numerator) / sum(denominator)`` over units, and ``se(r)`` is the delta-method
+    standard error of :func:`ablab.stats.ratio.ratio_estimate`. Without two units or with a
+    zero denominator there is no interval: both bounds are NaN.
+
+    References:
+        Deng, A., Knoblich, U., Lu, J. (2018). Applying the Delta Method in Metric Analytics:
+        A Practical Guide with Novel Ideas. KDD '18, Section 2 (the variance of a ratio of
+        sums over randomisation units).
+
+    Examples:
+        >>> low, high = ratio_interval(RatioMoments.from_values([3, 4, 5, 2], [4, 5, 5, 3]))
+        >>> round(low, 3), round(high, 3)
+        (0.684, 0.963)
+    """
+    check_alpha(alpha)
+    if moments.n < 2 or moments.denominator_sum == 0:
+        return (math.nan, math.nan)
+    ratio, standard_error = ratio_estimate(moments)
+    margin = critical_value(alpha, math.inf, "two-sided") * standard_error
+    return (ratio - margin, ratio + margin)
