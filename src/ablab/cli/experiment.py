@@ -13,6 +13,7 @@ from ablab.cli.experiment_view import (
     render_list,
 )
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.results_view import render_results
 from ablab.cli.state import client_of
 from ablab.contract.experiments import ExperimentPublic
 from ablab.errors import ValidationError
@@ -205,6 +206,16 @@ def list_(
         print_json(experiments)
     else:
         render_list(experiments)
+
+
+@app.command()
+def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Per-variant devices, accuracy, latency and error rate; significance; recommendation."""
+    found = client_of(ctx).experiments.results(name)
+    if output is OutputFormat.JSON:
+        print_json(found)
+    else:
+        render_results(found)
 
 
 @app.command()

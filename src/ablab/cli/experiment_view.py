@@ -22,7 +22,7 @@ _STATUS_STYLE = {
 }
 
 
-def _status(status: str) -> str:
+def status_markup(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, '')}]{status}[/]"
 
 
@@ -42,7 +42,7 @@ def render_created(experiment: ExperimentPublic) -> None:
         console.print(f"{role}: {_label(experiment, variant.name)}")
     if experiment.group:
         console.print(f"Group: {experiment.group}")
-    console.print(f"Status: {_status(experiment.status.value)}")
+    console.print(f"Status: {status_markup(experiment.status.value)}")
 
 
 def _treatment_title(experiment: ExperimentPublic, name: str) -> str:
@@ -52,7 +52,7 @@ def _treatment_title(experiment: ExperimentPublic, name: str) -> str:
 def render_experiment(experiment: ExperimentPublic) -> None:
     """Everything about one experiment: settings, then its variants."""
     console.print(
-        f"[bold]{experiment.name}[/] ({experiment.id})  {_status(experiment.status.value)}"
+        f"[bold]{experiment.name}[/] ({experiment.id})  {status_markup(experiment.status.value)}"
         + (f"  winner: [bold cyan]{experiment.winner}[/]" if experiment.winner else "")
     )
     if experiment.hypothesis:
@@ -77,7 +77,7 @@ def render_experiment(experiment: ExperimentPublic) -> None:
             + (", CUPED" if experiment.cuped else ""),
         ),
         ("Auto-promote", "on" if experiment.auto_promote else "off"),
-        ("Running for", _age(experiment)),
+        ("Running for", age(experiment)),
         ("Version", str(experiment.version)),
     ]
     for key, value in rows:
@@ -98,7 +98,7 @@ def render_experiment(experiment: ExperimentPublic) -> None:
     console.print(table)
 
 
-def _age(experiment: ExperimentPublic) -> str:
+def age(experiment: ExperimentPublic) -> str:
     if experiment.started_at is None:
         return "not started"
     end = experiment.ended_at or datetime.now(UTC)
@@ -117,7 +117,7 @@ def render_list(experiments: list[ExperimentPublic]) -> None:
     for e in experiments:
         table.add_row(
             e.name,
-            _status(e.status.value),
+            status_markup(e.status.value),
             e.model_id or "-",
             str(len(e.variants)),
             f"{e.traffic_split:g}%" if e.variants else "-",

@@ -20,12 +20,14 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.services import assignment, audit, catalogue, experiments
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.ports import EventStore
 from ablab.services.projects import ensure_project
+from ablab.services.results import experiment_results
 from ablab.settings import Settings
 from ablab.store.events import open_event_store
 from ablab.store.metadata import metadata_url, open_metadata_store
@@ -106,6 +108,9 @@ class LocalBackend:
             duplicates=result.duplicates,
             rejected=[RejectedEvent.model_validate(e) for e in result.rejected],
         )
+
+    def results(self, ref: str) -> ExperimentResults:
+        return experiment_results(self._ctx, self._event_store(), ref)
 
     def _event_store(self) -> EventStore:
         # Opened on first use: most commands never touch events, and DuckDB locks its file.

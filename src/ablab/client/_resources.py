@@ -21,6 +21,7 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
 
 __all__ = ["Events", "Experiments", "Groups", "Models"]
@@ -118,6 +119,10 @@ class Experiments:
 
     def archive(self, ref: str) -> ExperimentPublic:
         return self._backend.transition(ref, Action.ARCHIVE, None)
+
+    def results(self, ref: str) -> ExperimentResults:
+        """Per-variant metrics, comparisons, SRM, guardrails and the recommendation."""
+        return self._backend.results(ref)
 
     def assignment_counts(self, ref: str) -> dict[str, int]:
         """How many units are assigned to each variant."""

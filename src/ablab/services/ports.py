@@ -19,7 +19,7 @@ from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
-from ablab.stats import CovariateMoments
+from ablab.stats import CovariateMoments, RatioMoments
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -27,6 +27,7 @@ __all__ = [
     "EventStore",
     "MetadataSession",
     "MetadataStore",
+    "ModelMetricSums",
     "UnitTable",
     "UnitTableReader",
 ]
@@ -167,8 +168,33 @@ class EventColumns:
         return sum(self.count(kind) for kind in EVENT_COLUMNS)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMetricSums:
+    """One variant's sufficient statistics for the built-in model metrics, over units.
+
+    Each is a ratio over units (the unit of randomisation is the unit of analysis):
+    accuracy = correct / labelled predictions, latency = latency sum / predictions,
+    error rate = errors / predictions. ``latency_p95_ms`` is over predictions.
+    """
+
+    units: int
+    predictions: int
+    accuracy: RatioMoments
+    latency_ms: RatioMoments
+    error_rate: RatioMoments
+    latency_p95_ms: float | None
+
+
 class EventStore(Protocol):
     """Where events live: DuckDB on one machine, PostgreSQL when shared."""
+
+    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
+        """Per variant, from non-shadow predictions and the latest label of each."""
+        ...
+
+    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
+        """Distinct units seen (exposed or predicted for) in each variant."""
+        ...
 
     def append(self, batch: EventColumns) -> int:
         """Store the events not stored before (by event id); durable when it returns.

@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ablab.services.ports import EventColumns
+from ablab.services.ports import EventColumns, ModelMetricSums
+from ablab.store.events.queries import MODEL_METRICS_SQL, UNITS_SQL, model_metric_sums
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 
 __all__ = ["DuckDBEventStore"]
@@ -86,6 +87,17 @@ class DuckDBEventStore:
         finally:
             cursor.unregister("incoming")
         return int(result[0]) if result else 0
+
+    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
+        query = MODEL_METRICS_SQL.format(p95="quantile_cont(latency_ms, 0.95)")
+        with self._lock:
+            rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
+        return dict(model_metric_sums(row) for row in rows)
+
+    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
+        with self._lock:
+            rows = self._connection.execute(UNITS_SQL, [experiment_id, experiment_id]).fetchall()
+        return {str(variant): int(count) for variant, count in rows}
 
     def count(self, kind: str) -> int:
         table = EVENT_TABLES[kind]

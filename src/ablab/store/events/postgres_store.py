@@ -10,7 +10,8 @@ import threading
 
 import psycopg
 
-from ablab.services.ports import EventColumns
+from ablab.services.ports import EventColumns, ModelMetricSums
+from ablab.store.events.queries import MODEL_METRICS_SQL, UNITS_SQL, model_metric_sums
 from ablab.store.events.schema import EVENT_TABLES
 
 __all__ = ["PostgresEventStore"]
@@ -53,6 +54,21 @@ class PostgresEventStore:
                 )
                 stored += cursor.rowcount
         return stored
+
+    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
+        query = MODEL_METRICS_SQL.format(
+            p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)"
+        ).replace("?", "%s")
+        with self._lock, self._connection.transaction():
+            rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
+        return dict(model_metric_sums(row) for row in rows)
+
+    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
+        with self._lock, self._connection.transaction():
+            rows = self._connection.execute(
+                UNITS_SQL.replace("?", "%s"), [experiment_id, experiment_id]
+            ).fetchall()
+        return {str(variant): int(count) for variant, count in rows}
 
     def count(self, kind: str) -> int:
         with self._lock, self._connection.transaction():

@@ -1,0 +1,99 @@
+"""Wire schema of an experiment's results (DESIGN.md, "Results").
+
+``ExperimentResults`` is what ``GET /experiments/{ref}/results``, ``ablab experiment results
+--output json`` and ``client.experiments.results(ref)`` return. In Python it also reads as
+seed 000 shows: ``results.control.accuracy``, ``results.treatment.accuracy``,
+``results.is_significant``, ``results.p_value``, ``results.recommendation``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ablab.contract.analysis import ComparisonPublic, DecisionPublic, SrmPublic
+from ablab.contract.base import Schema
+from ablab.contract.experiments import ExperimentPublic
+
+__all__ = ["ExperimentResults", "GuardrailResult", "MetricValue", "VariantResults"]
+
+
+class MetricValue(Schema):
+    value: float | None
+    n: int = Field(description="units behind the value (predictions for latency_p95_ms)")
+    ci: tuple[float | None, float | None]
+
+
+class VariantResults(Schema):
+    name: str
+    model_version: str | None
+    weight: float
+    units: int
+    predictions: int
+    metrics: dict[str, MetricValue]
+
+    def metric(self, name: str) -> float | None:
+        """The value of metric ``name`` (None when there is no data for it yet)."""
+        found = self.metrics.get(name)
+        return found.value if found is not None else None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metric("accuracy")
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.metric("latency_ms")
+
+    @property
+    def latency_p95_ms(self) -> float | None:
+        return self.metric("latency_p95_ms")
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.metric("error_rate")
+
+
+class GuardrailResult(Schema):
+    metric: str
+    variant: str
+    bound: str
+    threshold: float
+    value: float | None
+    violated: bool
+
+
+class ExperimentResults(Schema):
+    experiment: ExperimentPublic
+    primary_metric: str
+    variants: list[VariantResults]
+    comparisons: list[ComparisonPublic]
+    srm: SrmPublic
+    guardrails: list[GuardrailResult]
+    is_significant: bool
+    min_samples_reached: bool
+    recommendation: DecisionPublic
+
+    @property
+    def control(self) -> VariantResults:
+        return next(v for v in self.variants if v.name == self.experiment.control.name)
+
+    @property
+    def treatment(self) -> VariantResults:
+        """The treatment (the first one in an A/B/n experiment)."""
+        first = self.experiment.treatments[0].name
+        return next(v for v in self.variants if v.name == first)
+
+    @property
+    def primary_comparison(self) -> ComparisonPublic | None:
+        """The first treatment against control on the primary metric."""
+        first = self.experiment.treatments[0].name
+        return next(
+            (c for c in self.comparisons if c.variant == first and c.metric == self.primary_metric),
+            None,
+        )
+
+    @property
+    def p_value(self) -> float | None:
+        """The fixed-horizon p-value of the primary comparison."""
+        comparison = self.primary_comparison
+        return comparison.p_value if comparison is not None else None

@@ -1,0 +1,89 @@
+"""Aggregate SQL over the event tables, pushed down to the engine.
+
+Two stages, one pass: predictions (with the latest label of each, shadow copies left out)
+are summed per unit, then per variant into the sums the delta method needs, so only a few
+numbers per variant leave the database. The text runs unchanged on DuckDB and PostgreSQL;
+the only difference, the quantile function, is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from ablab.services.ports import ModelMetricSums
+from ablab.stats import RatioMoments
+
+__all__ = ["MODEL_METRICS_SQL", "UNITS_SQL", "model_metric_sums"]
+
+# Parameters: the experiment id, twice.
+MODEL_METRICS_SQL = """
+WITH latest_labels AS (
+    SELECT DISTINCT ON (prediction_id) prediction_id, correct, label
+    FROM labels
+    ORDER BY prediction_id, ts DESC, received_at DESC, event_id DESC
+),
+scored AS (
+    SELECT p.unit_id, p.variant, p.latency_ms,
+           CASE WHEN p.error THEN 1 ELSE 0 END AS errors,
+           CASE WHEN l.prediction_id IS NULL THEN 0 ELSE 1 END AS labelled,
+           CASE WHEN l.correct IS NOT NULL THEN CASE WHEN l.correct THEN 1 ELSE 0 END
+                WHEN l.label IS NOT NULL AND l.label = p.output THEN 1
+                ELSE 0 END AS correct
+    FROM predictions AS p
+    LEFT JOIN latest_labels AS l ON l.prediction_id = p.prediction_id
+    WHERE p.experiment_id = ? AND NOT p.shadow
+),
+units AS (
+    SELECT unit_id, variant, count(*) AS predictions, sum(latency_ms) AS latency,
+           sum(errors) AS errors, sum(labelled) AS labelled, sum(correct) AS correct
+    FROM scored GROUP BY unit_id, variant
+)
+SELECT u.variant, count(*) AS units, sum(predictions),
+       sum(correct), sum(correct * correct), sum(labelled), sum(labelled * labelled),
+       sum(correct * labelled),
+       sum(latency), sum(latency * latency), sum(predictions * predictions),
+       sum(latency * predictions),
+       sum(errors), sum(errors * errors), sum(errors * predictions),
+       max(q.p95)
+FROM units AS u
+LEFT JOIN (
+    SELECT variant, {p95} AS p95 FROM predictions
+    WHERE experiment_id = ? AND NOT shadow GROUP BY variant
+) AS q ON q.variant = u.variant
+GROUP BY u.variant
+"""
+
+# Parameters: the experiment id, twice.
+UNITS_SQL = """
+SELECT variant, count(DISTINCT unit_id) FROM (
+    SELECT unit_id, variant FROM exposures WHERE experiment_id = ?
+    UNION ALL
+    SELECT unit_id, variant FROM predictions WHERE experiment_id = ? AND NOT shadow
+) AS seen GROUP BY variant
+"""
+
+
+def _number(value: object) -> float:
+    """A sum as a float: DuckDB gives int or float, PostgreSQL Decimal for integer sums."""
+    if not isinstance(value, int | float | Decimal):
+        raise TypeError(f"expected a number from the event store, got {value!r}")
+    return float(value)
+
+
+def model_metric_sums(row: Sequence[object]) -> tuple[str, ModelMetricSums]:
+    """One result row of MODEL_METRICS_SQL as a variant's sums (the only reader of its columns)."""
+    variant, units, predictions, p95 = row[0], row[1], row[2], row[15]
+    (correct, correct_sq, labelled, labelled_sq, correct_labelled, latency, latency_sq,
+     predictions_sq, latency_predictions, errors, errors_sq, errors_predictions) = (
+        _number(value) for value in row[3:15]
+    )  # fmt: skip
+    n, count = int(_number(units)), _number(predictions)
+    return str(variant), ModelMetricSums(
+        units=n,
+        predictions=int(count),
+        accuracy=RatioMoments(n, correct, correct_sq, labelled, labelled_sq, correct_labelled),
+        latency_ms=RatioMoments(n, latency, latency_sq, count, predictions_sq, latency_predictions),
+        error_rate=RatioMoments(n, errors, errors_sq, count, predictions_sq, errors_predictions),
+        latency_p95_ms=None if p95 is None else _number(p95),
+    )

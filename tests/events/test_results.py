@@ -1,0 +1,247 @@
+"""Results from events, on DuckDB and PostgreSQL: the SQL sums, late labels, SRM, guardrails."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ablab.contract.experiments import ExperimentUpdate
+from ablab.services.context import Context
+from ablab.services.events import ingest_events
+from ablab.services.experiments import update_experiment
+from ablab.services.ports import EventStore
+from ablab.services.results import experiment_results
+from ablab.stats import RatioMoments, ratio_test
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def clock(ctx: Context) -> Context:
+    return replace(ctx, clock=lambda: NOW)
+
+
+def simulate(
+    rng: np.random.Generator,
+    devices: int,
+    accuracy: dict[str, float],
+    treatment_share: float = 0.5,
+    error_rate: float = 0.005,
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Predictions with device-level effects, labels for most, a few shadow copies."""
+    events: list[dict[str, Any]] = []
+    rows = []
+    stamp = (NOW - timedelta(hours=1)).isoformat()
+    for device in range(devices):
+        variant = "treatment" if rng.random() < treatment_share else "control"
+        skill = np.clip(accuracy[variant] + rng.normal(0, 0.05), 0, 1)
+        for k in range(int(rng.integers(1, 12))):
+            pid = f"p{device}-{k}"
+            latency = float(rng.gamma(4, 10))
+            error = bool(rng.random() < error_rate)
+            labelled = rng.random() < 0.8
+            correct = bool(rng.random() < skill)
+            events.append(
+                {
+                    "event_id": f"e-{pid}",
+                    "type": "prediction",
+                    "experiment": "trial",
+                    "unit_id": f"d{device}",
+                    "variant": variant,
+                    "prediction_id": pid,
+                    "latency_ms": latency,
+                    "error": error,
+                    "timestamp": stamp,
+                }
+            )
+            events.append(
+                {
+                    "event_id": f"s-{pid}",
+                    "type": "prediction",
+                    "experiment": "trial",
+                    "unit_id": f"d{device}",
+                    "variant": variant,
+                    "shadow": True,
+                    "prediction_id": f"shadow-{pid}",
+                    "latency_ms": 999.0,
+                    "error": True,
+                    "timestamp": stamp,
+                }
+            )
+            if labelled:
+                events.append(
+                    {
+                        "event_id": f"l-{pid}",
+                        "type": "label",
+                        "prediction_id": pid,
+                        "correct": correct,
+                        "timestamp": stamp,
+                    }
+                )
+            rows.append((f"d{device}", variant, latency, error, labelled, labelled and correct))
+    frame = pd.DataFrame(
+        rows, columns=["unit", "variant", "latency", "error", "labelled", "correct"]
+    )
+    return events, frame
+
+
+def expected_moments(frame: pd.DataFrame, variant: str) -> dict[str, RatioMoments]:
+    units = (
+        frame[frame.variant == variant]
+        .groupby("unit")
+        .agg(
+            predictions=("latency", "size"),
+            latency=("latency", "sum"),
+            errors=("error", "sum"),
+            labelled=("labelled", "sum"),
+            correct=("correct", "sum"),
+        )
+    )
+    return {
+        "accuracy": RatioMoments.from_values(units.correct, units.labelled),
+        "latency_ms": RatioMoments.from_values(units.latency, units.predictions),
+        "error_rate": RatioMoments.from_values(units.errors, units.predictions),
+    }
+
+
+def test_sums_from_sql_equal_the_unit_level_computation(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stream, frame = simulate(np.random.default_rng(1), 400, {"control": 0.85, "treatment": 0.9})
+    ingest_events(clock(ctx), events, stream)
+    results = experiment_results(clock(ctx), events, "trial")
+    sums = events.model_metrics(results.experiment.id)
+    for variant in ("control", "treatment"):
+        for metric, moments in expected_moments(frame, variant).items():
+            got = getattr(sums[variant], metric)
+            assert got.n == moments.n
+            for field in (
+                "numerator_sum",
+                "numerator_sum_sq",
+                "denominator_sum",
+                "denominator_sum_sq",
+                "numerator_denominator_sum",
+            ):
+                assert getattr(got, field) == pytest.approx(getattr(moments, field), rel=1e-9)
+    expected = ratio_test(
+        expected_moments(frame, "control")["accuracy"],
+        expected_moments(frame, "treatment")["accuracy"],
+    )
+    accuracy = next(c for c in results.comparisons if c.metric == "accuracy")
+    assert accuracy.p_value == pytest.approx(expected.p_value, rel=1e-9)
+    assert accuracy.relative_lift == pytest.approx(expected.relative_lift, rel=1e-9)
+    assert results.control.accuracy == pytest.approx(expected.control_value, rel=1e-12)
+    assert results.control.units == frame[frame.variant == "control"].unit.nunique()
+
+
+def test_late_labels_replace_earlier_ones_without_double_counting(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stamp = (NOW - timedelta(hours=2)).isoformat()
+    later = (NOW - timedelta(hours=1)).isoformat()
+    base: list[dict[str, Any]] = []
+    for variant, device in (
+        ("control", "a"),
+        ("control", "b"),
+        ("treatment", "c"),
+        ("treatment", "d"),
+    ):
+        for k in range(2):
+            pid = f"{device}{k}"
+            base.append(
+                {
+                    "event_id": f"p{pid}",
+                    "type": "prediction",
+                    "experiment": "trial",
+                    "unit_id": device,
+                    "variant": variant,
+                    "prediction_id": pid,
+                    "latency_ms": 10.0,
+                    "output": "pneumonia",
+                    "timestamp": stamp,
+                }
+            )
+    base.append(
+        {
+            "event_id": "l1",
+            "type": "label",
+            "prediction_id": "a0",
+            "correct": False,
+            "timestamp": stamp,
+        }
+    )
+    base.append(
+        {
+            "event_id": "l2",
+            "type": "label",
+            "prediction_id": "a1",
+            "label": "pneumonia",
+            "timestamp": stamp,
+        }
+    )
+    ingest_events(clock(ctx), events, base)
+    before = experiment_results(clock(ctx), events, "trial").control
+    assert before.accuracy == pytest.approx(0.5)  # a0 wrong, a1 right (label == output)
+    correction = {
+        "event_id": "l3",
+        "type": "label",
+        "prediction_id": "a0",
+        "correct": True,
+        "timestamp": later,
+    }
+    ingest_events(clock(ctx), events, [correction, correction])
+    after = experiment_results(clock(ctx), events, "trial").control
+    assert after.accuracy == pytest.approx(1.0)
+    assert after.metrics["accuracy"].n == before.metrics["accuracy"].n == 2
+
+
+def test_skewed_assignment_raises_the_srm_alarm(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stream, _ = simulate(
+        np.random.default_rng(2), 600, {"control": 0.85, "treatment": 0.85}, treatment_share=0.35
+    )
+    ingest_events(clock(ctx), events, stream)
+    results = experiment_results(clock(ctx), events, "trial")
+    assert results.srm.mismatch
+    assert results.recommendation.action == "keep_control"
+    assert "sample ratio mismatch" in results.recommendation.reason
+
+
+def test_honest_assignment_passes_the_srm_check(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stream, _ = simulate(np.random.default_rng(3), 600, {"control": 0.85, "treatment": 0.85})
+    ingest_events(clock(ctx), events, stream)
+    results = experiment_results(clock(ctx), events, "trial")
+    assert not results.srm.mismatch
+    assert results.srm.p_value is not None
+    assert results.srm.p_value > 0.001
+
+
+def test_guardrail_breach_recommends_rollback(ctx: Context, trial: str, events: EventStore) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(guardrails=["error_rate<=0.01"]))
+    stream, _ = simulate(
+        np.random.default_rng(4), 300, {"control": 0.85, "treatment": 0.95}, error_rate=0.05
+    )
+    ingest_events(clock(ctx), events, stream)
+    results = experiment_results(clock(ctx), events, "trial")
+    (guardrail,) = results.guardrails
+    assert guardrail.violated
+    assert guardrail.value is not None
+    assert guardrail.value > 0.01
+    assert results.recommendation.action == "rollback"
+    assert "error_rate<=0.01" in results.recommendation.reason
+
+
+def test_no_events_yet(ctx: Context, trial: str, events: EventStore) -> None:
+    results = experiment_results(clock(ctx), events, "trial")
+    assert results.control.units == 0
+    assert results.control.accuracy is None
+    assert results.p_value is None
+    assert not results.is_significant
+    assert results.recommendation.action == "continue"
