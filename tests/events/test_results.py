@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablab.contract.experiments import ExperimentUpdate
+from ablab.contract.catalogue import ModelVersionCreate
+from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
+from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
-from ablab.services.experiments import update_experiment
+from ablab.services.experiments import create_experiment, update_experiment
 from ablab.services.ports import EventStore
 from ablab.services.results import experiment_results
-from ablab.stats import RatioMoments, ratio_test
+from ablab.stats import RatioMoments, ratio_test, sample_ratio_mismatch
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -245,3 +247,52 @@ def test_no_events_yet(ctx: Context, trial: str, events: EventStore) -> None:
     assert results.p_value is None
     assert not results.is_significant
     assert results.recommendation.action == "continue"
+
+
+def test_srm_follows_the_weights_in_force_when_units_arrived(
+    ctx: Context, events: EventStore
+) -> None:
+    """50/50 for the first units, 20/80 after a split change: honest, so no alarm."""
+
+    now = [NOW - timedelta(hours=6)]
+    timed = replace(ctx, clock=lambda: now[0])
+    for version in ("1", "2"):
+        register_model_version(
+            timed, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/")
+        )
+    create_experiment(
+        timed,
+        ExperimentCreate(
+            name="split", model_id="m", control_version="1", treatment_version="2", traffic_split=50
+        ),
+    )
+    rng = np.random.default_rng(8)
+
+    def arrive(count: int, treatment_share: float, first: int) -> None:
+        stamp = (now[0] + timedelta(minutes=1)).isoformat()
+        batch = [
+            {
+                "event_id": f"x{first + i}",
+                "type": "exposure",
+                "experiment": "split",
+                "unit_id": f"u{first + i}",
+                "variant": "treatment" if rng.random() < treatment_share else "control",
+                "timestamp": stamp,
+            }
+            for i in range(count)
+        ]
+        now[0] += timedelta(minutes=2)
+        assert ingest_events(timed, events, batch).stored == count
+
+    arrive(4000, 0.5, 0)
+    now[0] += timedelta(hours=1)
+    update_experiment(timed, "split", ExperimentUpdate(traffic_split=80))
+    now[0] += timedelta(hours=1)
+    arrive(4000, 0.8, 4000)
+    results = experiment_results(timed, events, "split")
+    assert sum(results.srm.observed.values()) == 8000
+    assert not results.srm.mismatch
+    assert results.srm.expected["treatment"] == pytest.approx(0.5 * 4000 + 0.8 * 4000)
+    # The same units judged against the final 20/80 split alone would raise the alarm.
+    observed = [results.srm.observed["control"], results.srm.observed["treatment"]]
+    assert sample_ratio_mismatch(observed, [20, 80]).mismatch

@@ -17,6 +17,7 @@ from ablab.stats import (
     power_means,
     power_proportions,
     sample_ratio_mismatch,
+    sample_ratio_mismatch_over_periods,
     sample_size_means,
     sample_size_proportions,
 )
@@ -244,3 +245,35 @@ def test_power_rises_with_units() -> None:
     ]
     assert powers == sorted(powers)
     assert np.all(np.diff(powers) > 0)
+
+
+def test_srm_over_periods_sums_independent_chi_squares() -> None:
+    first, second = [5_100, 4_900], [1_900, 8_100]
+    result = sample_ratio_mismatch_over_periods([(first, [50, 50]), (second, [20, 80])])
+    expected_statistic = (
+        scipy_stats.chisquare(first, [5_000, 5_000]).statistic
+        + scipy_stats.chisquare(second, [2_000, 8_000]).statistic
+    )
+    assert result.statistic == pytest.approx(expected_statistic, rel=1e-12)
+    assert result.degrees_of_freedom == 2
+    assert result.p_value == pytest.approx(scipy_stats.chi2.sf(expected_statistic, 2), rel=1e-9)
+    assert result.observed == (7_000, 13_000)
+    assert result.expected == pytest.approx((7_000.0, 13_000.0))
+    # Judged against the final weights alone, the same honest data would look broken.
+    assert sample_ratio_mismatch([7_000, 13_000], [20, 80]).mismatch
+    assert not result.mismatch
+
+
+def test_srm_over_periods_edge_cases() -> None:
+    zero_arm = sample_ratio_mismatch_over_periods([([1_000, 0], [100, 0]), ([480, 520], [50, 50])])
+    assert not zero_arm.mismatch
+    assert zero_arm.degrees_of_freedom == 1
+    leak = sample_ratio_mismatch_over_periods([([1_000, 3], [100, 0])])
+    assert (leak.p_value, leak.mismatch) == (0.0, True)
+    empty = sample_ratio_mismatch_over_periods([([0, 0], [50, 50])])
+    assert empty.status == "too_few_units"
+    assert not empty.mismatch
+    with pytest.raises(ValidationError, match="same arms"):
+        sample_ratio_mismatch_over_periods([([1, 2], [1, 1]), ([1, 2, 3], [1, 1, 1])])
+    with pytest.raises(ValidationError, match="at least one period"):
+        sample_ratio_mismatch_over_periods([])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from rich.table import Table
 
 from ablab.cli.experiment_view import render_audit, render_created, render_experiment
 from ablab.cli.output import console
+from ablab.cli.results_view import render_results
 from ablab.client import Client
 from ablab.contract.catalogue import AssignmentPublic
 from ablab.errors import AblabError
@@ -71,6 +74,8 @@ def _walk(client: Client, devices: int) -> None:
             d: client.assign(EXPERIMENT, d, {"region": regions[i % 4]}) for i, d in enumerate(ids)
         }
         _tally("after assignment at 50%", first.values())
+        rng = random.Random(2026)
+        _log(client, _traffic(_inside(first), rng), "their first predictions and labels")
 
         _step("4. Shift traffic to 80%: only devices never seen before move")
         client.experiments.update_split(EXPERIMENT, traffic_split=80)
@@ -80,6 +85,8 @@ def _walk(client: Client, devices: int) -> None:
         fresh = [client.assign(EXPERIMENT, d, {"region": "eu-west"}) for d in newcomers]
         console.print(f"devices that changed variant: [bold]{moved}[/] (sticky assignment)")
         _tally("newcomers at 80%", fresh)
+        arrivals = dict(zip(newcomers, fresh, strict=True))
+        _log(client, _traffic(_inside(arrivals), rng), "the newcomers' predictions and labels")
 
         _step("5. Pause serves everyone the control; resume restores each variant")
         client.experiments.pause(EXPERIMENT)
@@ -101,7 +108,10 @@ def _walk(client: Client, devices: int) -> None:
             except AblabError as exc:
                 console.print(f"[yellow]refused:[/] {exc.message}")
 
-        _step("7. Promote the treatment, then archive")
+        _step("7. Results: unit-level statistics, SRM judged period by period, a verdict")
+        render_results(client.experiments.results(EXPERIMENT))
+
+        _step("8. Promote the treatment, then archive")
         client.experiments.promote(EXPERIMENT)
         served = client.assign(EXPERIMENT, "device-after-promotion")
         console.print(
@@ -109,12 +119,63 @@ def _walk(client: Client, devices: int) -> None:
         )
         render_experiment(client.experiments.archive(EXPERIMENT))
 
-        _step("8. The audit log")
+        _step("9. The audit log")
         render_audit(client.experiments.audit(EXPERIMENT, limit=20))
-        console.print(
-            "\nThe analysis (accuracy, latency, error rate, p-values, recommendation) "
-            "reads the events these assignments produce."
-        )
+
+
+# What the two versions do in this simulation: 2.0.0 is more accurate and a little faster.
+ACCURACY = {"control": 0.871, "treatment": 0.894}
+LATENCY_MS = {"control": 42.0, "treatment": 39.0}
+ERROR_RATE = {"control": 0.003, "treatment": 0.002}
+
+
+def _inside(assignments: dict[str, AssignmentPublic]) -> dict[str, AssignmentPublic]:
+    return {device: a for device, a in assignments.items() if a.in_experiment}
+
+
+def _log(client: Client, events: list[dict[str, object]], what: str) -> None:
+    logged = client.events.log(events, experiment=EXPERIMENT)
+    console.print(f"logged {logged.stored} events: {what} ({len(logged.rejected)} rejected)")
+
+
+def _traffic(served: dict[str, AssignmentPublic], rng: random.Random) -> list[dict[str, object]]:
+    """Each device sends 5-25 X-rays now; a radiologist labels most of them a minute later.
+
+    Predictions are stamped with the moment they are logged, as a serving path would stamp
+    them: the SRM check places each device in the weight period of its first event.
+    """
+    start = datetime.now(UTC)
+    events: list[dict[str, object]] = []
+    for device, assignment in served.items():
+        variant = str(assignment.variant)
+        # Devices differ (scanners, hospitals): a device-level effect, as in real fleets.
+        skill = min(0.99, max(0.5, rng.gauss(ACCURACY[variant], 0.04)))
+        for k in range(rng.randint(5, 25)):
+            prediction_id = f"{device}-{k}"
+            at = start - timedelta(milliseconds=rng.uniform(0, 500))
+            events.append(
+                {
+                    "event_id": f"prediction-{prediction_id}",
+                    "type": "prediction",
+                    "unit_id": device,
+                    "variant": variant,
+                    "prediction_id": prediction_id,
+                    "latency_ms": rng.gammavariate(9.0, LATENCY_MS[variant] / 9.0),
+                    "error": rng.random() < ERROR_RATE[variant],
+                    "timestamp": at.isoformat(),
+                }
+            )
+            if rng.random() < 0.9:
+                events.append(
+                    {
+                        "event_id": f"label-{prediction_id}",
+                        "type": "label",
+                        "prediction_id": prediction_id,
+                        "correct": rng.random() < skill,
+                        "timestamp": (at + timedelta(seconds=60)).isoformat(),
+                    }
+                )
+    return events
 
 
 def _tally(title: str, assignments: Iterable[AssignmentPublic]) -> None:

@@ -64,8 +64,11 @@ def render_results(results: ExperimentResults) -> None:
             f"[yellow]Below --min-samples ({experiment.min_samples} per variant): "
             "results are directional[/]"
         )
-    if results.srm.mismatch:
-        console.print(f"[red]Sample ratio mismatch (p={results.srm.p_value:.2g})[/]")
+    srm = results.srm
+    if srm.mismatch:
+        console.print(f"[red]Sample ratio mismatch (p={srm.p_value:.2g})[/]")
+    elif srm.p_value is not None:
+        console.print(f"SRM check: ok (p={srm.p_value:.2g}, each weight period judged alone)")
     for guardrail in results.guardrails:
         if guardrail.violated:
             console.print(

@@ -6,7 +6,7 @@ A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everyt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,8 +192,14 @@ class EventStore(Protocol):
         """Per variant, from non-shadow predictions and the latest label of each."""
         ...
 
-    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
-        """Distinct units seen (exposed or predicted for) in each variant."""
+    def units_by_period(
+        self, experiment_id: str, boundaries: Sequence[datetime]
+    ) -> list[dict[str, int]]:
+        """Units seen (exposed or predicted for) per variant, by the period of their first event.
+
+        ``boundaries`` are the sorted times the weights changed; the result has one mapping
+        per period, ``len(boundaries) + 1`` in all.
+        """
         ...
 
     def append(self, batch: EventColumns) -> int:

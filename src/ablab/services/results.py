@@ -2,13 +2,14 @@
 
 events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> decision.
 The built-in model metrics are ratios over units, compared by the delta method; every
-(treatment, metric) pair is one member of the Holm family; SRM compares the units seen
-with the variants' current weights.
+(treatment, metric) pair is one member of the Holm family; SRM judges the units first seen
+in each weight period against that period's weights.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from ablab.contract.analysis import DecisionPublic, SrmPublic
 from ablab.contract.experiments import ExperimentPublic
@@ -17,6 +18,7 @@ from ablab.domain.decisions import Evidence, decide, decide_overall
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS
 from ablab.errors import ValidationError
+from ablab.services.audit import list_audit
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
@@ -33,10 +35,13 @@ from ablab.stats import (
     adjust_p_values,
     ratio_interval,
     ratio_test,
-    sample_ratio_mismatch,
+    sample_ratio_mismatch_over_periods,
 )
 
-__all__ = ["COMPARED_METRICS", "experiment_results"]
+__all__ = ["COMPARED_METRICS", "experiment_results", "weight_periods"]
+
+# Weight changes are rare; an experiment with more audit entries than this is unusual.
+_AUDIT_LIMIT = 10_000
 
 # The built-in metrics compared by a test; latency_p95_ms is reported and guarded.
 COMPARED_METRICS = ("accuracy", "latency_ms", "error_rate")
@@ -59,7 +64,9 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
             f"yet; built-in metrics: {', '.join(BUILTIN_METRICS)}"
         )
     sums = events.model_metrics(experiment.id)
-    seen = events.units_per_variant(experiment.id)
+    periods = weight_periods(ctx, experiment)
+    by_period = events.units_by_period(experiment.id, [start for start, _ in periods[1:]])
+    seen = {v.name: sum(p.get(v.name, 0) for p in by_period) for v in experiment.variants}
     empty = ModelMetricSums(
         0, 0, RatioMoments.empty(), RatioMoments.empty(), RatioMoments.empty(), None
     )
@@ -95,7 +102,7 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
     variants = [
         _variant_results(experiment, v.name, per_variant[v.name], seen) for v in experiment.variants
     ]
-    srm = _srm(experiment, seen)
+    srm = _srm(experiment, periods, by_period)
     guardrails = _guardrails(experiment, variants)
     min_samples_reached = all(v.units >= experiment.min_samples for v in variants)
     primary = {
@@ -170,24 +177,43 @@ def _variant_results(
     )
 
 
-def _srm(experiment: Experiment, seen: dict[str, int]) -> SrmPublic:
+def weight_periods(ctx: Context, experiment: Experiment) -> list[tuple[datetime, dict[str, float]]]:
+    """The weights in force since launch, one entry per change, read from the audit log.
+
+    Each entry is (start, weights by variant); the first starts at launch. A split change
+    applies to units not assigned before, so each period's weights judge the units first
+    seen in it.
+    """
+    history: list[tuple[datetime, dict[str, float]]] = []
+    for entry in reversed(list_audit(ctx, object_id=experiment.id, limit=_AUDIT_LIMIT)):
+        after = entry.after or {}
+        if not after.get("started_at") or not after.get("variants"):
+            continue
+        weights = {v["name"]: float(v["weight"]) for v in after["variants"]}
+        if not history or history[-1][1] != weights:
+            history.append((entry.at, weights))
+    if not history:
+        start = experiment.started_at or experiment.created_at
+        history.append((start, {v.name: v.weight for v in experiment.variants}))
+    return history
+
+
+def _srm(
+    experiment: Experiment,
+    periods: list[tuple[datetime, dict[str, float]]],
+    by_period: list[dict[str, int]],
+) -> SrmPublic:
     names = [v.name for v in experiment.variants]
-    observed = [seen.get(n, 0) for n in names]
-    weights = [v.weight for v in experiment.variants]
-    if sum(observed) == 0 or any(w <= 0 for w in weights):
-        # Nothing to test yet, or a variant meant to get no traffic (a 0% arm).
-        return SrmPublic(
-            p_value=None,
-            mismatch=False,
-            observed=dict(zip(names, observed, strict=True)),
-            expected={},
-            threshold=0.001,
-        )
-    result = sample_ratio_mismatch(observed, weights)
+    result = sample_ratio_mismatch_over_periods(
+        [
+            ([seen.get(n, 0) for n in names], [weights.get(n, 0.0) for n in names])
+            for (_, weights), seen in zip(periods, by_period, strict=True)
+        ]
+    )
     return SrmPublic(
         p_value=finite(result.p_value),
         mismatch=result.mismatch,
-        observed=dict(zip(names, observed, strict=True)),
+        observed=dict(zip(names, result.observed, strict=True)),
         expected=dict(zip(names, result.expected, strict=True)),
         threshold=result.threshold,
     )

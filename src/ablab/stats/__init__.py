@@ -53,7 +53,7 @@ from ablab.stats.sequential_design import (
     mixing_variance_from_mde,
     sequential_power_cost,
 )
-from ablab.stats.srm import sample_ratio_mismatch
+from ablab.stats.srm import sample_ratio_mismatch, sample_ratio_mismatch_over_periods
 from ablab.stats.summary import comparison_summary
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "ratio_test",
     "relative_lift",
     "sample_ratio_mismatch",
+    "sample_ratio_mismatch_over_periods",
     "sample_size_means",
     "sample_size_proportions",
     "sequential_power_cost",

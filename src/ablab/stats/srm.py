@@ -11,7 +11,7 @@ from ablab.errors import ValidationError
 from ablab.stats._validation import check_alpha, check_count, check_positive
 from ablab.stats.results import SrmResult, Status
 
-__all__ = ["sample_ratio_mismatch"]
+__all__ = ["sample_ratio_mismatch", "sample_ratio_mismatch_over_periods"]
 
 
 def sample_ratio_mismatch(
@@ -92,6 +92,96 @@ def sample_ratio_mismatch(
         p_value=p_value,
         observed=counts,
         expected=expected,
+        threshold=level,
+        mismatch=p_value < level,
+    )
+
+
+def sample_ratio_mismatch_over_periods(
+    periods: Sequence[tuple[Sequence[int], Sequence[float]]],
+    *,
+    threshold: float = 0.001,
+) -> SrmResult:
+    """SRM for an experiment whose weights changed: one chi-square per period, summed.
+
+    Units first seen in period ``j`` were assigned with that period's weights, so each period
+    gets its own goodness-of-fit statistic ``X_j`` on ``K_j - 1`` degrees of freedom. The
+    periods hold disjoint units, so the statistics are independent and their sum is
+    chi-square on the summed degrees of freedom: one test, valid across changes. Arms with
+    zero weight in a period leave that period's test; a unit in such an arm is a mismatch
+    by itself (p = 0). Periods without units are skipped.
+
+    Args:
+        periods: ``(observed, weights)`` per period, arms in the same order throughout.
+        threshold: p-value below which ``mismatch`` is True.
+
+    Returns:
+        An :class:`SrmResult` whose ``observed`` and ``expected`` are totals over periods.
+
+    References:
+        Pearson (1900), as in :func:`sample_ratio_mismatch`; the sum of independent
+        chi-square variables is chi-square with the summed degrees of freedom (Johnson,
+        N. L., Kotz, S., Balakrishnan, N. (1994). Continuous Univariate Distributions,
+        Vol. 1, 2nd ed. Wiley, Chapter 18).
+
+    Examples:
+        >>> # 50/50 for the first 10,000 units, then 20/80 for the next 10,000.
+        >>> result = sample_ratio_mismatch_over_periods(
+        ...     [([5_020, 4_980], [50, 50]), ([2_010, 7_990], [20, 80])]
+        ... )
+        >>> result.mismatch, result.observed
+        (False, (7030, 12970))
+    """
+    if not periods:
+        raise ValidationError("give at least one period of (observed, weights)")
+    arms = len(periods[0][0])
+    totals = [0] * arms
+    expected = [0.0] * arms
+    statistic, degrees_of_freedom, impossible = 0.0, 0, False
+    for observed, weights in periods:
+        if len(observed) != arms or len(weights) != arms:
+            raise ValidationError("every period must list the same arms")
+        counts = [check_count(count, "observed") for count in observed]
+        for arm, count in enumerate(counts):
+            totals[arm] += count
+        live = [(c, w) for c, w in zip(counts, weights, strict=True) if w > 0]
+        impossible = impossible or any(
+            c > 0 and w <= 0 for c, w in zip(counts, weights, strict=True)
+        )
+        if sum(counts) == 0 or len(live) < 2:
+            continue
+        part = sample_ratio_mismatch(
+            [c for c, _ in live], [w for _, w in live], threshold=threshold
+        )
+        statistic += part.statistic
+        degrees_of_freedom += part.degrees_of_freedom
+        live_expected = iter(part.expected)
+        for arm, weight in enumerate(weights):
+            if weight > 0:
+                expected[arm] += next(live_expected)
+    level = check_alpha(threshold, "threshold")
+    if impossible:
+        p_value = 0.0
+    elif degrees_of_freedom == 0:
+        return SrmResult(
+            Status.TOO_FEW_UNITS,
+            math.nan,
+            0,
+            math.nan,
+            tuple(totals),
+            tuple(expected),
+            level,
+            False,
+        )
+    else:
+        p_value = float(chdtrc(degrees_of_freedom, statistic))
+    return SrmResult(
+        status=Status.OK,
+        statistic=statistic,
+        degrees_of_freedom=degrees_of_freedom,
+        p_value=p_value,
+        observed=tuple(totals),
+        expected=tuple(expected),
         threshold=level,
         mismatch=p_value < level,
     )

@@ -11,13 +11,20 @@ new event.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from ablab.services.ports import EventColumns, ModelMetricSums
-from ablab.store.events.queries import MODEL_METRICS_SQL, UNITS_SQL, model_metric_sums
+from ablab.store.events.queries import (
+    MODEL_METRICS_SQL,
+    model_metric_sums,
+    units_by_period,
+    units_by_period_sql,
+)
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 
 __all__ = ["DuckDBEventStore"]
@@ -94,10 +101,15 @@ class DuckDBEventStore:
             rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
         return dict(model_metric_sums(row) for row in rows)
 
-    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
+    def units_by_period(
+        self, experiment_id: str, boundaries: Sequence[datetime]
+    ) -> list[dict[str, int]]:
+        query = units_by_period_sql(len(boundaries))
         with self._lock:
-            rows = self._connection.execute(UNITS_SQL, [experiment_id, experiment_id]).fetchall()
-        return {str(variant): int(count) for variant, count in rows}
+            rows = self._connection.execute(
+                query, [experiment_id, experiment_id, *boundaries]
+            ).fetchall()
+        return units_by_period(rows, len(boundaries))
 
     def count(self, kind: str) -> int:
         table = EVENT_TABLES[kind]

@@ -7,11 +7,18 @@ temporary table and move with ``INSERT ... ON CONFLICT DO NOTHING``, in one tran
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 
 import psycopg
 
 from ablab.services.ports import EventColumns, ModelMetricSums
-from ablab.store.events.queries import MODEL_METRICS_SQL, UNITS_SQL, model_metric_sums
+from ablab.store.events.queries import (
+    MODEL_METRICS_SQL,
+    model_metric_sums,
+    units_by_period,
+    units_by_period_sql,
+)
 from ablab.store.events.schema import EVENT_TABLES
 
 __all__ = ["PostgresEventStore"]
@@ -63,12 +70,15 @@ class PostgresEventStore:
             rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
         return dict(model_metric_sums(row) for row in rows)
 
-    def units_per_variant(self, experiment_id: str) -> dict[str, int]:
+    def units_by_period(
+        self, experiment_id: str, boundaries: Sequence[datetime]
+    ) -> list[dict[str, int]]:
+        query = units_by_period_sql(len(boundaries)).replace("?", "%s")
         with self._lock, self._connection.transaction():
             rows = self._connection.execute(
-                UNITS_SQL.replace("?", "%s"), [experiment_id, experiment_id]
+                query, [experiment_id, experiment_id, *boundaries]
             ).fetchall()
-        return {str(variant): int(count) for variant, count in rows}
+        return units_by_period(rows, len(boundaries))
 
     def count(self, kind: str) -> int:
         with self._lock, self._connection.transaction():

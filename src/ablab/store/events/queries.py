@@ -14,7 +14,12 @@ from decimal import Decimal
 from ablab.services.ports import ModelMetricSums
 from ablab.stats import RatioMoments
 
-__all__ = ["MODEL_METRICS_SQL", "UNITS_SQL", "model_metric_sums"]
+__all__ = [
+    "MODEL_METRICS_SQL",
+    "model_metric_sums",
+    "units_by_period",
+    "units_by_period_sql",
+]
 
 # Parameters: the experiment id, twice.
 MODEL_METRICS_SQL = """
@@ -54,14 +59,34 @@ LEFT JOIN (
 GROUP BY u.variant
 """
 
-# Parameters: the experiment id, twice.
-UNITS_SQL = """
-SELECT variant, count(DISTINCT unit_id) FROM (
-    SELECT unit_id, variant FROM exposures WHERE experiment_id = ?
-    UNION ALL
-    SELECT unit_id, variant FROM predictions WHERE experiment_id = ? AND NOT shadow
-) AS seen GROUP BY variant
+# Parameters: the experiment id, twice, then the period boundaries in the CASE.
+UNITS_BY_PERIOD_SQL = """
+WITH first_seen AS (
+    SELECT unit_id, variant, min(ts) AS first_ts FROM (
+        SELECT unit_id, variant, ts FROM exposures WHERE experiment_id = ?
+        UNION ALL
+        SELECT unit_id, variant, ts FROM predictions WHERE experiment_id = ? AND NOT shadow
+    ) AS seen
+    GROUP BY unit_id, variant
+)
+SELECT {period} AS period, variant, count(*) FROM first_seen GROUP BY 1, 2
 """
+
+
+def units_by_period_sql(boundaries: int) -> str:
+    """UNITS_BY_PERIOD_SQL with a period index for ``boundaries`` change times."""
+    if boundaries == 0:
+        return UNITS_BY_PERIOD_SQL.format(period="0")
+    cases = " ".join(f"WHEN first_ts < ? THEN {i}" for i in range(boundaries))
+    return UNITS_BY_PERIOD_SQL.format(period=f"CASE {cases} ELSE {boundaries} END")
+
+
+def units_by_period(rows: Sequence[Sequence[object]], boundaries: int) -> list[dict[str, int]]:
+    """Rows of UNITS_BY_PERIOD_SQL as one ``{variant: units}`` per period."""
+    periods: list[dict[str, int]] = [{} for _ in range(boundaries + 1)]
+    for period, variant, count in rows:
+        periods[int(_number(period))][str(variant)] = int(_number(count))
+    return periods
 
 
 def _number(value: object) -> float:
