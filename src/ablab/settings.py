@@ -18,6 +18,7 @@ class Settings(BaseSettings):
         database_url: Metadata database (``ABLAB_DATABASE_URL``); SQLite under ``home`` if unset.
         events_url: Event store (``ABLAB_EVENTS_URL``, ``postgresql://...``); DuckDB under
             ``home`` if unset.
+        alert_webhook: URL told of automatic stops and promotions (``ABLAB_ALERT_WEBHOOK``).
         project: The project the embedded store works in (``ABLAB_PROJECT``).
         url: An ablab server; when set, the SDK and CLI talk HTTP (``ABLAB_URL``).
         api_key: The bearer key for ``url`` (``ABLAB_API_KEY``).
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     home: Path = Path(".ablab")
     database_url: SecretStr | None = None
     events_url: SecretStr | None = None
+    alert_webhook: str | None = None
     project: str = "default"
     url: str | None = None
     api_key: SecretStr | None = None

@@ -22,12 +22,13 @@ from ablab.contract.experiments import (
 )
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.notify import WebhookAlerts
 from ablab.services import assignment, audit, catalogue, experiments
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
+from ablab.services.guard import analyze_experiment
 from ablab.services.ports import EventStore
 from ablab.services.projects import ensure_project
-from ablab.services.results import experiment_results
 from ablab.settings import Settings
 from ablab.store.events import open_event_store
 from ablab.store.metadata import metadata_url, open_metadata_store
@@ -43,6 +44,7 @@ class LocalBackend:
         self._store = open_metadata_store(metadata_url(settings.home, database_url))
         project = ensure_project(self._store, settings.project)
         self._settings = settings
+        self._alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
         self._events: EventStore | None = None
         self._ctx = Context(self._store, project.id, actor=f"local:{_user()}")
 
@@ -110,7 +112,7 @@ class LocalBackend:
         )
 
     def results(self, ref: str) -> ExperimentResults:
-        return experiment_results(self._ctx, self._event_store(), ref)
+        return analyze_experiment(self._ctx, self._event_store(), ref, self._alerts)
 
     def _event_store(self) -> EventStore:
         # Opened on first use: most commands never touch events, and DuckDB locks its file.

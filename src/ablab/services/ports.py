@@ -23,6 +23,7 @@ from ablab.stats import CovariateMoments, RatioMoments
 
 __all__ = [
     "EVENT_COLUMNS",
+    "AlertSink",
     "EventColumns",
     "EventStore",
     "MetadataSession",
@@ -214,3 +215,9 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class AlertSink(Protocol):
+    """Where automatic decisions are announced (a webhook); must never raise."""
+
+    def send(self, alert: Mapping[str, object]) -> None: ...

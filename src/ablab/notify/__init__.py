@@ -1,0 +1,5 @@
+"""Outbound notifications: the alert webhook."""
+
+from ablab.notify.webhook import WebhookAlerts
+
+__all__ = ["WebhookAlerts"]

@@ -1,0 +1,171 @@
+"""Automatic decisions: a broken guardrail stops the experiment; auto-promote promotes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ablab.contract.experiments import ExperimentUpdate
+from ablab.notify import WebhookAlerts
+from ablab.services.assignment import assign
+from ablab.services.audit import list_audit
+from ablab.services.context import Context
+from ablab.services.events import ingest_events
+from ablab.services.experiments import get_experiment, update_experiment
+from ablab.services.guard import AutomaticAction, analyze_experiment, enforce
+from ablab.services.ports import EventStore
+from ablab.services.results import experiment_results
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Receiver:
+    """A real HTTP endpoint on loopback that records the JSON bodies posted to it."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def traffic(
+    devices: int, accuracy: dict[str, float], errors: dict[str, float], seed: int
+) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    stamp = (NOW - timedelta(minutes=30)).isoformat()
+    events: list[dict[str, Any]] = []
+    for device in range(devices):
+        variant = "treatment" if device % 2 else "control"
+        for k in range(10):
+            pid = f"{seed}-{device}-{k}"
+            events.append(
+                {
+                    "event_id": f"p{pid}",
+                    "type": "prediction",
+                    "experiment": "trial",
+                    "unit_id": f"d{device}",
+                    "variant": variant,
+                    "prediction_id": pid,
+                    "latency_ms": 30.0,
+                    "error": bool(rng.random() < errors[variant]),
+                    "timestamp": stamp,
+                }
+            )
+            events.append(
+                {
+                    "event_id": f"l{pid}",
+                    "type": "label",
+                    "prediction_id": pid,
+                    "correct": bool(rng.random() < accuracy[variant]),
+                    "timestamp": stamp,
+                }
+            )
+    return events
+
+
+def clock(ctx: Context) -> Context:
+    return replace(ctx, clock=lambda: NOW)
+
+
+def test_broken_guardrail_stops_audits_and_alerts(
+    ctx: Context, trial: str, events: EventStore, receiver: Receiver
+) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(guardrails=["error_rate<=0.01"]))
+    stream = traffic(
+        200, {"control": 0.85, "treatment": 0.9}, {"control": 0.0, "treatment": 0.08}, seed=1
+    )
+    ingest_events(clock(ctx), events, stream)
+    results = analyze_experiment(clock(ctx), events, "trial", WebhookAlerts(receiver.url))
+    assert results.experiment.status == "stopped"
+    assert get_experiment(ctx, "trial").status == "stopped"
+    # Everyone is back on the control at once.
+    assert assign(ctx, "trial", "d1").model_version == "1.0.0"
+    entries = list_audit(ctx, object_id=results.experiment.id)
+    assert [(e.action, e.actor) for e in entries[:2]] == [
+        ("stopped_by_guardrail", "ablab:guardrail"),
+        ("stop", "ablab:guardrail"),
+    ]
+    assert entries[0].after is not None
+    assert "treatment error_rate=" in entries[0].after["reason"]
+    (alert,) = receiver.bodies
+    assert alert["action"] == "stopped_by_guardrail"
+    assert alert["experiment"]["name"] == "trial"
+    assert alert["guardrails"][0]["violated"] is True
+
+
+def test_auto_promote_on_a_clear_win(
+    ctx: Context, trial: str, events: EventStore, receiver: Receiver
+) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(auto_promote=True))
+    stream = traffic(
+        400, {"control": 0.80, "treatment": 0.92}, {"control": 0.0, "treatment": 0.0}, seed=2
+    )
+    ingest_events(clock(ctx), events, stream)
+    results = analyze_experiment(clock(ctx), events, "trial", WebhookAlerts(receiver.url))
+    assert (results.experiment.status, results.experiment.winner) == ("promoted", "treatment")
+    assert receiver.bodies[0]["action"] == "auto_promoted"
+    assert receiver.bodies[0]["variant"] == "treatment"
+
+
+def test_no_action_without_auto_promote_or_below_min_samples(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stream = traffic(
+        400, {"control": 0.80, "treatment": 0.92}, {"control": 0.0, "treatment": 0.0}, seed=3
+    )
+    ingest_events(clock(ctx), events, stream)
+    assert enforce(clock(ctx), experiment_results(clock(ctx), events, "trial")) is None
+    update_experiment(ctx, "trial", ExperimentUpdate(auto_promote=True, min_samples=1000))
+    results = experiment_results(clock(ctx), events, "trial")
+    assert not results.min_samples_reached
+    assert enforce(clock(ctx), results) is None
+    assert get_experiment(ctx, "trial").status == "running"
+
+
+def test_an_unreachable_webhook_never_undoes_the_stop(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(guardrails=["error_rate<=0.01"]))
+    ingest_events(
+        clock(ctx),
+        events,
+        traffic(
+            100, {"control": 0.9, "treatment": 0.9}, {"control": 0.0, "treatment": 0.2}, seed=4
+        ),
+    )
+    dead = WebhookAlerts("http://127.0.0.1:9/none", timeout=0.2, attempts=2, backoff=0.01)
+    action = enforce(clock(ctx), experiment_results(clock(ctx), events, "trial"), dead)
+    assert action is AutomaticAction.STOPPED_BY_GUARDRAIL
+    assert get_experiment(ctx, "trial").status == "stopped"
