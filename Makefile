@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analysis.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

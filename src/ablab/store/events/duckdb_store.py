@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ablab.services.ports import EventColumns, ModelMetricSums
 from ablab.store.events.queries import (
+    LATEST_LABELS_DUCKDB,
     MODEL_METRICS_SQL,
     model_metric_sums,
     units_by_period,
@@ -96,7 +97,9 @@ class DuckDBEventStore:
         return int(result[0]) if result else 0
 
     def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
-        query = MODEL_METRICS_SQL.format(p95="quantile_cont(latency_ms, 0.95)")
+        query = MODEL_METRICS_SQL.format(
+            latest_labels=LATEST_LABELS_DUCKDB, p95="quantile_cont(latency_ms, 0.95)"
+        )
         with self._lock:
             rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
         return dict(model_metric_sums(row) for row in rows)

@@ -14,6 +14,7 @@ import psycopg
 
 from ablab.services.ports import EventColumns, ModelMetricSums
 from ablab.store.events.queries import (
+    LATEST_LABELS_POSTGRES,
     MODEL_METRICS_SQL,
     model_metric_sums,
     units_by_period,
@@ -64,7 +65,8 @@ class PostgresEventStore:
 
     def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
         query = MODEL_METRICS_SQL.format(
-            p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)"
+            latest_labels=LATEST_LABELS_POSTGRES,
+            p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)",
         ).replace("?", "%s")
         with self._lock, self._connection.transaction():
             rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()

@@ -3,7 +3,7 @@
 Two stages, one pass: predictions (with the latest label of each, shadow copies left out)
 are summed per unit, then per variant into the sums the delta method needs, so only a few
 numbers per variant leave the database. The text runs unchanged on DuckDB and PostgreSQL;
-the only difference, the quantile function, is passed in.
+the two differences, the latest label and the quantile, are passed in.
 """
 
 from __future__ import annotations
@@ -15,18 +15,31 @@ from ablab.services.ports import ModelMetricSums
 from ablab.stats import RatioMoments
 
 __all__ = [
+    "LATEST_LABELS_DUCKDB",
+    "LATEST_LABELS_POSTGRES",
     "MODEL_METRICS_SQL",
     "model_metric_sums",
     "units_by_period",
     "units_by_period_sql",
 ]
 
-# Parameters: the experiment id, twice.
+# The latest label of each prediction (latest timestamp, then latest received, then event
+# id). DuckDB: arg_max is a hash aggregation, where DISTINCT ON ... ORDER BY sorted every
+# label (8x slower on 10M labels). PostgreSQL: DISTINCT ON is its idiom for this.
+LATEST_LABELS_DUCKDB = """SELECT prediction_id, latest.correct AS correct, latest.label AS label
+    FROM (
+        SELECT prediction_id,
+               arg_max({'correct': correct, 'label': label}, (ts, received_at, event_id))
+                   AS latest
+        FROM labels GROUP BY prediction_id
+    ) AS grouped"""
+LATEST_LABELS_POSTGRES = """SELECT DISTINCT ON (prediction_id) prediction_id, correct, label
+    FROM labels ORDER BY prediction_id, ts DESC, received_at DESC, event_id DESC"""
+
+# Parameters: the experiment id, twice. Format with latest_labels and p95.
 MODEL_METRICS_SQL = """
 WITH latest_labels AS (
-    SELECT DISTINCT ON (prediction_id) prediction_id, correct, label
-    FROM labels
-    ORDER BY prediction_id, ts DESC, received_at DESC, event_id DESC
+    {latest_labels}
 ),
 scored AS (
     SELECT p.unit_id, p.variant, p.latency_ms,
