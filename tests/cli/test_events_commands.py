@@ -117,3 +117,13 @@ def test_client_logs_events(experiment: str, home: Path) -> None:
         bad = client.events.log([{"event_id": "x", "type": "exposure"}])
     assert (first.stored, again.stored, again.duplicates) == (10, 0, 10)
     assert [(r.index, r.event_id) for r in bad.rejected] == [(0, "x")]
+
+
+def test_numeric_ids_in_a_csv_are_read_as_text(run: Run, experiment: str, tmp_path: Path) -> None:
+    path = tmp_path / "numeric.csv"
+    frame = pd.DataFrame(predictions(20))
+    frame["event_id"] = range(20)
+    frame["unit_id"] = [i % 5 for i in range(20)]
+    frame.to_csv(path, index=False)
+    result = run("events", "import", str(path), "--experiment", experiment, "-o", "json")
+    assert json.loads(result.stdout)["stored"] == 20, result.stdout

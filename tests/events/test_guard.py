@@ -162,10 +162,28 @@ def test_an_unreachable_webhook_never_undoes_the_stop(
         clock(ctx),
         events,
         traffic(
-            100, {"control": 0.9, "treatment": 0.9}, {"control": 0.0, "treatment": 0.2}, seed=4
+            240, {"control": 0.9, "treatment": 0.9}, {"control": 0.0, "treatment": 0.2}, seed=4
         ),
     )
     dead = WebhookAlerts("http://127.0.0.1:9/none", timeout=0.2, attempts=2, backoff=0.01)
     action = enforce(clock(ctx), experiment_results(clock(ctx), events, "trial"), dead)
     assert action is AutomaticAction.STOPPED_BY_GUARDRAIL
     assert get_experiment(ctx, "trial").status == "stopped"
+
+
+def test_an_early_failure_does_not_stop_the_experiment(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    """Below min samples, or with an interval still reaching the threshold, nothing acts."""
+    update_experiment(ctx, "trial", ExperimentUpdate(guardrails=["error_rate<=0.01"]))
+    ingest_events(
+        clock(ctx),
+        events,
+        traffic(20, {"control": 0.9, "treatment": 0.9}, {"control": 0.0, "treatment": 0.3}, seed=5),
+    )
+    results = analyze_experiment(clock(ctx), events, "trial")
+    (guardrail,) = results.guardrails
+    assert guardrail.value is not None
+    assert guardrail.value > 0.01
+    assert not guardrail.violated
+    assert results.experiment.status == "running"

@@ -116,7 +116,7 @@ def test_sums_from_sql_equal_the_unit_level_computation(
     stream, frame = simulate(np.random.default_rng(1), 400, {"control": 0.85, "treatment": 0.9})
     ingest_events(clock(ctx), events, stream)
     results = experiment_results(clock(ctx), events, "trial")
-    sums = events.model_metrics(results.experiment.id)
+    sums = events.model_metrics(ctx.project_id, results.experiment.id)
     for variant in ("control", "treatment"):
         for metric, moments in expected_moments(frame, variant).items():
             got = getattr(sums[variant], metric)
@@ -296,3 +296,52 @@ def test_srm_follows_the_weights_in_force_when_units_arrived(
     # The same units judged against the final 20/80 split alone would raise the alarm.
     observed = [results.srm.observed["control"], results.srm.observed["treatment"]]
     assert sample_ratio_mismatch(observed, [20, 80]).mismatch
+
+
+def test_labels_are_scoped_to_their_project_and_outputs_compare_as_json(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    stamp = (NOW - timedelta(hours=1)).isoformat()
+    ingest_events(
+        clock(ctx),
+        events,
+        [
+            {
+                "event_id": "p",
+                "type": "prediction",
+                "experiment": "trial",
+                "unit_id": "d",
+                "variant": "control",
+                "prediction_id": "shared-id",
+                "latency_ms": 5.0,
+                "output": {"class": "pneumonia", "score": 0.9},
+                "timestamp": stamp,
+            },
+            # Same value, keys in another order: still a match.
+            {
+                "event_id": "l",
+                "type": "label",
+                "prediction_id": "shared-id",
+                "label": {"score": 0.9, "class": "pneumonia"},
+                "timestamp": stamp,
+            },
+        ],
+    )
+    assert experiment_results(clock(ctx), events, "trial").control.accuracy == 1.0
+    other = replace(ctx, project_id="prj_someone_else")
+    later = (NOW - timedelta(minutes=1)).isoformat()
+    # Another tenant labels a prediction id that happens to be the same: nothing changes.
+    ingest_events(
+        clock(other),
+        events,
+        [
+            {
+                "event_id": "l2",
+                "type": "label",
+                "prediction_id": "shared-id",
+                "correct": False,
+                "timestamp": later,
+            },
+        ],
+    )
+    assert experiment_results(clock(ctx), events, "trial").control.accuracy == 1.0

@@ -179,3 +179,17 @@ print(json.dumps({u: client.assign("t", u).variant for u in units}))
         runs.append(json.loads(out.stdout))
     assert runs[0] == runs[1] == runs[2]
     assert set(runs[0].values()) == {"control", "treatment"}
+
+
+def test_an_archived_winner_is_still_served(ctx: Context, model: str) -> None:
+    start(ctx)
+    transition(ctx, "trial", Action.PROMOTE)
+    transition(ctx, "trial", Action.ARCHIVE)
+    served = assign(ctx, "trial", "late-device")
+    assert (served.model_version, served.reason) == ("2.0.0", AssignmentReason.PROMOTED)
+
+
+def test_unit_id_longer_than_the_column_is_refused(ctx: Context, model: str) -> None:
+    start(ctx)
+    with pytest.raises(ValidationError, match="longer than 256"):
+        assign(ctx, "trial", "x" * 257)

@@ -60,6 +60,8 @@ def _read_members(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ValidationError(f"cannot read --members file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"--members file {str(path)!r} is not UTF-8 text") from None
     return [line.strip() for line in lines if line.strip()]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ablab.domain.guardrails import Guardrail
 from ablab.domain.ids import is_valid_name
 from ablab.domain.lifecycle import Action, ExperimentStatus, next_status
-from ablab.domain.metrics import validate_metric_name
+from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, validate_metric_name
 from ablab.errors import InvalidTransition, ValidationError
 
 __all__ = [
@@ -214,9 +214,21 @@ def validate_settings(experiment: Experiment) -> None:
         raise ValidationError(
             f"max duration must be at least 1 day, got {experiment.max_duration_days}"
         )
-    validate_metric_name(experiment.primary_metric)
-    for metric in experiment.secondary_metrics:
+    for metric in (experiment.primary_metric, *experiment.secondary_metrics):
         validate_metric_name(metric)
+        if metric not in TESTED_METRICS:
+            raise ValidationError(
+                f"metric {metric!r} cannot be compared yet: use one of "
+                f"{', '.join(TESTED_METRICS)} as primary or secondary metric",
+                details={"metric": metric, "supported": list(TESTED_METRICS)},
+            )
+    for guardrail in experiment.guardrails:
+        if guardrail.metric not in BUILTIN_METRICS:
+            raise ValidationError(
+                f"guardrail metric {guardrail.metric!r} is not computed: use one of "
+                f"{', '.join(BUILTIN_METRICS)}",
+                details={"metric": guardrail.metric, "supported": list(BUILTIN_METRICS)},
+            )
     if experiment.primary_metric in experiment.secondary_metrics:
         raise ValidationError(
             f"{experiment.primary_metric!r} is the primary metric; "

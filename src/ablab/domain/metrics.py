@@ -14,6 +14,7 @@ from ablab.errors import ValidationError
 
 __all__ = [
     "BUILTIN_METRICS",
+    "TESTED_METRICS",
     "MetricDefinition",
     "MetricKind",
     "validate_metric_name",
@@ -50,6 +51,10 @@ BUILTIN_METRICS: dict[str, MetricDefinition] = {
         MetricDefinition("error_rate", MetricKind.RATIO, False, "errors / predictions, per unit"),
     )
 }
+
+# The metrics a comparison tests today (ratios over units); a quantile is reported and
+# guarded but not tested. Custom metrics arrive as metric events and need a definition.
+TESTED_METRICS = tuple(m.name for m in BUILTIN_METRICS.values() if m.kind is MetricKind.RATIO)
 
 _CUSTOM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

@@ -59,7 +59,10 @@ def validate_backend(backend: BackendKind, uri: str) -> str:
         ValidationError: the location does not have the expected form.
     """
     if backend is BackendKind.ENDPOINT:
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValidationError(
                 f"invalid endpoint {uri!r}: expected an http:// or https:// URL",

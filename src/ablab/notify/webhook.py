@@ -35,7 +35,7 @@ class WebhookAlerts:
                         logger.warning("alert webhook refused the alert: %s", response.status_code)
                     return
                 problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 problem = type(exc).__name__
             if attempt < self._attempts:
                 time.sleep(self._backoff * 2 ** (attempt - 1))

@@ -105,13 +105,22 @@ def assignment_counts(ctx: Context, ref: str) -> dict[str, int]:
         return {v.name: counts.get(v.name, 0) for v in experiment.variants}
 
 
+MAX_UNIT_ID_LENGTH = 256  # the assignments table's column
+
+
 def _check_unit_id(unit_id: object) -> None:
     if not isinstance(unit_id, str) or not unit_id.strip():
         raise ValidationError("unit id must be a non-empty string", details={"unit_id": unit_id})
+    if len(unit_id) > MAX_UNIT_ID_LENGTH:
+        raise ValidationError(
+            f"unit id is longer than {MAX_UNIT_ID_LENGTH} characters",
+            details={"length": len(unit_id)},
+        )
 
 
 def _not_running_reason(experiment: Experiment) -> AssignmentReason:
-    if experiment.status is ExperimentStatus.PROMOTED:
+    # A promoted experiment keeps serving its winner after it is archived.
+    if experiment.winner is not None:
         return AssignmentReason.PROMOTED
     return AssignmentReason.NOT_RUNNING
 

@@ -7,6 +7,7 @@ from typing import Any
 from ablab.contract.experiments import ExperimentPublic
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
+from ablab.errors import ValidationError
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession
 
@@ -44,6 +45,12 @@ def record(
 
 
 def list_audit(ctx: Context, object_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
-    """The newest entries first, optionally for one object."""
+    """The newest entries first, optionally for one object.
+
+    Raises:
+        ValidationError: a limit below 1.
+    """
+    if limit < 1:
+        raise ValidationError(f"limit must be 1 or more, got {limit}")
     with ctx.store.session() as session:
         return session.list_audit(ctx.project_id, object_id=object_id, limit=limit)

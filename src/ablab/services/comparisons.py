@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ablab.contract.analysis import ComparisonPublic, CupedPublic
+from ablab.domain.decisions import Evidence
 from ablab.domain.experiments import AnalysisMethod
 from ablab.stats import (
     BayesianResult,
@@ -23,9 +24,20 @@ from ablab.stats import (
     mixing_variance_for_horizon,
     mixing_variance_from_mde,
     msprt,
+    sample_size_means,
 )
 
-__all__ = ["Arm", "comparison_row", "evaluate", "finite", "interval", "is_significant"]
+__all__ = [
+    "Arm",
+    "comparison_row",
+    "evaluate",
+    "evidence_for",
+    "finite",
+    "interval",
+    "is_significant",
+    "oriented_lift",
+    "planned_units_reached",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +130,65 @@ def finite(value: float | None) -> float | None:
 
 def interval(bounds: tuple[float, float]) -> tuple[float | None, float | None]:
     return (finite(bounds[0]), finite(bounds[1]))
+
+
+def oriented_lift(arm: Arm, higher_is_better: bool) -> float:
+    """The relative lift, signed so that positive means better."""
+    lift = arm.comparison.relative_lift
+    return lift if higher_is_better else -lift
+
+
+def planned_units_reached(arm: Arm, *, mde: float | None, power: float) -> bool:
+    """Whether each arm has the units a fixed test needs to detect the relative ``mde``.
+
+    The per-unit standard deviation is read off the comparison (``se * sqrt(n)`` of the
+    control, whatever the metric's kind), then :func:`ablab.stats.sample_size_means` gives
+    the units per arm at the comparison's alpha and this ``power``.
+    """
+    comparison = arm.comparison
+    if mde is None or comparison.status != "ok" or comparison.control_value == 0:
+        return False
+    deviation = comparison.control_standard_error * math.sqrt(comparison.control_units)
+    if not deviation > 0:
+        return False
+    needed = sample_size_means(
+        deviation, abs(mde * comparison.control_value), alpha=comparison.alpha, power=power
+    )
+    return (
+        comparison.control_units >= needed.control_units
+        and comparison.treatment_units >= needed.treatment_units
+    )
+
+
+def evidence_for(
+    variant: str,
+    arm: Arm,
+    *,
+    higher_is_better: bool,
+    significant: bool,
+    min_samples: int,
+    planned_units_reached: bool,
+    srm_mismatch: bool,
+    violated_guardrails: tuple[str, ...] = (),
+) -> Evidence:
+    """What the decision rules need, oriented so that "improved" means better.
+
+    The direction comes from the absolute difference: a relative lift flips its sign when
+    the control's mean is negative.
+    """
+    comparison = arm.comparison
+    low, high = comparison.relative_ci
+    difference = comparison.absolute_lift
+    return Evidence(
+        variant=variant,
+        significant=significant,
+        improved=difference > 0 if higher_is_better else difference < 0,
+        relative_lift=oriented_lift(arm, higher_is_better),
+        relative_ci=(low, high) if higher_is_better else (-high, -low),
+        control_units=comparison.control_units,
+        treatment_units=comparison.treatment_units,
+        min_samples=min_samples,
+        planned_units_reached=planned_units_reached,
+        srm_mismatch=srm_mismatch,
+        violated_guardrails=violated_guardrails,
+    )

@@ -90,6 +90,7 @@ class _ExperimentResolver:
 
     def __init__(self, ctx: Context, session: MetadataSession) -> None:
         self._ctx, self._session = ctx, session
+        self.project_id = ctx.project_id
         self._found: dict[str, Experiment | None] = {}
 
     def __call__(self, ref: str) -> Experiment:
@@ -122,6 +123,7 @@ class _Validator:
             for kind, columns in batch.columns.items()
         }
         self._resolve = resolve
+        self._project_id = resolve.project_id
         self._now = now
         self._latest = now + MAX_CLOCK_SKEW
         self._default_experiment = default_experiment
@@ -214,7 +216,7 @@ class _Validator:
         label_json = _json(label) if label is not None else None
         for append, value in zip(
             self._appenders["label"],
-            (event_id, prediction_id, correct, label_json, ts, self._now),
+            (event_id, self._project_id, prediction_id, correct, label_json, ts, self._now),
             strict=True,
         ):
             append(value)
@@ -267,9 +269,13 @@ def _text(value: object, key: str) -> str:
 def _number(value: object, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(f"{key} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise _Invalid(f"{key} is too large") from None
+    if not math.isfinite(number):
         raise _Invalid(f"{key} must be finite, got {value!r}")
-    return float(value)
+    return number
 
 
 def _flag(value: object, key: str) -> bool:
@@ -280,6 +286,6 @@ def _flag(value: object, key: str) -> bool:
 
 def _json(value: object) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError):
         raise _Invalid("a field holds a value that is not JSON") from None

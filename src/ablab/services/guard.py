@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.errors import Conflict, InvalidTransition
 from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.experiments import transition
@@ -62,7 +63,8 @@ def enforce(
             f"{g.variant} {g.metric}={g.value:.4g} ({g.bound}{g.threshold:g})" for g in broken
         )
         automatic = _as_system(ctx, "ablab:guardrail")
-        transition(automatic, experiment.id, Action.STOP)
+        if not _act(automatic, experiment.id, Action.STOP):
+            return None
         _note(automatic, experiment.id, AutomaticAction.STOPPED_BY_GUARDRAIL, reason, actor)
         _announce(alerts, results, AutomaticAction.STOPPED_BY_GUARDRAIL, reason, None)
         return AutomaticAction.STOPPED_BY_GUARDRAIL
@@ -75,7 +77,8 @@ def enforce(
         and not results.srm.mismatch
     ):
         automatic = _as_system(ctx, "ablab:auto-promote")
-        transition(automatic, experiment.id, Action.PROMOTE, variant=recommendation.variant)
+        if not _act(automatic, experiment.id, Action.PROMOTE, variant=recommendation.variant):
+            return None
         _note(automatic, experiment.id, AutomaticAction.AUTO_PROMOTED, recommendation.reason, actor)
         _announce(
             alerts,
@@ -86,6 +89,15 @@ def enforce(
         )
         return AutomaticAction.AUTO_PROMOTED
     return None
+
+
+def _act(ctx: Context, experiment_id: str, action: Action, variant: str | None = None) -> bool:
+    """Take ``action``; False when a concurrent analysis (or a person) got there first."""
+    try:
+        transition(ctx, experiment_id, action, variant=variant)
+    except (InvalidTransition, Conflict):
+        return False
+    return True
 
 
 def _as_system(ctx: Context, actor: str) -> Context:

@@ -143,7 +143,9 @@ EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
         "event_id", "experiment_id", "unit_id", "variant", "prediction_id", "latency_ms",
         "error", "shadow", "output", "ts", "received_at",
     ),
-    "label": ("event_id", "prediction_id", "correct", "label", "ts", "received_at"),
+    "label": (
+        "event_id", "project_id", "prediction_id", "correct", "label", "ts", "received_at",
+    ),
     "metric": ("event_id", "experiment_id", "unit_id", "name", "value", "ts", "received_at"),
 }  # fmt: skip
 
@@ -189,8 +191,8 @@ class ModelMetricSums:
 class EventStore(Protocol):
     """Where events live: DuckDB on one machine, PostgreSQL when shared."""
 
-    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
-        """Per variant, from non-shadow predictions and the latest label of each."""
+    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
+        """Per variant, from non-shadow predictions and the project's latest label of each."""
         ...
 
     def units_by_period(

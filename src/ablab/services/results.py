@@ -3,7 +3,8 @@
 events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> decision.
 The built-in model metrics are ratios over units, compared by the delta method; every
 (treatment, metric) pair is one member of the Holm family; SRM judges the units first seen
-in each weight period against that period's weights.
+in each weight period against that period's weights. Holm adjusts each metric's p-values
+across treatments (secondary metrics do not cost the primary decision power).
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from datetime import datetime
 from ablab.contract.analysis import DecisionPublic, SrmPublic
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import ExperimentResults, GuardrailResult, MetricValue, VariantResults
-from ablab.domain.decisions import Evidence, decide, decide_overall
+from ablab.domain.decisions import decide, decide_overall
 from ablab.domain.experiments import Experiment
-from ablab.domain.metrics import BUILTIN_METRICS
+from ablab.domain.guardrails import Bound
+from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS
 from ablab.errors import ValidationError
 from ablab.services.audit import list_audit
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
     evaluate,
+    evidence_for,
     finite,
     interval,
     is_significant,
+    oriented_lift,
+    planned_units_reached,
 )
 from ablab.services.context import Context
 from ablab.services.experiments import get_experiment
@@ -43,8 +48,7 @@ __all__ = ["COMPARED_METRICS", "experiment_results", "weight_periods"]
 # Weight changes are rare; an experiment with more audit entries than this is unusual.
 _AUDIT_LIMIT = 10_000
 
-# The built-in metrics compared by a test; latency_p95_ms is reported and guarded.
-COMPARED_METRICS = ("accuracy", "latency_ms", "error_rate")
+COMPARED_METRICS = TESTED_METRICS
 
 
 def experiment_results(ctx: Context, events: EventStore, ref: str) -> ExperimentResults:
@@ -58,12 +62,12 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
     experiment = get_experiment(ctx, ref)
     if len(experiment.variants) < 2:
         raise ValidationError(f"experiment {experiment.name!r} has no variants to compare yet")
-    if experiment.primary_metric not in BUILTIN_METRICS:
+    if experiment.primary_metric not in TESTED_METRICS:
         raise ValidationError(
-            f"results for the custom metric {experiment.primary_metric!r} are not available "
-            f"yet; built-in metrics: {', '.join(BUILTIN_METRICS)}"
+            f"results for the metric {experiment.primary_metric!r} are not available yet; "
+            f"primary metrics: {', '.join(TESTED_METRICS)}"
         )
-    sums = events.model_metrics(experiment.id)
+    sums = events.model_metrics(ctx.project_id, experiment.id)
     periods = weight_periods(ctx, experiment)
     by_period = events.units_by_period(experiment.id, [start for start, _ in periods[1:]])
     seen = {v.name: sum(p.get(v.name, 0) for p in by_period) for v in experiment.variants}
@@ -89,8 +93,7 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
         )
         for t, m in pairs
     ]
-    fixed = adjust_p_values([a.comparison.p_value for a in arms], "holm")
-    valid = adjust_p_values([a.sequential.always_valid_p_value for a in arms], "holm")
+    fixed, valid = _holm_per_metric(pairs, arms)
     significance = [
         is_significant(a, experiment.analysis_method, fixed_adjusted=f, valid_adjusted=v)
         for a, f, v in zip(arms, fixed, valid, strict=True)
@@ -104,6 +107,11 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
     ]
     srm = _srm(experiment, periods, by_period)
     guardrails = _guardrails(experiment, variants)
+    planned = {
+        t: planned_units_reached(a, mde=experiment.mde, power=experiment.power)
+        for (t, m), a in zip(pairs, arms, strict=True)
+        if m == experiment.primary_metric
+    }
     min_samples_reached = all(v.units >= experiment.min_samples for v in variants)
     primary = {
         t: (a, s)
@@ -112,19 +120,21 @@ def experiment_results(ctx: Context, events: EventStore, ref: str) -> Experiment
     }
     recommendations = [
         decide(
-            _evidence(
-                experiment,
+            evidence_for(
                 t.name,
                 primary[t.name][0],
+                higher_is_better=_higher_is_better(experiment),
                 significant=primary[t.name][1],
+                min_samples=experiment.min_samples,
+                planned_units_reached=planned[t.name],
                 srm_mismatch=srm.mismatch,
-                guardrails=guardrails,
+                violated_guardrails=_broken(guardrails, t.name),
             )
         )
         for t in experiment.treatments
     ]
     lifts = [
-        _oriented(experiment, primary[t.name][0].comparison.relative_lift)
+        oriented_lift(primary[t.name][0], _higher_is_better(experiment))
         for t in experiment.treatments
     ]
     overall = decide_overall(recommendations, lifts)
@@ -220,13 +230,29 @@ def _srm(
 
 
 def _guardrails(experiment: Experiment, variants: list[VariantResults]) -> list[GuardrailResult]:
+    """Each treatment against each guardrail; ``violated`` only on a confident breach.
+
+    A breach counts once the arm has ``min_samples`` units and the whole interval of the
+    metric lies beyond the threshold (the point estimate for p95 latency, which has none),
+    so one early failed prediction cannot stop an experiment.
+    """
     treatments = {t.name for t in experiment.treatments}
     results = []
     for guardrail in experiment.guardrails:
         for variant in variants:
             if variant.name not in treatments:
                 continue
-            value = variant.metric(guardrail.metric)
+            measured = variant.metrics.get(guardrail.metric)
+            value = measured.value if measured is not None else None
+            violated = False
+            if (
+                measured is not None
+                and value is not None
+                and variant.units >= experiment.min_samples
+            ):
+                low, high = measured.ci
+                edge = low if guardrail.bound is Bound.AT_MOST else high
+                violated = guardrail.is_violated_by(value if edge is None else edge)
             results.append(
                 GuardrailResult(
                     metric=guardrail.metric,
@@ -234,46 +260,39 @@ def _guardrails(experiment: Experiment, variants: list[VariantResults]) -> list[
                     bound=guardrail.bound.value,
                     threshold=guardrail.threshold,
                     value=value,
-                    violated=value is not None and guardrail.is_violated_by(value),
+                    violated=violated,
                 )
             )
     return results
 
 
-def _oriented(experiment: Experiment, lift: float) -> float:
-    """The lift with its sign turned so that positive means better."""
-    return lift if BUILTIN_METRICS[experiment.primary_metric].higher_is_better else -lift
+def _higher_is_better(experiment: Experiment) -> bool:
+    return BUILTIN_METRICS[experiment.primary_metric].higher_is_better
 
 
-def _evidence(
-    experiment: Experiment,
-    variant: str,
-    arm: Arm,
-    *,
-    significant: bool,
-    srm_mismatch: bool,
-    guardrails: list[GuardrailResult],
-) -> Evidence:
-    comparison = arm.comparison
-    higher_is_better = BUILTIN_METRICS[experiment.primary_metric].higher_is_better
-    low, high = comparison.relative_ci
-    difference = comparison.absolute_lift
-    return Evidence(
-        variant=variant,
-        significant=significant,
-        improved=(difference > 0) if higher_is_better else (difference < 0),
-        relative_lift=_oriented(experiment, comparison.relative_lift),
-        relative_ci=(low, high) if higher_is_better else (-high, -low),
-        control_units=comparison.control_units,
-        treatment_units=comparison.treatment_units,
-        min_samples=experiment.min_samples,
-        srm_mismatch=srm_mismatch,
-        violated_guardrails=tuple(
-            f"{g.metric}{g.bound}{g.threshold:g} (observed {g.value:.4g})"
-            for g in guardrails
-            if g.violated
-            and g.variant == variant
-            and g.value is not None
-            and not math.isnan(g.value)
-        ),
+def _holm_per_metric(
+    pairs: list[tuple[str, str]], arms: list[Arm]
+) -> tuple[list[float], list[float]]:
+    """Holm-adjusted fixed and always-valid p-values, one family per metric across treatments.
+
+    Secondary metrics then never cost the primary decision power.
+    """
+    fixed = [math.nan] * len(arms)
+    valid = [math.nan] * len(arms)
+    for metric in dict.fromkeys(m for _, m in pairs):
+        members = [i for i, (_, m) in enumerate(pairs) if m == metric]
+        adjusted_fixed = adjust_p_values([arms[i].comparison.p_value for i in members], "holm")
+        adjusted_valid = adjust_p_values(
+            [arms[i].sequential.always_valid_p_value for i in members], "holm"
+        )
+        for i, f, v in zip(members, adjusted_fixed, adjusted_valid, strict=True):
+            fixed[i], valid[i] = f, v
+    return fixed, valid
+
+
+def _broken(guardrails: list[GuardrailResult], variant: str) -> tuple[str, ...]:
+    return tuple(
+        f"{g.metric}{g.bound}{g.threshold:g} (observed {g.value:.4g})"
+        for g in guardrails
+        if g.violated and g.variant == variant and g.value is not None
     )

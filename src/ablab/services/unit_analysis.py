@@ -27,7 +27,6 @@ from ablab.contract.analysis import (
 )
 from ablab.domain.decisions import (
     DecisionThresholds,
-    Evidence,
     Recommendation,
     decide,
     decide_overall,
@@ -38,9 +37,12 @@ from ablab.services.comparisons import (
     Arm,
     comparison_row,
     evaluate,
+    evidence_for,
     finite,
     interval,
     is_significant,
+    oriented_lift,
+    planned_units_reached,
 )
 from ablab.services.ports import UnitTable, UnitTableReader
 from ablab.stats import (
@@ -50,8 +52,6 @@ from ablab.stats import (
     cuped_test,
     mean_interval,
     sample_ratio_mismatch,
-    sample_size_means,
-    sample_size_proportions,
     two_proportion_z_test,
     welch_t_test,
 )
@@ -173,16 +173,19 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
                 cuped=cuped,
             )
         )
-        evidence = _evidence(
+        evidence = evidence_for(
             name,
             arm,
-            options,
+            higher_is_better=options.higher_is_better,
             significant=significant,
+            min_samples=options.min_samples,
+            planned_units_reached=planned_units_reached(arm, mde=options.mde, power=0.8),
             srm_mismatch=srm.mismatch,
-            control=table.variants[control],
         )
         recommendations.append(decide(evidence, options.thresholds))
-    overall = decide_overall(recommendations, [_oriented_lift(a, options) for a in arms])
+    overall = decide_overall(
+        recommendations, [oriented_lift(a, options.higher_is_better) for a in arms]
+    )
     return AnalysisReport(
         metric=options.metric,
         metric_kind=kind,
@@ -223,66 +226,6 @@ def _compare(
 
 def _metric_only(moments: CovariateMoments) -> Moments:
     return Moments(moments.n, moments.metric_sum, moments.metric_sum_sq)
-
-
-def _oriented_lift(arm: Arm, options: UnitAnalysisOptions) -> float:
-    lift = arm.comparison.relative_lift
-    return lift if options.higher_is_better else -lift
-
-
-def _evidence(
-    name: str,
-    arm: Arm,
-    options: UnitAnalysisOptions,
-    *,
-    significant: bool,
-    srm_mismatch: bool,
-    control: CovariateMoments,
-) -> Evidence:
-    low, high = arm.comparison.relative_ci
-    oriented_ci = (low, high) if options.higher_is_better else (-high, -low)
-    lift = _oriented_lift(arm, options)
-    # The direction comes from the absolute difference: a relative lift flips its sign when
-    # the control's mean is negative.
-    difference = arm.comparison.absolute_lift
-    improved = difference > 0 if options.higher_is_better else difference < 0
-    return Evidence(
-        variant=name,
-        significant=significant,
-        improved=improved,
-        relative_lift=lift,
-        relative_ci=oriented_ci,
-        control_units=arm.comparison.control_units,
-        treatment_units=arm.comparison.treatment_units,
-        min_samples=options.min_samples,
-        planned_units_reached=_planned_units_reached(arm, options, control),
-        srm_mismatch=srm_mismatch,
-    )
-
-
-def _planned_units_reached(
-    arm: Arm, options: UnitAnalysisOptions, control: CovariateMoments
-) -> bool:
-    """Whether each arm has the units a fixed test needs to detect the MDE (80% power)."""
-    comparison = arm.comparison
-    if options.mde is None or comparison.status != "ok" or comparison.control_value == 0:
-        return False
-    if comparison.method == "two_proportion_z_test":
-        baseline = comparison.control_value
-        if not 0 < baseline < 1 or not 0 < baseline * (1 + options.mde) < 1:
-            return False
-        needed = sample_size_proportions(baseline, options.mde, alpha=options.alpha)
-    else:
-        deviation = math.sqrt(_metric_only(control).variance)
-        if deviation == 0:
-            return False
-        needed = sample_size_means(
-            deviation, abs(options.mde * comparison.control_value), alpha=options.alpha
-        )
-    return (
-        comparison.control_units >= needed.control_units
-        and comparison.treatment_units >= needed.treatment_units
-    )
 
 
 def _figures(

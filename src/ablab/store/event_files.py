@@ -40,9 +40,14 @@ def count_events(path: Path) -> int:
         with path.open("rb") as handle:
             return sum(1 for line in handle if line.strip())
     with duckdb.connect() as connection:
-        found = connection.execute(
-            f"SELECT count(*) FROM {_TABULAR[suffix]}(?)", [str(path)]
-        ).fetchone()
+        try:
+            found = connection.execute(
+                f"SELECT count(*) FROM {_TABULAR[suffix]}(?)", [str(path)]
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise ValidationError(
+                f"cannot read {path.name!r}: {str(exc).splitlines()[0]}"
+            ) from None
     return int(found[0]) if found else 0
 
 
@@ -77,7 +82,7 @@ def read_events(path: Path, chunk: int = 10_000) -> Iterator[list[Any]]:
 
 def _json_lines(path: Path, chunk: int) -> Iterator[list[Any]]:
     events: list[Any] = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
                 continue
@@ -92,9 +97,15 @@ def _json_lines(path: Path, chunk: int) -> Iterator[list[Any]]:
         yield events
 
 
+# Identifiers are text on the wire; a CSV of numeric ids would otherwise be read as numbers.
+_TEXT_FIELDS = {"event_id", "unit_id", "prediction_id", "variant", "experiment", "name", "type"}
+
+
 def _select(name: str, kind: str) -> str:
-    """The column as selected: zoned timestamps as ISO 8601 text in UTC, the rest as is."""
+    """The column as selected: ids as text, zoned timestamps as ISO 8601 UTC text."""
     quoted = '"' + name.replace('"', '""') + '"'
+    if name in _TEXT_FIELDS:
+        return f"CAST({quoted} AS VARCHAR) AS {quoted}"
     if kind == "TIMESTAMP WITH TIME ZONE":
         return f"strftime({quoted} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') AS {quoted}"
     return quoted

@@ -132,7 +132,8 @@ class DuckDBUnitTableReader:
                 FROM rows GROUP BY unit
             )
             SELECT variant, mixed, count(*) AS n, sum(rows) AS rows,
-                   sum(y), sum(y * y), sum(x), sum(x * x), sum(x * y),
+                   coalesce(sum(y), 0), coalesce(sum(y * y), 0), coalesce(sum(x), 0),
+                   coalesce(sum(x * x), 0), coalesce(sum(x * y), 0),
                    bool_and(y = 0 OR y = 1) AS binary, sum(bad_y), sum(bad_x)
             FROM units GROUP BY ALL ORDER BY variant
         """

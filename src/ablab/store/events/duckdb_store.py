@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ablab.errors import Conflict
 from ablab.services.ports import EventColumns, ModelMetricSums
 from ablab.store.events.queries import (
     LATEST_LABELS_DUCKDB,
@@ -44,7 +45,15 @@ class DuckDBEventStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._connection = duckdb.connect(str(path))
+        try:
+            self._connection = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            # Another process (a server, another command) holds DuckDB's file lock.
+            raise Conflict(
+                f"the event store {path} is in use by another process: stop it, or share "
+                "a server (ablab serve) or PostgreSQL (ABLAB_EVENTS_URL)",
+                details={"reason": str(exc).splitlines()[0]},
+            ) from None
         self._connection.execute("SET enable_progress_bar = false")
         self._lock = threading.Lock()
         for table in EVENT_TABLES.values():
@@ -96,12 +105,14 @@ class DuckDBEventStore:
             cursor.unregister("incoming")
         return int(result[0]) if result else 0
 
-    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
+    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
         query = MODEL_METRICS_SQL.format(
             latest_labels=LATEST_LABELS_DUCKDB, p95="quantile_cont(latency_ms, 0.95)"
         )
         with self._lock:
-            rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
+            rows = self._connection.execute(
+                query, [project_id, experiment_id, experiment_id]
+            ).fetchall()
         return dict(model_metric_sums(row) for row in rows)
 
     def units_by_period(

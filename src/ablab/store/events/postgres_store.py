@@ -63,13 +63,15 @@ class PostgresEventStore:
                 stored += cursor.rowcount
         return stored
 
-    def model_metrics(self, experiment_id: str) -> dict[str, ModelMetricSums]:
+    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
         query = MODEL_METRICS_SQL.format(
             latest_labels=LATEST_LABELS_POSTGRES,
             p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)",
         ).replace("?", "%s")
         with self._lock, self._connection.transaction():
-            rows = self._connection.execute(query, [experiment_id, experiment_id]).fetchall()
+            rows = self._connection.execute(
+                query, [project_id, experiment_id, experiment_id]
+            ).fetchall()
         return dict(model_metric_sums(row) for row in rows)
 
     def units_by_period(

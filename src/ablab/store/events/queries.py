@@ -31,12 +31,15 @@ LATEST_LABELS_DUCKDB = """SELECT prediction_id, latest.correct AS correct, lates
         SELECT prediction_id,
                arg_max({'correct': correct, 'label': label}, (ts, received_at, event_id))
                    AS latest
-        FROM labels GROUP BY prediction_id
+        FROM labels WHERE project_id = ? GROUP BY prediction_id
     ) AS grouped"""
 LATEST_LABELS_POSTGRES = """SELECT DISTINCT ON (prediction_id) prediction_id, correct, label
-    FROM labels ORDER BY prediction_id, ts DESC, received_at DESC, event_id DESC"""
+    FROM labels WHERE project_id = ?
+    ORDER BY prediction_id, ts DESC, received_at DESC, event_id DESC"""
 
-# Parameters: the experiment id, twice. Format with latest_labels and p95.
+# Parameters: the project id, then the experiment id twice. Format with latest_labels and
+# p95. Labels name only a prediction id, which clients choose: the project keeps one
+# tenant's labels off another's predictions.
 MODEL_METRICS_SQL = """
 WITH latest_labels AS (
     {latest_labels}
@@ -72,13 +75,16 @@ LEFT JOIN (
 GROUP BY u.variant
 """
 
-# Parameters: the experiment id, twice, then the period boundaries in the CASE.
+# Parameters: the experiment id, twice, then the period boundaries in the CASE. A unit's
+# period is that of its first event as the server received it: the same clock as the audit
+# log's weight changes, whatever the devices' clocks say.
 UNITS_BY_PERIOD_SQL = """
 WITH first_seen AS (
-    SELECT unit_id, variant, min(ts) AS first_ts FROM (
-        SELECT unit_id, variant, ts FROM exposures WHERE experiment_id = ?
+    SELECT unit_id, variant, min(received_at) AS first_ts FROM (
+        SELECT unit_id, variant, received_at FROM exposures WHERE experiment_id = ?
         UNION ALL
-        SELECT unit_id, variant, ts FROM predictions WHERE experiment_id = ? AND NOT shadow
+        SELECT unit_id, variant, received_at FROM predictions
+        WHERE experiment_id = ? AND NOT shadow
     ) AS seen
     GROUP BY unit_id, variant
 )

@@ -33,7 +33,9 @@ class EventTable:
 
 _TEXT = ("VARCHAR", "TEXT")
 _TIME = ("TIMESTAMPTZ", "TIMESTAMPTZ")
-_JSON = ("VARCHAR", "JSONB")
+# Canonical JSON text (sorted keys) on both engines: a label is scored by comparing its
+# text with the output's, which must mean the same on DuckDB and PostgreSQL.
+_JSON = ("VARCHAR", "TEXT")
 _DOUBLE = ("DOUBLE", "DOUBLE PRECISION")
 _BOOLEAN = ("BOOLEAN", "BOOLEAN")
 
@@ -41,6 +43,7 @@ _BOOLEAN = ("BOOLEAN", "BOOLEAN")
 _TYPES: dict[str, tuple[str, str]] = {
     "event_id": _TEXT,
     "experiment_id": _TEXT,
+    "project_id": _TEXT,
     "unit_id": _TEXT,
     "variant": _TEXT,
     "prediction_id": _TEXT,
