@@ -29,6 +29,13 @@ class PostgresEventStore:
     def __init__(self, url: str) -> None:
         self._connection = psycopg.connect(url)
         self._lock = threading.Lock()
+        try:
+            self._create_tables()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _create_tables(self) -> None:
         with self._connection.transaction():
             for table in EVENT_TABLES.values():
                 columns = ", ".join(f"{c.name} {c.postgres_type}" for c in table.columns)

@@ -9,13 +9,36 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-__all__ = ["HEAD_REVISION", "alembic_config", "current_revision", "upgrade_to_head"]
+from ablab.store.metadata.tables import Base
+
+__all__ = [
+    "HEAD_REVISION",
+    "alembic_config",
+    "current_revision",
+    "is_metadata_object",
+    "upgrade_to_head",
+]
 
 # The newest migration. A test checks it against the scripts, so opening an up-to-date store
 # costs one query instead of loading every migration script.
 HEAD_REVISION = "0001"
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def is_metadata_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's ``include_object``: only the metadata tables are Alembic's to manage.
+
+    The event tables may share the database (PostgreSQL for both); a migration must never
+    see them as strays to drop.
+    """
+    table = getattr(obj, "table", None)
+    table_name = name if type_ == "table" else getattr(table, "name", None)
+    return (
+        table_name is None or table_name in Base.metadata.tables or table_name == "alembic_version"
+    )
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from ablab.store.metadata.migrate import is_metadata_object
 from ablab.store.metadata.tables import Base
 
 engine = context.config.attributes.get("engine")
@@ -16,5 +17,6 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_metadata_object,
     )
     context.run_migrations()
