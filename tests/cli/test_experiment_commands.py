@@ -110,7 +110,15 @@ def test_abn_group_and_options(registered: Run, tmp_path: Path) -> None:
     assert body["primary_metric"] == "latency_ms"
     assert body["min_samples"] == 500
     assert body["auto_promote"] is True
-    assert body["guardrails"] == [{"metric": "error_rate", "bound": "<=", "threshold": 0.01}]
+    assert body["guardrails"] == [
+        {
+            "metric": "error_rate",
+            "bound": "<=",
+            "threshold": 0.01,
+            "relative": False,
+            "spec": "error_rate<=0.01",
+        }
+    ]
     inside = json.loads(registered("experiment", "assign", "abn", "dev-1", "-o", "json").stdout)
     outside = json.loads(registered("experiment", "assign", "abn", "dev-9", "-o", "json").stdout)
     assert inside["in_experiment"] is True

@@ -16,7 +16,7 @@ from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.experiments import create_experiment, update_experiment
-from ablab.services.ports import EventStore
+from ablab.services.ports import EventStore, MetricRequest
 from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_test, sample_ratio_mismatch
 
@@ -116,10 +116,11 @@ def test_sums_from_sql_equal_the_unit_level_computation(
     stream, frame = simulate(np.random.default_rng(1), 400, {"control": 0.85, "treatment": 0.9})
     ingest_events(clock(ctx), events, stream)
     results = experiment_results(clock(ctx), events, "trial")
-    sums = events.model_metrics(ctx.project_id, results.experiment.id)
+    request = MetricRequest(project_id=ctx.project_id, experiment_id=results.experiment.id)
+    sums = {s.variant: s for s in events.metric_sums(request)}
     for variant in ("control", "treatment"):
         for metric, moments in expected_moments(frame, variant).items():
-            got = getattr(sums[variant], metric)
+            got = sums[variant].metrics[metric].metric
             assert got.n == moments.n
             for field in (
                 "numerator_sum",

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ablab.cli.experiment_results import results, timeseries
 from ablab.cli.experiment_view import (
     render_audit,
     render_created,
@@ -13,7 +14,6 @@ from ablab.cli.experiment_view import (
     render_list,
 )
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
-from ablab.cli.results_view import render_results
 from ablab.cli.state import client_of
 from ablab.contract.experiments import ExperimentPublic
 from ablab.errors import ValidationError
@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(help="Experiment name or id.")]
+
+app.command()(results)
+app.command()(timeseries)
 
 
 def _show(experiment: ExperimentPublic, output: OutputFormat, message: str | None = None) -> None:
@@ -70,6 +73,18 @@ def create(
         str, typer.Option(help="Analysis: sequential, fixed or bayesian.")
     ] = "sequential",
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    mde: Annotated[
+        float | None, typer.Option(help="Relative effect to detect, e.g. 0.05 for +5%.")
+    ] = None,
+    cuped: Annotated[
+        bool, typer.Option("--cuped/--no-cuped", help="Adjust metrics by pre-launch data.")
+    ] = True,
+    cuped_lookback_days: Annotated[
+        int, typer.Option(help="Days before launch that CUPED uses.")
+    ] = 14,
+    covariate: Annotated[
+        str | None, typer.Option(help="Metric events to use as CUPED covariate instead.")
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create an experiment comparing model versions; it starts running at once."""
@@ -90,6 +105,10 @@ def create(
         guardrails=guardrail or [],
         analysis_method=method,
         alpha=alpha,
+        mde=mde,
+        cuped=cuped,
+        cuped_lookback_days=cuped_lookback_days,
+        cuped_covariate=covariate,
     )
     if output is OutputFormat.JSON:
         print_json(experiment)
@@ -206,16 +225,6 @@ def list_(
         print_json(experiments)
     else:
         render_list(experiments)
-
-
-@app.command()
-def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
-    """Per-variant devices, accuracy, latency and error rate; significance; recommendation."""
-    found = client_of(ctx).experiments.results(name)
-    if output is OutputFormat.JSON:
-        print_json(found)
-    else:
-        render_results(found)
 
 
 @app.command()

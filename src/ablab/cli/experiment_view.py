@@ -68,7 +68,7 @@ def render_experiment(experiment: ExperimentPublic) -> None:
         ("Secondary metrics", ", ".join(experiment.secondary_metrics) or "-"),
         (
             "Guardrails",
-            ", ".join(f"{g.metric}{g.bound}{g.threshold:g}" for g in experiment.guardrails) or "-",
+            ", ".join(g.spec for g in experiment.guardrails) or "-",
         ),
         ("Min samples", str(experiment.min_samples)),
         (

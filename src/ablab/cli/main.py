@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli import demo, events, experiment, group, model
+from ablab.cli import demo, events, experiment, group, metric, model
 from ablab.cli.analyze import analyze
 from ablab.cli.output import stderr
 from ablab.cli.sample_size import sample_size
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(model.app, name="model")
 app.add_typer(group.app, name="group")
+app.add_typer(metric.app, name="metric")
 app.add_typer(events.app, name="events")
 app.command(name="demo")(demo.demo)
 app.command(name="sample-size")(sample_size)

@@ -1,4 +1,4 @@
-"""The results table of ``ablab experiment results``, in the layout of seed 000."""
+"""The results table of ``ablab experiment results`` (seed 000's layout) and the time series."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ from rich.table import Table
 
 from ablab.cli.experiment_view import age, status_markup
 from ablab.cli.output import console
-from ablab.contract.results import ExperimentResults, VariantResults
+from ablab.contract.results import ExperimentResults, SegmentBreakdown, VariantResults
+from ablab.contract.timeseries import ExperimentTimeseries
 
-__all__ = ["render_results"]
+__all__ = ["render_results", "render_timeseries"]
+
+_BUILTIN_ROWS = (
+    ("Accuracy", "accuracy", "ratio"),
+    ("Latency", "latency_ms", "ms"),
+    ("Latency p95", "latency_p95_ms", "ms"),
+    ("Error rate", "error_rate", "percent"),
+)
 
 
 def _label(variant: VariantResults, is_control: bool, several: bool) -> str:
@@ -23,7 +31,73 @@ def _fmt(value: float | None, kind: str) -> str:
         return f"{value:.0f}ms"
     if kind == "percent":
         return f"{value:.1%}"
-    return f"{value:.3f}"
+    if kind == "lift":
+        return f"{value:+.1%}"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _variant_table(results: ExperimentResults) -> Table:
+    experiment = results.experiment
+    control_name = experiment.control.name
+    several = len(experiment.treatments) > 1
+    table = Table(show_edge=False)
+    table.add_column("")
+    for variant in results.variants:
+        table.add_column(_label(variant, variant.name == control_name, several), justify="right")
+    variants = results.variants
+    table.add_row("Devices", *(str(v.units) for v in variants))
+    for title, metric, kind in _BUILTIN_ROWS:
+        table.add_row(title, *(_fmt(v.metric(metric), kind) for v in variants))
+    builtin = {metric for _, metric, _ in _BUILTIN_ROWS}
+    for metric in variants[0].metrics if variants else ():
+        if metric not in builtin:
+            table.add_row(metric, *(_fmt(v.metric(metric), "value") for v in variants))
+    return table
+
+
+def _significance(results: ExperimentResults) -> str:
+    experiment = results.experiment
+    comparison = results.primary_comparison
+    if comparison is None or comparison.p_value is None:
+        return f"Statistical significance: no data yet on {results.primary_metric}"
+    verdict = "significant" if results.is_significant else "not significant"
+    always_valid = comparison.always_valid_p_value
+    details = [verdict, results.primary_metric, experiment.analysis_method.value]
+    if always_valid is not None:
+        details.append(f"always-valid p={always_valid:.3g}")
+    if comparison.relative_lift is not None:
+        low, high = comparison.relative_ci
+        band = f" [{_fmt(low, 'lift')}, {_fmt(high, 'lift')}]" if low is not None else ""
+        details.append(f"lift {_fmt(comparison.relative_lift, 'lift')}{band}")
+    if comparison.cuped is not None and comparison.cuped.variance_reduction is not None:
+        details.append(f"CUPED -{comparison.cuped.variance_reduction:.0%} variance")
+    return f"Statistical significance: p={comparison.p_value:.3g} ({', '.join(details)})"
+
+
+def _render_segments(breakdown: SegmentBreakdown) -> None:
+    table = Table(
+        title=f"{breakdown.metric} by {breakdown.attribute} (Benjamini-Hochberg)", show_edge=False
+    )
+    table.add_column(breakdown.attribute)
+    names = [v.name for v in breakdown.segments[0].variants] if breakdown.segments else []
+    for name in names:
+        table.add_column(f"{name} units", justify="right")
+        table.add_column(name, justify="right")
+    table.add_column("Lift", justify="right")
+    table.add_column("Adjusted p", justify="right")
+    for segment in breakdown.segments:
+        cells = [segment.value]
+        for variant in segment.variants:
+            cells += [str(variant.units), _fmt(variant.value, "value")]
+        lifts = ", ".join(_fmt(c.relative_lift, "lift") for c in segment.comparisons)
+        adjusted = ", ".join(
+            "-"
+            if c.adjusted_p_value is None
+            else f"{c.adjusted_p_value:.3g}" + ("*" if c.significant else "")
+            for c in segment.comparisons
+        )
+        table.add_row(*cells, lifts, adjusted)
+    console.print(table)
 
 
 def render_results(results: ExperimentResults) -> None:
@@ -34,31 +108,8 @@ def render_results(results: ExperimentResults) -> None:
     )
     if experiment.model_id:
         console.print(f"Model: {experiment.model_id}")
-    control_name = experiment.control.name
-    several = len(experiment.treatments) > 1
-    table = Table(show_edge=False)
-    table.add_column("")
-    for variant in results.variants:
-        table.add_column(_label(variant, variant.name == control_name, several), justify="right")
-    variants = results.variants
-    table.add_row("Devices", *(str(v.units) for v in variants))
-    table.add_row("Accuracy", *(_fmt(v.accuracy, "ratio") for v in variants))
-    table.add_row("Latency", *(_fmt(v.latency_ms, "ms") for v in variants))
-    table.add_row("Latency p95", *(_fmt(v.latency_p95_ms, "ms") for v in variants))
-    table.add_row("Error rate", *(_fmt(v.error_rate, "percent") for v in variants))
-    console.print(table)
-    comparison = results.primary_comparison
-    if comparison is not None and comparison.p_value is not None:
-        verdict = "significant" if results.is_significant else "not significant"
-        always_valid = comparison.always_valid_p_value
-        console.print(
-            f"Statistical significance: p={comparison.p_value:.3g} ({verdict}, "
-            f"{results.primary_metric}, {experiment.analysis_method.value}"
-            + (f", always-valid p={always_valid:.3g}" if always_valid is not None else "")
-            + ")"
-        )
-    else:
-        console.print(f"Statistical significance: no data yet on {results.primary_metric}")
+    console.print(_variant_table(results))
+    console.print(_significance(results))
     if not results.min_samples_reached:
         console.print(
             f"[yellow]Below --min-samples ({experiment.min_samples} per variant): "
@@ -70,11 +121,19 @@ def render_results(results: ExperimentResults) -> None:
     elif srm.p_value is not None:
         console.print(f"SRM check: ok (p={srm.p_value:.2g}, each weight period judged alone)")
     for guardrail in results.guardrails:
-        if guardrail.violated:
-            console.print(
-                f"[red]Guardrail broken: {guardrail.variant} {guardrail.metric}="
-                f"{guardrail.value:.4g} ({guardrail.bound}{guardrail.threshold:g})[/]"
-            )
+        spec = f"{guardrail.metric}{guardrail.bound}" + (
+            f"{guardrail.threshold * 100:+g}% of control"
+            if guardrail.relative
+            else f"{guardrail.threshold:g}"
+        )
+        colour = {"fail": "red", "pass": "green"}.get(guardrail.state, "yellow")
+        state = "broken" if guardrail.violated else guardrail.state.replace("_", " ")
+        console.print(
+            f"Guardrail {guardrail.variant} {spec}: [{colour}]{state}[/]"
+            + (f" (observed {guardrail.value:.4g})" if guardrail.value is not None else "")
+        )
+    if results.segments is not None:
+        _render_segments(results.segments)
     recommendation = results.recommendation
     console.print(
         f"Recommendation: [bold]{recommendation.action.replace('_', ' ')}"
@@ -85,3 +144,38 @@ def render_results(results: ExperimentResults) -> None:
         )
         + f"[/] ({recommendation.reason})"
     )
+
+
+def render_timeseries(series: ExperimentTimeseries) -> None:
+    table = Table(
+        title=f"{series.experiment}: {series.metric} by {series.interval}, cumulative",
+        show_edge=False,
+    )
+    table.add_column("Until")
+    names = list(dict.fromkeys(p.variant for p in series.variants))
+    for name in names:
+        table.add_column(f"{name} units", justify="right")
+        table.add_column(name, justify="right")
+    treatments = list(dict.fromkeys(p.variant for p in series.lifts))
+    for name in treatments:
+        table.add_column(f"{name} lift [confidence sequence]", justify="right")
+    points = {(p.at, p.variant): p for p in series.variants}
+    lifts = {(p.at, p.variant): p for p in series.lifts}
+    for at in sorted({p.at for p in series.variants}):
+        cells = [at.strftime("%Y-%m-%d %H:%M")]
+        for name in names:
+            point = points.get((at, name))
+            cells += [str(point.units), _fmt(point.value, "value")] if point else ["0", "-"]
+        for name in treatments:
+            lift = lifts.get((at, name))
+            if lift is None or lift.relative_lift is None:
+                cells.append("-")
+                continue
+            low, high = lift.confidence_sequence
+            band = f" [{_fmt(low, 'lift')}, {_fmt(high, 'lift')}]" if low is not None else ""
+            cells.append(f"{_fmt(lift.relative_lift, 'lift')}{band}")
+        table.add_row(*cells)
+    if not series.variants:
+        console.print(f"No {series.metric} data yet for {series.experiment}.")
+        return
+    console.print(table)

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from ablab.client._backend import Backend
-from ablab.client._resources import Events, Experiments, Groups, Models
+from ablab.client._resources import Events, Experiments, Groups, Metrics, Models
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
 from ablab.errors import ValidationError
@@ -58,6 +58,7 @@ class Client:
         self.experiments = Experiments(self._backend)
         self.models = Models(self._backend)
         self.groups = Groups(self._backend)
+        self.metrics = Metrics(self._backend)
         self.events = Events(self._backend)
 
     def assign(

@@ -20,15 +20,18 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
+from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.notify import WebhookAlerts
-from ablab.services import assignment, audit, catalogue, experiments
+from ablab.services import assignment, audit, catalogue, experiments, metrics
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.guard import analyze_experiment
 from ablab.services.ports import EventStore
 from ablab.services.projects import ensure_project
+from ablab.services.timeseries import experiment_timeseries
 from ablab.settings import Settings
 from ablab.store.events import open_event_store
 from ablab.store.metadata import metadata_url, open_metadata_store
@@ -111,8 +114,21 @@ class LocalBackend:
             rejected=[RejectedEvent.model_validate(e) for e in result.rejected],
         )
 
-    def results(self, ref: str) -> ExperimentResults:
-        return analyze_experiment(self._ctx, self._event_store(), ref, self._alerts)
+    def define_metric(self, spec: MetricCreate) -> MetricPublic:
+        return MetricPublic.from_domain(metrics.define_metric(self._ctx, spec))
+
+    def list_metrics(self) -> list[MetricPublic]:
+        return [MetricPublic.from_domain(m) for m in metrics.list_metrics(self._ctx)]
+
+    def results(self, ref: str, segment: str | None) -> ExperimentResults:
+        return analyze_experiment(
+            self._ctx, self._event_store(), ref, self._alerts, segment=segment
+        )
+
+    def timeseries(self, ref: str, metric: str | None, interval: str) -> ExperimentTimeseries:
+        return experiment_timeseries(
+            self._ctx, self._event_store(), ref, metric=metric, interval_name=interval
+        )
 
     def _event_store(self) -> EventStore:
         # Opened on first use: most commands never touch events, and DuckDB locks its file.

@@ -21,10 +21,12 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
+from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 
-__all__ = ["Events", "Experiments", "Groups", "Models"]
+__all__ = ["Events", "Experiments", "Groups", "Metrics", "Models"]
 
 
 class Experiments:
@@ -120,9 +122,21 @@ class Experiments:
     def archive(self, ref: str) -> ExperimentPublic:
         return self._backend.transition(ref, Action.ARCHIVE, None)
 
-    def results(self, ref: str) -> ExperimentResults:
-        """Per-variant metrics, comparisons, SRM, guardrails and the recommendation."""
-        return self._backend.results(ref)
+    def results(self, ref: str, *, segment: str | None = None) -> ExperimentResults:
+        """Per-variant metrics, comparisons, SRM, guardrails and the recommendation.
+
+        ``segment`` names a unit attribute (from exposures) to break the primary metric
+        down by. Analysing also takes the automatic actions (a broken guardrail stops the
+        experiment; with auto-promote a clear winner is promoted).
+        """
+        return self._backend.results(ref, segment)
+
+    def timeseries(
+        self, ref: str, *, metric: str | None = None, interval: str = "day"
+    ) -> ExperimentTimeseries:
+        """The metric (default: primary) per variant and each lift, cumulatively by
+        ``interval`` (hour or day), with the lift's confidence sequence."""
+        return self._backend.timeseries(ref, metric, interval)
 
     def assignment_counts(self, ref: str) -> dict[str, int]:
         """How many units are assigned to each variant."""
@@ -191,6 +205,39 @@ class Groups:
 
     def list(self) -> list[GroupPublic]:
         return self._backend.list_groups()
+
+
+class Metrics:
+    """Custom metrics, computed from ``metric`` events of the same name."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def create(
+        self,
+        name: str,
+        *,
+        aggregation: str = "sum",
+        kind: str = "continuous",
+        higher_is_better: bool = True,
+        description: str = "",
+    ) -> MetricPublic:
+        """Define ``name``: ``aggregation`` per unit (sum, mean, count, any) and ``kind``
+        (proportion: units above 0; continuous: the mean)."""
+        spec = parse(
+            MetricCreate,
+            {
+                "name": name,
+                "aggregation": aggregation,
+                "kind": kind,
+                "higher_is_better": higher_is_better,
+                "description": description,
+            },
+        )
+        return self._backend.define_metric(spec)
+
+    def list(self) -> list[MetricPublic]:
+        return self._backend.list_metrics()
 
 
 class _StatusFilter(Schema):

@@ -40,8 +40,8 @@ class CupedPublic(Schema):
 class ComparisonPublic(Schema):
     """One treatment against the control on one metric.
 
-    ``p_value`` is the fixed-horizon test's; ``adjusted_p_value`` corrects it for the number of
-    treatments (Holm); ``always_valid_p_value`` and ``msprt_log_lr`` come from the mSPRT and
+    ``p_value`` is the fixed-horizon test's; ``adjusted_p_value`` corrects it for multiplicity
+    as ``correction`` says; ``always_valid_p_value`` and ``msprt_log_lr`` come from the mSPRT and
     stay valid however often the results are looked at. ``significant`` follows the analysis
     method chosen.
     """
@@ -65,6 +65,11 @@ class ComparisonPublic(Schema):
     expected_loss: float | None
     significant: bool
     cuped: CupedPublic | None
+    correction: str = Field(
+        default="holm",
+        description="how adjusted_p_value was corrected: holm (primary metric, across "
+        "treatments) or benjamini_hochberg (secondary metrics, across treatments and metrics)",
+    )
 
 
 class SrmPublic(Schema):

@@ -62,6 +62,14 @@ class ExperimentCreate(Schema):
     mde: float | None = None
     analysis_method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
     cuped: bool = True
+    cuped_lookback_days: int = Field(
+        default=14, description="days before launch whose data adjusts each metric (CUPED)"
+    )
+    cuped_covariate: str | None = Field(
+        default=None,
+        description="a metric event name whose per-unit mean is the CUPED covariate, "
+        "instead of the same metric before launch",
+    )
     bandit: bool = False
     shadow: bool = False
     auto_promote: bool = False
@@ -98,9 +106,13 @@ class VariantPublic(Schema):
 
 
 class GuardrailPublic(Schema):
+    """``threshold`` is a fraction of the control's value when ``relative`` (``+0.1``: +10%)."""
+
     metric: str
     bound: str
     threshold: float
+    relative: bool = False
+    spec: str = Field(default="", description='as written, e.g. "latency_ms<=+10%"')
 
 
 class ExperimentPublic(Schema):
@@ -123,6 +135,8 @@ class ExperimentPublic(Schema):
     mde: float | None
     analysis_method: AnalysisMethod
     cuped: bool
+    cuped_lookback_days: int
+    cuped_covariate: str | None
     bandit: bool
     shadow: bool
     auto_promote: bool
@@ -148,7 +162,13 @@ class ExperimentPublic(Schema):
             primary_metric=experiment.primary_metric,
             secondary_metrics=list(experiment.secondary_metrics),
             guardrails=[
-                GuardrailPublic(metric=g.metric, bound=g.bound.value, threshold=g.threshold)
+                GuardrailPublic(
+                    metric=g.metric,
+                    bound=g.bound.value,
+                    threshold=g.threshold,
+                    relative=g.relative,
+                    spec=str(g),
+                )
                 for g in experiment.guardrails
             ],
             min_samples=experiment.min_samples,
@@ -158,6 +178,8 @@ class ExperimentPublic(Schema):
             mde=experiment.mde,
             analysis_method=experiment.analysis_method,
             cuped=experiment.cuped,
+            cuped_lookback_days=experiment.cuped_lookback_days,
+            cuped_covariate=experiment.cuped_covariate,
             bandit=experiment.bandit,
             shadow=experiment.shadow,
             auto_promote=experiment.auto_promote,

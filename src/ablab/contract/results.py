@@ -14,7 +14,16 @@ from ablab.contract.analysis import ComparisonPublic, DecisionPublic, SrmPublic
 from ablab.contract.base import Schema
 from ablab.contract.experiments import ExperimentPublic
 
-__all__ = ["ExperimentResults", "GuardrailResult", "MetricValue", "VariantResults"]
+__all__ = [
+    "ExperimentResults",
+    "GuardrailResult",
+    "MetricValue",
+    "SegmentBreakdown",
+    "SegmentComparison",
+    "SegmentResult",
+    "SegmentVariant",
+    "VariantResults",
+]
 
 
 class MetricValue(Schema):
@@ -54,12 +63,60 @@ class VariantResults(Schema):
 
 
 class GuardrailResult(Schema):
+    """One treatment against one guardrail.
+
+    ``limit`` is the value the treatment must not cross: the threshold itself, or for a
+    relative guardrail the control's value moved by the margin. ``state`` is ``pass`` when
+    the whole interval keeps the bound, ``fail`` when it lies wholly beyond it, otherwise
+    ``inconclusive`` (``no_data`` before there is any). ``violated`` is a ``fail`` with the
+    minimum samples reached: it stops the experiment.
+    """
+
     metric: str
     variant: str
     bound: str
     threshold: float
+    relative: bool = False
+    limit: float | None = None
     value: float | None
+    control_value: float | None = None
+    state: str = "no_data"
     violated: bool
+
+
+class SegmentVariant(Schema):
+    name: str
+    units: int
+    value: float | None
+
+
+class SegmentComparison(Schema):
+    """A treatment against the control within one segment, on the primary metric.
+
+    ``adjusted_p_value`` is Benjamini-Hochberg across every segment and treatment.
+    """
+
+    variant: str
+    relative_lift: float | None
+    relative_ci: tuple[float | None, float | None]
+    p_value: float | None
+    adjusted_p_value: float | None
+    significant: bool
+
+
+class SegmentResult(Schema):
+    value: str
+    variants: list[SegmentVariant]
+    comparisons: list[SegmentComparison]
+
+
+class SegmentBreakdown(Schema):
+    """The primary metric by a unit attribute (the largest segments; the rest as (other))."""
+
+    attribute: str
+    metric: str
+    correction: str
+    segments: list[SegmentResult]
 
 
 class ExperimentResults(Schema):
@@ -72,6 +129,7 @@ class ExperimentResults(Schema):
     is_significant: bool
     min_samples_reached: bool
     recommendation: DecisionPublic
+    segments: SegmentBreakdown | None = None
 
     @property
     def control(self) -> VariantResults:

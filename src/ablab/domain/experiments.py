@@ -82,6 +82,8 @@ class Experiment:
     mde: float | None = None
     analysis_method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
     cuped: bool = True
+    cuped_lookback_days: int = 14
+    cuped_covariate: str | None = None
     bandit: bool = False
     shadow: bool = False
     auto_promote: bool = False
@@ -214,21 +216,23 @@ def validate_settings(experiment: Experiment) -> None:
         raise ValidationError(
             f"max duration must be at least 1 day, got {experiment.max_duration_days}"
         )
+    # Custom metric names are checked against the project's definitions by the service.
     for metric in (experiment.primary_metric, *experiment.secondary_metrics):
         validate_metric_name(metric)
-        if metric not in TESTED_METRICS:
+        if metric in BUILTIN_METRICS and metric not in TESTED_METRICS:
             raise ValidationError(
-                f"metric {metric!r} cannot be compared yet: use one of "
-                f"{', '.join(TESTED_METRICS)} as primary or secondary metric",
-                details={"metric": metric, "supported": list(TESTED_METRICS)},
+                f"metric {metric!r} is reported and guarded but not compared: use one of "
+                f"{', '.join(TESTED_METRICS)} or a custom metric as primary or secondary metric",
+                details={"metric": metric, "builtin": list(TESTED_METRICS)},
             )
     for guardrail in experiment.guardrails:
-        if guardrail.metric not in BUILTIN_METRICS:
-            raise ValidationError(
-                f"guardrail metric {guardrail.metric!r} is not computed: use one of "
-                f"{', '.join(BUILTIN_METRICS)}",
-                details={"metric": guardrail.metric, "supported": list(BUILTIN_METRICS)},
-            )
+        validate_metric_name(guardrail.metric)
+    if not 1 <= experiment.cuped_lookback_days <= 365:
+        raise ValidationError(
+            f"the CUPED lookback must be 1 to 365 days, got {experiment.cuped_lookback_days}"
+        )
+    if experiment.cuped_covariate is not None:
+        validate_metric_name(experiment.cuped_covariate)
     if experiment.primary_metric in experiment.secondary_metrics:
         raise ValidationError(
             f"{experiment.primary_metric!r} is the primary metric; "

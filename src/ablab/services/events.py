@@ -233,7 +233,7 @@ class _Validator:
         number = _number(get("value"), "value")
         for append, value in zip(
             self._appenders["metric"],
-            (event_id, experiment_id, unit_id, name, number, ts, self._now),
+            (event_id, self._project_id, experiment_id, unit_id, name, number, ts, self._now),
             strict=True,
         ):
             append(value)

@@ -28,6 +28,7 @@ from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.audit import experiment_snapshot, record
 from ablab.services.catalogue import require_group, require_model
 from ablab.services.context import Context
+from ablab.services.metrics import resolve_metrics
 from ablab.services.ports import MetadataSession
 
 __all__ = [
@@ -74,6 +75,8 @@ def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
         mde=spec.mde,
         analysis_method=spec.analysis_method,
         cuped=spec.cuped,
+        cuped_lookback_days=spec.cuped_lookback_days,
+        cuped_covariate=spec.cuped_covariate,
         bandit=spec.bandit,
         shadow=spec.shadow,
         auto_promote=spec.auto_promote,
@@ -145,7 +148,16 @@ def _variant(spec: VariantCreate) -> Variant:
 
 
 def _check_references(session: MetadataSession, ctx: Context, experiment: Experiment) -> None:
-    """The model, its versions and the group named by ``experiment`` must exist."""
+    """The model, its versions, the group and the custom metrics named must exist."""
+    resolve_metrics(
+        session,
+        ctx,
+        (
+            experiment.primary_metric,
+            *experiment.secondary_metrics,
+            *(g.metric for g in experiment.guardrails),
+        ),
+    )
     if experiment.group is not None:
         require_group(session, ctx, experiment.group)
     versions = [v.model_version for v in experiment.variants if v.model_version is not None]
@@ -224,6 +236,7 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
         if changes:
             updated = replace(updated, updated_at=now, **changes)
             validate_settings(updated)
+            _check_references(session, ctx, updated)
         if replace(updated, updated_at=current.updated_at) == current:
             return current  # nothing changed: no write, no audit entry, no new version
         return _write(ctx, session, current, updated, "update")

@@ -16,6 +16,7 @@ from ablab.errors import Conflict, InvalidTransition
 from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.experiments import transition
+from ablab.services.guardrails import describe
 from ablab.services.ports import AlertSink, EventStore
 from ablab.services.results import experiment_results
 
@@ -30,17 +31,22 @@ class AutomaticAction(StrEnum):
 
 
 def analyze_experiment(
-    ctx: Context, events: EventStore, ref: str, alerts: AlertSink | None = None
+    ctx: Context,
+    events: EventStore,
+    ref: str,
+    alerts: AlertSink | None = None,
+    *,
+    segment: str | None = None,
 ) -> ExperimentResults:
     """The results of ``ref``, after taking the automatic action they call for.
 
     When a guardrail stops the experiment or it is auto-promoted, the results returned show
     the new status.
     """
-    results = experiment_results(ctx, events, ref)
+    results = experiment_results(ctx, events, ref, segment=segment)
     if enforce(ctx, results, alerts) is None:
         return results
-    return experiment_results(ctx, events, ref)
+    return experiment_results(ctx, events, ref, segment=segment)
 
 
 def enforce(
@@ -60,7 +66,7 @@ def enforce(
     actor = ctx.actor
     if broken:
         reason = "guardrail broken: " + ", ".join(
-            f"{g.variant} {g.metric}={g.value:.4g} ({g.bound}{g.threshold:g})" for g in broken
+            f"{g.variant} {g.metric}={g.value:.4g} ({describe(g)})" for g in broken
         )
         automatic = _as_system(ctx, "ablab:guardrail")
         if not _act(automatic, experiment.id, Action.STOP):

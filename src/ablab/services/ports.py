@@ -6,7 +6,7 @@ A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everyt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +17,10 @@ from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
-from ablab.stats import CovariateMoments, RatioMoments
+from ablab.stats import CovariateMoments, RatioCovariateMoments
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -28,9 +29,11 @@ __all__ = [
     "EventStore",
     "MetadataSession",
     "MetadataStore",
-    "ModelMetricSums",
+    "MetricRequest",
+    "TimeBucket",
     "UnitTable",
     "UnitTableReader",
+    "VariantSums",
 ]
 
 
@@ -53,6 +56,13 @@ class MetadataSession(Protocol):
     def get_group(self, project_id: str, name: str) -> DeviceGroup | None: ...
     def list_groups(self, project_id: str) -> list[DeviceGroup]: ...
     def add_group(self, group: DeviceGroup) -> None: ...
+
+    # Custom metrics
+    def get_metric(self, project_id: str, name: str) -> CustomMetric | None: ...
+    def list_metrics(self, project_id: str) -> list[CustomMetric]: ...
+    def add_metric(self, metric: CustomMetric) -> None:
+        """Insert; raises Conflict if the name is taken in the project."""
+        ...
 
     # Experiments
     def get_experiment(self, project_id: str, ref: str) -> Experiment | None:
@@ -146,7 +156,10 @@ EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "label": (
         "event_id", "project_id", "prediction_id", "correct", "label", "ts", "received_at",
     ),
-    "metric": ("event_id", "experiment_id", "unit_id", "name", "value", "ts", "received_at"),
+    "metric": (
+        "event_id", "project_id", "experiment_id", "unit_id", "name", "value", "ts",
+        "received_at",
+    ),
 }  # fmt: skip
 
 
@@ -172,36 +185,84 @@ class EventColumns:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelMetricSums:
-    """One variant's sufficient statistics for the built-in model metrics, over units.
+class MetricRequest:
+    """What an analysis asks of the event store, answered in one pass per metric group.
 
-    Each is a ratio over units (the unit of randomisation is the unit of analysis):
-    accuracy = correct / labelled predictions, latency = latency sum / predictions,
-    error rate = errors / predictions. ``latency_p95_ms`` is over predictions.
+    The built-in model metrics are always computed (from non-shadow predictions and the
+    project's latest label of each); ``custom`` adds metrics from ``metric`` events. For
+    CUPED, ``covariate`` names metric events whose per-unit mean adjusts every metric;
+    otherwise ``pre_window`` [start, end) gives each metric its own value before launch,
+    from the predictions of ``prior_experiment_ids`` and the project's metric events.
+    ``segment`` breaks every figure down by a unit attribute (from the unit's first
+    exposure that has it). ``period_boundaries`` are the sorted times the weights changed:
+    the units first seen (exposed or predicted for, by arrival) are counted per period.
     """
 
+    project_id: str
+    experiment_id: str
+    custom: tuple[CustomMetric, ...] = ()
+    pre_window: tuple[datetime, datetime] | None = None
+    prior_experiment_ids: tuple[str, ...] = ()
+    covariate: str | None = None
+    segment: str | None = None
+    period_boundaries: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSums:
+    """One variant's (or one segment of it) sufficient statistics over units.
+
+    Every metric is a per-unit numerator and denominator with its covariate's (zero when
+    there is none): accuracy = correct / labelled predictions, latency = latency sum /
+    predictions, error rate = errors / predictions; a custom metric's denominator is 1 per
+    unit except for a ``mean``, whose denominator is the unit's event count.
+    ``latency_p95_ms`` is over predictions. ``units`` counts units with predictions;
+    ``units_by_period`` counts every unit seen (exposed or predicted for), by the weight
+    period of its first arrival.
+    """
+
+    variant: str
+    segment: str | None
     units: int
     predictions: int
-    accuracy: RatioMoments
-    latency_ms: RatioMoments
-    error_rate: RatioMoments
     latency_p95_ms: float | None
+    metrics: Mapping[str, RatioCovariateMoments]
+    units_by_period: tuple[int, ...] = ()
+
+    @property
+    def seen(self) -> int:
+        return sum(self.units_by_period)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBucket:
+    """How one variant's cumulative sums of one metric changed during a time bucket.
+
+    ``change`` holds the changes of the per-unit sums of y, y**2, x, x**2 and x*y (a
+    :class:`RatioMoments` without its count). Adding the changes of every bucket up to
+    ``start`` gives the sums as they were at the end of that bucket; ``new_units`` counts
+    the units first seen in it.
+    """
+
+    start: datetime
+    variant: str
+    new_units: int
+    change: tuple[float, float, float, float, float]
 
 
 class EventStore(Protocol):
     """Where events live: DuckDB on one machine, PostgreSQL when shared."""
 
-    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
-        """Per variant, from non-shadow predictions and the project's latest label of each."""
+    def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
+        """Per variant (and segment, if asked), the sums of every metric of ``request``."""
         ...
 
-    def units_by_period(
-        self, experiment_id: str, boundaries: Sequence[datetime]
-    ) -> list[dict[str, int]]:
-        """Units seen (exposed or predicted for) per variant, by the period of their first event.
+    def metric_timeseries(
+        self, request: MetricRequest, metric: str, interval: str
+    ) -> list[TimeBucket]:
+        """The change of one metric's cumulative sums per variant and ``interval`` bucket.
 
-        ``boundaries`` are the sorted times the weights changed; the result has one mapping
-        per period, ``len(boundaries) + 1`` in all.
+        ``interval`` is ``hour`` or ``day``; buckets come in time order by event time.
         """
         ...
 

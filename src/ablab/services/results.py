@@ -1,178 +1,209 @@
 """An experiment's results: from stored events to the results contract and a verdict.
 
 events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> decision.
-The built-in model metrics are ratios over units, compared by the delta method; every
-(treatment, metric) pair is one member of the Holm family; SRM judges the units first seen
-in each weight period against that period's weights. Holm adjusts each metric's p-values
-across treatments (secondary metrics do not cost the primary decision power).
+
+- Each metric gets the test of its kind (``metric_tests``), CUPED-adjusted when asked.
+- Multiplicity: the primary metric's p-values are Holm-adjusted across treatments (the
+  family the decision rests on); the secondary metrics' are Benjamini-Hochberg-adjusted
+  together across treatments and metrics (exploratory, so the false discovery rate is
+  controlled rather than the family-wise error). Secondary metrics never cost the primary
+  decision power.
+- SRM judges the units first seen in each weight period against that period's weights.
+- Guardrails: absolute thresholds and non-inferiority margins (``guardrails``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from ablab.contract.analysis import DecisionPublic, SrmPublic
 from ablab.contract.experiments import ExperimentPublic
-from ablab.contract.results import ExperimentResults, GuardrailResult, MetricValue, VariantResults
+from ablab.contract.results import ExperimentResults, MetricValue, VariantResults
 from ablab.domain.decisions import decide, decide_overall
 from ablab.domain.experiments import Experiment
-from ablab.domain.guardrails import Bound
-from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS
-from ablab.errors import ValidationError
+from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
 from ablab.services.audit import list_audit
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
-    evaluate,
     evidence_for,
     finite,
-    interval,
     is_significant,
     oriented_lift,
     planned_units_reached,
 )
 from ablab.services.context import Context
-from ablab.services.experiments import get_experiment
-from ablab.services.ports import EventStore, ModelMetricSums
-from ablab.stats import (
-    RatioMoments,
-    adjust_p_values,
-    ratio_interval,
-    ratio_test,
-    sample_ratio_mismatch_over_periods,
-)
+from ablab.services.guardrails import broken_guardrails, evaluate_guardrails
+from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
+from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
+from ablab.services.ports import EventStore, VariantSums
+from ablab.services.segments import segment_breakdown
+from ablab.stats import adjust_p_values, sample_ratio_mismatch_over_periods
+from ablab.stats.multiplicity import MultiplicityMethod
 
-__all__ = ["COMPARED_METRICS", "experiment_results", "weight_periods"]
+__all__ = ["experiment_results", "variant_sums", "weight_periods"]
 
 # Weight changes are rare; an experiment with more audit entries than this is unusual.
 _AUDIT_LIMIT = 10_000
 
-COMPARED_METRICS = TESTED_METRICS
 
-
-def experiment_results(ctx: Context, events: EventStore, ref: str) -> ExperimentResults:
-    """The results of experiment ``ref`` as of now.
+def experiment_results(
+    ctx: Context, events: EventStore, ref: str, *, segment: str | None = None
+) -> ExperimentResults:
+    """The results of experiment ``ref`` as of now, broken down by ``segment`` if given.
 
     Raises:
-        NotFound: no such experiment.
-        ValidationError: the experiment has no variants yet, or its primary metric is not
-            one of the built-in model metrics (custom metrics come with their definitions).
+        NotFound: no such experiment, or a custom metric it names is not defined.
+        ValidationError: the experiment has no variants yet, or a malformed segment name.
     """
-    experiment = get_experiment(ctx, ref)
-    if len(experiment.variants) < 2:
-        raise ValidationError(f"experiment {experiment.name!r} has no variants to compare yet")
-    if experiment.primary_metric not in TESTED_METRICS:
-        raise ValidationError(
-            f"results for the metric {experiment.primary_metric!r} are not available yet; "
-            f"primary metrics: {', '.join(TESTED_METRICS)}"
-        )
-    sums = events.model_metrics(ctx.project_id, experiment.id)
+    segmented = analysis_setup(ctx, ref, segment=segment)
+    experiment = segmented.experiment
     periods = weight_periods(ctx, experiment)
-    by_period = events.units_by_period(experiment.id, [start for start, _ in periods[1:]])
-    seen = {v.name: sum(p.get(v.name, 0) for p in by_period) for v in experiment.variants}
-    empty = ModelMetricSums(
-        0, 0, RatioMoments.empty(), RatioMoments.empty(), RatioMoments.empty(), None
-    )
-    per_variant = {v.name: sums.get(v.name, empty) for v in experiment.variants}
-    metrics = [
-        m
-        for m in (experiment.primary_metric, *experiment.secondary_metrics)
-        if m in COMPARED_METRICS
-    ]
-    control = experiment.control
-    pairs = [(t.name, m) for t in experiment.treatments for m in metrics]
-    arms = [
-        evaluate(
-            ratio_test(
-                _moments(per_variant[control.name], m),
-                _moments(per_variant[t], m),
-                alpha=experiment.alpha,
-            ),
-            mde=experiment.mde,
+    boundaries = tuple(start for start, _ in periods[1:])
+    request = replace(segmented.request, segment=None, period_boundaries=boundaries)
+    setup = replace(segmented, request=request)
+    per_variant = variant_sums(experiment, events.metric_sums(request))
+    compared = _compared_metrics(experiment, setup.definitions)
+    tests = {
+        (t.name, m): compare_variants(
+            setup, m, per_variant[experiment.control.name], per_variant[t.name]
         )
-        for t, m in pairs
-    ]
-    fixed, valid = _holm_per_metric(pairs, arms)
-    significance = [
-        is_significant(a, experiment.analysis_method, fixed_adjusted=f, valid_adjusted=v)
-        for a, f, v in zip(arms, fixed, valid, strict=True)
-    ]
+        for t in experiment.treatments
+        for m in compared
+    }
+    reported = [experiment.primary_metric, *experiment.secondary_metrics]
+    pairs = [(t.name, m) for m in reported for t in experiment.treatments]
+    fixed, valid, corrections = _adjusted(experiment, pairs, [tests[p].arm for p in pairs])
+    significance = {
+        pair: is_significant(
+            tests[pair].arm, experiment.analysis_method, fixed_adjusted=f, valid_adjusted=v
+        )
+        for pair, f, v in zip(pairs, fixed, valid, strict=True)
+    }
     comparisons = [
-        comparison_row(t, m, a, fixed_adjusted=f, valid_adjusted=v, significant=s)
-        for (t, m), a, f, v, s in zip(pairs, arms, fixed, valid, significance, strict=True)
+        comparison_row(
+            t,
+            m,
+            tests[(t, m)].arm,
+            fixed_adjusted=f,
+            valid_adjusted=v,
+            significant=significance[(t, m)],
+            cuped=tests[(t, m)].cuped,
+        ).model_copy(update={"correction": c})
+        for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
-    variants = [
-        _variant_results(experiment, v.name, per_variant[v.name], seen) for v in experiment.variants
-    ]
-    srm = _srm(experiment, periods, by_period)
-    guardrails = _guardrails(experiment, variants)
-    planned = {
-        t: planned_units_reached(a, mde=experiment.mde, power=experiment.power)
-        for (t, m), a in zip(pairs, arms, strict=True)
-        if m == experiment.primary_metric
-    }
-    min_samples_reached = all(v.units >= experiment.min_samples for v in variants)
-    primary = {
-        t: (a, s)
-        for (t, m), a, s in zip(pairs, arms, significance, strict=True)
-        if m == experiment.primary_metric
-    }
+    variants = [_variant_results(setup, v.name, per_variant[v.name]) for v in experiment.variants]
+    srm = _srm(experiment, periods, per_variant)
+    guardrails = evaluate_guardrails(
+        experiment, variants, {pair: test.arm for pair, test in tests.items()}
+    )
+    higher_is_better = setup.definitions[experiment.primary_metric].higher_is_better
+    primary = experiment.primary_metric
     recommendations = [
         decide(
             evidence_for(
                 t.name,
-                primary[t.name][0],
-                higher_is_better=_higher_is_better(experiment),
-                significant=primary[t.name][1],
+                tests[(t.name, primary)].arm,
+                higher_is_better=higher_is_better,
+                significant=significance[(t.name, primary)],
                 min_samples=experiment.min_samples,
-                planned_units_reached=planned[t.name],
+                planned_units_reached=planned_units_reached(
+                    tests[(t.name, primary)].arm, mde=experiment.mde, power=experiment.power
+                ),
                 srm_mismatch=srm.mismatch,
-                violated_guardrails=_broken(guardrails, t.name),
+                violated_guardrails=broken_guardrails(guardrails, t.name),
             )
         )
         for t in experiment.treatments
     ]
     lifts = [
-        oriented_lift(primary[t.name][0], _higher_is_better(experiment))
-        for t in experiment.treatments
+        oriented_lift(tests[(t.name, primary)].arm, higher_is_better) for t in experiment.treatments
     ]
     overall = decide_overall(recommendations, lifts)
+    breakdown = None
+    if segment is not None:
+        breakdown = segment_breakdown(segmented, segment, events.metric_sums(segmented.request))
     return ExperimentResults(
         experiment=ExperimentPublic.from_domain(experiment),
-        primary_metric=experiment.primary_metric,
+        primary_metric=primary,
         variants=variants,
         comparisons=comparisons,
         srm=srm,
         guardrails=guardrails,
-        is_significant=any(s for _, s in primary.values()),
-        min_samples_reached=min_samples_reached,
+        is_significant=any(significance[(t.name, primary)] for t in experiment.treatments),
+        min_samples_reached=all(v.units >= experiment.min_samples for v in variants),
         recommendation=DecisionPublic(
             action=overall.action.value,
             decision=overall.decision.value,
             variant=overall.variant,
             reason=overall.reason,
         ),
+        segments=breakdown,
     )
 
 
-def _moments(sums: ModelMetricSums, metric: str) -> RatioMoments:
-    moments: RatioMoments = getattr(sums, metric)
-    return moments
+def variant_sums(experiment: Experiment, found: Sequence[VariantSums]) -> dict[str, VariantSums]:
+    """The sums of each variant of ``experiment`` (empty ones for a variant without data)."""
+    by_variant = {s.variant: s for s in found if s.segment is None}
+    return {
+        v.name: by_variant.get(v.name) or VariantSums(v.name, None, 0, 0, None, {})
+        for v in experiment.variants
+    }
 
 
-def _variant_results(
-    experiment: Experiment, name: str, sums: ModelMetricSums, seen: dict[str, int]
-) -> VariantResults:
-    metrics: dict[str, MetricValue] = {}
-    for metric in COMPARED_METRICS:
-        moments = _moments(sums, metric)
-        value = moments.numerator_sum / moments.denominator_sum if moments.denominator_sum else None
-        metrics[metric] = MetricValue(
-            value=finite(value),
-            n=moments.n,
-            ci=interval(ratio_interval(moments, alpha=experiment.alpha)),
+def _compared_metrics(experiment: Experiment, definitions: dict[str, Definition]) -> list[str]:
+    """The primary and secondary metrics, then the guardrails' metrics that can be tested."""
+    names = [experiment.primary_metric, *experiment.secondary_metrics]
+    names += [
+        g.metric
+        for g in experiment.guardrails
+        if definitions[g.metric].kind is not MetricKind.QUANTILE
+    ]
+    return list(dict.fromkeys(names))
+
+
+def _adjusted(
+    experiment: Experiment, pairs: list[tuple[str, str]], arms: list[Arm]
+) -> tuple[list[float], list[float], list[str]]:
+    """Adjusted fixed and always-valid p-values and the correction of each pair.
+
+    Holm across treatments for the primary metric; Benjamini-Hochberg across treatments
+    and metrics for the secondary ones.
+    """
+    fixed = [math.nan] * len(arms)
+    valid = [math.nan] * len(arms)
+    corrections = [""] * len(arms)
+    primary = [i for i, (_, m) in enumerate(pairs) if m == experiment.primary_metric]
+    secondary = [i for i, (_, m) in enumerate(pairs) if m != experiment.primary_metric]
+    families: tuple[tuple[list[int], MultiplicityMethod], ...] = (
+        (primary, "holm"),
+        (secondary, "benjamini_hochberg"),
+    )
+    for members, method in families:
+        if not members:
+            continue
+        adjusted_fixed = adjust_p_values([arms[i].comparison.p_value for i in members], method)
+        adjusted_valid = adjust_p_values(
+            [arms[i].sequential.always_valid_p_value for i in members], method
         )
+        for i, f, v in zip(members, adjusted_fixed, adjusted_valid, strict=True):
+            fixed[i], valid[i], corrections[i] = f, v, method
+    return fixed, valid, corrections
+
+
+def _variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> VariantResults:
+    experiment = setup.experiment
+    metrics: dict[str, MetricValue] = {}
+    shown = [*TESTED_METRICS, *(m for m in setup.definitions if m not in BUILTIN_METRICS)]
+    for metric in shown:
+        definition = setup.definitions.get(metric, BUILTIN_METRICS.get(metric))
+        assert definition is not None
+        moments = metric_sums(sums, metric)
+        value, ci = metric_value(definition, moments, experiment.alpha)
+        metrics[metric] = MetricValue(value=value, n=moments.n, ci=ci)
     metrics["latency_p95_ms"] = MetricValue(
         value=finite(sums.latency_p95_ms), n=sums.predictions, ci=(None, None)
     )
@@ -181,7 +212,7 @@ def _variant_results(
         name=name,
         model_version=variant.model_version,
         weight=variant.weight,
-        units=seen.get(name, 0),
+        units=sums.seen,
         predictions=sums.predictions,
         metrics=metrics,
     )
@@ -211,13 +242,18 @@ def weight_periods(ctx: Context, experiment: Experiment) -> list[tuple[datetime,
 def _srm(
     experiment: Experiment,
     periods: list[tuple[datetime, dict[str, float]]],
-    by_period: list[dict[str, int]],
+    per_variant: dict[str, VariantSums],
 ) -> SrmPublic:
     names = [v.name for v in experiment.variants]
+
+    def seen_in(period: int, name: str) -> int:
+        counts = per_variant[name].units_by_period
+        return counts[period] if period < len(counts) else 0
+
     result = sample_ratio_mismatch_over_periods(
         [
-            ([seen.get(n, 0) for n in names], [weights.get(n, 0.0) for n in names])
-            for (_, weights), seen in zip(periods, by_period, strict=True)
+            ([seen_in(i, n) for n in names], [weights.get(n, 0.0) for n in names])
+            for i, (_, weights) in enumerate(periods)
         ]
     )
     return SrmPublic(
@@ -226,73 +262,4 @@ def _srm(
         observed=dict(zip(names, result.observed, strict=True)),
         expected=dict(zip(names, result.expected, strict=True)),
         threshold=result.threshold,
-    )
-
-
-def _guardrails(experiment: Experiment, variants: list[VariantResults]) -> list[GuardrailResult]:
-    """Each treatment against each guardrail; ``violated`` only on a confident breach.
-
-    A breach counts once the arm has ``min_samples`` units and the whole interval of the
-    metric lies beyond the threshold (the point estimate for p95 latency, which has none),
-    so one early failed prediction cannot stop an experiment.
-    """
-    treatments = {t.name for t in experiment.treatments}
-    results = []
-    for guardrail in experiment.guardrails:
-        for variant in variants:
-            if variant.name not in treatments:
-                continue
-            measured = variant.metrics.get(guardrail.metric)
-            value = measured.value if measured is not None else None
-            violated = False
-            if (
-                measured is not None
-                and value is not None
-                and variant.units >= experiment.min_samples
-            ):
-                low, high = measured.ci
-                edge = low if guardrail.bound is Bound.AT_MOST else high
-                violated = guardrail.is_violated_by(value if edge is None else edge)
-            results.append(
-                GuardrailResult(
-                    metric=guardrail.metric,
-                    variant=variant.name,
-                    bound=guardrail.bound.value,
-                    threshold=guardrail.threshold,
-                    value=value,
-                    violated=violated,
-                )
-            )
-    return results
-
-
-def _higher_is_better(experiment: Experiment) -> bool:
-    return BUILTIN_METRICS[experiment.primary_metric].higher_is_better
-
-
-def _holm_per_metric(
-    pairs: list[tuple[str, str]], arms: list[Arm]
-) -> tuple[list[float], list[float]]:
-    """Holm-adjusted fixed and always-valid p-values, one family per metric across treatments.
-
-    Secondary metrics then never cost the primary decision power.
-    """
-    fixed = [math.nan] * len(arms)
-    valid = [math.nan] * len(arms)
-    for metric in dict.fromkeys(m for _, m in pairs):
-        members = [i for i, (_, m) in enumerate(pairs) if m == metric]
-        adjusted_fixed = adjust_p_values([arms[i].comparison.p_value for i in members], "holm")
-        adjusted_valid = adjust_p_values(
-            [arms[i].sequential.always_valid_p_value for i in members], "holm"
-        )
-        for i, f, v in zip(members, adjusted_fixed, adjusted_valid, strict=True):
-            fixed[i], valid[i] = f, v
-    return fixed, valid
-
-
-def _broken(guardrails: list[GuardrailResult], variant: str) -> tuple[str, ...]:
-    return tuple(
-        f"{g.metric}{g.bound}{g.threshold:g} (observed {g.value:.4g})"
-        for g in guardrails
-        if g.violated and g.variant == variant and g.value is not None
     )

@@ -1,10 +1,10 @@
 """ablab.stats: pure statistics on sufficient statistics.
 
 Methods take additive sums (:class:`Moments`, :class:`RatioMoments`,
-:class:`CovariateMoments`) and return frozen result records whose ``status`` reports data
-problems (an empty arm, zero variance) instead of raising. Misuse (alpha outside (0, 1), a
-negative count) raises :class:`ablab.errors.ValidationError`. This package imports only
-numpy, scipy, the standard library and :mod:`ablab.errors`.
+:class:`CovariateMoments`, :class:`RatioCovariateMoments`) and return frozen result records
+whose ``status`` reports data problems (an empty arm, zero variance) instead of raising.
+Misuse (alpha outside (0, 1), a negative count) raises :class:`ablab.errors.ValidationError`.
+This package imports only numpy, scipy, the standard library and :mod:`ablab.errors`.
 
 Examples:
     >>> from ablab.stats import Moments, msprt, two_proportion_z_test
@@ -35,6 +35,7 @@ from ablab.stats.power import (
 from ablab.stats.proportions import two_proportion_z_test
 from ablab.stats.quantiles import compare_quantiles, quantile_interval
 from ablab.stats.ratio import ratio_test
+from ablab.stats.ratio_cuped import RatioCovariateMoments, ratio_cuped_test
 from ablab.stats.results import (
     BayesianResult,
     BestArmResult,
@@ -65,6 +66,7 @@ __all__ = [
     "McNemarResult",
     "Moments",
     "QuantileEstimate",
+    "RatioCovariateMoments",
     "RatioMoments",
     "RelativeLift",
     "SampleSize",
@@ -91,6 +93,7 @@ __all__ = [
     "probability_best_means",
     "probability_best_proportions",
     "quantile_interval",
+    "ratio_cuped_test",
     "ratio_interval",
     "ratio_test",
     "relative_lift",

@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from ablab.errors import Conflict
-from ablab.services.ports import EventColumns, ModelMetricSums
-from ablab.store.events.queries import (
-    LATEST_LABELS_DUCKDB,
-    MODEL_METRICS_SQL,
-    model_metric_sums,
-    units_by_period,
-    units_by_period_sql,
-)
+from ablab.services.ports import EventColumns
+from ablab.store.events.dialects import DUCKDB
+from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 
 __all__ = ["DuckDBEventStore"]
@@ -39,8 +33,10 @@ _ARROW_TYPES = {
 }
 
 
-class DuckDBEventStore:
+class DuckDBEventStore(AggregateQueries):
     """One connection, serialised by a lock; each ``append`` is one durable transaction."""
+
+    dialect = DUCKDB
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,25 +101,13 @@ class DuckDBEventStore:
             cursor.unregister("incoming")
         return int(result[0]) if result else 0
 
-    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
-        query = MODEL_METRICS_SQL.format(
-            latest_labels=LATEST_LABELS_DUCKDB, p95="quantile_cont(latency_ms, 0.95)"
-        )
+    def _fetch(
+        self, sql: str, params: Sequence[object]
+    ) -> tuple[list[str], list[tuple[object, ...]]]:
         with self._lock:
-            rows = self._connection.execute(
-                query, [project_id, experiment_id, experiment_id]
-            ).fetchall()
-        return dict(model_metric_sums(row) for row in rows)
-
-    def units_by_period(
-        self, experiment_id: str, boundaries: Sequence[datetime]
-    ) -> list[dict[str, int]]:
-        query = units_by_period_sql(len(boundaries))
-        with self._lock:
-            rows = self._connection.execute(
-                query, [experiment_id, experiment_id, *boundaries]
-            ).fetchall()
-        return units_by_period(rows, len(boundaries))
+            cursor = self._connection.execute(sql, list(params))
+            names = [column[0] for column in cursor.description or ()]
+            return names, cursor.fetchall()
 
     def count(self, kind: str) -> int:
         table = EVENT_TABLES[kind]

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 
 import psycopg
 
-from ablab.services.ports import EventColumns, ModelMetricSums
-from ablab.store.events.queries import (
-    LATEST_LABELS_POSTGRES,
-    MODEL_METRICS_SQL,
-    model_metric_sums,
-    units_by_period,
-    units_by_period_sql,
-)
+from ablab.services.ports import EventColumns
+from ablab.store.events.dialects import POSTGRES
+from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES
 
 __all__ = ["PostgresEventStore"]
 
 
-class PostgresEventStore:
+class PostgresEventStore(AggregateQueries):
+    dialect = POSTGRES
+
     def __init__(self, url: str) -> None:
         self._connection = psycopg.connect(url)
         self._lock = threading.Lock()
@@ -70,26 +66,13 @@ class PostgresEventStore:
                 stored += cursor.rowcount
         return stored
 
-    def model_metrics(self, project_id: str, experiment_id: str) -> dict[str, ModelMetricSums]:
-        query = MODEL_METRICS_SQL.format(
-            latest_labels=LATEST_LABELS_POSTGRES,
-            p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)",
-        ).replace("?", "%s")
+    def _fetch(
+        self, sql: str, params: Sequence[object]
+    ) -> tuple[list[str], list[tuple[object, ...]]]:
         with self._lock, self._connection.transaction():
-            rows = self._connection.execute(
-                query, [project_id, experiment_id, experiment_id]
-            ).fetchall()
-        return dict(model_metric_sums(row) for row in rows)
-
-    def units_by_period(
-        self, experiment_id: str, boundaries: Sequence[datetime]
-    ) -> list[dict[str, int]]:
-        query = units_by_period_sql(len(boundaries)).replace("?", "%s")
-        with self._lock, self._connection.transaction():
-            rows = self._connection.execute(
-                query, [experiment_id, experiment_id, *boundaries]
-            ).fetchall()
-        return units_by_period(rows, len(boundaries))
+            cursor = self._connection.execute(sql, list(params))
+            names = [column.name for column in cursor.description or ()]
+            return names, cursor.fetchall()
 
     def count(self, kind: str) -> int:
         with self._lock, self._connection.transaction():

@@ -10,12 +10,14 @@ from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.guardrails import Bound, Guardrail
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.store.metadata.tables import (
     AuditRow,
     ExperimentRow,
     GroupRow,
+    MetricRow,
     ModelRow,
     ModelVersionRow,
     ProjectRow,
@@ -32,6 +34,8 @@ __all__ = [
     "experiment_from_row",
     "group_from_row",
     "group_to_row",
+    "metric_from_row",
+    "metric_to_row",
     "model_from_row",
     "model_to_row",
     "model_version_from_row",
@@ -85,6 +89,18 @@ def group_to_row(group: DeviceGroup) -> GroupRow:
     return GroupRow(**_columns(group, condition=condition, members=sorted(group.members)))
 
 
+def metric_from_row(row: MetricRow) -> CustomMetric:
+    return _from_row(
+        CustomMetric, row, aggregation=Aggregation(row.aggregation), kind=MetricKind(row.kind)
+    )
+
+
+def metric_to_row(metric: CustomMetric) -> MetricRow:
+    return MetricRow(
+        **_columns(metric, aggregation=metric.aggregation.value, kind=metric.kind.value)
+    )
+
+
 def experiment_from_row(row: ExperimentRow) -> Experiment:
     return _from_row(
         Experiment,
@@ -102,7 +118,10 @@ def experiment_from_row(row: ExperimentRow) -> Experiment:
         ),
         secondary_metrics=tuple(row.secondary_metrics),
         guardrails=tuple(
-            Guardrail(g["metric"], Bound(g["bound"]), float(g["threshold"])) for g in row.guardrails
+            Guardrail(
+                g["metric"], Bound(g["bound"]), float(g["threshold"]), bool(g.get("relative"))
+            )
+            for g in row.guardrails
         ),
         analysis_method=AnalysisMethod(row.analysis_method),
     )
@@ -125,7 +144,12 @@ def experiment_columns(experiment: Experiment) -> dict[str, Any]:
         ],
         secondary_metrics=list(experiment.secondary_metrics),
         guardrails=[
-            {"metric": g.metric, "bound": g.bound.value, "threshold": g.threshold}
+            {
+                "metric": g.metric,
+                "bound": g.bound.value,
+                "threshold": g.threshold,
+                "relative": g.relative,
+            }
             for g in experiment.guardrails
         ],
         analysis_method=experiment.analysis_method.value,

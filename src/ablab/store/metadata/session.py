@@ -15,6 +15,7 @@ from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.errors import Conflict
@@ -25,6 +26,7 @@ from ablab.store.metadata.tables import (
     Base,
     ExperimentRow,
     GroupRow,
+    MetricRow,
     ModelRow,
     ModelVersionRow,
     ProjectRow,
@@ -109,6 +111,22 @@ class SqlMetadataSession:
 
     def add_group(self, group: DeviceGroup) -> None:
         self._add(mapping.group_to_row(group), f"device group {group.name!r} already exists")
+
+    # Custom metrics
+    def get_metric(self, project_id: str, name: str) -> CustomMetric | None:
+        row = self._session.scalar(
+            select(MetricRow).where(MetricRow.project_id == project_id, MetricRow.name == name)
+        )
+        return mapping.metric_from_row(row) if row else None
+
+    def list_metrics(self, project_id: str) -> list[CustomMetric]:
+        rows = self._session.scalars(
+            select(MetricRow).where(MetricRow.project_id == project_id).order_by(MetricRow.name)
+        )
+        return [mapping.metric_from_row(r) for r in rows]
+
+    def add_metric(self, metric: CustomMetric) -> None:
+        self._add(mapping.metric_to_row(metric), f"a metric called {metric.name!r} already exists")
 
     # Experiments
     def get_experiment(self, project_id: str, ref: str) -> Experiment | None:

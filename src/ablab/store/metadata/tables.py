@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "ExperimentRow",
     "GroupRow",
+    "MetricRow",
     "ModelRow",
     "ModelVersionRow",
     "ProjectRow",
@@ -137,6 +139,8 @@ class ExperimentRow(Base):
     mde: Mapped[float | None]
     analysis_method: Mapped[str] = mapped_column(String(16))
     cuped: Mapped[bool]
+    cuped_lookback_days: Mapped[int] = mapped_column(Integer, server_default=text("14"))
+    cuped_covariate: Mapped[str | None] = mapped_column(String(64))
     bandit: Mapped[bool]
     shadow: Mapped[bool]
     auto_promote: Mapped[bool]
@@ -146,6 +150,22 @@ class ExperimentRow(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class MetricRow(Base):
+    """A custom metric's definition; its values arrive as ``metric`` events of that name."""
+
+    __tablename__ = "metric_definitions"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    aggregation: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    higher_is_better: Mapped[bool]
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
 
 
 class AssignmentRow(Base):

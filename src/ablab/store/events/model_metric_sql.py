@@ -1,0 +1,162 @@
+"""The model metrics of an analysis in one statement, pushed down to the engine.
+
+One pass over the non-shadow predictions, joined once with the latest label of each,
+sums them per unit and then per variant (and segment) into the sums the delta method and
+CUPED need, so only a few numbers per variant leave the database:
+
+- the experiment's predictions give accuracy (correct / labelled), latency and error rate
+  (per prediction) of each unit;
+- with CUPED, the predictions of the project's earlier experiments in the pre-window,
+  scored against the same labels and summed per unit, are each unit's covariate; an
+  explicit covariate comes from metric events instead;
+- the per-unit totals also give each unit's first arrival, which with the exposures counts
+  the units first seen in each weight period (for the SRM check), without a second scan.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from ablab.services.ports import MetricRequest
+from ablab.store.events.dialects import Dialect
+from ablab.store.events.sql_parts import (
+    SCORE,
+    Parts,
+    Query,
+    covariate_cte,
+    in_list,
+    segment_cte,
+    sums,
+)
+
+__all__ = ["MODEL_METRICS", "model_metrics_query", "period_columns"]
+
+# The built-in model metrics as (name, numerator, denominator) over a unit's totals.
+MODEL_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("accuracy", "correct", "labelled"),
+    ("latency_ms", "latency", "predictions"),
+    ("error_rate", "errors", "predictions"),
+)
+
+_TOTALS = """count(*) AS predictions, sum(latency_ms) AS latency, sum(errors) AS errors,
+               sum(labelled) AS labelled, sum(correct) AS correct,
+               min(received_at) AS first_received"""
+
+
+def period_columns(boundaries: int) -> list[str]:
+    """Units first seen in each period, for ``boundaries`` change times (one ``?`` each)."""
+    if boundaries == 0:
+        return ["count(*) AS period_0"]
+    columns = ["count(*) FILTER (WHERE first_received < ?) AS period_0"]
+    for i in range(1, boundaries):
+        columns.append(
+            f"count(*) FILTER (WHERE first_received >= ? AND first_received < ?) AS period_{i}"
+        )
+    columns.append(f"count(*) FILTER (WHERE first_received >= ?) AS period_{boundaries}")
+    return columns
+
+
+def _period_params(request: MetricRequest) -> list[object]:
+    bounds = list(request.period_boundaries)
+    if not bounds:
+        return []
+    middle = [edge for pair in pairwise(bounds) for edge in pair]
+    return [bounds[0], *middle, bounds[-1]]
+
+
+def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
+    """Per variant (and segment): units by period, predictions, p95 and the metrics' sums."""
+    parts = Parts()
+    prior = (
+        request.covariate is None
+        and request.pre_window is not None
+        and bool(request.prior_experiment_ids)
+    )
+    # Read twice with CUPED: computed once.
+    parts.cte("latest_labels", dialect.latest_labels, request.project_id, materialized=prior)
+    scored = f"""p.unit_id, p.received_at, p.latency_ms, {SCORE["errors"]} AS errors,
+               {SCORE["labelled"]} AS labelled, {SCORE["correct"]} AS correct
+        FROM predictions AS p
+        LEFT JOIN latest_labels AS l ON l.prediction_id = p.prediction_id"""
+    parts.cte(
+        "units",
+        f"""SELECT unit_id, variant, {_TOTALS} FROM (
+            SELECT p.variant AS variant, {scored}
+            WHERE p.experiment_id = ? AND NOT p.shadow
+        ) AS scored GROUP BY unit_id, variant""",
+        request.experiment_id,
+    )
+    if prior:
+        assert request.pre_window is not None
+        # A scan of its own: one filter with an OR made DuckDB build the join's hash table
+        # on the predictions instead of the labels (twice as slow).
+        parts.cte(
+            "prior",
+            f"""SELECT unit_id, {_TOTALS} FROM (
+                SELECT {scored}
+                WHERE p.experiment_id IN ({in_list(len(request.prior_experiment_ids))})
+                  AND NOT p.shadow AND p.ts >= ? AND p.ts < ?
+            ) AS scored GROUP BY unit_id""",
+            *request.prior_experiment_ids,
+            *request.pre_window,
+        )
+    if request.covariate is not None:
+        covariate_cte(parts, request)
+    if request.segment is not None:
+        segment_cte(parts, dialect, request)
+    segmented = request.segment is not None
+    segment = "coalesce(s.segment, '(none)')" if segmented else "NULL"
+    by_segment = " LEFT JOIN segments AS s ON s.unit_id = {alias}.unit_id" if segmented else ""
+    group = "1, 2" if segmented else "1"
+
+    columns = ["u.variant AS sums_variant", f"{segment} AS sums_segment", "count(*) AS units"]
+    columns.append("sum(u.predictions) AS predictions")
+    u: str | None
+    v: str | None
+    for name, numerator, denominator in MODEL_METRICS:
+        if prior:
+            u, v = f"coalesce(c.{numerator}, 0)", f"coalesce(c.{denominator}, 0)"
+        elif request.covariate is not None:
+            u, v = "coalesce(c.value, 0)", "1"
+        else:
+            u, v = None, None
+        columns.extend(sums(name, f"u.{numerator}", f"u.{denominator}", u, v))
+    joins = by_segment.format(alias="u")
+    if prior:
+        joins += " LEFT JOIN prior AS c ON c.unit_id = u.unit_id"
+    elif request.covariate is not None:
+        joins += " LEFT JOIN covariates AS c ON c.unit_id = u.unit_id"
+    parts.cte("sums", f"SELECT {', '.join(columns)} FROM units AS u{joins} GROUP BY {group}")
+
+    parts.cte(
+        "seen",
+        """SELECT unit_id, variant, min(first_received) AS first_received FROM (
+            SELECT unit_id, variant, received_at AS first_received FROM exposures
+            WHERE experiment_id = ?
+            UNION ALL
+            SELECT unit_id, variant, first_received FROM units
+        ) AS sightings GROUP BY unit_id, variant""",
+        request.experiment_id,
+    )
+    periods = ", ".join(period_columns(len(request.period_boundaries)))
+    parts.cte(
+        "periods",
+        f"""SELECT n.variant AS variant, {segment} AS segment, {periods}
+        FROM seen AS n{by_segment.format(alias="n")} GROUP BY {group}""",
+        *_period_params(request),
+    )
+    # The quantile needs the predictions themselves, not the per-unit totals.
+    parts.cte(
+        "quantiles",
+        f"""SELECT p.variant AS variant, {segment} AS segment, {dialect.p95} AS p95
+        FROM predictions AS p{by_segment.format(alias="p")}
+        WHERE p.experiment_id = ? AND NOT p.shadow GROUP BY {group}""",
+        request.experiment_id,
+    )
+    same = "{v} = n.variant AND ({s} = n.segment OR {s} IS NULL)"
+    return parts.query(
+        dialect,
+        f"""SELECT n.*, sums.*, q.p95 AS latency_p95_ms FROM periods AS n
+        LEFT JOIN sums ON {same.format(v="sums.sums_variant", s="sums.sums_segment")}
+        LEFT JOIN quantiles AS q ON {same.format(v="q.variant", s="q.segment")}""",
+    )

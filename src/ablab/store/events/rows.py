@@ -1,0 +1,96 @@
+"""Result rows of the aggregate SQL as statistics objects: the only reader of their columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from ablab.services.ports import TimeBucket, VariantSums
+from ablab.stats import RatioCovariateMoments
+from ablab.store.events.model_metric_sql import MODEL_METRICS
+from ablab.store.events.sql_parts import SUM_COLUMNS
+from ablab.store.events.timeseries_sql import TIMESERIES_COLUMNS
+
+__all__ = ["number", "read_custom_metrics", "read_model_metrics", "read_timeseries"]
+
+Row = Sequence[object]
+
+
+def number(value: object) -> float:
+    """A sum as a float: DuckDB gives int or float, PostgreSQL Decimal for integer sums.
+
+    A sum over no rows is NULL, which is 0 here.
+    """
+    if value is None:
+        return 0.0
+    if not isinstance(value, int | float | Decimal):
+        raise TypeError(f"expected a number from the event store, got {value!r}")
+    return float(value)
+
+
+def _moments(n: int, named: dict[str, object], prefix: str) -> RatioCovariateMoments:
+    sums = [number(named.get(f"{prefix}__{suffix}")) for suffix, _ in SUM_COLUMNS]
+    return RatioCovariateMoments(n, *sums)
+
+
+def read_model_metrics(
+    names: Sequence[str], rows: Sequence[Row], periods: int
+) -> list[VariantSums]:
+    """Rows of ``model_metrics_query`` (column ``names``) as one VariantSums each."""
+    found = []
+    for row in rows:
+        named = dict(zip(names, row, strict=True))
+        n = int(number(named["units"]))
+        p95 = named["latency_p95_ms"]
+        found.append(
+            VariantSums(
+                variant=str(named["variant"]),
+                segment=None if named["segment"] is None else str(named["segment"]),
+                units=n,
+                predictions=int(number(named["predictions"])),
+                latency_p95_ms=None if p95 is None else number(p95),
+                metrics={name: _moments(n, named, name) for name, _, _ in MODEL_METRICS},
+                units_by_period=tuple(
+                    int(number(named[f"period_{i}"])) for i in range(periods + 1)
+                ),
+            )
+        )
+    return found
+
+
+def read_custom_metrics(
+    names: Sequence[str], rows: Sequence[Row]
+) -> dict[tuple[str | None, str], dict[str, RatioCovariateMoments]]:
+    """Rows of ``custom_metrics_query``: per (segment, variant), each metric's sums."""
+    found: dict[tuple[str | None, str], dict[str, RatioCovariateMoments]] = {}
+    for row in rows:
+        named = dict(zip(names, row, strict=True))
+        segment = None if named["segment"] is None else str(named["segment"])
+        metrics = found.setdefault((segment, str(named["variant"])), {})
+        metrics[str(named["metric"])] = _moments(int(number(named["units"])), named, "m")
+    return found
+
+
+def read_timeseries(rows: Sequence[Row]) -> list[TimeBucket]:
+    """Rows of ``timeseries_query`` as one TimeBucket each, in time order."""
+    buckets = []
+    for bucket, variant, *values in rows:
+        if not isinstance(bucket, datetime):
+            raise TypeError(f"expected a timestamp from the event store, got {bucket!r}")
+        changes = dict(zip(TIMESERIES_COLUMNS, (number(v) for v in values), strict=True))
+        buckets.append(
+            TimeBucket(
+                start=bucket.replace(tzinfo=UTC),
+                variant=str(variant),
+                new_units=int(changes["new_units"]),
+                change=(
+                    changes["y"],
+                    changes["yy"],
+                    changes["x"],
+                    changes["xx"],
+                    changes["xy"],
+                ),
+            )
+        )
+    return buckets
