@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.experiments import get_experiment, update_experiment
 from ablab.services.guard import AutomaticAction, analyze_experiment, enforce
+from ablab.services.monitor import Monitor, check_running_experiments
 from ablab.services.ports import EventStore
 from ablab.services.results import experiment_results
 
@@ -187,3 +189,42 @@ def test_an_early_failure_does_not_stop_the_experiment(
     assert guardrail.value > 0.01
     assert not guardrail.violated
     assert results.experiment.status == "running"
+
+
+def test_the_background_monitor_stops_a_broken_experiment_nobody_looks_at(
+    ctx: Context, trial: str, events: EventStore, receiver: Receiver
+) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(guardrails=["error_rate<=0.01"]))
+    stream = traffic(
+        200, {"control": 0.85, "treatment": 0.9}, {"control": 0.0, "treatment": 0.08}, seed=7
+    )
+    ingest_events(clock(ctx), events, stream)
+    monitor = Monitor(ctx.store, events, WebhookAlerts(receiver.url), interval=0.05)
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 30
+        while get_experiment(ctx, "trial").status != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        monitor.stop()
+    assert get_experiment(ctx, "trial").status == "stopped"
+    entries = list_audit(ctx, object_id=get_experiment(ctx, "trial").id)
+    assert entries[0].action == "stopped_by_guardrail"
+    assert entries[0].after is not None
+    assert entries[0].after["analysis_by"] == "ablab:monitor"
+    assert [b["action"] for b in receiver.bodies] == ["stopped_by_guardrail"]
+
+
+def test_a_failing_experiment_does_not_stop_the_monitor_round(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    """An experiment whose custom metric definition is gone is reported, the rest checked."""
+    with ctx.store.session() as session:
+        experiment = session.get_experiment(ctx.project_id, "trial")
+        assert experiment is not None
+        session.update_experiment(replace(experiment, primary_metric="vanished"))
+    checks = check_running_experiments(ctx.store, events)
+    (check,) = [c for c in checks if c.experiment == "trial"]
+    assert check.action is None
+    assert check.error is not None
+    assert "unknown metric 'vanished'" in check.error

@@ -543,3 +543,63 @@ def test_scipy_agrees_on_the_welch_reference() -> None:
     a, b = rng.normal(0, 1, 50), rng.normal(0.3, 2, 70)
     _, p_value, _ = ttest_ind(a, b, usevar="unequal")
     assert p_value == pytest.approx(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_custom_metric_cuped_from_its_own_events_before_launch(
+    ctx: Context, events: EventStore
+) -> None:
+    """Spend last week (events naming no experiment) adjusts spend this week; (other) merges."""
+    setup_models(ctx)
+    define_metric(ctx, MetricCreate(name="spend", aggregation="sum", kind="continuous"))
+    now = launch(ctx, "spend", LAUNCH, primary_metric="spend", cuped_lookback_days=7)
+    rng = np.random.default_rng(31)
+    stream: list[dict[str, Any]] = []
+    rows = []
+    for unit in range(400):
+        variant = "treatment" if unit % 2 else "control"
+        habit = float(rng.gamma(2.0, 20.0))
+        before = habit * float(rng.uniform(0.8, 1.2))
+        after = habit * float(rng.uniform(0.8, 1.2)) * (1.05 if variant == "treatment" else 1.0)
+        stream.append(
+            {
+                "event_id": f"x{unit}",
+                "type": "exposure",
+                "experiment": "spend",
+                "unit_id": f"u{unit}",
+                "variant": variant,
+                "attributes": {"country": f"c{unit % 25}"},
+                "timestamp": LAUNCH.isoformat(),
+            }
+        )
+        for event_id, value, when in (
+            (f"b{unit}", before, LAUNCH - timedelta(days=3)),
+            (f"old{unit}", 500.0, LAUNCH - timedelta(days=30)),  # outside the lookback
+            (f"a{unit}", after, LAUNCH + timedelta(hours=2)),
+        ):
+            stream.append(
+                {
+                    "event_id": event_id,
+                    "type": "metric",
+                    "unit_id": f"u{unit}",
+                    "name": "spend",
+                    "value": value,
+                    "timestamp": when.isoformat(),
+                }
+            )
+        rows.append((variant, after, before))
+    assert ingest_events(now, events, stream).rejected == []
+    frame = pd.DataFrame(rows, columns=["variant", "after", "before"])
+    results = experiment_results(now, events, "spend", segment="country")
+    row = results.comparisons[0]
+    assert row.method == "cuped_welch_t_test"
+    assert row.cuped is not None
+    theta = np.cov(frame.after, frame.before, ddof=1)[0, 1] / np.var(frame.before, ddof=1)
+    assert row.cuped.theta == pytest.approx(theta, rel=1e-9)
+    assert row.cuped.variance_reduction is not None
+    assert row.cuped.variance_reduction > 0.5
+    assert results.segments is not None
+    values = [s.value for s in results.segments.segments]
+    assert len(values) == 21
+    assert values[-1] == "(other)"
+    other = results.segments.segments[-1]
+    assert sum(v.units for v in other.variants) == 400 - 20 * 16

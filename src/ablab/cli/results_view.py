@@ -149,23 +149,23 @@ def render_results(results: ExperimentResults) -> None:
 def render_timeseries(series: ExperimentTimeseries) -> None:
     table = Table(
         title=f"{series.experiment}: {series.metric} by {series.interval}, cumulative",
+        caption="lift [always-valid confidence sequence]",
         show_edge=False,
     )
-    table.add_column("Until")
+    table.add_column("Until (UTC)", no_wrap=True)
     names = list(dict.fromkeys(p.variant for p in series.variants))
     for name in names:
-        table.add_column(f"{name} units", justify="right")
-        table.add_column(name, justify="right")
+        table.add_column(f"{name} (units)", justify="right", no_wrap=True)
     treatments = list(dict.fromkeys(p.variant for p in series.lifts))
     for name in treatments:
-        table.add_column(f"{name} lift [confidence sequence]", justify="right")
+        table.add_column(f"{name} lift", justify="right", no_wrap=True)
     points = {(p.at, p.variant): p for p in series.variants}
     lifts = {(p.at, p.variant): p for p in series.lifts}
     for at in sorted({p.at for p in series.variants}):
-        cells = [at.strftime("%Y-%m-%d %H:%M")]
+        cells = [at.strftime("%m-%d %H:%M")]
         for name in names:
             point = points.get((at, name))
-            cells += [str(point.units), _fmt(point.value, "value")] if point else ["0", "-"]
+            cells.append(f"{_fmt(point.value, 'value')} ({point.units})" if point else "-")
         for name in treatments:
             lift = lifts.get((at, name))
             if lift is None or lift.relative_lift is None:

@@ -58,6 +58,10 @@ class SqlMetadataSession:
         row = self._session.scalar(select(ProjectRow).where(ProjectRow.name == name))
         return mapping.project_from_row(row) if row else None
 
+    def list_projects(self) -> list[Project]:
+        rows = self._session.scalars(select(ProjectRow).order_by(ProjectRow.name))
+        return [mapping.project_from_row(r) for r in rows]
+
     def add_project(self, project: Project) -> None:
         self._add(mapping.project_to_row(project), f"project {project.name!r} exists")
 

@@ -1,0 +1,95 @@
+"""The background monitor: every running experiment analysed on a schedule.
+
+The same checks run on every analysis a person asks for (``guard.analyze_experiment``);
+the monitor makes sure they also run when nobody looks, so a guardrail broken at night
+stops the experiment at night. One experiment's failure (a metric deleted, a store
+hiccup) is logged and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.errors import AblabError
+from ablab.services.context import Context
+from ablab.services.guard import AutomaticAction, enforce
+from ablab.services.ports import AlertSink, EventStore, MetadataStore
+from ablab.services.results import experiment_results
+
+__all__ = ["Check", "Monitor", "check_running_experiments"]
+
+logger = logging.getLogger(__name__)
+
+MONITOR_ACTOR = "ablab:monitor"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One experiment's check: the action taken (None: nothing to do) or the error."""
+
+    project_id: str
+    experiment: str
+    action: AutomaticAction | None
+    error: str | None = None
+
+
+def check_running_experiments(
+    store: MetadataStore, events: EventStore, alerts: AlertSink | None = None
+) -> list[Check]:
+    """Analyse every running experiment of every project and take the automatic actions."""
+    with store.session() as session:
+        projects = session.list_projects()
+    checks = []
+    for project in projects:
+        ctx = Context(store, project.id, MONITOR_ACTOR)
+        with store.session() as session:
+            running = session.list_experiments(project.id, ExperimentStatus.RUNNING)
+        for experiment in running:
+            try:
+                action = enforce(ctx, experiment_results(ctx, events, experiment.id), alerts)
+            except AblabError as exc:
+                logger.warning("monitor: %s: %s", experiment.name, exc.message)
+                checks.append(Check(project.id, experiment.name, None, exc.message))
+                continue
+            if action is not None:
+                logger.info("monitor: %s: %s", experiment.name, action.value)
+            checks.append(Check(project.id, experiment.name, action))
+    return checks
+
+
+class Monitor:
+    """Runs :func:`check_running_experiments` every ``interval`` seconds in a thread."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        events: EventStore,
+        alerts: AlertSink | None = None,
+        *,
+        interval: float = 60.0,
+    ) -> None:
+        self._store, self._events, self._alerts = store, events, alerts
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ablab-monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                check_running_experiments(self._store, self._events, self._alerts)
+            except Exception:  # the monitor must outlive any one failure; it is logged
+                logger.exception("monitor round failed")
+            self.rounds += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
