@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+import pyarrow as pa
+
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
@@ -25,7 +27,7 @@ from ablab.stats import CovariateMoments, RatioCovariateMoments
 __all__ = [
     "EVENT_COLUMNS",
     "AlertSink",
-    "EventColumns",
+    "EventBatch",
     "EventStore",
     "MetadataSession",
     "MetadataStore",
@@ -164,22 +166,20 @@ EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-class EventColumns:
-    """Validated events of one batch, kept column by column for each type.
+class EventBatch:
+    """Validated events of one batch: one Arrow table per type, columns as EVENT_COLUMNS.
 
-    Columnar from the start: the store hands each column to Arrow as it is, with no
-    row-to-column transpose on the ingestion path.
+    Columnar from the start: the store hands each table to the engine as it is.
     """
 
-    __slots__ = ("columns",)
+    __slots__ = ("tables",)
 
     def __init__(self) -> None:
-        self.columns: dict[str, dict[str, list[object]]] = {
-            kind: {name: [] for name in names} for kind, names in EVENT_COLUMNS.items()
-        }
+        self.tables: dict[str, pa.Table] = {}
 
     def count(self, kind: str) -> int:
-        return len(self.columns[kind]["event_id"])
+        table = self.tables.get(kind)
+        return table.num_rows if table is not None else 0
 
     def __len__(self) -> int:
         return sum(self.count(kind) for kind in EVENT_COLUMNS)
@@ -267,7 +267,7 @@ class EventStore(Protocol):
         """
         ...
 
-    def append(self, batch: EventColumns) -> int:
+    def append(self, batch: EventBatch) -> int:
         """Store the events not stored before (by event id); durable when it returns.
 
         Returns how many were new: a retried batch adds nothing.

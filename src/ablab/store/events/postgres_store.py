@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from ablab.services.ports import EventColumns
+from ablab.services.ports import EventBatch
 from ablab.store.events.dialects import POSTGRES
 from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES
@@ -42,13 +42,15 @@ class PostgresEventStore(AggregateQueries):
                     f"CREATE INDEX IF NOT EXISTS {table.name}_ts ON {table.name} (ts)"
                 )
 
-    def append(self, batch: EventColumns) -> int:
+    def append(self, batch: EventBatch) -> int:
         stored = 0
         with self._lock, self._connection.transaction(), self._connection.cursor() as cursor:
             for kind, table in EVENT_TABLES.items():
                 if not batch.count(kind):
                     continue
-                columns = batch.columns[kind]
+                columns = {
+                    name: batch.tables[kind].column(name).to_pylist() for name in table.column_names
+                }
                 staging = f"incoming_{table.name}"
                 names = ", ".join(table.column_names)
                 cursor.execute(
