@@ -15,6 +15,7 @@ from ablab.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    Unavailable,
     ValidationError,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "Unauthorized",
+    "Unavailable",
     "ValidationError",
     "__version__",
 ]

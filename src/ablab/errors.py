@@ -14,7 +14,8 @@ the CLI to a one-line message and exit code 2.
     ├── InvalidTransition     a lifecycle action the current status does not allow   (409)
     ├── Unauthorized          no key, or a key that is unknown or revoked            (401)
     ├── Forbidden             a key whose scope or project does not reach            (403)
-    └── PayloadTooLarge       a request body or batch over its limit                 (413)
+    ├── PayloadTooLarge       a request body or batch over its limit                 (413)
+    └── Unavailable           the server or a store does not answer                  (503)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "Unauthorized",
+    "Unavailable",
     "ValidationError",
 ]
 
@@ -103,6 +105,13 @@ class PayloadTooLarge(AblabError):
 
     code = "payload_too_large"
     http_status = 413
+
+
+class Unavailable(AblabError):
+    """The server (or a store behind it) did not answer; retrying later may work."""
+
+    code = "unavailable"
+    http_status = 503
 
 
 def error_class_for(code: str) -> type[AblabError]:

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
         project: The project the embedded store works in (``ABLAB_PROJECT``).
         url: An ablab server; when set, the SDK and CLI talk HTTP (``ABLAB_URL``).
         api_key: The bearer key for ``url`` (``ABLAB_API_KEY``).
+        admin_key: The server's first admin key on a fresh store (``ABLAB_ADMIN_KEY``);
+            without it one is generated and printed once.
+        max_body_bytes: Largest request body the server reads (413 beyond).
+        max_batch_events: Most events one ``POST /v1/events`` may carry (413 beyond).
+        monitor_interval: Seconds between the background monitor's rounds (0: off).
+        key_cache_seconds: How long the server trusts a checked key before checking again.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -33,3 +39,8 @@ class Settings(BaseSettings):
     project: str = "default"
     url: str | None = None
     api_key: SecretStr | None = None
+    admin_key: SecretStr | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_events: int = 10_000
+    monitor_interval: float = 60.0
+    key_cache_seconds: float = 2.0

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from ablab import Client, Conflict, InvalidTransition, NotFound, ValidationError
+from ablab import (
+    Client,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    ValidationError,
+)
 
 
 @pytest.fixture
@@ -121,6 +129,9 @@ def test_metadata_on_postgresql_through_the_environment(
     assert not (home / "ablab.db").exists()
 
 
-def test_remote_mode_is_refused_clearly(home: Path) -> None:
-    with pytest.raises(ValidationError, match="no server mode yet"):
-        Client(base_url="http://127.0.0.1:8000", api_key="key")
+def test_remote_mode_needs_a_key_and_a_server_that_answers(home: Path) -> None:
+    with pytest.raises(Unauthorized, match="an API key is needed"):
+        Client(base_url="http://127.0.0.1:9")
+    with Client(base_url="http://127.0.0.1:9", api_key="abk_x_y") as client:
+        with pytest.raises(Unavailable, match="does not answer"):
+            client.experiments.list()

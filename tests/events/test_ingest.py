@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,41 @@ def test_duckdb_events_survive_reopening(ctx: Context, trial: str, tmp_path: Pat
     assert reopened.count("label") == 2
     assert ingest_events(clock(ctx), reopened, batch()).stored == 0
     reopened.close()
+
+
+def test_concurrent_batches_commit_together_and_count_their_own(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    """Group commit: 8 threads, overlapping ids; every event stored once, counts add up."""
+    stamp = at(1)
+
+    def exposures(first: int, count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "event_id": f"g{i}",
+                "type": "exposure",
+                "experiment": "trial",
+                "unit_id": f"u{i}",
+                "variant": "control",
+                "timestamp": stamp,
+            }
+            for i in range(first, first + count)
+        ]
+
+    # Thread k sends ids [k*500, k*500 + 1000): each half overlaps the next thread's.
+    results: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def send(k: int) -> None:
+        barrier.wait()
+        stored = ingest_events(clock(ctx), events, exposures(k * 500, 1000)).stored
+        with lock:
+            results.append(stored)
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == events.count("exposure") == 4500

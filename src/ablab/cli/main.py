@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli import demo, events, experiment, group, metric, model
+from ablab.cli import demo, events, experiment, group, keys, metric, model
 from ablab.cli.analyze import analyze
 from ablab.cli.output import stderr
 from ablab.cli.sample_size import sample_size
+from ablab.cli.serve import serve
 from ablab.cli.state import ClientOptions
 from ablab.errors import AblabError
 
@@ -28,10 +29,12 @@ app.add_typer(experiment.app, name="experiment")
 app.add_typer(model.app, name="model")
 app.add_typer(group.app, name="group")
 app.add_typer(metric.app, name="metric")
+app.add_typer(keys.app, name="keys")
 app.add_typer(events.app, name="events")
 app.command(name="demo")(demo.demo)
 app.command(name="sample-size")(sample_size)
 app.command(name="analyze")(analyze)
+app.command(name="serve")(serve)
 
 
 @app.callback()

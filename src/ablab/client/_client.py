@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ablab.client._backend import Backend
-from ablab.client._resources import Events, Experiments, Groups, Metrics, Models
+from ablab.client._resources import Events, Experiments, Groups, Keys, Metrics, Models
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
-from ablab.errors import ValidationError
 from ablab.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ablab.client._ruleset import LocalAssigner
+    from ablab.client._tracker import EventTracker
 
 __all__ = ["Client"]
 
@@ -21,7 +29,9 @@ class Client:
 
     ``Client()`` works on the embedded store in ``$ABLAB_HOME`` (default ``./.ablab``), as
     MLflow does with its local store. ``Client(base_url=..., api_key=...)`` talks to an ablab
-    server instead, with the same methods.
+    server instead, with the same methods. Against a server, ``assign`` is computed here
+    from the server's ruleset (refreshed in the background, kept when the server is down)
+    and logs the exposure; ``track`` queues events and sends them in the background.
 
     Examples:
         >>> import tempfile
@@ -43,6 +53,8 @@ class Client:
         home: str | Path | None = None,
         project: str | None = None,
         backend: Backend | None = None,
+        transport: httpx.BaseTransport | None = None,
+        ruleset_refresh: float = 30.0,
     ) -> None:
         overrides: dict[str, Any] = {}
         if base_url is not None:
@@ -54,28 +66,105 @@ class Client:
         if project is not None:
             overrides["project"] = project
         self.settings = Settings(**overrides)
-        self._backend = backend if backend is not None else _open_backend(self.settings)
+        self._assigner: LocalAssigner | None = None
+        self._tracker: EventTracker | None = None
+        if backend is not None:
+            self._backend = backend
+        elif self.settings.url is not None:
+            self._backend = self._connect(self.settings, transport, ruleset_refresh)
+        else:
+            from ablab.client._local import LocalBackend
+
+            self._backend = LocalBackend(self.settings)
         self.experiments = Experiments(self._backend)
         self.models = Models(self._backend)
         self.groups = Groups(self._backend)
         self.metrics = Metrics(self._backend)
+        self.keys = Keys(self._backend)
         self.events = Events(self._backend)
 
+    def _connect(
+        self, settings: Settings, transport: httpx.BaseTransport | None, refresh: float
+    ) -> Backend:
+        from ablab.client._http import HttpBackend
+        from ablab.client._ruleset import LocalAssigner
+        from ablab.client._tracker import EventTracker
+
+        assert settings.url is not None
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        remote = HttpBackend(settings.url, key, transport=transport)
+        self._assigner = LocalAssigner(remote.sdk_config, remote.assign, refresh=refresh)
+        self._tracker = EventTracker(lambda batch: remote.ingest_events(list(batch), None))
+        return remote
+
+    @property
+    def remote(self) -> bool:
+        """Whether this client talks to a server."""
+        return self._assigner is not None
+
     def assign(
-        self, experiment: str, unit_id: str, attributes: dict[str, Any] | None = None
+        self,
+        experiment: str,
+        unit_id: str,
+        attributes: dict[str, Any] | None = None,
+        *,
+        log_exposure: bool = True,
     ) -> AssignmentPublic:
-        """The variant (and model version) to serve ``unit_id``, stored on first assignment."""
+        """The variant (and model version) to serve ``unit_id``; sticky.
+
+        On the embedded store the first assignment is stored. Against a server it is
+        computed locally when the ruleset allows (else asked of the server), and with
+        ``log_exposure`` an exposure event is queued for units in the experiment.
+        """
         request = parse(
             AssignRequest,
             {"experiment": experiment, "unit_id": unit_id, "attributes": attributes or {}},
         )
-        return self._backend.assign(request.experiment, request.unit_id, request.attributes)
+        if self._assigner is None:
+            return self._backend.assign(request.experiment, request.unit_id, request.attributes)
+        found = self._assigner.assign(request.experiment, request.unit_id, request.attributes)
+        if log_exposure and found.in_experiment and self._tracker is not None:
+            self._tracker.track(
+                {
+                    "event_id": uuid.uuid4().hex,
+                    "type": "exposure",
+                    "experiment": request.experiment,
+                    "unit_id": request.unit_id,
+                    "variant": found.variant,
+                    "attributes": request.attributes or None,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                }
+            )
+        return found
+
+    def track(self, event: Mapping[str, Any]) -> bool:
+        """Log one event (the wire format of DESIGN.md) without waiting for it.
+
+        Against a server it is queued and sent in the background (False if the queue is
+        full); on the embedded store it is stored at once. Never raises for a bad event:
+        use ``client.events.log`` to see each event's verdict.
+        """
+        if self._tracker is not None:
+            return self._tracker.track(event)
+        try:
+            return not self._backend.ingest_events([dict(event)], None).rejected
+        except Exception:  # tracking must never break the caller's request path
+            return False
+
+    def flush(self) -> None:
+        """Send the queued events now (a no-op on the embedded store)."""
+        if self._tracker is not None:
+            self._tracker.flush()
 
     def audit(self, limit: int = 100) -> list[AuditEntryPublic]:
         """The project's audit log, newest first."""
         return self._backend.list_audit(None, limit)
 
     def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+        if self._assigner is not None:
+            self._assigner.close()
         self._backend.close()
 
     def __enter__(self) -> Client:
@@ -88,14 +177,3 @@ class Client:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _open_backend(settings: Settings) -> Backend:
-    if settings.url is not None:
-        raise ValidationError(
-            f"cannot reach {settings.url}: this version of ablab has no server mode yet; "
-            "unset ABLAB_URL to use the embedded store"
-        )
-    from ablab.client._local import LocalBackend
-
-    return LocalBackend(settings)

@@ -20,12 +20,13 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.notify import WebhookAlerts
-from ablab.services import assignment, audit, catalogue, experiments, metrics
+from ablab.services import assignment, audit, catalogue, experiments, keys, metrics
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.guard import analyze_experiment
@@ -119,6 +120,16 @@ class LocalBackend:
 
     def list_metrics(self) -> list[MetricPublic]:
         return [MetricPublic.from_domain(m) for m in metrics.list_metrics(self._ctx)]
+
+    def create_key(self, spec: KeyCreate) -> KeyCreated:
+        key, whole = keys.create_key(self._ctx, spec.name, spec.scopes)
+        return KeyCreated(**KeyPublic.from_domain(key).model_dump(), key=whole)
+
+    def list_keys(self) -> list[KeyPublic]:
+        return [KeyPublic.from_domain(k) for k in keys.list_keys(self._ctx)]
+
+    def revoke_key(self, key_id: str) -> KeyPublic:
+        return KeyPublic.from_domain(keys.revoke_key(self._ctx, key_id))
 
     def results(self, ref: str, segment: str | None) -> ExperimentResults:
         return analyze_experiment(

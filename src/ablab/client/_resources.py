@@ -21,12 +21,13 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 
-__all__ = ["Events", "Experiments", "Groups", "Metrics", "Models"]
+__all__ = ["Events", "Experiments", "Groups", "Keys", "Metrics", "Models"]
 
 
 class Experiments:
@@ -238,6 +239,23 @@ class Metrics:
 
     def list(self) -> list[MetricPublic]:
         return self._backend.list_metrics()
+
+
+class Keys:
+    """API keys of the project (on a server: an admin key is needed)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def create(self, name: str, *, scopes: builtins.list[str]) -> KeyCreated:
+        """A new key; ``.key`` holds the whole key, shown this once."""
+        return self._backend.create_key(parse(KeyCreate, {"name": name, "scopes": scopes}))
+
+    def list(self) -> builtins.list[KeyPublic]:
+        return self._backend.list_keys()
+
+    def revoke(self, key_id: str) -> KeyPublic:
+        return self._backend.revoke_key(key_id)
 
 
 class _StatusFilter(Schema):

@@ -29,7 +29,15 @@ from ablab.services.catalogue import require_group
 from ablab.services.context import Context
 from ablab.services.experiments import require_experiment
 
-__all__ = ["assign", "assign_many", "assignment_counts"]
+__all__ = [
+    "assign",
+    "assign_many",
+    "assignment_counts",
+    "check_unit_id",
+    "inside",
+    "outside",
+    "plan_of",
+]
 
 _Predicate = Any  # Callable[[Mapping[str, object]], bool]
 
@@ -43,24 +51,24 @@ def assign(
         ValidationError: an empty unit id.
         NotFound: no such experiment.
     """
-    _check_unit_id(unit_id)
+    check_unit_id(unit_id)
     attributes = attributes or {}
     with ctx.store.session() as session:
         experiment = require_experiment(session, ctx, ref)
         if experiment.status is not ExperimentStatus.RUNNING:
-            return _outside(experiment, unit_id, _not_running_reason(experiment))
+            return outside(experiment, unit_id, _not_running_reason(experiment))
         stored = session.get_assignments(experiment.id, [unit_id]).get(unit_id)
         if stored is not None:
-            return _inside(experiment, unit_id, stored, AssignmentReason.STICKY)
+            return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
         group = require_group(session, ctx, experiment.group) if experiment.group else None
         if group is not None and not _is_member(group, unit_id, attributes):
-            return _outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
-        variant = _plan(experiment).assign(unit_id)
+            return outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
+        variant = plan_of(experiment).assign(unit_id)
         if variant is None:
-            return _outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
+            return outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
         held = session.add_assignments(experiment.id, {unit_id: variant}, ctx.clock())[unit_id]
         reason = AssignmentReason.NEW if held == variant else AssignmentReason.STICKY
-        return _inside(experiment, unit_id, held, reason)
+        return inside(experiment, unit_id, held, reason)
 
 
 def assign_many(
@@ -75,7 +83,7 @@ def assign_many(
     targeted, not covered). New assignments are stored in one transaction.
     """
     for unit_id in unit_ids:
-        _check_unit_id(unit_id)
+        check_unit_id(unit_id)
     if attributes is not None and len(attributes) != len(unit_ids):
         raise ValidationError("give one attributes mapping per unit id, or none")
     with ctx.store.session() as session:
@@ -90,7 +98,7 @@ def assign_many(
             if unit_id not in result
             and (group is None or _is_member(group, unit_id, attributes[i] if attributes else {}))
         ]
-        plan = _plan(experiment)
+        plan = plan_of(experiment)
         names = plan.variant_names_of(plan.assign_batch([u for _, u in fresh]))
         new = {u: name for (_, u), name in zip(fresh, names, strict=True) if name is not None}
         result.update(session.add_assignments(experiment.id, new, ctx.clock()))
@@ -108,7 +116,7 @@ def assignment_counts(ctx: Context, ref: str) -> dict[str, int]:
 MAX_UNIT_ID_LENGTH = 256  # the assignments table's column
 
 
-def _check_unit_id(unit_id: object) -> None:
+def check_unit_id(unit_id: object) -> None:
     if not isinstance(unit_id, str) or not unit_id.strip():
         raise ValidationError("unit id must be a non-empty string", details={"unit_id": unit_id})
     if len(unit_id) > MAX_UNIT_ID_LENGTH:
@@ -125,7 +133,7 @@ def _not_running_reason(experiment: Experiment) -> AssignmentReason:
     return AssignmentReason.NOT_RUNNING
 
 
-def _outside(experiment: Experiment, unit_id: str, reason: AssignmentReason) -> Assignment:
+def outside(experiment: Experiment, unit_id: str, reason: AssignmentReason) -> Assignment:
     """Not in the experiment: serve the winner if promoted, else the control (if any)."""
     served = None
     if reason is AssignmentReason.PROMOTED and experiment.winner is not None:
@@ -142,7 +150,7 @@ def _outside(experiment: Experiment, unit_id: str, reason: AssignmentReason) -> 
     )
 
 
-def _inside(
+def inside(
     experiment: Experiment, unit_id: str, variant: str, reason: AssignmentReason
 ) -> Assignment:
     return Assignment(
@@ -155,7 +163,7 @@ def _inside(
     )
 
 
-def _plan(experiment: Experiment) -> AssignmentPlan:
+def plan_of(experiment: Experiment) -> AssignmentPlan:
     return _cached_plan(
         experiment.salt,
         tuple((v.name, v.weight) for v in experiment.variants),

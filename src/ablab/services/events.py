@@ -9,7 +9,7 @@ call returns only once the new events are durable. The checks run column by colu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ablab.domain.experiments import Experiment
@@ -47,22 +47,28 @@ def ingest_events(
     events: Sequence[object],
     *,
     default_experiment: str | None = None,
+    lookup: Callable[[str], Experiment | None] | None = None,
 ) -> IngestResult:
     """Check and store ``events`` (objects in the wire format of DESIGN.md).
 
     ``default_experiment`` fills in events that name none (``ablab events import
-    --experiment``).
+    --experiment``). ``lookup`` finds an experiment of the project by id or name (the
+    server passes its cache); by default each batch reads the metadata store.
     """
-    with ctx.store.session() as session:
-        found: dict[str, Experiment | None] = {}
-
-        def resolve(ref: str) -> Experiment | None:
-            if ref not in found:
-                found[ref] = session.get_experiment(ctx.project_id, ref)
-            return found[ref]
-
-        checker = BatchChecker(resolve, ctx.project_id, ctx.clock(), default_experiment)
+    if lookup is not None:
+        checker = BatchChecker(lookup, ctx.project_id, ctx.clock(), default_experiment)
         batch, problems = checker.check(events)
+    else:
+        with ctx.store.session() as session:
+            found: dict[str, Experiment | None] = {}
+
+            def resolve(ref: str) -> Experiment | None:
+                if ref not in found:
+                    found[ref] = session.get_experiment(ctx.project_id, ref)
+                return found[ref]
+
+            checker = BatchChecker(resolve, ctx.project_id, ctx.clock(), default_experiment)
+            batch, problems = checker.check(events)
     stored = store.append(batch) if len(batch) else 0
     rejected = [EventError(index, _event_id(events[index]), reason) for index, reason in problems]
     return IngestResult(len(events), len(batch), stored, rejected)

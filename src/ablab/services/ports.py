@@ -18,6 +18,7 @@ import pyarrow as pa
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
+from ablab.domain.keys import ApiKey
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
@@ -59,6 +60,21 @@ class MetadataSession(Protocol):
     def get_group(self, project_id: str, name: str) -> DeviceGroup | None: ...
     def list_groups(self, project_id: str) -> list[DeviceGroup]: ...
     def add_group(self, group: DeviceGroup) -> None: ...
+
+    # API keys
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+    def list_keys(self, project_id: str) -> list[ApiKey]: ...
+    def add_key(self, key: ApiKey) -> None: ...
+    def update_key_times(
+        self,
+        key_id: str,
+        *,
+        last_used_at: datetime | None = None,
+        revoked_at: datetime | None = None,
+    ) -> None: ...
+    def count_keys(self) -> int:
+        """Keys of every project, revoked ones included (0 on a fresh store)."""
+        ...
 
     # Custom metrics
     def get_metric(self, project_id: str, name: str) -> CustomMetric | None: ...
@@ -276,6 +292,10 @@ class EventStore(Protocol):
 
     def count(self, kind: str) -> int:
         """Stored events of one type: exposure, prediction, label or metric."""
+        ...
+
+    def ping(self) -> None:
+        """Raises if the store does not answer."""
         ...
 
     def close(self) -> None: ...

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +30,7 @@ __all__ = ["DuckDBEventStore"]
 
 
 class DuckDBEventStore(AggregateQueries):
-    """One connection, serialised by a lock; each ``append`` is one durable transaction."""
+    """One connection, serialised by a lock; each commit is durable before ``append`` returns."""
 
     dialect = DUCKDB
 
@@ -45,55 +47,54 @@ class DuckDBEventStore(AggregateQueries):
                 details={"reason": str(exc).splitlines()[0]},
             ) from None
         self._connection.execute("SET enable_progress_bar = false")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer (and every reader) holds it
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Waiting] = []
         for table in EVENT_TABLES.values():
             columns = ", ".join(f"{c.name} {c.duckdb_type}" for c in table.columns)
             self._connection.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
 
     def append(self, batch: EventBatch) -> int:
-        stored = 0
-        with self._lock:
-            cursor = self._connection.cursor()
-            cursor.execute("BEGIN TRANSACTION")
-            try:
-                for kind, incoming in batch.tables.items():
-                    if incoming.num_rows:
-                        stored += self._insert_new(cursor, EVENT_TABLES[kind], incoming)
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            finally:
-                cursor.close()
-        return stored
+        """Store ``batch`` durably, committing together with the batches of other threads.
 
-    @staticmethod
-    def _insert_new(
-        cursor: duckdb.DuckDBPyConnection, table: EventTable, incoming: pa.Table
-    ) -> int:
-        cursor.register("incoming", incoming)
-        # DISTINCT ON costs a tenth of the insert: only a batch that repeats an id needs it.
-        ids = incoming.column("event_id")
-        repeated = pc.count_distinct(ids).as_py() < len(ids)
-        source = "(SELECT DISTINCT ON (event_id) * FROM incoming)" if repeated else "incoming"
-        # The time range as constants: DuckDB prunes row groups by their min/max on ``ts``
-        # only for a filter it knows when planning, so the check stays cheap as data grows.
-        bounds = pc.min_max(incoming.column("ts"))
+        Group commit: a thread that finds the writer busy queues its batch; the next writer
+        takes every queued batch into one transaction. Each call still returns only after
+        its own events are committed, with its own count of new events.
+        """
+        waiting = _Waiting(batch)
+        with self._queue_lock:
+            self._queue.append(waiting)
+        with self._lock:
+            if not waiting.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._write(group)
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.stored
+
+    def _write(self, group: list[_Waiting]) -> None:
+        cursor = self._connection.cursor()
         try:
-            result = cursor.execute(
-                f"""
-                INSERT INTO {table.name}
-                SELECT * FROM {source} AS new
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM {table.name} AS old
-                    WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+            cursor.execute("BEGIN TRANSACTION")
+            if len(group) == 1:
+                (only,) = group
+                only.stored = sum(
+                    _insert_new(cursor, EVENT_TABLES[kind], table)
+                    for kind, table in only.batch.tables.items()
+                    if table.num_rows
                 )
-                """,
-                [bounds["min"].as_py(), bounds["max"].as_py()],
-            ).fetchone()
+            else:
+                _insert_group(cursor, group)
+            cursor.execute("COMMIT")
+        except BaseException as exc:
+            cursor.execute("ROLLBACK")
+            for waiting in group:
+                waiting.stored, waiting.error = 0, exc
         finally:
-            cursor.unregister("incoming")
-        return int(result[0]) if result else 0
+            cursor.close()
+            for waiting in group:
+                waiting.done = True
 
     def _fetch(
         self, sql: str, params: Sequence[object]
@@ -102,6 +103,10 @@ class DuckDBEventStore(AggregateQueries):
             cursor = self._connection.execute(sql, list(params))
             names = [column[0] for column in cursor.description or ()]
             return names, cursor.fetchall()
+
+    def ping(self) -> None:
+        with self._lock:
+            self._connection.execute("SELECT 1").fetchone()
 
     def count(self, kind: str) -> int:
         table = EVENT_TABLES[kind]
@@ -112,3 +117,68 @@ class DuckDBEventStore(AggregateQueries):
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    """One caller's batch in the group commit queue, and what became of it."""
+
+    batch: EventBatch
+    stored: int = 0
+    error: BaseException | None = None
+    done: bool = False
+
+
+def _insert_new(
+    cursor: duckdb.DuckDBPyConnection,
+    table: EventTable,
+    incoming: pa.Table,
+    *,
+    returning: bool = False,
+) -> Any:
+    """Insert the events of ``incoming`` not stored before: their count, or their ids."""
+    cursor.register("incoming", incoming)
+    # DISTINCT ON costs a tenth of the insert: only a batch that repeats an id needs it.
+    ids = incoming.column("event_id")
+    repeated = pc.count_distinct(ids).as_py() < len(ids)
+    source = "(SELECT DISTINCT ON (event_id) * FROM incoming)" if repeated else "incoming"
+    # The time range as constants: DuckDB prunes row groups by their min/max on ``ts``
+    # only for a filter it knows when planning, so the check stays cheap as data grows.
+    bounds = pc.min_max(incoming.column("ts"))
+    try:
+        result = cursor.execute(
+            f"""
+            INSERT INTO {table.name}
+            SELECT * FROM {source} AS new
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table.name} AS old
+                WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+            )
+            {"RETURNING event_id" if returning else ""}
+            """,
+            [bounds["min"].as_py(), bounds["max"].as_py()],
+        )
+        if returning:
+            return {row[0] for row in result.fetchall()}
+        found = result.fetchone()
+    finally:
+        cursor.unregister("incoming")
+    return int(found[0]) if found else 0
+
+
+def _insert_group(cursor: duckdb.DuckDBPyConnection, group: list[_Waiting]) -> None:
+    """The batches of several callers as one insert per type; each caller's new count.
+
+    An event id sent by two callers at once is credited to the first.
+    """
+    for kind, table in EVENT_TABLES.items():
+        parts = [w.batch.tables[kind] for w in group if w.batch.count(kind)]
+        if not parts:
+            continue
+        new_ids: set[str] = _insert_new(cursor, table, pa.concat_tables(parts), returning=True)
+        for waiting in group:
+            if not waiting.batch.count(kind) or not new_ids:
+                continue
+            mine = new_ids.intersection(waiting.batch.tables[kind].column("event_id").to_pylist())
+            waiting.stored += len(mine)
+            new_ids -= mine

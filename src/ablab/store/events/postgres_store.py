@@ -76,6 +76,10 @@ class PostgresEventStore(AggregateQueries):
             names = [column.name for column in cursor.description or ()]
             return names, cursor.fetchall()
 
+    def ping(self) -> None:
+        with self._lock, self._connection.transaction():
+            self._connection.execute("SELECT 1").fetchone()
+
     def count(self, kind: str) -> int:
         with self._lock, self._connection.transaction():
             found = self._connection.execute(

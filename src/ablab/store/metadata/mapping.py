@@ -9,11 +9,13 @@ from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.guardrails import Bound, Guardrail
+from ablab.domain.keys import ApiKey, Scope
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.store.metadata.tables import (
+    ApiKeyRow,
     AuditRow,
     ExperimentRow,
     GroupRow,
@@ -34,6 +36,8 @@ __all__ = [
     "experiment_from_row",
     "group_from_row",
     "group_to_row",
+    "key_from_row",
+    "key_to_row",
     "metric_from_row",
     "metric_to_row",
     "model_from_row",
@@ -87,6 +91,14 @@ def group_from_row(row: GroupRow) -> DeviceGroup:
 def group_to_row(group: DeviceGroup) -> GroupRow:
     condition = dict(group.condition) if group.condition is not None else None
     return GroupRow(**_columns(group, condition=condition, members=sorted(group.members)))
+
+
+def key_from_row(row: ApiKeyRow) -> ApiKey:
+    return _from_row(ApiKey, row, scopes=frozenset(Scope(s) for s in row.scopes))
+
+
+def key_to_row(key: ApiKey) -> ApiKeyRow:
+    return ApiKeyRow(**_columns(key, scopes=sorted(s.value for s in key.scopes)))
 
 
 def metric_from_row(row: MetricRow) -> CustomMetric:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
+from ablab.domain.keys import ApiKey
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
@@ -21,6 +22,7 @@ from ablab.domain.projects import Project
 from ablab.errors import Conflict
 from ablab.store.metadata import mapping
 from ablab.store.metadata.tables import (
+    ApiKeyRow,
     AssignmentRow,
     AuditRow,
     Base,
@@ -115,6 +117,40 @@ class SqlMetadataSession:
 
     def add_group(self, group: DeviceGroup) -> None:
         self._add(mapping.group_to_row(group), f"device group {group.name!r} already exists")
+
+    # API keys
+    def get_key(self, key_id: str) -> ApiKey | None:
+        row = self._session.get(ApiKeyRow, key_id)
+        return mapping.key_from_row(row) if row else None
+
+    def list_keys(self, project_id: str) -> list[ApiKey]:
+        rows = self._session.scalars(
+            select(ApiKeyRow)
+            .where(ApiKeyRow.project_id == project_id)
+            .order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+        )
+        return [mapping.key_from_row(r) for r in rows]
+
+    def add_key(self, key: ApiKey) -> None:
+        self._add(mapping.key_to_row(key), f"an API key with id {key.id!r} exists")
+
+    def update_key_times(
+        self,
+        key_id: str,
+        *,
+        last_used_at: datetime | None = None,
+        revoked_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, datetime] = {}
+        if last_used_at is not None:
+            values["last_used_at"] = last_used_at
+        if revoked_at is not None:
+            values["revoked_at"] = revoked_at
+        if values:
+            self._session.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(**values))
+
+    def count_keys(self) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
 
     # Custom metrics
     def get_metric(self, project_id: str, name: str) -> CustomMetric | None:

@@ -1,0 +1,124 @@
+"""``create_app(settings)``: the REST API of DESIGN.md over the service layer.
+
+Nothing happens at import. The lifespan opens the stores (SQLite and DuckDB under
+``$ABLAB_HOME``, or PostgreSQL), makes the first admin key on a fresh store, starts the
+assignment writer and the background monitor, and closes everything on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.notify import WebhookAlerts
+from ablab.server.auth import KeyCache
+from ablab.server.errors import install_error_handlers
+from ablab.server.hot_paths import FastPaths
+from ablab.server.observability import Telemetry, TelemetryMiddleware
+from ablab.server.routers import access, admin, catalogue, experiments, health, sdk
+from ablab.server.state import ExperimentCache, ServerState
+from ablab.services.keys import bootstrap_admin_key
+from ablab.services.live_assignment import LiveAssigner
+from ablab.services.monitor import Monitor
+from ablab.services.ports import MetadataStore
+from ablab.settings import Settings
+from ablab.store.events import open_event_store
+from ablab.store.metadata import metadata_url, open_metadata_store
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("ablab.server")
+
+
+def _experiments_by_status(store: MetadataStore) -> dict[str, int]:
+    counts = dict.fromkeys((s.value for s in ExperimentStatus), 0)
+    with store.session() as session:
+        for project in session.list_projects():
+            for experiment in session.list_experiments(project.id):
+                counts[experiment.status.value] += 1
+    return counts
+
+
+def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, str | None]:
+    """The stores and caches of a server, and a generated first admin key (or None)."""
+    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = open_metadata_store(metadata_url(settings.home, database_url))
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    try:
+        generated = bootstrap_admin_key(store, admin_key, settings.project)
+        events_url = settings.events_url.get_secret_value() if settings.events_url else None
+        events = open_event_store(settings.home, events_url)
+    except BaseException:
+        store.close()
+        raise
+    alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
+    state = ServerState(
+        settings=settings,
+        store=store,
+        events=events,
+        keys=KeyCache(store, ttl=settings.key_cache_seconds),
+        assigner=LiveAssigner(store),
+        experiments=ExperimentCache(store),
+        telemetry=telemetry,
+        alerts=alerts,
+    )
+    if settings.monitor_interval > 0:
+        state.monitor = Monitor(store, events, alerts, interval=settings.monitor_interval)
+    return state, generated
+
+
+def close_state(state: ServerState) -> None:
+    if state.monitor is not None:
+        state.monitor.stop()
+    state.assigner.close()
+    state.events.close()
+    state.store.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ablab server. ``settings`` default to the ``ABLAB_*`` environment."""
+    settings = settings or Settings()
+    telemetry = Telemetry(lambda: _experiments_by_status(app.state.ablab.store))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state, generated = open_state(settings, telemetry)
+        if generated is not None:
+            # Shown once: only its hash is stored.
+            logger.warning("created the first admin key (save it now): %s", generated)
+            app.state.generated_admin_key = generated
+        app.state.ablab = state
+        if state.monitor is not None:
+            state.monitor.start()
+        try:
+            yield
+        finally:
+            close_state(state)
+
+    app = FastAPI(
+        title="ablab",
+        version=version("ablab"),
+        summary="Decide between versions of a machine-learning model on real traffic.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (
+        experiments.router,
+        catalogue.router,
+        sdk.router,
+        access.router,
+        admin.router,
+        health.router,
+    ):
+        app.include_router(router)
+    # Added last is outermost: telemetry sees every request, the hot paths included.
+    app.add_middleware(FastPaths)
+    app.add_middleware(
+        TelemetryMiddleware, telemetry=telemetry, max_body_bytes=settings.max_body_bytes
+    )
+    return app

@@ -1,0 +1,94 @@
+"""One JSON shape for every error: ``{"error": {"code", "message", "details"}}``.
+
+Each ablab error maps to its ``http_status`` (see ``ablab.errors``); a request FastAPI could
+not parse is a 422 ``validation_error``; an unknown route a 404; a wrong method a 405. An
+unexpected exception is a 500 ``internal_error`` that names the request id and is logged
+with its traceback; nothing else leaks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ablab.errors import AblabError
+
+__all__ = ["error_response", "install_error_handlers"]
+
+logger = logging.getLogger("ablab.server")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location if part not in ("body", "query", "path"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AblabError)
+    async def ablab_error(request: Request, exc: AblabError) -> JSONResponse:
+        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "problem": "invalid request"}
+        where = f" {first['field']}:" if first["field"] else ""
+        return error_response(
+            422,
+            "validation_error",
+            f"invalid request:{where} {first['problem']}",
+            {"problems": problems},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such route: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        logger.exception("unexpected error in request %s", request_id)
+        return error_response(
+            500,
+            "internal_error",
+            f"the server failed on this request ({request_id}); it has been logged",
+            {"request_id": request_id},
+        )

@@ -1,0 +1,1 @@
+"""The ``/v1`` routers, one per resource, each a thin layer over the service functions."""

@@ -1,0 +1,63 @@
+"""``/v1/keys``, ``/v1/audit`` and ``/v1/whoami``: keys, the project's audit log, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ablab.contract.base import Schema
+from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
+from ablab.domain.keys import Scope
+from ablab.server.deps import AdminCaller, AnyCaller, StateDep, context_of
+from ablab.services import audit, keys
+
+router = APIRouter(prefix="/v1", tags=["access"])
+
+
+class Whoami(Schema):
+    project_id: str
+    key: str
+    name: str
+    scopes: list[Scope]
+
+
+@router.get("/whoami")
+def whoami(principal: AnyCaller) -> Whoami:
+    """The caller's project and key (any valid key may ask)."""
+    key = principal.key
+    return Whoami(
+        project_id=key.project_id, key=key.prefix, name=key.name, scopes=sorted(key.scopes)
+    )
+
+
+@router.post("/keys", status_code=status.HTTP_201_CREATED)
+def create_key(spec: KeyCreate, principal: AdminCaller, state: StateDep) -> KeyCreated:
+    """A new key of the caller's project; the whole key is in this response only."""
+    key, whole = keys.create_key(context_of(principal, state), spec.name, spec.scopes)
+    return KeyCreated(**KeyPublic.from_domain(key).model_dump(), key=whole)
+
+
+@router.get("/keys")
+def list_keys(principal: AdminCaller, state: StateDep) -> list[KeyPublic]:
+    return [KeyPublic.from_domain(k) for k in keys.list_keys(context_of(principal, state))]
+
+
+@router.post("/keys/{key_id}/revoke")
+def revoke_key(key_id: str, principal: AdminCaller, state: StateDep) -> KeyPublic:
+    revoked = keys.revoke_key(context_of(principal, state), key_id)
+    state.keys.forget(revoked.id)
+    return KeyPublic.from_domain(revoked)
+
+
+@router.get("/audit")
+def project_audit(
+    principal: AdminCaller,
+    state: StateDep,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[AuditEntryPublic]:
+    """The project's audit log, newest first."""
+    entries = audit.list_audit(context_of(principal, state), object_id=object_id, limit=limit)
+    return [AuditEntryPublic.from_domain(e) for e in entries]

@@ -1,0 +1,115 @@
+"""``/v1/admin/experiments``: the console's API (seed 004), over the same services.
+
+Its shapes are the console's own: ``bandit_enabled``, ``traffic_weight`` as a fraction
+(0.5 is half), an optional ``project_id`` that must be the key's project.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
+
+from ablab.contract.base import Schema
+from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
+from ablab.contract.results import ExperimentResults
+from ablab.domain.lifecycle import Action
+from ablab.errors import Forbidden
+from ablab.server.auth import Principal
+from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.services import experiments
+from ablab.services.guard import analyze_experiment
+
+router = APIRouter(prefix="/v1/admin/experiments", tags=["admin"])
+
+
+class AdminExperimentCreate(Schema):
+    name: str
+    hypothesis: str = ""
+    bandit_enabled: bool = False
+    project_id: str | None = None
+    model_id: str | None = None
+    primary_metric: str = "accuracy"
+
+
+class AdminVariantCreate(Schema):
+    name: str
+    traffic_weight: float = Field(ge=0, le=1, description="share of traffic, 0..1")
+    model_version: str | None = None
+
+
+def _own_project(principal: Principal, project_id: str | None) -> None:
+    if project_id is not None and project_id != principal.project_id:
+        raise Forbidden("this key belongs to another project", details={"project_id": project_id})
+
+
+@router.get("")
+def list_(
+    principal: ReadCaller,
+    state: StateDep,
+    project_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[ExperimentPublic]:
+    _own_project(principal, project_id)
+    found = experiments.list_experiments(context_of(principal, state))
+    return [ExperimentPublic.from_domain(e) for e in found]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create(
+    spec: AdminExperimentCreate, principal: WriteCaller, state: StateDep
+) -> ExperimentPublic:
+    """A draft experiment; add variants, then launch it."""
+    _own_project(principal, spec.project_id)
+    created = experiments.create_experiment(
+        context_of(principal, state),
+        ExperimentCreate(
+            name=spec.name,
+            hypothesis=spec.hypothesis,
+            bandit=spec.bandit_enabled,
+            model_id=spec.model_id,
+            primary_metric=spec.primary_metric,
+            draft=True,
+        ),
+    )
+    state.changed()
+    return ExperimentPublic.from_domain(created)
+
+
+@router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
+def add_variant(
+    ref: str, spec: AdminVariantCreate, principal: WriteCaller, state: StateDep
+) -> ExperimentPublic:
+    changed = experiments.add_variant(
+        context_of(principal, state),
+        ref,
+        VariantCreate(
+            name=spec.name, weight=spec.traffic_weight * 100, model_version=spec.model_version
+        ),
+    )
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+@router.post("/{ref}/launch")
+def launch(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+    changed = experiments.transition(context_of(principal, state), ref, Action.LAUNCH)
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+@router.post("/{ref}/stop")
+def stop(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+    changed = experiments.transition(context_of(principal, state), ref, Action.STOP)
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+@router.post("/{ref}/analyze")
+async def analyze(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentResults:
+    found = await run_in_threadpool(
+        analyze_experiment, context_of(principal, state), state.events, ref, state.alerts
+    )
+    state.changed()
+    return found

@@ -1,0 +1,170 @@
+"""``/v1/experiments``: the lifecycle, results, analysis and time series of experiments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+from fastapi.concurrency import run_in_threadpool
+
+from ablab.contract.base import Schema
+from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.experiments import (
+    ExperimentCreate,
+    ExperimentPublic,
+    ExperimentUpdate,
+    VariantCreate,
+)
+from ablab.contract.results import ExperimentResults
+from ablab.contract.timeseries import ExperimentTimeseries
+from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.services import assignment, audit, experiments
+from ablab.services.guard import analyze_experiment
+from ablab.services.results import experiment_results
+from ablab.services.timeseries import experiment_timeseries
+
+router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+
+Ref = Annotated[str, "the experiment's id or name"]
+
+
+class PromoteRequest(Schema):
+    variant: str | None = None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create(spec: ExperimentCreate, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+    """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``."""
+    created = experiments.create_experiment(context_of(principal, state), spec)
+    state.changed()
+    return ExperimentPublic.from_domain(created)
+
+
+@router.get("")
+def list_(
+    principal: ReadCaller,
+    state: StateDep,
+    status_filter: Annotated[ExperimentStatus | None, Query(alias="status")] = None,
+) -> list[ExperimentPublic]:
+    found = experiments.list_experiments(context_of(principal, state), status_filter)
+    return [ExperimentPublic.from_domain(e) for e in found]
+
+
+@router.get("/{ref}")
+def get(ref: Ref, principal: ReadCaller, state: StateDep) -> ExperimentPublic:
+    return ExperimentPublic.from_domain(
+        experiments.get_experiment(context_of(principal, state), ref)
+    )
+
+
+@router.patch("/{ref}")
+def update(
+    ref: Ref, spec: ExperimentUpdate, principal: WriteCaller, state: StateDep
+) -> ExperimentPublic:
+    """Change the split (new units only), weights, guardrails, hypothesis, ..."""
+    changed = experiments.update_experiment(context_of(principal, state), ref, spec)
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+@router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
+def add_variant(
+    ref: Ref, spec: VariantCreate, principal: WriteCaller, state: StateDep
+) -> ExperimentPublic:
+    changed = experiments.add_variant(context_of(principal, state), ref, spec)
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+def _transition(action: Action) -> None:
+    def endpoint(ref: Ref, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+        changed = experiments.transition(context_of(principal, state), ref, action)
+        state.changed()
+        return ExperimentPublic.from_domain(changed)
+
+    endpoint.__name__ = action.value
+    endpoint.__doc__ = f"{action.value.capitalize()} the experiment."
+    router.post(f"/{{ref}}/{action.value}", name=action.value)(endpoint)
+
+
+for _action in (Action.LAUNCH, Action.PAUSE, Action.RESUME, Action.STOP, Action.ARCHIVE):
+    _transition(_action)
+
+
+@router.post("/{ref}/promote")
+def promote(
+    ref: Ref,
+    principal: WriteCaller,
+    state: StateDep,
+    body: Annotated[PromoteRequest | None, Body()] = None,
+) -> ExperimentPublic:
+    """End the experiment with ``variant`` (default: the only treatment) as the winner."""
+    variant = body.variant if body is not None else None
+    changed = experiments.transition(
+        context_of(principal, state), ref, Action.PROMOTE, variant=variant
+    )
+    state.changed()
+    return ExperimentPublic.from_domain(changed)
+
+
+@router.get("/{ref}/results")
+async def results(
+    ref: Ref,
+    principal: ReadCaller,
+    state: StateDep,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+) -> ExperimentResults:
+    """The results as of now (a read: the background monitor takes the automatic actions)."""
+    ctx = context_of(principal, state)
+    return await run_in_threadpool(experiment_results, ctx, state.events, ref, segment=segment)
+
+
+@router.post("/{ref}/analyze")
+async def analyze(
+    ref: Ref,
+    principal: WriteCaller,
+    state: StateDep,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+) -> ExperimentResults:
+    """Analyse now and take the automatic actions the results call for."""
+    ctx = context_of(principal, state)
+    found = await run_in_threadpool(
+        analyze_experiment, ctx, state.events, ref, state.alerts, segment=segment
+    )
+    state.changed()
+    return found
+
+
+@router.get("/{ref}/timeseries")
+async def timeseries(
+    ref: Ref,
+    principal: ReadCaller,
+    state: StateDep,
+    metric: Annotated[str | None, Query(max_length=64)] = None,
+    interval: Annotated[str, Query(pattern="^(hour|day)$")] = "day",
+) -> ExperimentTimeseries:
+    ctx = context_of(principal, state)
+    return await run_in_threadpool(
+        experiment_timeseries, ctx, state.events, ref, metric=metric, interval_name=interval
+    )
+
+
+@router.get("/{ref}/assignments")
+def assignment_counts(ref: Ref, principal: ReadCaller, state: StateDep) -> dict[str, int]:
+    """Units stored per variant (first assignments are written within a fraction of a second)."""
+    state.assigner.flush()
+    return assignment.assignment_counts(context_of(principal, state), ref)
+
+
+@router.get("/{ref}/audit")
+def experiment_audit(
+    ref: Ref,
+    principal: ReadCaller,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[AuditEntryPublic]:
+    ctx = context_of(principal, state)
+    experiment = experiments.get_experiment(ctx, ref)
+    entries = audit.list_audit(ctx, object_id=experiment.id, limit=limit)
+    return [AuditEntryPublic.from_domain(e) for e in entries]

@@ -1,0 +1,82 @@
+"""``/v1/assign``, ``/v1/events`` (documented here, served by ``hot_paths``) and
+``/v1/sdk/config``, the ruleset SDKs assign from locally."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request, Response
+
+from ablab.contract.base import Schema
+from ablab.contract.catalogue import AssignmentPublic, AssignRequest
+from ablab.contract.events import EventBatch, IngestResultPublic
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.server import hot_paths
+from ablab.server.deps import SdkCaller, StateDep
+from ablab.services.sdk_config import sdk_ruleset
+
+router = APIRouter(prefix="/v1", tags=["sdk"])
+
+
+def _body(model: type[Schema]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+@router.post(
+    "/assign",
+    response_model=AssignmentPublic,
+    openapi_extra=_body(AssignRequest),
+    responses={422: {"description": "bad input"}},
+)
+async def assign(request: Request) -> Response:
+    """The variant (and model version) to serve a unit; sticky, stored on first sight."""
+    return await hot_paths.respond(hot_paths.assign, request)
+
+
+@router.post(
+    "/events",
+    response_model=IngestResultPublic,
+    openapi_extra=_body(EventBatch),
+    responses={413: {"description": "body or batch over its limit"}},
+)
+async def events(request: Request) -> Response:
+    """Store a batch of events; each bad one comes back with its index and reason.
+
+    Idempotent by ``event_id``; durable before the response is sent.
+    """
+    return await hot_paths.respond(hot_paths.events, request)
+
+
+class SdkConfig(Schema):
+    project_id: str
+    version: str
+    experiments: list[dict[str, Any]]
+
+
+@router.get("/sdk/config", response_model=SdkConfig, responses={304: {"description": "unchanged"}})
+def config(
+    principal: SdkCaller,
+    state: StateDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The project's ruleset for local assignment, with an ETag (send If-None-Match)."""
+    with state.store.session() as session:
+        experiments = [
+            e
+            for e in session.list_experiments(principal.project_id)
+            if e.status is not ExperimentStatus.DRAFT
+        ]
+        ruleset = sdk_ruleset(session, principal.project_id, experiments)
+    body = orjson.dumps(ruleset, option=orjson.OPT_SORT_KEYS)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": etag})
+    payload = {"project_id": principal.project_id, "version": etag.strip('"'), **ruleset}
+    return Response(orjson.dumps(payload), media_type="application/json", headers={"ETag": etag})

@@ -1,0 +1,54 @@
+"""The ruleset an SDK assigns from without asking the server (``GET /v1/sdk/config``).
+
+Everything the assignment rules need, and nothing more: each experiment's status, salt,
+variants with weights and model versions, coverage, target group (its condition, or its
+member list), the winner, and whether the plan changed since launch (then an SDK must ask
+the server about units it has not assigned itself, whose stored variant may differ).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ablab.domain.experiments import Experiment
+from ablab.services.live_assignment import plan_changed
+from ablab.services.ports import MetadataSession
+
+__all__ = ["sdk_ruleset"]
+
+
+def sdk_ruleset(
+    session: MetadataSession, project_id: str, experiments: list[Experiment]
+) -> dict[str, Any]:
+    rules = []
+    for experiment in sorted(experiments, key=lambda e: e.name):
+        group = session.get_group(project_id, experiment.group) if experiment.group else None
+        history = session.list_audit(project_id, object_id=experiment.id, limit=10_000)
+        rules.append(
+            {
+                "id": experiment.id,
+                "name": experiment.name,
+                "status": experiment.status.value,
+                "salt": experiment.salt,
+                "coverage": experiment.coverage,
+                "winner": experiment.winner,
+                "plan_changed": plan_changed(history),
+                "variants": [
+                    {
+                        "name": v.name,
+                        "weight": v.weight,
+                        "model_version": v.model_version,
+                        "is_control": v.is_control,
+                    }
+                    for v in experiment.variants
+                ],
+                "group": None
+                if group is None
+                else {
+                    "name": group.name,
+                    "condition": dict(group.condition) if group.condition is not None else None,
+                    "members": sorted(group.members) if group.condition is None else None,
+                },
+            }
+        )
+    return {"experiments": rules}
