@@ -132,6 +132,8 @@ def test_metadata_on_postgresql_through_the_environment(
 def test_remote_mode_needs_a_key_and_a_server_that_answers(home: Path) -> None:
     with pytest.raises(Unauthorized, match="an API key is needed"):
         Client(base_url="http://127.0.0.1:9")
-    with Client(base_url="http://127.0.0.1:9", api_key="abk_x_y") as client:
-        with pytest.raises(Unavailable, match="does not answer"):
-            client.experiments.list()
+    with (
+        Client(base_url="http://127.0.0.1:9", api_key="abk_x_y") as client,
+        pytest.raises(Unavailable, match="does not answer"),
+    ):
+        client.experiments.list()

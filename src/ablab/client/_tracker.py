@@ -90,24 +90,24 @@ class EventTracker:
                 self._send_one_batch()
 
     def _send_one_batch(self) -> None:
-        with self._send_lock:
+        with self._send_lock:  # only while taking the batch: a retry's sleep holds nothing
             batch: list[Mapping[str, Any]] = []
             while self._queue and len(batch) < self._batch_size:
                 batch.append(self._queue.popleft())
-            if not batch:
+        if not batch:
+            return
+        for attempt in range(self._max_retries + 1):
+            try:
+                self._send(batch)
+                self.sent += len(batch)
                 return
-            for attempt in range(self._max_retries + 1):
-                try:
-                    self._send(batch)
-                    self.sent += len(batch)
-                    return
-                except Unavailable as exc:
-                    problem: AblabError = exc
-                except AblabError as exc:  # refused as a whole: sending again cannot help
-                    logger.warning("the server refused %d events: %s", len(batch), exc.message)
-                    self.failed += len(batch)
-                    return
-                if attempt < self._max_retries:
-                    time.sleep(self._backoff * 2**attempt)
-            logger.warning("dropped %d events after retries: %s", len(batch), problem.message)
-            self.failed += len(batch)
+            except Unavailable as exc:
+                problem: AblabError = exc
+            except AblabError as exc:  # refused as a whole: sending again cannot help
+                logger.warning("the server refused %d events: %s", len(batch), exc.message)
+                self.failed += len(batch)
+                return
+            if attempt < self._max_retries:
+                time.sleep(self._backoff * 2**attempt)
+        logger.warning("dropped %d events after retries: %s", len(batch), problem.message)
+        self.failed += len(batch)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ablab.domain.keys import Scope
 from ablab.server.auth import Principal
@@ -23,6 +24,7 @@ __all__ = [
     "SdkCaller",
     "StateDep",
     "WriteCaller",
+    "bearer",
     "caller",
     "context_of",
 ]
@@ -35,25 +37,26 @@ def _state(request: Request) -> ServerState:
 
 StateDep = Annotated[ServerState, Depends(_state)]
 
+# Declares the scheme in the OpenAPI document; the key itself is checked by KeyCache.
+bearer = HTTPBearer(
+    auto_error=False, bearerFormat="abk_<id>_<secret>", description="An ablab API key"
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _header(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return f"Bearer {credentials.credentials}" if credentials is not None else None
+
 
 def caller(scope: Scope) -> Callable[..., Principal]:
-    def dependency(
-        state: StateDep,
-        authorization: Annotated[
-            str | None,
-            Header(description="Bearer abk_<id>_<secret>", include_in_schema=False),
-        ] = None,
-    ) -> Principal:
-        return state.keys.principal(authorization).require(scope)
+    def dependency(state: StateDep, credentials: Credentials) -> Principal:
+        return state.keys.principal(_header(credentials)).require(scope)
 
     return dependency
 
 
-def _any_key(
-    state: StateDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
-    return state.keys.principal(authorization)
+def _any_key(state: StateDep, credentials: Credentials) -> Principal:
+    return state.keys.principal(_header(credentials))
 
 
 AnyCaller = Annotated[Principal, Depends(_any_key)]

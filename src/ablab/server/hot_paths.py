@@ -100,7 +100,15 @@ async def events(request: Request) -> Response:
     ctx = principal.context(state.store)
     lookup = partial(state.experiments.lookup, principal.project_id)
     result: IngestResult = await run_in_threadpool(
-        partial(ingest_events, ctx, state.events, batch, default_experiment=default, lookup=lookup)
+        partial(
+            ingest_events,
+            ctx,
+            state.events,
+            batch,
+            default_experiment=default,
+            lookup=lookup,
+            remember=state.assigner.remember_exposures,
+        )
     )
     counter = state.telemetry.events
     counter.labels("stored").inc(result.stored)

@@ -125,6 +125,15 @@ class TelemetryMiddleware:
             await _too_large(send, request_id, limit)
             self._record(scope, 413, started, request_id)
             return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A chunked body: read it here, so one over the limit is refused before any
+            # route (FastAPI would report a failed read as a 400), then hand it on.
+            buffered, too_large = await _read_body(receive, limit)
+            if too_large:
+                await _too_large(send, request_id, limit)
+                self._record(scope, 413, started, request_id)
+                return
+            receive = _replay(buffered, receive)
         received = 0
 
         async def limited_receive() -> dict[str, Any]:
@@ -177,6 +186,37 @@ class TelemetryMiddleware:
                     "duration_ms": round(elapsed * 1000, 3),
                 },
             )
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        message: dict[str, Any] = await receive()
+        return message
+
+    return replay
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -151,6 +151,13 @@ class LiveAssigner:
         self._remember(experiment.id, unit_id, variant, new=True)
         return inside(experiment, unit_id, variant, AssignmentReason.NEW)
 
+    def remember_exposures(self, exposed: Mapping[str, Mapping[str, str]]) -> None:
+        """Units exposed elsewhere (an SDK assigning locally): their first assignments."""
+        for experiment_id, units in exposed.items():
+            for unit_id, variant in units.items():
+                if (experiment_id, unit_id) not in self._known:
+                    self._remember(experiment_id, unit_id, variant, new=True)
+
     def invalidate(self) -> None:
         """Forget the cached rules (after a change made through this process)."""
         with self._lock:

@@ -7,14 +7,14 @@ import hashlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest
 from ablab.contract.events import EventBatch, IngestResultPublic
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.server import hot_paths
-from ablab.server.deps import SdkCaller, StateDep
+from ablab.server.deps import SdkCaller, StateDep, bearer
 from ablab.services.sdk_config import sdk_ruleset
 
 router = APIRouter(prefix="/v1", tags=["sdk"])
@@ -31,6 +31,7 @@ def _body(model: type[Schema]) -> dict[str, Any]:
 
 @router.post(
     "/assign",
+    dependencies=[Depends(bearer)],
     response_model=AssignmentPublic,
     openapi_extra=_body(AssignRequest),
     responses={422: {"description": "bad input"}},
@@ -42,6 +43,7 @@ async def assign(request: Request) -> Response:
 
 @router.post(
     "/events",
+    dependencies=[Depends(bearer)],
     response_model=IngestResultPublic,
     openapi_extra=_body(EventBatch),
     responses={413: {"description": "body or batch over its limit"}},

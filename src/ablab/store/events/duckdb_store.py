@@ -139,9 +139,10 @@ def _insert_new(
     """Insert the events of ``incoming`` not stored before: their count, or their ids."""
     cursor.register("incoming", incoming)
     # DISTINCT ON costs a tenth of the insert: only a batch that repeats an id needs it.
-    ids = incoming.column("event_id")
-    repeated = pc.count_distinct(ids).as_py() < len(ids)
-    source = "(SELECT DISTINCT ON (event_id) * FROM incoming)" if repeated else "incoming"
+    owner = table.owner
+    keys = pc.binary_join_element_wise(incoming.column(owner), incoming.column("event_id"), "\x1f")
+    repeated = pc.count_distinct(keys).as_py() < len(keys)
+    source = f"(SELECT DISTINCT ON ({owner}, event_id) * FROM incoming)" if repeated else "incoming"
     # The time range as constants: DuckDB prunes row groups by their min/max on ``ts``
     # only for a filter it knows when planning, so the check stays cheap as data grows.
     bounds = pc.min_max(incoming.column("ts"))
@@ -153,13 +154,14 @@ def _insert_new(
             WHERE NOT EXISTS (
                 SELECT 1 FROM {table.name} AS old
                 WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+                  AND old.{owner} = new.{owner}
             )
-            {"RETURNING event_id" if returning else ""}
+            {f"RETURNING {owner}, event_id" if returning else ""}
             """,
             [bounds["min"].as_py(), bounds["max"].as_py()],
         )
         if returning:
-            return {row[0] for row in result.fetchall()}
+            return {(row[0], row[1]) for row in result.fetchall()}
         found = result.fetchone()
     finally:
         cursor.unregister("incoming")
@@ -169,16 +171,25 @@ def _insert_new(
 def _insert_group(cursor: duckdb.DuckDBPyConnection, group: list[_Waiting]) -> None:
     """The batches of several callers as one insert per type; each caller's new count.
 
-    An event id sent by two callers at once is credited to the first.
+    An event sent by two callers at once is credited to the first.
     """
     for kind, table in EVENT_TABLES.items():
         parts = [w.batch.tables[kind] for w in group if w.batch.count(kind)]
         if not parts:
             continue
-        new_ids: set[str] = _insert_new(cursor, table, pa.concat_tables(parts), returning=True)
+        new_keys: set[tuple[str, str]] = _insert_new(
+            cursor, table, pa.concat_tables(parts), returning=True
+        )
         for waiting in group:
-            if not waiting.batch.count(kind) or not new_ids:
+            if not waiting.batch.count(kind) or not new_keys:
                 continue
-            mine = new_ids.intersection(waiting.batch.tables[kind].column("event_id").to_pylist())
+            mine_table = waiting.batch.tables[kind]
+            mine = new_keys.intersection(
+                zip(
+                    mine_table.column(table.owner).to_pylist(),
+                    mine_table.column("event_id").to_pylist(),
+                    strict=True,
+                )
+            )
             waiting.stored += len(mine)
-            new_ids -= mine
+            new_keys -= mine

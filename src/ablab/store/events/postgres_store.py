@@ -1,6 +1,6 @@
 """``PostgresEventStore``: events in PostgreSQL, for a server shared by a team.
 
-A primary key on ``event_id`` makes ingestion idempotent; rows arrive by COPY into a
+A primary key on (owner, ``event_id``) makes ingestion idempotent; rows arrive by COPY into a
 temporary table and move with ``INSERT ... ON CONFLICT DO NOTHING``, in one transaction.
 """
 
@@ -36,7 +36,8 @@ class PostgresEventStore(AggregateQueries):
             for table in EVENT_TABLES.values():
                 columns = ", ".join(f"{c.name} {c.postgres_type}" for c in table.columns)
                 self._connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {table.name} ({columns}, PRIMARY KEY (event_id))"
+                    f"CREATE TABLE IF NOT EXISTS {table.name} "
+                    f"({columns}, PRIMARY KEY ({table.owner}, event_id))"
                 )
                 self._connection.execute(
                     f"CREATE INDEX IF NOT EXISTS {table.name}_ts ON {table.name} (ts)"
@@ -62,8 +63,8 @@ class PostgresEventStore(AggregateQueries):
                         copy.write_row(row)
                 cursor.execute(
                     f"INSERT INTO {table.name} ({names}) "
-                    f"SELECT DISTINCT ON (event_id) {names} FROM {staging} "
-                    "ON CONFLICT (event_id) DO NOTHING"
+                    f"SELECT DISTINCT ON ({table.owner}, event_id) {names} FROM {staging} "
+                    f"ON CONFLICT ({table.owner}, event_id) DO NOTHING"
                 )
                 stored += cursor.rowcount
         return stored

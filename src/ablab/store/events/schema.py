@@ -22,9 +22,14 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class EventTable:
+    """One event type's table. ``owner`` is the column that scopes ``event_id``: an event id
+    is unique within an experiment (or a project, for labels and metrics), so two tenants
+    choosing the same ids never drop each other's events as duplicates."""
+
     kind: str
     name: str
     columns: tuple[Column, ...]
+    owner: str
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -72,6 +77,7 @@ EVENT_TABLES: dict[str, EventTable] = {
         kind,
         _TABLE_NAMES[kind],
         tuple(Column(name, *_TYPES[name]) for name in names),
+        "experiment_id" if kind in ("exposure", "prediction") else "project_id",
     )
     for kind, names in EVENT_COLUMNS.items()
 }
