@@ -26,6 +26,7 @@ __all__ = [
     "WriteCaller",
     "bearer",
     "caller",
+    "check_access",
     "context_of",
 ]
 
@@ -52,7 +53,34 @@ def caller(scope: Scope) -> Callable[..., Principal]:
     def dependency(state: StateDep, credentials: Credentials) -> Principal:
         return state.keys.principal(_header(credentials)).require(scope)
 
+    dependency.needed_scope = scope  # type: ignore[attr-defined]  # read by errors.py
     return dependency
+
+
+def check_access(request: Request) -> None:
+    """The key checks of the matched route, on their own.
+
+    FastAPI reads a request's body before it runs the route's dependencies, so a body it
+    cannot parse would be reported (422) before a missing key (401) or scope (403); the
+    error handler calls this first to keep that order.
+
+    Raises:
+        Unauthorized: the route needs a key and the request has none that is valid.
+        Forbidden: the key lacks the route's scope.
+    """
+    route = request.scope.get("route")
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", ()))
+    needs_key, scope = False, None
+    while pending:
+        dependant = pending.pop()
+        scope = scope or getattr(dependant.call, "needed_scope", None)
+        needs_key = needs_key or scope is not None or dependant.call in (_any_key, bearer)
+        pending.extend(dependant.dependencies)
+    if not needs_key:
+        return
+    principal = _state(request).keys.principal(request.headers.get("authorization"))
+    if scope is not None:
+        principal.require(scope)
 
 
 def _any_key(state: StateDep, credentials: Credentials) -> Principal:

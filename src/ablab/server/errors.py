@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ablab.errors import AblabError
+from ablab.server.deps import check_access
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -49,6 +50,9 @@ def error_response(
 
 
 def _field(location: tuple[Any, ...]) -> str:
+    # ("body", 1) is a position in an unparsable body, not a field.
+    if len(location) >= 2 and location[0] == "body" and isinstance(location[1], int):
+        return ""
     return ".".join(str(part) for part in location if part not in ("body", "query", "path"))
 
 
@@ -59,6 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            check_access(request)  # no key or scope: that answer comes first
+        except AblabError as denied:
+            return error_response(denied.http_status, denied.code, denied.message, denied.details)
         problems = [
             {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
             for e in exc.errors()

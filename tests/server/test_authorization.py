@@ -1,0 +1,574 @@
+"""Who may call what: every documented route, every kind of caller, own and another project.
+
+The routes come from the app's OpenAPI document; ``ROUTES`` says which scope each needs and
+how to call it. A route the document has and ``ROUTES`` lacks fails, so a new route cannot
+ship without a decision on who may call it. The rules, written out here rather than taken
+from ``ablab.domain.keys`` so that a change there is caught: admin reaches everything of its
+project, write reaches write and read routes, read the read routes, sdk the SDK routes; any
+valid key may ask ``/v1/whoami``; ``/healthz`` and ``/metrics`` need no key.
+
+- no key, a malformed, unknown, wrong or revoked key: 401 ``unauthorized``;
+- a valid key without the scope: 403 ``forbidden``;
+- the right scope: the route's own success status, never another project's data;
+- another project's experiment, model, group or key: 404, and that project is untouched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+import pytest
+from starlette.routing import BaseRoute
+
+from ablab.domain.keys import Scope
+from ablab.server.hot_paths import FastPaths
+from ablab.server.openapi import openapi_document
+from tests.server.conftest import Project, RunningServer
+
+Access = Scope | Literal["public", "any"]
+Refers = Literal["experiment", "model", "group", "key", "project"]
+
+# Which needed scopes a held scope reaches (the contract; not read from the code under test).
+REACHES: dict[Scope, frozenset[Scope]] = {
+    Scope.ADMIN: frozenset(Scope),
+    Scope.WRITE: frozenset({Scope.WRITE, Scope.READ}),
+    Scope.READ: frozenset({Scope.READ}),
+    Scope.SDK: frozenset({Scope.SDK}),
+}
+
+VALID_CALLERS: dict[str, tuple[Scope, ...]] = {
+    "admin": (Scope.ADMIN,),
+    "write": (Scope.WRITE,),
+    "read": (Scope.READ,),
+    "sdk": (Scope.SDK,),
+    "read+sdk": (Scope.READ, Scope.SDK),
+}
+INVALID_CALLERS = (
+    "no key",
+    "malformed key",
+    "other scheme",
+    "unknown key",
+    "wrong secret",
+    "revoked key",
+)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Tenant:
+    """A project with a model, an experiment, a group, a metric and keys of every kind."""
+
+    project: Project
+    label: str
+    http: httpx.Client
+    experiment_id: str = ""
+    experiment_name: str = ""
+    model: str = ""
+    group: str = ""
+    victim_key_id: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def experiment(self, status: str) -> str:
+        """The id of a new experiment of this project in ``status``."""
+        body = experiment_body(unique(f"fresh-{self.label}"), "radiology-v1")
+        created = self.http.post("/v1/experiments", json=body | {"draft": status == "draft"})
+        assert created.status_code == 201, created.text
+        ref = str(created.json()["id"])
+        for action in {"paused": ["pause"], "stopped": ["stop"]}.get(status, []):
+            moved = self.http.post(f"/v1/experiments/{ref}/{action}")
+            assert moved.status_code == 200, moved.text
+        return ref
+
+    def state(self) -> dict[str, Any]:
+        """What another project's calls must never change."""
+        experiment = self.http.get(f"/v1/experiments/{self.experiment_id}").json()
+        keys = self.http.get("/v1/keys").json()
+        audit = self.http.get("/v1/audit", params={"limit": 10_000}).json()
+        return {
+            "experiment": (experiment["status"], experiment["version"], experiment["variants"]),
+            "revoked": sorted(k["id"] for k in keys if k["revoked_at"] is not None),
+            "keys": len(keys),
+            "audit": len(audit),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """The resources one request names: its own project's, or another project's."""
+
+    tenant: Tenant
+    experiment: str
+
+    @property
+    def project_id(self) -> str:
+        return self.tenant.project.id
+
+
+def experiment_body(name: str, model: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model_id": model,
+        "control_version": "1.0.0",
+        "treatment_version": "2.0.0",
+        "traffic_split": 50,
+    }
+
+
+def exposure(target: Target) -> dict[str, Any]:
+    event = {
+        "type": "exposure",
+        "event_id": unique("event"),
+        "timestamp": datetime.now(UTC).isoformat(),
+        "experiment": target.experiment,
+        "unit_id": "unit-1",
+        "variant": "control",
+    }
+    return {"events": [event]}
+
+
+Body = Callable[[Target], Any]
+Check = Callable[[httpx.Response], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one route: the scope it needs, its success, and what it names.
+
+    ``status`` is the status the experiment of ``{ref}`` must be in for the call to succeed
+    (a fresh one is made for each authorised call); ``refers`` is the kind of resource of
+    another project that a cross-project call names, ``cross`` the status that call gets.
+    """
+
+    access: Access
+    success: int = 200
+    status: str | None = None
+    body: Body | None = None
+    params: Callable[[Target], dict[str, Any]] | None = None
+    refers: Refers | None = None
+    cross: int = 404
+    cross_check: Check | None = None
+
+
+def _no_entries(response: httpx.Response) -> None:
+    assert response.json() == [], response.text
+
+
+def _all_rejected(response: httpx.Response) -> None:
+    result = response.json()
+    assert result["accepted"] == 0, response.text
+    assert result["stored"] == 0, response.text
+    assert result["rejected"][0]["reason"].startswith("unknown experiment"), response.text
+
+
+_EXPERIMENT = "/v1/experiments/{ref}"
+_ADMIN = "/v1/admin/experiments"
+
+ROUTES: dict[tuple[str, str], Case] = {
+    ("GET", "/healthz"): Case("public"),
+    ("GET", "/metrics"): Case("public"),
+    ("GET", "/v1/whoami"): Case("any"),
+    # sdk
+    ("POST", "/v1/assign"): Case(
+        Scope.SDK,
+        body=lambda t: {"experiment": t.experiment, "unit_id": "unit-1"},
+        refers="experiment",
+    ),
+    ("POST", "/v1/events"): Case(
+        Scope.SDK, body=exposure, refers="experiment", cross=200, cross_check=_all_rejected
+    ),
+    ("GET", "/v1/sdk/config"): Case(Scope.SDK),
+    # experiments
+    ("GET", "/v1/experiments"): Case(Scope.READ),
+    ("POST", "/v1/experiments"): Case(
+        Scope.WRITE,
+        success=201,
+        body=lambda t: experiment_body(unique("created"), t.tenant.model),
+        refers="model",
+    ),
+    ("GET", _EXPERIMENT): Case(Scope.READ, refers="experiment"),
+    ("PATCH", _EXPERIMENT): Case(
+        Scope.WRITE, status="running", body=lambda t: {"traffic_split": 40}, refers="experiment"
+    ),
+    ("POST", f"{_EXPERIMENT}/variants"): Case(
+        Scope.WRITE,
+        success=201,
+        status="draft",
+        body=lambda t: {"name": "treatment-2", "model_version": "2.0.0"},
+        refers="experiment",
+    ),
+    **{
+        ("POST", f"{_EXPERIMENT}/{action}"): Case(Scope.WRITE, status=status, refers="experiment")
+        for action, status in (
+            ("launch", "draft"),
+            ("pause", "running"),
+            ("resume", "paused"),
+            ("stop", "running"),
+            ("promote", "running"),
+            ("archive", "stopped"),
+            ("analyze", "running"),
+        )
+    },
+    **{
+        ("GET", f"{_EXPERIMENT}/{view}"): Case(Scope.READ, refers="experiment")
+        for view in ("results", "timeseries", "assignments", "audit")
+    },
+    # catalogue
+    ("GET", "/v1/models"): Case(Scope.READ),
+    ("POST", "/v1/models"): Case(
+        Scope.WRITE,
+        success=201,
+        body=lambda t: {
+            "model": "radiology-v1",
+            "version": unique("3.0"),
+            "endpoint": "http://models.test/radiology",
+        },
+    ),
+    ("GET", "/v1/models/{name}"): Case(Scope.READ, refers="model"),
+    ("GET", "/v1/groups"): Case(Scope.READ),
+    ("POST", "/v1/groups"): Case(
+        Scope.WRITE,
+        success=201,
+        body=lambda t: {"name": unique("group"), "rule": {"region": {"$in": ["eu"]}}},
+    ),
+    ("GET", "/v1/groups/{name}"): Case(Scope.READ, refers="group"),
+    ("GET", "/v1/metrics"): Case(Scope.READ),
+    ("POST", "/v1/metrics"): Case(
+        Scope.WRITE, success=201, body=lambda t: {"name": unique("dwell_time")}
+    ),
+    # access
+    ("GET", "/v1/keys"): Case(Scope.ADMIN),
+    ("POST", "/v1/keys"): Case(
+        Scope.ADMIN, success=201, body=lambda t: {"name": "matrix key", "scopes": ["read"]}
+    ),
+    ("POST", "/v1/keys/{key_id}/revoke"): Case(Scope.ADMIN, refers="key"),
+    ("GET", "/v1/audit"): Case(
+        Scope.ADMIN,
+        params=lambda t: {"object_id": t.experiment},
+        refers="experiment",
+        cross=200,
+        cross_check=_no_entries,
+    ),
+    # the console's API
+    ("GET", _ADMIN): Case(
+        Scope.READ, params=lambda t: {"project_id": t.project_id}, refers="project", cross=403
+    ),
+    ("POST", _ADMIN): Case(
+        Scope.WRITE,
+        success=201,
+        body=lambda t: {"name": unique("console"), "project_id": t.project_id},
+        refers="project",
+        cross=403,
+    ),
+    ("POST", f"{_ADMIN}/{{ref}}/variants"): Case(
+        Scope.WRITE,
+        success=201,
+        status="draft",
+        body=lambda t: {"name": "treatment-2", "traffic_weight": 0.0, "model_version": "2.0.0"},
+        refers="experiment",
+    ),
+    **{
+        ("POST", f"{_ADMIN}/{{ref}}/{action}"): Case(
+            Scope.WRITE, status=status, refers="experiment"
+        )
+        for action, status in (("launch", "draft"), ("stop", "running"), ("analyze", "running"))
+    },
+}
+
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+PATHS: dict[str, dict[str, Any]] = openapi_document()["paths"]
+DOCUMENTED = sorted((method.upper(), path) for path, ops in PATHS.items() for method in ops)
+WITH_BODY = [(m, p) for m, p in DOCUMENTED if "requestBody" in PATHS[p][m.lower()]]
+
+
+def case_of(route: tuple[str, str]) -> Case:
+    case = ROUTES.get(route)
+    if case is None:
+        pytest.fail(
+            f"{route[0]} {route[1]} is documented but has no entry in ROUTES: say who may call it"
+        )
+    return case
+
+
+def reaches(scopes: tuple[Scope, ...], access: Access) -> bool:
+    if access in ("public", "any"):
+        return True
+    return any(access in REACHES[held] for held in scopes)
+
+
+@dataclass
+class World:
+    server: RunningServer
+    mine: Tenant
+    other: Tenant
+    other_state: dict[str, Any]
+    other_markers: set[str]
+    invalid: dict[str, str | None]  # the Authorization header of each invalid caller
+    client: httpx.Client  # without a key: each request sends its caller's header
+
+
+def _tenant(server: RunningServer, label: str) -> Tenant:
+    project = server.project()
+    http = project.http()
+    tenant = Tenant(project, label, http, model=f"chest-xray-{label}", group=f"eu-{label}")
+    for model in ("radiology-v1", tenant.model):
+        for version in ("1.0.0", "2.0.0"):
+            body = {"model": model, "version": version, "endpoint": f"http://m.test/{version}"}
+            assert http.post("/v1/models", json=body).status_code == 201
+    tenant.experiment_name = f"rollout-{label}"
+    created = http.post(
+        "/v1/experiments", json=experiment_body(tenant.experiment_name, "radiology-v1")
+    )
+    assert created.status_code == 201, created.text
+    tenant.experiment_id = created.json()["id"]
+    group = {"name": tenant.group, "rule": {"region": {"$in": ["eu"]}}}
+    assert http.post("/v1/groups", json=group).status_code == 201
+    assert http.post("/v1/metrics", json={"name": f"dwell_time_{label}"}).status_code == 201
+    victim = http.post("/v1/keys", json={"name": "to revoke", "scopes": ["read"]})
+    tenant.victim_key_id = victim.json()["id"]
+    tenant.tokens = {"admin": project.admin_key}
+    for caller, scopes in VALID_CALLERS.items():
+        tenant.tokens.setdefault(caller, project.key(*scopes))
+    return tenant
+
+
+def _invalid_tokens(tenant: Tenant) -> dict[str, str | None]:
+    http = tenant.http
+    made = http.post("/v1/keys", json={"name": "revoked", "scopes": ["admin"]}).json()
+    revoked = made["key"]
+    # Used once first, so the server's key cache holds it when it is revoked.
+    assert tenant.project.server.http(revoked).get("/v1/whoami").status_code == 200
+    assert http.post(f"/v1/keys/{made['id']}/revoke").status_code == 200
+    # The admin key's id: refused for its secret alone, never for a scope.
+    admin_id = tenant.tokens["admin"].split("_")[1]
+    return {
+        "no key": None,
+        "malformed key": "Bearer not-an-ablab-key",
+        "other scheme": "Basic dXNlcjpwYXNzd29yZA==",
+        "unknown key": f"Bearer abk_{uuid.uuid4().hex[:12]}_{'s' * 43}",
+        "wrong secret": f"Bearer abk_{admin_id}_{'w' * 43}",
+        "revoked key": f"Bearer {revoked}",
+    }
+
+
+def _markers(tenant: Tenant) -> set[str]:
+    """Strings that belong to this project alone: seen in another's answer, they leaked."""
+    http = tenant.http
+    found = {tenant.project.id, tenant.experiment_id, tenant.experiment_name}
+    found |= {tenant.model, tenant.group, f"dwell_time_{tenant.label}"}
+    for listing in ("/v1/models", "/v1/groups", "/v1/metrics", "/v1/keys", "/v1/experiments"):
+        found |= {item["id"] for item in http.get(listing).json()}
+    return found
+
+
+@pytest.fixture(scope="module")
+def world(server: RunningServer) -> World:
+    mine, other = _tenant(server, "a"), _tenant(server, "b")
+    invalid = _invalid_tokens(mine)
+    return World(server, mine, other, other.state(), _markers(other), invalid, server.http())
+
+
+def headers_of(world: World, caller: str) -> dict[str, str]:
+    if caller in VALID_CALLERS:
+        return {"Authorization": f"Bearer {world.mine.tokens[caller]}"}
+    header = world.invalid[caller]
+    return {"Authorization": header} if header is not None else {}
+
+
+def call(
+    world: World, route: tuple[str, str], target: Target, caller: str
+) -> tuple[httpx.Response, str]:
+    """The response, and the text of the request (what the caller itself sent)."""
+    method, template = route
+    case = case_of(route)
+    tenant = target.tenant
+    values = {
+        "ref": target.experiment,
+        "name": tenant.group if template.startswith("/v1/groups") else tenant.model,
+        "key_id": tenant.victim_key_id,
+    }
+    path = template.format(**values)
+    assert "{" not in path, f"no value for a parameter of {template}"
+    body = case.body(target) if case.body is not None else None
+    params = case.params(target) if case.params is not None else None
+    response = world.client.request(
+        method, path, json=body, params=params, headers=headers_of(world, caller)
+    )
+    return response, f"{path} {params} {body}"
+
+
+def describe(response: httpx.Response) -> str:
+    request = response.request
+    return f"{request.method} {request.url} -> {response.status_code}: {response.text[:600]}"
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, describe(response)
+    assert response.json()["error"]["code"] == code, describe(response)
+
+
+def assert_nothing_leaked(world: World, response: httpx.Response, sent: str) -> None:
+    leaked = {m for m in world.other_markers if m in response.text and m not in sent}
+    assert not leaked, f"another project's {sorted(leaked)} in {describe(response)}"
+
+
+def test_every_documented_route_has_an_entry() -> None:
+    missing = sorted(set(DOCUMENTED) - set(ROUTES))
+    stale = sorted(set(ROUTES) - set(DOCUMENTED))
+    assert not missing, f"routes without an entry in ROUTES: {missing}"
+    assert not stale, f"entries of ROUTES the document lacks: {stale}"
+
+
+def served_routes(routes: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route of the app, through included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's include_router wrapper
+        if included is not None:
+            yield from served_routes(included.routes)
+        elif isinstance(route, BaseRoute) and hasattr(route, "methods"):
+            path: str = route.path
+            yield from ((m, path) for m in route.methods - {"HEAD"})  # type: ignore[attr-defined]
+        else:
+            pytest.fail(f"a kind of route this test does not know: {route!r}")
+
+
+def test_every_route_of_the_app_is_documented(server: RunningServer) -> None:
+    served = {r for r in served_routes(server.app.routes) if r[1] not in FRAMEWORK_ROUTES}
+    served |= set(FastPaths(app=None).routes)
+    assert len(served) > 30, served  # the walk found the routers' routes
+    assert sorted(served - set(DOCUMENTED)) == [], "served but not in the OpenAPI document"
+
+
+MATRIX = [
+    pytest.param(route, caller, id=f"{route[0]} {route[1]} as {caller}")
+    for route in DOCUMENTED
+    for caller in (*VALID_CALLERS, *INVALID_CALLERS)
+]
+
+
+@pytest.mark.parametrize(("route", "caller"), MATRIX)
+def test_route_by_caller(world: World, route: tuple[str, str], caller: str) -> None:
+    case = case_of(route)
+    mine = world.mine
+    if caller in INVALID_CALLERS:
+        allowed = case.access == "public"
+    else:
+        allowed = reaches(VALID_CALLERS[caller], case.access)
+    fresh = allowed and case.status is not None
+    # A call that may change its experiment gets a new one; the others name the shared one.
+    target = Target(mine, mine.experiment(case.status or "") if fresh else mine.experiment_name)
+    response, sent = call(world, route, target, caller)
+    if allowed:
+        assert response.status_code == case.success, describe(response)
+        assert_nothing_leaked(world, response, sent)
+        if case.access == "any":
+            assert response.json()["project_id"] == mine.project.id
+    elif caller in INVALID_CALLERS:
+        assert_error(response, 401, "unauthorized")
+        assert response.headers.get("www-authenticate") == "Bearer", describe(response)
+    else:
+        assert_error(response, 403, "forbidden")
+
+
+def _cross_cases() -> Iterator[Any]:
+    for route in DOCUMENTED:
+        case = ROUTES.get(route)
+        if case is None or case.refers is None:
+            continue
+        ways = ("by id", "by name") if case.refers == "experiment" else ("",)
+        for caller, scopes in VALID_CALLERS.items():
+            if not reaches(scopes, case.access):
+                continue
+            for way in ways:
+                label = f"{route[0]} {route[1]} {way} as {caller}".replace("  ", " ")
+                yield pytest.param(route, caller, way, id=label)
+
+
+@pytest.mark.parametrize(("route", "caller", "way"), list(_cross_cases()))
+def test_another_projects_resource(
+    world: World, route: tuple[str, str], caller: str, way: str
+) -> None:
+    case = case_of(route)
+    other = world.other
+    ref = other.experiment_name if way == "by name" else other.experiment_id
+    response, sent = call(world, route, Target(other, ref), caller)
+    if case.cross == 404:
+        assert_error(response, 404, "not_found")
+    elif case.cross == 403:
+        assert_error(response, 403, "forbidden")
+    else:
+        assert response.status_code == case.cross, describe(response)
+    if case.cross_check is not None:
+        case.cross_check(response)
+    assert_nothing_leaked(world, response, sent)
+    assert other.state() == world.other_state, f"{describe(response)} changed the other project"
+
+
+def test_a_name_both_projects_use_means_each_its_own(world: World) -> None:
+    for tenant in (world.mine, world.other):
+        seen = tenant.http.get("/v1/models/radiology-v1").json()
+        own = {m["id"] for m in tenant.http.get("/v1/models").json()}
+        assert seen["id"] in own
+    mine = world.mine.http.get("/v1/models/radiology-v1").json()
+    theirs = world.other.http.get("/v1/models/radiology-v1").json()
+    assert mine["id"] != theirs["id"]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "body"),
+    [
+        pytest.param(["read"], "GET", "/v1/experiments", None, id="read key, FastAPI route"),
+        pytest.param(["admin"], "GET", "/v1/keys", None, id="admin key, FastAPI route"),
+        pytest.param(["sdk"], "POST", "/v1/assign", {"unit_id": "unit-9"}, id="sdk key, hot path"),
+    ],
+)
+def test_a_revoked_key_is_refused_at_once(
+    world: World, scopes: list[str], method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    mine = world.mine
+    made = mine.http.post("/v1/keys", json={"name": "short-lived", "scopes": scopes})
+    assert made.status_code == 201, made.text
+    if body is not None:
+        body = body | {"experiment": mine.experiment_id}
+    client = world.server.http(made.json()["key"])
+    assert client.request(method, path, json=body).status_code == 200  # now in the key cache
+    revoked = mine.http.post(f"/v1/keys/{made.json()['id']}/revoke")
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_at"] is not None
+    assert_error(client.request(method, path, json=body), 401, "unauthorized")
+
+
+def _body_routes() -> Iterator[Any]:
+    for route in WITH_BODY:
+        case = ROUTES.get(route)
+        if case is None:
+            continue
+        lacking = next(c for c in ("sdk", "read") if not reaches(VALID_CALLERS[c], case.access))
+        for caller in ("no key", lacking):
+            for name, body in (("not JSON", b"{not json"), ("wrong shape", b"[1]")):
+                label = f"{route[0]} {route[1]} {name} as {caller}"
+                yield pytest.param(route, caller, body, id=label)
+
+
+@pytest.mark.parametrize(("route", "caller", "body"), list(_body_routes()))
+def test_the_key_is_checked_before_the_body(
+    world: World, route: tuple[str, str], caller: str, body: bytes
+) -> None:
+    """A caller who may not call a route learns nothing of what its body should be."""
+    method, template = route
+    path = template.format(ref=world.mine.experiment_name)
+    headers = headers_of(world, caller) | {"Content-Type": "application/json"}
+    response = world.client.request(method, path, content=body, headers=headers)
+    if caller == "no key":
+        assert_error(response, 401, "unauthorized")
+    else:
+        assert_error(response, 403, "forbidden")
