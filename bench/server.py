@@ -235,12 +235,9 @@ def main() -> None:
         ours_port,
         env,
     )
-    bare = start(
-        [str(BIN / "uvicorn"), "bare_app:app", "--port", str(bare_port), "--loop", "uvloop",
-         "--http", "httptools", "--log-level", "warning", "--no-access-log", "--app-dir", str(HERE)],
-        bare_port,
-        env,
-    )  # fmt: skip
+    bare_command = [str(BIN / "uvicorn"), "bare_app:app", "--port", str(bare_port)]
+    bare_command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+    bare = start([*bare_command, "--no-access-log", "--app-dir", str(HERE)], bare_port, env)
     try:
         setup(f"http://127.0.0.1:{ours_port}")
         figures: dict[str, list[tuple[float, float, float]]] = {}
