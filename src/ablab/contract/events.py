@@ -15,6 +15,9 @@ class EventBatch(Schema):
     """``{"events": [...]}``: each event as in DESIGN.md; each is checked on its own."""
 
     events: list[Any] = Field(max_length=10_000)
+    experiment: str | None = Field(
+        default=None, description="the experiment of the events that name none"
+    )
 
 
 class RejectedEvent(Schema):

@@ -50,10 +50,24 @@ def _state(request: Request) -> ServerState:
     return state
 
 
+_ASSIGN_FIELDS = frozenset({"experiment", "unit_id", "attributes"})
+_EVENTS_FIELDS = frozenset({"events", "experiment"})
+
+
+def _only(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise ValidationError(
+            f"unknown fields: {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})",
+            details={"unknown": extra},
+        )
+
+
 async def assign(request: Request) -> Response:
     state = _state(request)
     principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
     data = _object(await request.body())
+    _only(data, _ASSIGN_FIELDS)
     experiment, unit_id = data.get("experiment"), data.get("unit_id")
     attributes = data.get("attributes") or {}
     if not isinstance(experiment, str) or not experiment:
@@ -85,6 +99,7 @@ async def events(request: Request) -> Response:
     state = _state(request)
     principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
     data = _object(await request.body())
+    _only(data, _EVENTS_FIELDS)
     batch = data.get("events")
     if not isinstance(batch, list):
         raise ValidationError('the body must be {"events": [...]}')

@@ -108,6 +108,9 @@ def _typed(
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         wrong = [v is not None and not accept(v) for v in values]
         kept = [None if bad else v for v, bad in zip(values, wrong, strict=True)]
+        if arrow_type == pa.float64():
+            # Arrow refuses integers beyond 2**53 as doubles; Python rounds them, as JSON does.
+            kept = [float(v) if type(v) is int else v for v in kept]
         return pa.array(kept, type=arrow_type), wrong
 
 
@@ -156,7 +159,8 @@ class BatchChecker:
             if type(event) is not dict and not isinstance(event, Mapping):
                 problems.append((index, "an event must be a JSON object"))
                 continue
-            group = groups.get(event.get("type"))  # type: ignore[arg-type]
+            kind = event.get("type")
+            group = groups.get(kind) if isinstance(kind, str) else None
             if group is None:
                 problems.append((index, _bad_type(event)))
                 continue

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Query, status
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.errors import error_responses
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.domain.keys import Scope
 from ablab.server.deps import AdminCaller, AnyCaller, StateDep, context_of
 from ablab.services import audit, keys
 
-router = APIRouter(prefix="/v1", tags=["access"])
+router = APIRouter(
+    prefix="/v1", tags=["access"], responses=error_responses(401, 403, 404, 409, 413, 422)
+)
 
 
 class Whoami(Schema):

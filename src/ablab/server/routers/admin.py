@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from ablab.contract.base import Schema
+from ablab.contract.errors import error_responses
 from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action
@@ -22,7 +23,11 @@ from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
 from ablab.services import experiments
 from ablab.services.guard import analyze_experiment
 
-router = APIRouter(prefix="/v1/admin/experiments", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/experiments",
+    tags=["admin"],
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 
 
 class AdminExperimentCreate(Schema):

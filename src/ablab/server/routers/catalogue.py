@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ablab.contract.catalogue import GroupCreate, GroupPublic, ModelPublic, ModelVersionCreate
+from ablab.contract.errors import error_responses
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
 from ablab.services import catalogue, metrics
 
-router = APIRouter(prefix="/v1", tags=["catalogue"])
+router = APIRouter(
+    prefix="/v1", tags=["catalogue"], responses=error_responses(401, 403, 404, 409, 413, 422)
+)
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.errors import error_responses
 from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
@@ -24,7 +25,11 @@ from ablab.services.guard import analyze_experiment
 from ablab.services.results import experiment_results
 from ablab.services.timeseries import experiment_timeseries
 
-router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+router = APIRouter(
+    prefix="/v1/experiments",
+    tags=["experiments"],
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 
 Ref = Annotated[str, "the experiment's id or name"]
 

@@ -11,13 +11,16 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest
+from ablab.contract.errors import error_responses
 from ablab.contract.events import EventBatch, IngestResultPublic
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.server import hot_paths
 from ablab.server.deps import SdkCaller, StateDep, bearer
 from ablab.services.sdk_config import sdk_ruleset
 
-router = APIRouter(prefix="/v1", tags=["sdk"])
+router = APIRouter(
+    prefix="/v1", tags=["sdk"], responses=error_responses(401, 403, 404, 409, 413, 422)
+)
 
 
 def _body(model: type[Schema]) -> dict[str, Any]:
@@ -34,7 +37,6 @@ def _body(model: type[Schema]) -> dict[str, Any]:
     dependencies=[Depends(bearer)],
     response_model=AssignmentPublic,
     openapi_extra=_body(AssignRequest),
-    responses={422: {"description": "bad input"}},
 )
 async def assign(request: Request) -> Response:
     """The variant (and model version) to serve a unit; sticky, stored on first sight."""
@@ -46,7 +48,6 @@ async def assign(request: Request) -> Response:
     dependencies=[Depends(bearer)],
     response_model=IngestResultPublic,
     openapi_extra=_body(EventBatch),
-    responses={413: {"description": "body or batch over its limit"}},
 )
 async def events(request: Request) -> Response:
     """Store a batch of events; each bad one comes back with its index and reason.
