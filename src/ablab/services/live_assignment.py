@@ -73,6 +73,7 @@ class LiveAssigner:
         self._rules: dict[tuple[str, str], _Rules] = {}
         self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._pending: dict[str, dict[str, str]] = {}
+        self._reloading: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._flush_interval = flush_interval
@@ -191,10 +192,34 @@ class LiveAssigner:
                 logger.exception("writing first assignments failed; retrying")
 
     def _cached_rules(self, project_id: str, ref: str) -> _Rules | None:
-        cached = self._rules.get((project_id, ref))
-        if cached is not None and time.monotonic() - cached.loaded < self._rules_ttl:
-            return cached
-        return None
+        """The cached rules; past their TTL they still serve while one thread reloads them.
+
+        Serving the old rules for the moment of a reload keeps a thousand requests from
+        all reading the store at once every ``rules_ttl`` seconds.
+        """
+        key = (project_id, ref)
+        cached = self._rules.get(key)
+        if cached is None:
+            return None
+        if time.monotonic() - cached.loaded >= self._rules_ttl and key not in self._reloading:
+            with self._lock:
+                if key in self._reloading:
+                    return cached
+                self._reloading.add(key)
+            threading.Thread(target=self._reload, args=key, daemon=True).start()
+        return cached
+
+    def _reload(self, project_id: str, ref: str) -> None:
+        try:
+            self._load_rules(project_id, ref)
+        except NotFound:
+            with self._lock:
+                self._rules.pop((project_id, ref), None)
+        except Exception:  # the old rules keep serving; the next request tries again
+            logger.exception("reloading the rules of %s failed", ref)
+        finally:
+            with self._lock:
+                self._reloading.discard((project_id, ref))
 
     def _load_rules(self, project_id: str, ref: str) -> _Rules:
         now = time.monotonic()
