@@ -62,13 +62,18 @@ def serve(
             markup=False,
         )
         raise typer.Exit(2)
-    app = create_app(settings)
     stderr.print(f"ablab serving on http://{host}:{port} (store: {settings.home})", markup=False)
+    if workers > 1:
+        # Each worker process builds its own app from the same ABLAB_* environment.
+        target: object = "ablab.server:create_app"
+    else:
+        target = create_app(settings)
     uvicorn.run(
-        app,
+        target,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
-        workers=1,
         log_level=log_level,
         access_log=False,
         loop="uvloop",
