@@ -14,9 +14,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -129,40 +129,44 @@ class _Waiting:
     done: bool = False
 
 
-def _insert_new(
-    cursor: duckdb.DuckDBPyConnection,
-    table: EventTable,
-    incoming: pa.Table,
-    *,
-    returning: bool = False,
-) -> Any:
-    """Insert the events of ``incoming`` not stored before: their count, or their ids."""
-    cursor.register("incoming", incoming)
-    # DISTINCT ON costs a tenth of the insert: only a batch that repeats an id needs it.
+def _new_rows_sql(table: EventTable, source: str) -> str:
+    """The rows of ``source`` not stored before (two ``?``: the batch's time range).
+
+    The time range as constants: DuckDB prunes row groups by their min/max on ``ts`` only
+    for a filter it knows when planning, so the check stays cheap as the table grows.
+    """
+    return f"""
+        SELECT * FROM {source} AS new
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {table.name} AS old
+            WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+              AND old.{table.owner} = new.{table.owner}
+        )"""
+
+
+def _deduplicated(incoming: pa.Table, table: EventTable, order: str = "") -> str:
+    """``incoming``, or its first row per (owner, event id) when the batch repeats one."""
     owner = table.owner
     keys = pc.binary_join_element_wise(incoming.column(owner), incoming.column("event_id"), "\x1f")
-    repeated = pc.count_distinct(keys).as_py() < len(keys)
-    source = f"(SELECT DISTINCT ON ({owner}, event_id) * FROM incoming)" if repeated else "incoming"
-    # The time range as constants: DuckDB prunes row groups by their min/max on ``ts``
-    # only for a filter it knows when planning, so the check stays cheap as data grows.
+    if pc.count_distinct(keys).as_py() == len(keys):
+        return "incoming"  # DISTINCT ON costs a tenth of the insert: skip it when it can
+    return (
+        f"(SELECT DISTINCT ON ({owner}, event_id) * FROM incoming "
+        f"ORDER BY {owner}, event_id{order})"
+    )
+
+
+def _bounds(incoming: pa.Table) -> list[object]:
     bounds = pc.min_max(incoming.column("ts"))
+    return [bounds["min"].as_py(), bounds["max"].as_py()]
+
+
+def _insert_new(cursor: duckdb.DuckDBPyConnection, table: EventTable, incoming: pa.Table) -> int:
+    """Insert the events of ``incoming`` not stored before; how many that was."""
+    cursor.register("incoming", incoming)
     try:
-        result = cursor.execute(
-            f"""
-            INSERT INTO {table.name}
-            SELECT * FROM {source} AS new
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {table.name} AS old
-                WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
-                  AND old.{owner} = new.{owner}
-            )
-            {f"RETURNING {owner}, event_id" if returning else ""}
-            """,
-            [bounds["min"].as_py(), bounds["max"].as_py()],
-        )
-        if returning:
-            return {(row[0], row[1]) for row in result.fetchall()}
-        found = result.fetchone()
+        sql = _new_rows_sql(table, _deduplicated(incoming, table))
+        found = cursor.execute(f"INSERT INTO {table.name} {sql}", _bounds(incoming)).fetchone()
     finally:
         cursor.unregister("incoming")
     return int(found[0]) if found else 0
@@ -171,25 +175,28 @@ def _insert_new(
 def _insert_group(cursor: duckdb.DuckDBPyConnection, group: list[_Waiting]) -> None:
     """The batches of several callers as one insert per type; each caller's new count.
 
-    An event sent by two callers at once is credited to the first.
+    The batches are tagged with their caller's position, the new rows kept in a temporary
+    table, and counted per caller by the engine: no per-row work in Python, which would
+    compete for the GIL with the threads still checking their batches. An event sent by
+    two callers at once is credited to the first.
     """
     for kind, table in EVENT_TABLES.items():
-        parts = [w.batch.tables[kind] for w in group if w.batch.count(kind)]
+        parts = [(i, w.batch.tables[kind]) for i, w in enumerate(group) if w.batch.count(kind)]
         if not parts:
             continue
-        new_keys: set[tuple[str, str]] = _insert_new(
-            cursor, table, pa.concat_tables(parts), returning=True
+        callers = pa.array(
+            np.repeat([i for i, _ in parts], [t.num_rows for _, t in parts]), type=pa.int32()
         )
-        for waiting in group:
-            if not waiting.batch.count(kind) or not new_keys:
-                continue
-            mine_table = waiting.batch.tables[kind]
-            mine = new_keys.intersection(
-                zip(
-                    mine_table.column(table.owner).to_pylist(),
-                    mine_table.column("event_id").to_pylist(),
-                    strict=True,
-                )
-            )
-            waiting.stored += len(mine)
-            new_keys -= mine
+        incoming = pa.concat_tables([t for _, t in parts]).append_column("caller", callers)
+        names = ", ".join(table.column_names)
+        cursor.register("incoming", incoming)
+        try:
+            sql = _new_rows_sql(table, _deduplicated(incoming, table, ", caller"))
+            cursor.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {sql}", _bounds(incoming))
+            cursor.execute(f"INSERT INTO {table.name} SELECT {names} FROM fresh")
+            counts = cursor.execute("SELECT caller, count(*) FROM fresh GROUP BY caller")
+            for caller, count in counts.fetchall():
+                group[caller].stored += int(count)
+            cursor.execute("DROP TABLE fresh")
+        finally:
+            cursor.unregister("incoming")
