@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         max_batch_events: Most events one ``POST /v1/events`` may carry (413 beyond).
         monitor_interval: Seconds between the background monitor's rounds (0: off).
         key_cache_seconds: How long the server trusts a checked key before checking again.
+        model_timeout: Seconds a model backend may take before the gateway gives up on it.
+        shadow_sample: Share of a shadow experiment's requests mirrored to its treatments.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -44,3 +46,5 @@ class Settings(BaseSettings):
     max_batch_events: int = 10_000
     monitor_interval: float = 60.0
     key_cache_seconds: float = 2.0
+    model_timeout: float = 2.0
+    shadow_sample: float = 1.0

@@ -185,6 +185,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         Scope.SDK, body=exposure, refers="experiment", cross=200, cross_check=_all_rejected
     ),
     ("GET", "/v1/sdk/config"): Case(Scope.SDK),
+    # The models here have no server behind them: an authorised call gets as far as the
+    # gateway, which answers 503 (no model could answer), never 401 or 403.
+    ("POST", "/v1/predict/{experiment}"): Case(
+        Scope.SDK,
+        success=503,
+        body=lambda t: {"unit_id": "unit-1", "features": [1, 2]},
+        refers="experiment",
+    ),
     # experiments
     ("GET", "/v1/experiments"): Case(Scope.READ),
     ("POST", "/v1/experiments"): Case(
@@ -393,6 +401,7 @@ def call(
     tenant = target.tenant
     values = {
         "ref": target.experiment,
+        "experiment": target.experiment,
         "name": tenant.group if template.startswith("/v1/groups") else tenant.model,
         "key_id": tenant.victim_key_id,
     }
@@ -565,7 +574,8 @@ def test_the_key_is_checked_before_the_body(
 ) -> None:
     """A caller who may not call a route learns nothing of what its body should be."""
     method, template = route
-    path = template.format(ref=world.mine.experiment_name)
+    name = world.mine.experiment_name
+    path = template.format(ref=name, experiment=name)
     headers = headers_of(world, caller) | {"Content-Type": "application/json"}
     response = world.client.request(method, path, content=body, headers=headers)
     if caller == "no key":

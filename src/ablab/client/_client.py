@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ablab.client._ruleset import LocalAssigner
-    from ablab.client._tracker import EventTracker
+    from ablab.services.event_buffer import EventBuffer
 
 __all__ = ["Client"]
 
@@ -67,7 +67,7 @@ class Client:
             overrides["project"] = project
         self.settings = Settings(**overrides)
         self._assigner: LocalAssigner | None = None
-        self._tracker: EventTracker | None = None
+        self._tracker: EventBuffer | None = None
         if backend is not None:
             self._backend = backend
         elif self.settings.url is not None:
@@ -88,13 +88,13 @@ class Client:
     ) -> Backend:
         from ablab.client._http import HttpBackend
         from ablab.client._ruleset import LocalAssigner
-        from ablab.client._tracker import EventTracker
+        from ablab.services.event_buffer import EventBuffer
 
         assert settings.url is not None
         key = settings.api_key.get_secret_value() if settings.api_key else None
         remote = HttpBackend(settings.url, key, transport=transport)
         self._assigner = LocalAssigner(remote.sdk_config, remote.assign, refresh=refresh)
-        self._tracker = EventTracker(lambda batch: remote.ingest_events(list(batch), None))
+        self._tracker = EventBuffer(lambda batch: remote.ingest_events(list(batch), None))
         return remote
 
     @property

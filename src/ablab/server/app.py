@@ -15,13 +15,14 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
 from ablab.server.observability import Telemetry, TelemetryMiddleware
 from ablab.server.routers import access, admin, catalogue, experiments, health, sdk
-from ablab.server.state import ExperimentCache, ServerState
+from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
 from ablab.services.monitor import Monitor
@@ -57,14 +58,24 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         store.close()
         raise
     alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
+    assigner = LiveAssigner(store)
+    experiments = ExperimentCache(store)
+    event_log = EventLog(store, events, experiments, assigner)
     state = ServerState(
         settings=settings,
         store=store,
         events=events,
         keys=KeyCache(store, ttl=settings.key_cache_seconds),
-        assigner=LiveAssigner(store),
-        experiments=ExperimentCache(store),
+        assigner=assigner,
+        experiments=experiments,
         telemetry=telemetry,
+        gateway=Gateway(
+            store,
+            event_log.log,
+            timeout=settings.model_timeout,
+            shadow_sample=settings.shadow_sample,
+        ),
+        event_log=event_log,
         alerts=alerts,
     )
     if settings.monitor_interval > 0:
@@ -75,6 +86,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
 def close_state(state: ServerState) -> None:
     if state.monitor is not None:
         state.monitor.stop()
+    state.event_log.close()
     state.assigner.close()
     state.events.close()
     state.store.close()
@@ -98,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.gateway.close()
             close_state(state)
 
     app = FastAPI(

@@ -24,7 +24,7 @@ from ablab.server.errors import error_response
 from ablab.server.state import ServerState
 from ablab.services.events import IngestResult, ingest_events
 
-__all__ = ["FastPaths", "assign", "events"]
+__all__ = ["PREDICT_PREFIX", "FastPaths", "assign", "events", "predict", "respond"]
 
 logger = logging.getLogger("ablab.server")
 
@@ -143,6 +143,46 @@ async def events(request: Request) -> Response:
     )
 
 
+_PREDICT_FIELDS = frozenset({"unit_id", "attributes", "features"})
+PREDICT_PREFIX = "/v1/predict/"
+
+
+async def predict(request: Request) -> Response:
+    state = _state(request)
+    principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
+    experiment_ref = request.url.path[len(PREDICT_PREFIX) :]
+    data = _object(await request.body())
+    _only(data, _PREDICT_FIELDS)
+    unit_id, attributes = data.get("unit_id"), data.get("attributes") or {}
+    if not isinstance(unit_id, str):
+        raise ValidationError("unit_id must be a non-empty string")
+    if not isinstance(attributes, dict):
+        raise ValidationError("attributes must be a JSON object")
+    if "features" not in data:
+        raise ValidationError("features are needed: the model's input")
+    project = principal.project_id
+    assigner = state.assigner
+    experiment = assigner.experiment(project, experiment_ref, may_read=False)
+    found = assigner.try_assign(project, experiment_ref, unit_id, attributes)
+    if experiment is None or found is None:
+        experiment = await run_in_threadpool(assigner.experiment, project, experiment_ref)
+        found = await run_in_threadpool(
+            assigner.assign, project, experiment_ref, unit_id, attributes
+        )
+    assert experiment is not None
+    served = await state.gateway.predict(project, experiment, found, data["features"], attributes)
+    return _json(
+        {
+            "prediction": served.prediction,
+            "variant": served.variant if served.in_experiment else found.variant,
+            "model_version": served.model_version,
+            "prediction_id": served.prediction_id,
+            "in_experiment": served.in_experiment,
+            "fallback": served.fallback,
+        }
+    )
+
+
 class FastPaths:
     """ASGI middleware that serves the hot routes before FastAPI routes the request."""
 
@@ -156,11 +196,15 @@ class FastPaths:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         handler = None
         if scope["type"] == "http":
-            handler = self.routes.get((scope["method"], scope["path"]))
+            path = scope["path"]
+            handler = self.routes.get((scope["method"], path))
+            if handler is None and path.startswith(PREDICT_PREFIX) and scope["method"] == "POST":
+                handler = predict
         if handler is None:
             await self.app(scope, receive, send)
             return
-        scope["ablab_route"] = scope["path"]
+        route = PREDICT_PREFIX + "{experiment}" if handler is predict else scope["path"]
+        scope["ablab_route"] = route
         request = Request(scope, receive)
         response = await respond(handler, request)
         await response(scope, receive, send)

@@ -6,19 +6,26 @@ Everything is opened in the app's lifespan, not at import, and reached by routes
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from ablab.domain.experiments import Experiment
+from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
 from ablab.server.observability import Telemetry
+from ablab.services.context import Context
+from ablab.services.event_buffer import EventBuffer
+from ablab.services.events import ingest_events
 from ablab.services.live_assignment import LiveAssigner
 from ablab.services.monitor import Monitor
 from ablab.services.ports import EventStore, MetadataStore
 from ablab.settings import Settings
 
-__all__ = ["ExperimentCache", "ServerState"]
+__all__ = ["EventLog", "ExperimentCache", "ServerState"]
 
 
 class ExperimentCache:
@@ -43,6 +50,55 @@ class ExperimentCache:
         self._found.clear()
 
 
+class EventLog:
+    """The gateway's events on their way to the store: one buffer per project, sent in the
+    background in batches (so a prediction never waits for a write)."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        events: EventStore,
+        experiments: ExperimentCache,
+        assigner: LiveAssigner,
+    ) -> None:
+        self._store, self._events = store, events
+        self._experiments, self._assigner = experiments, assigner
+        self._buffers: dict[str, EventBuffer] = {}
+        self._lock = threading.Lock()
+
+    def log(self, project_id: str, events: list[dict[str, Any]]) -> None:
+        """Queue ``events`` of ``project_id`` (never raises; a full queue drops, counted)."""
+        buffer = self._buffers.get(project_id)
+        if buffer is None:
+            with self._lock:
+                buffer = self._buffers.get(project_id) or self._new_buffer(project_id)
+        for event in events:
+            buffer.track(event)
+
+    def _new_buffer(self, project_id: str) -> EventBuffer:
+        ctx = Context(self._store, project_id, "ablab:gateway")
+        lookup = partial(self._experiments.lookup, project_id)
+        remember = self._assigner.remember_exposures
+
+        def send(batch: list[Any]) -> None:
+            ingest_events(ctx, self._events, batch, lookup=lookup, remember=remember)
+
+        buffer = self._buffers[project_id] = EventBuffer(send, batch_size=5_000, interval=0.5)
+        return buffer
+
+    @property
+    def dropped(self) -> int:
+        return sum(b.dropped for b in self._buffers.values())
+
+    def flush(self) -> None:
+        for buffer in list(self._buffers.values()):
+            buffer.flush()
+
+    def close(self) -> None:
+        for buffer in list(self._buffers.values()):
+            buffer.close()
+
+
 @dataclass
 class ServerState:
     settings: Settings
@@ -52,9 +108,10 @@ class ServerState:
     assigner: LiveAssigner
     experiments: ExperimentCache
     telemetry: Telemetry
+    gateway: Gateway
+    event_log: EventLog
     alerts: WebhookAlerts | None = None
     monitor: Monitor | None = None
-    closers: list[object] = field(default_factory=list)
 
     def store_ping(self) -> None:
         with self.store.session() as session:

@@ -152,6 +152,17 @@ class LiveAssigner:
         self._remember(experiment.id, unit_id, variant, new=True)
         return inside(experiment, unit_id, variant, AssignmentReason.NEW)
 
+    def experiment(self, project_id: str, ref: str, *, may_read: bool = True) -> Experiment | None:
+        """The experiment as the cached rules hold it (None: not cached and ``may_read`` off).
+
+        Raises:
+            NotFound: no such experiment in the project.
+        """
+        rules = self._cached_rules(project_id, ref)
+        if rules is None and may_read:
+            rules = self._load_rules(project_id, ref)
+        return rules.experiment if rules is not None else None
+
     def remember_exposures(self, exposed: Mapping[str, Mapping[str, str]]) -> None:
         """Units exposed elsewhere (an SDK assigning locally): their first assignments."""
         for experiment_id, units in exposed.items():

@@ -13,6 +13,7 @@ from ablab.contract.base import Schema
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest
 from ablab.contract.errors import error_responses
 from ablab.contract.events import EventBatch, IngestResultPublic
+from ablab.contract.predictions import PredictionPublic, PredictRequest
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.server import hot_paths
 from ablab.server.deps import SdkCaller, StateDep, bearer
@@ -55,6 +56,18 @@ async def events(request: Request) -> Response:
     Idempotent by ``event_id``; durable before the response is sent.
     """
     return await hot_paths.respond(hot_paths.events, request)
+
+
+@router.post(
+    "/predict/{experiment}",
+    dependencies=[Depends(bearer)],
+    response_model=PredictionPublic,
+    openapi_extra=_body(PredictRequest),
+    responses=error_responses(503),
+)
+async def predict(experiment: str, request: Request) -> Response:
+    """Assign the unit, call its variant's model (or the control's on failure), log both."""
+    return await hot_paths.respond(hot_paths.predict, request)
 
 
 class SdkConfig(Schema):

@@ -1,4 +1,6 @@
-"""``EventTracker``: events queued in memory and sent in the background, never in the way.
+"""``EventBuffer``: events queued in memory and sent in the background, never in the way.
+
+The SDK sends them to a server; the server's gateway hands them to the event store.
 
 ``track`` only appends to a bounded queue; a thread sends batches every ``interval``
 seconds (or as soon as ``batch_size`` wait), retrying a failed batch with exponential
@@ -19,14 +21,14 @@ from typing import Any
 
 from ablab.errors import AblabError, Unavailable
 
-__all__ = ["EventTracker"]
+__all__ = ["EventBuffer"]
 
-logger = logging.getLogger("ablab.client")
+logger = logging.getLogger("ablab.events")
 
 Send = Callable[[list[Mapping[str, Any]]], object]
 
 
-class EventTracker:
+class EventBuffer:
     def __init__(
         self,
         send: Send,

@@ -1,0 +1,1 @@
+"""The model gateway: backends, the circuit breaker, the router and shadow mirroring."""

@@ -1,0 +1,86 @@
+"""A circuit breaker per backend: stop calling a model that keeps failing, try it again later.
+
+Closed, it counts: ``failures`` consecutive failures, or an error rate of at least
+``error_rate`` over the last ``window`` calls (once ``window`` calls were seen), open it.
+Open, every call is refused for ``open_seconds``; then it is half open and lets one probe
+through: a success closes it, a failure opens it again for another period.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import StrEnum
+
+__all__ = ["BreakerState", "CircuitBreaker"]
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        *,
+        failures: int = 5,
+        error_rate: float = 0.5,
+        window: int = 20,
+        open_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_failures = failures
+        self._error_rate = error_rate
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._open_seconds = open_seconds
+        self._clock = clock
+        self._consecutive = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        self._lock = threading.Lock()
+        self.opened = 0  # how many times it opened
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at >= self._open_seconds:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def allow(self) -> bool:
+        """Whether to call the backend now (a half-open breaker lets one probe through)."""
+        with self._lock:
+            state = self.state
+            if state is BreakerState.CLOSED:
+                return True
+            if state is BreakerState.HALF_OPEN and not self._probing:
+                self._probing = True
+                return True
+            return False
+
+    def record(self, success: bool) -> None:
+        with self._lock:
+            if self._opened_at is not None:  # the probe's answer
+                self._probing = False
+                if success:
+                    self._close()
+                else:
+                    self._opened_at = self._clock()
+                return
+            self._recent.append(success)
+            self._consecutive = 0 if success else self._consecutive + 1
+            full = len(self._recent) == self._recent.maxlen
+            rate = self._recent.count(False) / len(self._recent)
+            if self._consecutive >= self._max_failures or (full and rate >= self._error_rate):
+                self._opened_at = self._clock()
+                self.opened += 1
+
+    def _close(self) -> None:
+        self._opened_at = None
+        self._consecutive = 0
+        self._recent.clear()

@@ -1,0 +1,140 @@
+"""What a prediction request is served, decided once for both routers (server and in-process).
+
+- A unit is served its variant's model version; outside the experiment, the control's (a
+  promoted experiment: the winner's).
+- In shadow mode everyone is served the control; each treatment gets a mirrored copy,
+  sampled at ``shadow_sample``, whose answer is only logged (``shadow: true``, the same
+  prediction id).
+- When the served model fails or its breaker is open, a treatment falls back to the
+  control model; the prediction is logged under the treatment with ``error: true``, so
+  the failure counts against the treatment while the caller still gets an answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ablab.domain.assignments import Assignment
+from ablab.domain.experiments import Experiment
+
+__all__ = ["Plan", "Served", "plan_request", "prediction_events", "shadow_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The versions to call for one request."""
+
+    prediction_id: str
+    logged_variant: str | None  # the variant the prediction is logged under
+    version: str | None  # the model version to serve
+    fallback_version: str | None  # the control's, when ``version`` is a treatment's
+    shadows: tuple[tuple[str, str], ...]  # (treatment, version) to mirror to
+    in_experiment: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What the caller gets back, and what is logged."""
+
+    prediction: Any
+    variant: str | None
+    model_version: str | None
+    prediction_id: str
+    in_experiment: bool
+    fallback: bool = False
+    latency_ms: float = 0.0
+    error: bool = False
+    answered_by: str | None = field(default=None, repr=False)
+
+
+def plan_request(
+    experiment: Experiment, assignment: Assignment, *, shadow_sample: float, draw: float
+) -> Plan:
+    """The plan for one request; ``draw`` in [0, 1) decides the shadow sampling."""
+    control = next((v for v in experiment.variants if v.is_control), None)
+    control_version = control.model_version if control else None
+    prediction_id = uuid.uuid4().hex
+    if experiment.shadow and assignment.in_experiment and control is not None:
+        shadows = tuple(
+            (t.name, t.model_version)
+            for t in experiment.treatments
+            if t.model_version is not None and draw < shadow_sample
+        )
+        return Plan(prediction_id, control.name, control_version, None, shadows, True)
+    version = assignment.model_version
+    fallback = control_version if version != control_version else None
+    return Plan(prediction_id, assignment.variant, version, fallback, (), assignment.in_experiment)
+
+
+def prediction_events(
+    experiment: str,
+    unit_id: str,
+    attributes: Mapping[str, Any] | None,
+    plan: Plan,
+    served: Served,
+    *,
+    exposure: bool = True,
+) -> list[dict[str, Any]]:
+    """The exposure and prediction events of a served request (none outside the experiment)."""
+    if not plan.in_experiment or plan.logged_variant is None:
+        return []
+    now = datetime.now(UTC).isoformat()
+    events: list[dict[str, Any]] = []
+    if exposure:
+        events.append(
+            {
+                "event_id": f"x-{plan.prediction_id}",
+                "type": "exposure",
+                "experiment": experiment,
+                "unit_id": unit_id,
+                "variant": plan.logged_variant,
+                "attributes": dict(attributes) if attributes else None,
+                "timestamp": now,
+            }
+        )
+    events.append(
+        {
+            "event_id": f"p-{plan.prediction_id}",
+            "type": "prediction",
+            "experiment": experiment,
+            "unit_id": unit_id,
+            "variant": plan.logged_variant,
+            "prediction_id": plan.prediction_id,
+            "latency_ms": served.latency_ms,
+            "error": served.error,
+            # A failed model answered nothing; the fallback's answer is not its own.
+            "output": None if served.error else served.prediction,
+            "timestamp": now,
+        }
+    )
+    return events
+
+
+def shadow_event(
+    experiment: str,
+    unit_id: str,
+    plan: Plan,
+    *,
+    variant: str,
+    prediction: Any,
+    latency_ms: float,
+    error: bool,
+) -> dict[str, Any]:
+    """The logged answer of one mirrored call (same prediction id, ``shadow: true``)."""
+    return {
+        "event_id": f"s-{variant}-{plan.prediction_id}",
+        "type": "prediction",
+        "experiment": experiment,
+        "unit_id": unit_id,
+        "variant": variant,
+        "prediction_id": plan.prediction_id,
+        "latency_ms": latency_ms,
+        "error": error,
+        "shadow": True,
+        "output": prediction,
+        "timestamp": datetime.now(UTC).isoformat(),
+    }

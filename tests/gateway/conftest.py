@@ -1,0 +1,32 @@
+"""A server with short model timeouts, and model servers to route to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.gateway.model_server import ModelServer
+from tests.server.conftest import Project, RunningServer, start_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running, server = start_server(tmp_path_factory.mktemp("gateway"), model_timeout=0.3)
+    yield server
+    for client in server.clients:
+        client.close()
+    running.stop()
+
+
+@pytest.fixture
+def models() -> Iterator[tuple[ModelServer, ModelServer]]:
+    control, treatment = ModelServer("normal"), ModelServer("pneumonia")
+    yield control, treatment
+    control.stop()
+    treatment.stop()
+
+
+@pytest.fixture
+def project(server: RunningServer) -> Project:
+    return server.project()
