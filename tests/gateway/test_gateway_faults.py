@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.gateway.model_server import ModelServer
 from tests.server.conftest import Project
@@ -120,3 +121,48 @@ def test_shadow_adds_no_latency_and_pairs_its_answers(project: Project, models: 
         assert answer["variant"] == "control"
     assert max(timings) < 0.2  # never waits for the 0.25 s shadow
     wait_for(lambda: treatment.calls >= 20)
+
+
+def test_the_shadow_report_pairs_the_answers(project: Project, models: Models) -> None:
+    control, treatment = models
+    control.answer = lambda features: "normal" if features[0] < 5 else "pneumonia"
+    treatment.answer = lambda features: "pneumonia" if features[0] < 2 else "normal"
+    setup(project, control, treatment, shadow=True)
+    http = project.http()
+    labels = []
+    for i in range(40):
+        answer = http.post("/v1/predict/trial", json={"unit_id": f"u{i}", "features": [i % 10]})
+        truth = "normal" if i % 10 < 4 else "pneumonia"
+        labels.append(
+            {
+                "event_id": f"l{i}",
+                "type": "label",
+                "prediction_id": answer.json()["prediction_id"],
+                "label": truth,
+                "timestamp": "2026-12-01T00:00:00Z",
+            }
+        )
+    wait_for(lambda: treatment.calls >= 40)
+    state = project.server.state
+    wait_for(lambda: (state.event_log.flush() or True) and state.events.count("prediction") > 0)
+    http.post("/v1/events", json={"events": labels})
+
+    def report() -> dict[str, Any] | None:
+        state.event_log.flush()
+        body = http.get("/v1/experiments/trial/results").json()
+        assert "shadow" in body, body
+        found = body["shadow"]
+        return found[0] if found and found[0]["pairs"] == 40 else None
+
+    wait_for(lambda: report() is not None)
+    shadow = report()
+    assert shadow is not None
+    # x in 0..9: control says normal below 5, the treatment normal from 2: they agree on
+    # x = 2, 3, 4 (normal); truth is normal below 4.
+    assert shadow["agreement_rate"]["value"] == pytest.approx(12 / 40)
+    assert shadow["mean_absolute_difference"] is None  # classes, not numbers
+    assert shadow["labelled"] == 40
+    assert shadow["served_accuracy"] == pytest.approx(36 / 40)  # wrong at x = 4
+    assert shadow["shadow_accuracy"] == pytest.approx(8 / 40)  # right only at x = 2, 3
+    results = http.get("/v1/experiments/trial/results").json()
+    assert results["srm"]["mismatch"] is False

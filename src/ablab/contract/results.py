@@ -22,6 +22,8 @@ __all__ = [
     "SegmentComparison",
     "SegmentResult",
     "SegmentVariant",
+    "ShadowReport",
+    "ShadowValue",
     "VariantResults",
 ]
 
@@ -119,6 +121,35 @@ class SegmentBreakdown(Schema):
     segments: list[SegmentResult]
 
 
+class ShadowValue(Schema):
+    value: float | None
+    ci: tuple[float | None, float | None]
+
+
+class ShadowReport(Schema):
+    """A treatment's mirrored answers beside the served ones (same prediction ids).
+
+    ``agreement_rate`` is over pairs where both answered; ``mean_absolute_difference`` over
+    numeric answers (None for classes); latencies in ms, the difference is shadow minus
+    served; accuracy over labels that are values (a ``correct`` flag judges the served
+    answer only).
+    """
+
+    variant: str
+    pairs: int
+    answered: int
+    agreement_rate: ShadowValue
+    mean_absolute_difference: ShadowValue | None
+    served_latency_ms: float | None
+    shadow_latency_ms: float | None
+    latency_difference_ms: ShadowValue
+    served_error_rate: float | None
+    shadow_error_rate: float | None
+    labelled: int
+    served_accuracy: float | None
+    shadow_accuracy: float | None
+
+
 class ExperimentResults(Schema):
     experiment: ExperimentPublic
     primary_metric: str
@@ -130,6 +161,9 @@ class ExperimentResults(Schema):
     min_samples_reached: bool
     recommendation: DecisionPublic
     segments: SegmentBreakdown | None = None
+    shadow: list[ShadowReport] | None = Field(
+        default=None, description="for a shadow experiment, each treatment's shadow report"
+    )
 
     @property
     def control(self) -> VariantResults:

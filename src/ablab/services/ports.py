@@ -33,6 +33,7 @@ __all__ = [
     "MetadataSession",
     "MetadataStore",
     "MetricRequest",
+    "ShadowSums",
     "TimeBucket",
     "UnitTable",
     "UnitTableReader",
@@ -252,6 +253,34 @@ class VariantSums:
 
 
 @dataclass(frozen=True, slots=True)
+class ShadowSums:
+    """One treatment's mirrored answers paired with the served ones, summed per prediction.
+
+    ``answered`` pairs had no error on either side; the differences are of numeric answers
+    (``numeric`` of them); accuracy counts labels that are values (``valued_labels``).
+    """
+
+    variant: str
+    pairs: int
+    answered: int
+    agreements: int
+    numeric: int
+    abs_diff: float
+    abs_diff_sq: float
+    served_latency: float
+    served_latency_sq: float
+    shadow_latency: float
+    shadow_latency_sq: float
+    latency_diff: float
+    latency_diff_sq: float
+    served_errors: int
+    shadow_errors: int
+    valued_labels: int
+    served_correct: int
+    shadow_correct: int
+
+
+@dataclass(frozen=True, slots=True)
 class TimeBucket:
     """How one variant's cumulative sums of one metric changed during a time bucket.
 
@@ -272,6 +301,10 @@ class EventStore(Protocol):
 
     def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
         """Per variant (and segment, if asked), the sums of every metric of ``request``."""
+        ...
+
+    def shadow_sums(self, project_id: str, experiment_id: str) -> list[ShadowSums]:
+        """Per treatment, its shadow answers paired with the served ones (by prediction id)."""
         ...
 
     def metric_timeseries(

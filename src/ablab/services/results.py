@@ -41,6 +41,7 @@ from ablab.services.metric_request import AnalysisSetup, Definition, analysis_se
 from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
+from ablab.services.shadow_report import shadow_reports
 from ablab.stats import adjust_p_values, sample_ratio_mismatch_over_periods
 from ablab.stats.multiplicity import MultiplicityMethod
 
@@ -97,6 +98,9 @@ def experiment_results(
     ]
     variants = [_variant_results(setup, v.name, per_variant[v.name]) for v in experiment.variants]
     srm = _srm(experiment, periods, per_variant)
+    if experiment.shadow:
+        # Everyone is served the control in shadow mode: the split does not apply.
+        srm = srm.model_copy(update={"p_value": None, "mismatch": False})
     guardrails = evaluate_guardrails(
         experiment, variants, {pair: test.arm for pair, test in tests.items()}
     )
@@ -142,6 +146,7 @@ def experiment_results(
             reason=overall.reason,
         ),
         segments=breakdown,
+        shadow=shadow_reports(ctx, events, experiment.id) if experiment.shadow else None,
     )
 
 

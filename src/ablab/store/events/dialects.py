@@ -25,6 +25,8 @@ class Dialect:
             the earliest time, over rows where the value is not null.
         utc_hour, utc_day: Templates with ``{time}``: the UTC hour or day it falls in, as a
             timestamp without time zone.
+        json_number: A template with ``{text}``: the JSON text as a double when it is a
+            number, else null.
         marker: The engine driver's parameter marker.
     """
 
@@ -34,6 +36,7 @@ class Dialect:
     first_by_time: str
     utc_hour: str
     utc_day: str
+    json_number: str
     marker: str
     json_path: bool
 
@@ -70,6 +73,7 @@ DUCKDB = Dialect(
     first_by_time="arg_min({value}, {time})",
     utc_hour="date_trunc('hour', {time} AT TIME ZONE 'UTC')",
     utc_day="date_trunc('day', {time} AT TIME ZONE 'UTC')",
+    json_number="TRY_CAST({text} AS DOUBLE)",
     marker="?",
     json_path=True,
 )
@@ -84,6 +88,11 @@ POSTGRES = Dialect(
     first_by_time="(array_agg({value} ORDER BY {time}) FILTER (WHERE {value} IS NOT NULL))[1]",
     utc_hour="date_trunc('hour', {time} AT TIME ZONE 'UTC')",
     utc_day="date_trunc('day', {time} AT TIME ZONE 'UTC')",
+    json_number=(
+        # No question marks: they would be read as parameter markers.
+        "CASE WHEN {text} ~ '^-{{0,1}}[0-9]+([.][0-9]+){{0,1}}([eE][-+]{{0,1}}[0-9]+){{0,1}}$' "
+        "THEN ({text})::double precision END"
+    ),
     marker="%s",
     json_path=False,
 )

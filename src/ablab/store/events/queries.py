@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ablab.services.ports import MetricRequest, TimeBucket, VariantSums
+from ablab.services.ports import MetricRequest, ShadowSums, TimeBucket, VariantSums
 from ablab.stats import RatioCovariateMoments
 from ablab.store.events.custom_metric_sql import custom_metrics_query
 from ablab.store.events.dialects import Dialect
@@ -19,8 +19,10 @@ from ablab.store.events.model_metric_sql import MODEL_METRICS, model_metrics_que
 from ablab.store.events.rows import (
     read_custom_metrics,
     read_model_metrics,
+    read_shadow,
     read_timeseries,
 )
+from ablab.store.events.shadow_sql import shadow_query
 from ablab.store.events.timeseries_sql import timeseries_query
 
 __all__ = ["AggregateQueries"]
@@ -55,6 +57,11 @@ class AggregateQueries:
         for (segment, variant), metrics in custom.items():
             merged.append(VariantSums(variant, segment, 0, 0, None, {**no_predictions, **metrics}))
         return merged
+
+    def shadow_sums(self, project_id: str, experiment_id: str) -> list[ShadowSums]:
+        query = shadow_query(self.dialect, project_id, experiment_id)
+        _, rows = self._fetch(query.sql, query.params)
+        return read_shadow(rows)
 
     def metric_timeseries(
         self, request: MetricRequest, metric: str, interval: str

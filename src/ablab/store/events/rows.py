@@ -6,13 +6,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ablab.services.ports import TimeBucket, VariantSums
+from ablab.services.ports import ShadowSums, TimeBucket, VariantSums
 from ablab.stats import RatioCovariateMoments
 from ablab.store.events.model_metric_sql import MODEL_METRICS
+from ablab.store.events.shadow_sql import SHADOW_COLUMNS
 from ablab.store.events.sql_parts import SUM_COLUMNS
 from ablab.store.events.timeseries_sql import TIMESERIES_COLUMNS
 
-__all__ = ["number", "read_custom_metrics", "read_model_metrics", "read_timeseries"]
+__all__ = [
+    "number",
+    "read_custom_metrics",
+    "read_model_metrics",
+    "read_shadow",
+    "read_timeseries",
+]
 
 Row = Sequence[object]
 
@@ -94,3 +101,15 @@ def read_timeseries(rows: Sequence[Row]) -> list[TimeBucket]:
             )
         )
     return buckets
+
+
+def read_shadow(rows: Sequence[Row]) -> list[ShadowSums]:
+    """Rows of ``shadow_query`` as one ShadowSums per treatment."""
+    found = []
+    counts = {"pairs", "answered", "agreements", "numeric", "served_errors", "shadow_errors"}
+    counts |= {"valued_labels", "served_correct", "shadow_correct"}
+    for variant, *values in rows:
+        named = dict(zip(SHADOW_COLUMNS, values, strict=True))
+        fields = {k: int(number(v)) if k in counts else number(v) for k, v in named.items()}
+        found.append(ShadowSums(variant=str(variant), **fields))  # type: ignore[arg-type]
+    return found
