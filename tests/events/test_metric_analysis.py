@@ -603,3 +603,23 @@ def test_custom_metric_cuped_from_its_own_events_before_launch(
     assert values[-1] == "(other)"
     other = results.segments.segments[-1]
     assert sum(v.units for v in other.variants) == 400 - 20 * 16
+
+
+def test_shadow_pairs_on_both_engines(ctx: Context, events: EventStore) -> None:
+    setup_models(ctx)
+    now = launch(ctx, "shadowed", LAUNCH, shadow=True)
+    stream: list[dict[str, Any]] = []
+    for i in range(10):
+        pid = f"p{i}"
+        served = prediction("shadowed", f"u{i}", "control", pid, LAUNCH, latency=10.0)
+        served["output"] = float(i)
+        mirrored = prediction("shadowed", f"u{i}", "treatment", pid, LAUNCH, latency=15.0)
+        mirrored.update(event_id=f"s-{pid}", shadow=True, output=float(i) + (1 if i % 2 else 0))
+        stream += [served, mirrored]
+    assert ingest_events(now, events, stream).rejected == []
+    experiment_id = experiment_results(now, events, "shadowed").experiment.id
+    (sums,) = events.shadow_sums(ctx.project_id, experiment_id)
+    assert (sums.variant, sums.pairs, sums.answered, sums.agreements) == ("treatment", 10, 10, 5)
+    assert sums.numeric == 10
+    assert sums.abs_diff == pytest.approx(5.0)
+    assert sums.latency_diff == pytest.approx(50.0)
