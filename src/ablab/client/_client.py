@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ablab.client._ruleset import LocalAssigner
+    from ablab.gateway.local_router import LocalRouter
     from ablab.services.event_buffer import EventBuffer
 
 __all__ = ["Client"]
@@ -136,6 +137,31 @@ class Client:
                 }
             )
         return found
+
+    def router(
+        self,
+        experiment: str,
+        models: Mapping[str, Any],
+        *,
+        timeout: float = 2.0,
+        shadow_sample: float = 1.0,
+    ) -> LocalRouter:
+        """Route predictions to in-process models by variant (``{model_version: model}``).
+
+        ``router.predict(unit_id, features)`` assigns the unit, calls its variant's model
+        (a callable, or an estimator with ``predict``), falls back to the control's model
+        when it fails or its circuit is open, mirrors to shadows in shadow mode, and logs
+        the exposure and the prediction.
+        """
+        from ablab.gateway.local_router import LocalRouter
+
+        return LocalRouter(
+            self,
+            lambda: self.experiments.get(experiment),
+            models,
+            timeout=timeout,
+            shadow_sample=shadow_sample,
+        )
 
     def track(self, event: Mapping[str, Any]) -> bool:
         """Log one event (the wire format of DESIGN.md) without waiting for it.

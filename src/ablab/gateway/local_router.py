@@ -1,0 +1,235 @@
+"""``LocalRouter``: the gateway in the caller's process (``client.router(...)``).
+
+The same decisions as the server's gateway (``routing``): assign, call the variant's model
+with its breaker and timeout, fall back to the control, mirror to shadows without waiting,
+and log exposures and predictions through the client (queued, never in the way).
+Models are Python objects (callables or estimators with ``predict``) or backend URIs.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Protocol
+
+from ablab.contract.catalogue import AssignmentPublic
+from ablab.contract.experiments import ExperimentPublic
+from ablab.contract.predictions import PredictionPublic
+from ablab.domain.assignments import Assignment, AssignmentReason
+from ablab.domain.experiments import Experiment, Variant
+from ablab.domain.lifecycle import ExperimentStatus
+from ablab.errors import Unavailable, ValidationError
+from ablab.gateway.backends import BackendError, PythonModel
+from ablab.gateway.breaker import CircuitBreaker
+from ablab.gateway.routing import Plan, Served, plan_request, prediction_events, shadow_event
+
+__all__ = ["LocalRouter"]
+
+
+class _Client(Protocol):
+    def assign(
+        self,
+        experiment: str,
+        unit_id: str,
+        attributes: dict[str, Any] | None = None,
+        *,
+        log_exposure: bool = True,
+    ) -> AssignmentPublic: ...
+
+    def track(self, event: Mapping[str, Any]) -> bool: ...
+
+
+def _domain(experiment: ExperimentPublic) -> Experiment:
+    """Enough of the experiment for the routing rules."""
+    return Experiment(
+        id=experiment.id,
+        project_id="",
+        name=experiment.name,
+        status=ExperimentStatus(experiment.status),
+        salt="",
+        created_at=experiment.created_at,
+        updated_at=experiment.updated_at,
+        variants=tuple(
+            Variant(v.name, v.weight, v.model_version, v.config, v.is_control)
+            for v in experiment.variants
+        ),
+        model=experiment.model_id,
+        shadow=experiment.shadow,
+    )
+
+
+class LocalRouter:
+    def __init__(
+        self,
+        client: _Client,
+        experiment: Callable[[], ExperimentPublic],
+        models: Mapping[str, Any],
+        *,
+        timeout: float = 2.0,
+        shadow_sample: float = 1.0,
+        shadow_queue: int = 1_000,
+        refresh: float = 5.0,
+        breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+    ) -> None:
+        if not models:
+            raise ValidationError("a router needs at least one model: {version: model}")
+        self._client = client
+        self._load = experiment
+        self._models = {
+            version: PythonModel(f"{version}", model, timeout=timeout)
+            for version, model in models.items()
+        }
+        self.breakers = {version: breaker() for version in self._models}
+        self._timeout = timeout
+        self._shadow_sample = shadow_sample
+        self._refresh = refresh
+        self._experiment: tuple[float, Experiment] | None = None
+        self._calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ablab-model")
+        self._shadows = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ablab-shadow")
+        self._shadow_slots = threading.BoundedSemaphore(shadow_queue)
+        self.shadow_dropped = 0
+
+    def predict(
+        self, unit_id: str, features: Any, attributes: Mapping[str, Any] | None = None
+    ) -> PredictionPublic:
+        """The prediction for ``unit_id``, from its variant's model or the control's.
+
+        Raises:
+            Unavailable: neither the unit's model nor the control's could answer.
+        """
+        experiment = self._current()
+        public = self._client.assign(
+            experiment.name, unit_id, dict(attributes or {}), log_exposure=False
+        )
+        assignment = Assignment(
+            experiment=public.experiment,
+            unit_id=public.unit_id,
+            variant=public.variant,
+            model_version=public.model_version,
+            in_experiment=public.in_experiment,
+            reason=AssignmentReason(public.reason),
+        )
+        plan = plan_request(
+            experiment, assignment, shadow_sample=self._shadow_sample, draw=random.random()
+        )
+        served = self._serve(experiment, plan, features)
+        for event in prediction_events(experiment.name, unit_id, attributes, plan, served):
+            self._client.track(event)
+        for variant, version in plan.shadows:
+            self._mirror(
+                experiment, plan, unit_id, variant=variant, version=version, features=features
+            )
+        return PredictionPublic(
+            prediction=served.prediction,
+            variant=served.variant if served.in_experiment else assignment.variant,
+            model_version=served.model_version,
+            prediction_id=served.prediction_id,
+            in_experiment=served.in_experiment,
+            fallback=served.fallback,
+        )
+
+    def _current(self) -> Experiment:
+        now = time.monotonic()
+        if self._experiment is None or now - self._experiment[0] > self._refresh:
+            self._experiment = (now, _domain(self._load()))
+        return self._experiment[1]
+
+    def _serve(self, experiment: Experiment, plan: Plan, features: Any) -> Served:
+        started = time.perf_counter()
+        failure = "no model for this version"
+        if plan.version is not None and plan.version in self._models:
+            try:
+                answer = self._call(plan.version, features)
+                return Served(
+                    answer,
+                    plan.logged_variant,
+                    plan.version,
+                    plan.prediction_id,
+                    plan.in_experiment,
+                    latency_ms=_ms(started),
+                )
+            except BackendError as exc:
+                failure = str(exc)
+        fallback = plan.fallback_version
+        if fallback is None or fallback not in self._models:
+            raise Unavailable(f"no model could answer for {experiment.name!r}: {failure}")
+        try:
+            answer = self._call(fallback, features)
+        except BackendError as exc:
+            raise Unavailable(
+                f"no model could answer for {experiment.name!r}: {failure}; the control: {exc}"
+            ) from None
+        return Served(
+            answer,
+            plan.logged_variant,
+            fallback,
+            plan.prediction_id,
+            plan.in_experiment,
+            fallback=True,
+            latency_ms=_ms(started),
+            error=True,
+        )
+
+    def _call(self, version: str, features: Any) -> Any:
+        breaker = self.breakers[version]
+        if not breaker.allow():
+            raise BackendError(f"{version}: circuit open")
+        future: Future[Any] = self._calls.submit(self._models[version].predict_now, features)
+        try:
+            answer = future.result(timeout=self._timeout)
+        except FutureTimeout:
+            breaker.record(False)
+            raise BackendError(f"{version} took longer than {self._timeout:g} s") from None
+        except BackendError:
+            breaker.record(False)
+            raise
+        breaker.record(True)
+        return answer
+
+    def _mirror(
+        self,
+        experiment: Experiment,
+        plan: Plan,
+        unit_id: str,
+        *,
+        variant: str,
+        version: str,
+        features: Any,
+    ) -> None:
+        if version not in self._models or not self._shadow_slots.acquire(blocking=False):
+            self.shadow_dropped += 1
+            return
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                answer, error = self._call(version, features), False
+            except BackendError:
+                answer, error = None, True
+            finally:
+                self._shadow_slots.release()
+            self._client.track(
+                shadow_event(
+                    experiment.name,
+                    unit_id,
+                    plan,
+                    variant=variant,
+                    prediction=answer,
+                    latency_ms=_ms(started),
+                    error=error,
+                )
+            )
+
+        self._shadows.submit(run)
+
+    def close(self) -> None:
+        self._shadows.shutdown(wait=True)
+        self._calls.shutdown(wait=False)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
