@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/analysis.py --rows 20000000 --devices 200000
 	@command -v wrk >/dev/null || echo "wrk is not installed (apt-get install wrk): bench/server.py falls back to a Python load generator"
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/gateway.py
 
 # The committed OpenAPI document (a test fails when it differs from the app's).
 openapi: install

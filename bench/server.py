@@ -74,14 +74,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], port: int, env: dict[str, str], probe: str = "/docs"
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1)
             return process
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -119,7 +121,7 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, script: str) -> tuple[float, float, float]:
+def wrk(url: str, script: str, connections: int = CONNECTIONS) -> tuple[float, float, float]:
     """Requests/s, p50 and p99 latency (ms) of one wrk run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -127,8 +129,8 @@ def wrk(url: str, script: str) -> tuple[float, float, float]:
         out = subprocess.run(
             [
                 "wrk",
-                "-t2",
-                f"-c{CONNECTIONS}",
+                f"-t{min(2, connections)}",
+                f"-c{connections}",
                 f"-d{DURATION}",
                 "--latency",
                 "-s",

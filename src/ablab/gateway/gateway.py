@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ablab.domain.assignments import Assignment
+from ablab.domain.assignments import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment
 from ablab.errors import AblabError, Unavailable
 from ablab.gateway.backends import Backend, BackendError, SessionPool, backend_for
@@ -95,7 +95,16 @@ class Gateway:
             experiment, assignment, shadow_sample=self._shadow_sample, draw=random.random()
         )
         served = await self._serve(project_id, experiment, plan, features)
-        events = prediction_events(experiment.name, assignment.unit_id, attributes, plan, served)
+        # An exposure per unit is enough for the analysis: log it on the unit's first request
+        # here (its assignment is new to this process), a prediction on every request.
+        events = prediction_events(
+            experiment.name,
+            assignment.unit_id,
+            attributes,
+            plan,
+            served,
+            exposure=assignment.reason is AssignmentReason.NEW,
+        )
         if events:
             self._log(project_id, events)
         for variant, version in plan.shadows:

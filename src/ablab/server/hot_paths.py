@@ -150,7 +150,7 @@ PREDICT_PREFIX = "/v1/predict/"
 async def predict(request: Request) -> Response:
     state = _state(request)
     principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
-    experiment_ref = request.url.path[len(PREDICT_PREFIX) :]
+    experiment_ref = request.scope["path"][len(PREDICT_PREFIX) :]
     data = _object(await request.body())
     _only(data, _PREDICT_FIELDS)
     unit_id, attributes = data.get("unit_id"), data.get("attributes") or {}

@@ -83,7 +83,7 @@ class EventLog:
         def send(batch: list[Any]) -> None:
             ingest_events(ctx, self._events, batch, lookup=lookup, remember=remember)
 
-        buffer = self._buffers[project_id] = EventBuffer(send, batch_size=5_000, interval=0.5)
+        buffer = self._buffers[project_id] = EventBuffer(send, batch_size=20_000, interval=1.0)
         return buffer
 
     @property
