@@ -202,6 +202,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         refers="model",
     ),
     ("GET", _EXPERIMENT): Case(Scope.READ, refers="experiment"),
+    ("GET", f"{_EXPERIMENT}/decision"): Case(Scope.READ, refers="experiment"),
+    ("POST", f"{_EXPERIMENT}/rebalance"): Case(
+        Scope.WRITE, status="running", refers="experiment"
+    ),
+    # Without data the decision is inconclusive, which the webhook says with a 425.
+    ("POST", f"{_EXPERIMENT}/decision/webhook"): Case(
+        Scope.READ, success=425, body=lambda t: {}, refers="experiment"
+    ),
     ("PATCH", _EXPERIMENT): Case(
         Scope.WRITE, status="running", body=lambda t: {"traffic_split": 40}, refers="experiment"
     ),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli.experiment_results import results, timeseries
+from ablab.cli.experiment_results import rebalance, results, timeseries
 from ablab.cli.experiment_view import (
     render_audit,
     render_created,
@@ -26,6 +26,7 @@ NameArg = Annotated[str, typer.Argument(help="Experiment name or id.")]
 
 app.command()(results)
 app.command()(timeseries)
+app.command()(rebalance)
 
 
 def _show(experiment: ExperimentPublic, output: OutputFormat, message: str | None = None) -> None:
@@ -85,6 +86,12 @@ def create(
     covariate: Annotated[
         str | None, typer.Option(help="Metric events to use as CUPED covariate instead.")
     ] = None,
+    bandit: Annotated[
+        bool, typer.Option("--bandit", help="Thompson sampling moves traffic to the best arm.")
+    ] = False,
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="Serve the control; mirror to the treatments.")
+    ] = False,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create an experiment comparing model versions; it starts running at once."""
@@ -109,6 +116,8 @@ def create(
         cuped=cuped,
         cuped_lookback_days=cuped_lookback_days,
         cuped_covariate=covariate,
+        bandit=bandit,
+        shadow=shadow,
     )
     if output is OutputFormat.JSON:
         print_json(experiment)

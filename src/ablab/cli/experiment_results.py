@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli.output import OutputFormat, OutputOption, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.cli.results_view import render_results, render_timeseries
 from ablab.cli.state import client_of
 
-__all__ = ["results", "timeseries"]
+__all__ = ["rebalance", "results", "timeseries"]
 
 NameArg = Annotated[str, typer.Argument(help="Experiment name or id.")]
 
@@ -44,3 +44,13 @@ def timeseries(
         print_json(found)
     else:
         render_timeseries(found)
+
+
+def rebalance(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Bandit mode: move the weights toward the better arm now (Thompson sampling)."""
+    experiment = client_of(ctx).experiments.rebalance(name)
+    if output is OutputFormat.JSON:
+        print_json(experiment)
+        return
+    weights = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
+    console.print(f"{experiment.name}: {weights}")

@@ -128,6 +128,9 @@ class HttpBackend:
         params = {"segment": segment} if segment is not None else {}
         return self._one(ExperimentResults, "GET", f"/v1/experiments/{ref}/results", params=params)
 
+    def rebalance(self, ref: str) -> ExperimentPublic:
+        return self._one(ExperimentPublic, "POST", f"/v1/experiments/{ref}/rebalance")
+
     def timeseries(self, ref: str, metric: str | None, interval: str) -> ExperimentTimeseries:
         params = {"interval": interval, **({"metric": metric} if metric else {})}
         return self._one(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+import numpy as np
+
 from ablab.contract.catalogue import (
     AssignmentPublic,
     AuditEntryPublic,
@@ -27,6 +29,7 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.notify import WebhookAlerts
 from ablab.services import assignment, audit, catalogue, experiments, keys, metrics
+from ablab.services.bandit import rebalance
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.guard import analyze_experiment
@@ -130,6 +133,10 @@ class LocalBackend:
 
     def revoke_key(self, key_id: str) -> KeyPublic:
         return KeyPublic.from_domain(keys.revoke_key(self._ctx, key_id))
+
+    def rebalance(self, ref: str) -> ExperimentPublic:
+        rebalance(self._ctx, self._event_store(), ref, np.random.default_rng())
+        return self.get_experiment(ref)
 
     def results(self, ref: str, segment: str | None) -> ExperimentResults:
         return analyze_experiment(

@@ -132,6 +132,10 @@ class Experiments:
         """
         return self._backend.results(ref, segment)
 
+    def rebalance(self, ref: str) -> ExperimentPublic:
+        """Bandit mode: move the weights toward the better arm now (Thompson sampling)."""
+        return self._backend.rebalance(ref)
+
     def timeseries(
         self, ref: str, *, metric: str | None = None, interval: str = "day"
     ) -> ExperimentTimeseries:

@@ -15,6 +15,7 @@ from ablab.contract.base import Schema
 from ablab.contract.experiments import ExperimentPublic
 
 __all__ = [
+    "BanditArm",
     "ExperimentResults",
     "GuardrailResult",
     "MetricValue",
@@ -150,6 +151,15 @@ class ShadowReport(Schema):
     shadow_accuracy: float | None
 
 
+class BanditArm(Schema):
+    """A variant's Thompson-sampling posterior ``Beta(alpha, beta)`` and current weight."""
+
+    variant: str
+    alpha: float
+    beta: float
+    weight: float
+
+
 class ExperimentResults(Schema):
     experiment: ExperimentPublic
     primary_metric: str
@@ -161,6 +171,9 @@ class ExperimentResults(Schema):
     min_samples_reached: bool
     recommendation: DecisionPublic
     segments: SegmentBreakdown | None = None
+    bandit: list[BanditArm] | None = Field(
+        default=None, description="for a bandit experiment, each arm's posterior and weight"
+    )
     shadow: list[ShadowReport] | None = Field(
         default=None, description="for a shadow experiment, each treatment's shadow report"
     )

@@ -12,8 +12,11 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.errors import AblabError
+from ablab.services.bandit import rebalance
 from ablab.services.context import Context
 from ablab.services.guard import AutomaticAction, enforce
 from ablab.services.ports import AlertSink, EventStore, MetadataStore
@@ -37,9 +40,15 @@ class Check:
 
 
 def check_running_experiments(
-    store: MetadataStore, events: EventStore, alerts: AlertSink | None = None
+    store: MetadataStore,
+    events: EventStore,
+    alerts: AlertSink | None = None,
+    rng: np.random.Generator | None = None,
 ) -> list[Check]:
-    """Analyse every running experiment of every project and take the automatic actions."""
+    """Analyse every running experiment of every project and take the automatic actions.
+
+    Bandit experiments are rebalanced first (``bandit.rebalance``, Thompson sampling).
+    """
     with store.session() as session:
         projects = session.list_projects()
     checks = []
@@ -49,6 +58,8 @@ def check_running_experiments(
             running = session.list_experiments(project.id, ExperimentStatus.RUNNING)
         for experiment in running:
             try:
+                if experiment.bandit:
+                    rebalance(ctx, events, experiment.id, rng or np.random.default_rng())
                 action = enforce(ctx, experiment_results(ctx, events, experiment.id), alerts)
             except AblabError as exc:
                 logger.warning("monitor: %s: %s", experiment.name, exc.message)

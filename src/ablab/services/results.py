@@ -21,7 +21,7 @@ from datetime import datetime
 
 from ablab.contract.analysis import DecisionPublic, SrmPublic
 from ablab.contract.experiments import ExperimentPublic
-from ablab.contract.results import ExperimentResults, MetricValue, VariantResults
+from ablab.contract.results import BanditArm, ExperimentResults, MetricValue, VariantResults
 from ablab.domain.decisions import decide, decide_overall
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
@@ -147,7 +147,22 @@ def experiment_results(
         ),
         segments=breakdown,
         shadow=shadow_reports(ctx, events, experiment.id) if experiment.shadow else None,
+        bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
+
+
+def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> list[BanditArm]:
+    """Each arm's Beta posterior from the primary metric (the bandit's own counts)."""
+    from ablab.services.bandit import successes_and_failures  # bandit imports this module
+
+    counts = successes_and_failures(setup, per_variant)
+    if counts is None:
+        return []
+    return [
+        BanditArm(variant=v.name, alpha=counts[v.name][0] + 1.0, beta=counts[v.name][1] + 1.0,
+                  weight=v.weight)
+        for v in setup.experiment.variants
+    ]  # fmt: skip
 
 
 def variant_sums(experiment: Experiment, found: Sequence[VariantSums]) -> dict[str, VariantSums]:

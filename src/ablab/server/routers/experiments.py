@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+import numpy as np
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
+from ablab.contract.decision import ExperimentDecision
 from ablab.contract.errors import error_responses
 from ablab.contract.experiments import (
     ExperimentCreate,
@@ -18,9 +21,12 @@ from ablab.contract.experiments import (
 )
 from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
+from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.deps import ReadCaller, StateDep, WriteCaller, bearer, context_of
 from ablab.services import assignment, audit, experiments
+from ablab.services.bandit import rebalance
+from ablab.services.decision import decision_of
 from ablab.services.guard import analyze_experiment
 from ablab.services.results import experiment_results
 from ablab.services.timeseries import experiment_timeseries
@@ -139,6 +145,66 @@ async def analyze(
     )
     state.changed()
     return found
+
+
+@router.post("/{ref}/rebalance")
+async def rebalance_weights(ref: Ref, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+    """Bandit mode: move the weights by Thompson sampling now (the monitor does it too)."""
+    ctx = context_of(principal, state)
+    await run_in_threadpool(rebalance, ctx, state.events, ref, np.random.default_rng())
+    state.changed()
+    return ExperimentPublic.from_domain(experiments.get_experiment(ctx, ref))
+
+
+@router.get("/{ref}/decision")
+async def decision(ref: Ref, principal: ReadCaller, state: StateDep) -> ExperimentDecision:
+    """Pass, fail or inconclusive, with the evidence (for Argo Rollouts' Web provider)."""
+    ctx = context_of(principal, state)
+    found = await run_in_threadpool(experiment_results, ctx, state.events, ref)
+    return decision_of(found)
+
+
+class FlaggerHook(Schema):
+    """What Flagger's webhooks post; a key may come in ``metadata.api_key`` (Flagger sends
+    no headers of its own)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    phase: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+def _reads() -> None:
+    """Marks the webhook as a read for the error handler (its key may be in the body)."""
+
+
+_reads.needed_scope = Scope.READ  # type: ignore[attr-defined]
+
+
+@router.post(
+    "/{ref}/decision/webhook",
+    dependencies=[Depends(_reads), Depends(bearer)],
+    responses={412: {"model": ExperimentDecision}, 425: {"model": ExperimentDecision}},
+)
+async def decision_webhook(
+    ref: Ref,
+    state: StateDep,
+    request: Request,
+    hook: FlaggerHook | None = None,
+) -> Response:
+    """The decision as a status for Flagger: 200 pass, 412 fail, 425 inconclusive."""
+    header = request.headers.get("authorization")
+    key = (hook.metadata.get("api_key") if hook else None) or None
+    principal = state.keys.principal(header or (f"Bearer {key}" if key else None))
+    principal.require(Scope.READ)
+    found = await run_in_threadpool(
+        experiment_results, context_of(principal, state), state.events, ref
+    )
+    verdict = decision_of(found)
+    status_code = {"pass": 200, "fail": 412}.get(verdict.decision, 425)
+    return Response(
+        verdict.model_dump_json(), status_code=status_code, media_type="application/json"
+    )
 
 
 @router.get("/{ref}/timeseries")
