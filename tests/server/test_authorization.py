@@ -31,7 +31,7 @@ from ablab.server.openapi import openapi_document
 from tests.server.conftest import Project, RunningServer
 
 Access = Scope | Literal["public", "any"]
-Refers = Literal["experiment", "model", "group", "key", "project"]
+Refers = Literal["experiment", "model", "group", "key", "project", "rollout"]
 
 # Which needed scopes a held scope reaches (the contract; not read from the code under test).
 REACHES: dict[Scope, frozenset[Scope]] = {
@@ -74,6 +74,7 @@ class Tenant:
     model: str = ""
     group: str = ""
     victim_key_id: str = ""
+    rollout_id: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
 
     def experiment(self, status: str) -> str:
@@ -87,12 +88,29 @@ class Tenant:
             assert moved.status_code == 200, moved.text
         return ref
 
+    def rollout(self, status: str) -> str:
+        """The id of a new rollout of this project in ``status``, on a model of its own."""
+        model = unique("model")
+        for version in ("1.0.0", "2.0.0"):
+            body = {"model": model, "version": version, "endpoint": f"http://m.test/{version}"}
+            assert self.http.post("/v1/models", json=body).status_code == 201
+        created = self.http.post("/v1/experiments", json=experiment_body(unique("ro"), model))
+        assert created.status_code == 201, created.text
+        promoted = self.http.post(f"/v1/experiments/{created.json()['id']}/promote")
+        assert promoted.status_code == 200, promoted.text
+        (rollout,) = self.http.get("/v1/rollouts", params={"model": model}).json()
+        if status == "paused":
+            assert self.http.post(f"/v1/rollouts/{rollout['id']}/pause").status_code == 200
+        return str(rollout["id"])
+
     def state(self) -> dict[str, Any]:
         """What another project's calls must never change."""
         experiment = self.http.get(f"/v1/experiments/{self.experiment_id}").json()
         keys = self.http.get("/v1/keys").json()
         audit = self.http.get("/v1/audit", params={"limit": 10_000}).json()
+        rollouts = self.http.get("/v1/rollouts").json()
         return {
+            "rollouts": sorted((r["id"], r["status"], r["share"]) for r in rollouts),
             "experiment": (experiment["status"], experiment["version"], experiment["variants"]),
             "revoked": sorted(k["id"] for k in keys if k["revoked_at"] is not None),
             "keys": len(keys),
@@ -106,6 +124,7 @@ class Target:
 
     tenant: Tenant
     experiment: str
+    rollout: str = ""
 
     @property
     def project_id(self) -> str:
@@ -150,6 +169,7 @@ class Case:
     access: Access
     success: int = 200
     status: str | None = None
+    rollout: str | None = None  # like ``status``, for a rollout's
     body: Body | None = None
     params: Callable[[Target], dict[str, Any]] | None = None
     refers: Refers | None = None
@@ -203,9 +223,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", _EXPERIMENT): Case(Scope.READ, refers="experiment"),
     ("GET", f"{_EXPERIMENT}/decision"): Case(Scope.READ, refers="experiment"),
-    ("POST", f"{_EXPERIMENT}/rebalance"): Case(
-        Scope.WRITE, status="running", refers="experiment"
-    ),
+    ("POST", f"{_EXPERIMENT}/rebalance"): Case(Scope.WRITE, status="running", refers="experiment"),
     # Without data the decision is inconclusive, which the webhook says with a 425.
     ("POST", f"{_EXPERIMENT}/decision/webhook"): Case(
         Scope.READ, success=425, body=lambda t: {}, refers="experiment"
@@ -227,9 +245,26 @@ ROUTES: dict[tuple[str, str], Case] = {
             ("pause", "running"),
             ("resume", "paused"),
             ("stop", "running"),
-            ("promote", "running"),
             ("archive", "stopped"),
             ("analyze", "running"),
+        )
+    },
+    # Every fresh experiment is on radiology-v1, and one rollout per model at a time.
+    ("POST", f"{_EXPERIMENT}/promote"): Case(
+        Scope.WRITE, status="running", body=lambda t: {"rollout": False}, refers="experiment"
+    ),
+    # rollouts
+    ("GET", "/v1/rollouts"): Case(Scope.READ),
+    ("GET", "/v1/rollouts/{rollout_id}"): Case(Scope.READ, refers="rollout"),
+    **{
+        ("POST", f"/v1/rollouts/{{rollout_id}}/{action}"): Case(
+            Scope.WRITE, rollout=status, refers="rollout"
+        )
+        for action, status in (
+            ("advance", "running"),
+            ("pause", "running"),
+            ("resume", "paused"),
+            ("rollback", "running"),
         )
     },
     **{
@@ -351,6 +386,7 @@ def _tenant(server: RunningServer, label: str) -> Tenant:
     assert http.post("/v1/metrics", json={"name": f"dwell_time_{label}"}).status_code == 201
     victim = http.post("/v1/keys", json={"name": "to revoke", "scopes": ["read"]})
     tenant.victim_key_id = victim.json()["id"]
+    tenant.rollout_id = tenant.rollout("running")
     tenant.tokens = {"admin": project.admin_key}
     for caller, scopes in VALID_CALLERS.items():
         tenant.tokens.setdefault(caller, project.key(*scopes))
@@ -381,7 +417,9 @@ def _markers(tenant: Tenant) -> set[str]:
     http = tenant.http
     found = {tenant.project.id, tenant.experiment_id, tenant.experiment_name}
     found |= {tenant.model, tenant.group, f"dwell_time_{tenant.label}"}
-    for listing in ("/v1/models", "/v1/groups", "/v1/metrics", "/v1/keys", "/v1/experiments"):
+    listings = ("/v1/models", "/v1/groups", "/v1/metrics", "/v1/keys", "/v1/experiments",
+                "/v1/rollouts")  # fmt: skip
+    for listing in listings:
         found |= {item["id"] for item in http.get(listing).json()}
     return found
 
@@ -412,6 +450,7 @@ def call(
         "experiment": target.experiment,
         "name": tenant.group if template.startswith("/v1/groups") else tenant.model,
         "key_id": tenant.victim_key_id,
+        "rollout_id": target.rollout,
     }
     path = template.format(**values)
     assert "{" not in path, f"no value for a parameter of {template}"
@@ -482,7 +521,10 @@ def test_route_by_caller(world: World, route: tuple[str, str], caller: str) -> N
         allowed = reaches(VALID_CALLERS[caller], case.access)
     fresh = allowed and case.status is not None
     # A call that may change its experiment gets a new one; the others name the shared one.
-    target = Target(mine, mine.experiment(case.status or "") if fresh else mine.experiment_name)
+    # So with rollouts.
+    experiment = mine.experiment(case.status or "") if fresh else mine.experiment_name
+    rollout = mine.rollout(case.rollout) if allowed and case.rollout else mine.rollout_id
+    target = Target(mine, experiment, rollout)
     response, sent = call(world, route, target, caller)
     if allowed:
         assert response.status_code == case.success, describe(response)
@@ -517,7 +559,7 @@ def test_another_projects_resource(
     case = case_of(route)
     other = world.other
     ref = other.experiment_name if way == "by name" else other.experiment_id
-    response, sent = call(world, route, Target(other, ref), caller)
+    response, sent = call(world, route, Target(other, ref, other.rollout_id), caller)
     if case.cross == 404:
         assert_error(response, 404, "not_found")
     elif case.cross == 403:
@@ -583,7 +625,7 @@ def test_the_key_is_checked_before_the_body(
     """A caller who may not call a route learns nothing of what its body should be."""
     method, template = route
     name = world.mine.experiment_name
-    path = template.format(ref=name, experiment=name)
+    path = template.format(ref=name, experiment=name, rollout_id=world.mine.rollout_id)
     headers = headers_of(world, caller) | {"Content-Type": "application/json"}
     response = world.client.request(method, path, content=body, headers=headers)
     if caller == "no key":

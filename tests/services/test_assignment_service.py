@@ -77,7 +77,7 @@ def test_paused_serves_control_counts_nobody_and_resume_restores(ctx: Context, m
 def test_promoted_serves_the_winner_and_stopped_the_control(ctx: Context, model: str) -> None:
     start(ctx, "promoted")
     start(ctx, "stopped")
-    transition(ctx, "promoted", Action.PROMOTE)
+    transition(ctx, "promoted", Action.PROMOTE, rollout=None)  # at once, to everyone
     transition(ctx, "stopped", Action.STOP)
     promoted = assign(ctx, "promoted", "u1")
     stopped = assign(ctx, "stopped", "u1")
@@ -183,10 +183,19 @@ print(json.dumps({u: client.assign("t", u).variant for u in units}))
 
 def test_an_archived_winner_is_still_served(ctx: Context, model: str) -> None:
     start(ctx)
-    transition(ctx, "trial", Action.PROMOTE)
+    transition(ctx, "trial", Action.PROMOTE, rollout=None)
     transition(ctx, "trial", Action.ARCHIVE)
     served = assign(ctx, "trial", "late-device")
     assert (served.model_version, served.reason) == ("2.0.0", AssignmentReason.PROMOTED)
+
+
+def test_an_archived_experiment_keeps_its_rollout_going(ctx: Context, model: str) -> None:
+    start(ctx)
+    transition(ctx, "trial", Action.PROMOTE)
+    transition(ctx, "trial", Action.ARCHIVE)
+    served = [assign(ctx, "trial", f"late-{i}") for i in range(200)]
+    assert {a.reason for a in served} == {AssignmentReason.ROLLOUT}
+    assert {a.model_version for a in served} == {"1.0.0", "2.0.0"}
 
 
 def test_unit_id_longer_than_the_column_is_refused(ctx: Context, model: str) -> None:

@@ -203,17 +203,60 @@ def promote(
     variant: Annotated[
         str | None, typer.Option(help="Treatment to promote (needed with several).")
     ] = None,
+    rollout: Annotated[
+        bool, typer.Option(help="Roll the winner out in steps; --no-rollout: to all at once.")
+    ] = True,
+    steps: Annotated[
+        str | None, typer.Option(help="Rollout steps in percent, ending at 100 [10,25,50,100].")
+    ] = None,
+    min_step_minutes: Annotated[
+        float | None, typer.Option(help="Least time a step lasts [60].")
+    ] = None,
+    min_step_units: Annotated[
+        int | None, typer.Option(help="Least units per version a step needs [100].")
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """End the experiment making the treatment the winner."""
-    experiment = client_of(ctx).experiments.promote(name, variant=variant)
-    winner = next(v for v in experiment.variants if v.name == experiment.winner)
-    _show(
-        experiment,
-        output,
-        f"Experiment {experiment.name} promoted: {winner.name} "
-        f"({winner.model_version or 'config'}) is the winner",
+    """End the experiment making the treatment the winner, and start its rollout."""
+    client = client_of(ctx)
+    experiment = client.experiments.promote(
+        name,
+        variant=variant,
+        rollout=rollout,
+        steps=parse_steps(steps) if steps is not None else None,
+        min_step_minutes=min_step_minutes,
+        min_step_units=min_step_units,
     )
+    winner = next(v for v in experiment.variants if v.name == experiment.winner)
+    message = (
+        f"Experiment {experiment.name} promoted: {winner.name} "
+        f"({winner.model_version or 'config'}) is the winner"
+    )
+    started = [
+        r for r in client.rollouts.list(experiment.model_id) if r.experiment_id == experiment.id
+    ]
+    if started:
+        first = started[0]
+        message += (
+            f"\nRollout {first.id} of {first.model} {first.version} {first.status.value} "
+            f"at {first.share:g}% (steps {', '.join(f'{s:g}' for s in first.steps)}): "
+            f"ablab rollout show {first.id}"
+        )
+    _show(experiment, output, message)
+
+
+def parse_steps(text: str) -> list[float]:
+    """``10,25,50,100`` as numbers.
+
+    Raises:
+        ValidationError: a step that is not a number.
+    """
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValidationError(
+            f"--steps must be numbers separated by commas, got {text!r}"
+        ) from None
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli import demo, events, experiment, group, keys, metric, model
+from ablab.cli import demo, events, experiment, group, keys, metric, model, rollout
 from ablab.cli.analyze import analyze
 from ablab.cli.output import stderr
 from ablab.cli.sample_size import sample_size
@@ -26,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(rollout.app, name="rollout")
 app.add_typer(model.app, name="model")
 app.add_typer(group.app, name="group")
 app.add_typer(metric.app, name="metric")

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ablab.client._backend import Backend
-from ablab.client._resources import Events, Experiments, Groups, Keys, Metrics, Models
+from ablab.client._resources import Events, Experiments, Groups, Keys, Metrics, Models, Rollouts
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
 from ablab.settings import Settings
@@ -78,6 +78,7 @@ class Client:
 
             self._backend = LocalBackend(self.settings)
         self.experiments = Experiments(self._backend)
+        self.rollouts = Rollouts(self._backend)
         self.models = Models(self._backend)
         self.groups = Groups(self._backend)
         self.metrics = Metrics(self._backend)

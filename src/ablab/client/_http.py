@@ -30,8 +30,10 @@ from ablab.contract.experiments import (
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
+from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.rollouts import RolloutAction
 from ablab.errors import Unauthorized, Unavailable, error_class_for
 
 __all__ = ["HttpBackend", "raise_for_error"]
@@ -123,6 +125,21 @@ class HttpBackend:
         path = f"/v1/experiments/{ref}/{action.value}"
         body = {"variant": variant} if action is Action.PROMOTE and variant is not None else None
         return self._one(ExperimentPublic, "POST", path, json=body)
+
+    def promote(self, ref: str, request: PromoteRequest) -> ExperimentPublic:
+        path = f"/v1/experiments/{ref}/promote"
+        return self._one(ExperimentPublic, "POST", path, json=self._body(request))
+
+    def list_rollouts(self, model: str | None) -> list[RolloutPublic]:
+        params = {"model": model} if model is not None else {}
+        return self._many(RolloutPublic, "GET", "/v1/rollouts", params=params)
+
+    def check_rollout(self, rollout_id: str) -> RolloutCheckPublic:
+        return self._one(RolloutCheckPublic, "GET", f"/v1/rollouts/{rollout_id}")
+
+    def act_on_rollout(self, rollout_id: str, action: RolloutAction, reason: str) -> RolloutPublic:
+        path = f"/v1/rollouts/{rollout_id}/{action.value}"
+        return self._one(RolloutPublic, "POST", path, json={"reason": reason})
 
     def results(self, ref: str, segment: str | None) -> ExperimentResults:
         params = {"segment": segment} if segment is not None else {}

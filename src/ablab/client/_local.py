@@ -25,10 +25,12 @@ from ablab.contract.experiments import (
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
+from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.rollouts import RolloutAction
 from ablab.notify import WebhookAlerts
-from ablab.services import assignment, audit, catalogue, experiments, keys, metrics
+from ablab.services import assignment, audit, catalogue, experiments, keys, metrics, rollouts
 from ablab.services.bandit import rebalance
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
@@ -74,6 +76,22 @@ class LocalBackend:
     def transition(self, ref: str, action: Action, variant: str | None) -> ExperimentPublic:
         changed = experiments.transition(self._ctx, ref, action, variant=variant)
         return ExperimentPublic.from_domain(changed)
+
+    def promote(self, ref: str, request: PromoteRequest) -> ExperimentPublic:
+        changed = experiments.transition(
+            self._ctx, ref, Action.PROMOTE, variant=request.variant, rollout=request.settings()
+        )
+        return ExperimentPublic.from_domain(changed)
+
+    def list_rollouts(self, model: str | None) -> list[RolloutPublic]:
+        return [RolloutPublic.from_domain(r) for r in rollouts.list_rollouts(self._ctx, model)]
+
+    def check_rollout(self, rollout_id: str) -> RolloutCheckPublic:
+        return rollouts.check_rollout(self._ctx, self._event_store(), rollout_id)
+
+    def act_on_rollout(self, rollout_id: str, action: RolloutAction, reason: str) -> RolloutPublic:
+        moved = rollouts.act_on_rollout(self._ctx, rollout_id, action, reason)
+        return RolloutPublic.from_domain(moved)
 
     def register_model_version(self, spec: ModelVersionCreate) -> ModelPublic:
         return ModelPublic.from_domain(*catalogue.register_model_version(self._ctx, spec))

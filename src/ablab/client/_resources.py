@@ -24,10 +24,12 @@ from ablab.contract.experiments import (
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
+from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.rollouts import RolloutAction
 
-__all__ = ["Events", "Experiments", "Groups", "Keys", "Metrics", "Models"]
+__all__ = ["Events", "Experiments", "Groups", "Keys", "Metrics", "Models", "Rollouts"]
 
 
 class Experiments:
@@ -116,9 +118,28 @@ class Experiments:
         """End the experiment keeping the control version."""
         return self._backend.transition(ref, Action.STOP, None)
 
-    def promote(self, ref: str, variant: str | None = None) -> ExperimentPublic:
-        """End the experiment making ``variant`` (default: the only treatment) the winner."""
-        return self._backend.transition(ref, Action.PROMOTE, variant)
+    def promote(
+        self,
+        ref: str,
+        variant: str | None = None,
+        *,
+        rollout: bool = True,
+        steps: builtins.list[float] | None = None,
+        min_step_minutes: float | None = None,
+        min_step_units: int | None = None,
+    ) -> ExperimentPublic:
+        """End the experiment making ``variant`` (default: the only treatment) the winner.
+
+        A winner on another model version than the control's is rolled out in ``steps``
+        (default 10, 25, 50, 100 percent; see ``client.rollouts``), each held at least
+        ``min_step_minutes`` (60) and ``min_step_units`` units per version (100), with
+        ``rollout=False`` it goes to everyone at once.
+        """
+        fields: dict[str, Any] = {"variant": variant, "rollout": rollout}
+        given = {"steps": steps, "min_step_minutes": min_step_minutes,
+                 "min_step_units": min_step_units}  # fmt: skip
+        fields.update({k: v for k, v in given.items() if v is not None})
+        return self._backend.promote(ref, parse(PromoteRequest, fields))
 
     def archive(self, ref: str) -> ExperimentPublic:
         return self._backend.transition(ref, Action.ARCHIVE, None)
@@ -150,6 +171,40 @@ class Experiments:
     def audit(self, ref: str, limit: int = 100) -> builtins.list[AuditEntryPublic]:
         """The experiment's audit log, newest first."""
         return self._backend.list_audit(self.get(ref).id, limit)
+
+
+class Rollouts:
+    """Promoted versions rolled out step by step: read them, and move them by hand.
+
+    The background monitor (``ablab server``) advances a running rollout when a step has
+    lasted its time with enough units and no broken guardrail, and rolls it back on harm.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def list(self, model: str | None = None) -> builtins.list[RolloutPublic]:
+        """Newest first; of one model with ``model``."""
+        return self._backend.list_rollouts(model)
+
+    def get(self, rollout_id: str) -> RolloutCheckPublic:
+        """The rollout and its current step's evidence: units, guardrails, what comes next."""
+        return self._backend.check_rollout(rollout_id)
+
+    def advance(self, rollout_id: str, reason: str = "") -> RolloutPublic:
+        """Go to the next step now; onto the 100% step completes the rollout."""
+        return self._backend.act_on_rollout(rollout_id, RolloutAction.ADVANCE, reason)
+
+    def pause(self, rollout_id: str, reason: str = "") -> RolloutPublic:
+        """Hold the current share; the monitor leaves a paused rollout alone."""
+        return self._backend.act_on_rollout(rollout_id, RolloutAction.PAUSE, reason)
+
+    def resume(self, rollout_id: str, reason: str = "") -> RolloutPublic:
+        return self._backend.act_on_rollout(rollout_id, RolloutAction.RESUME, reason)
+
+    def rollback(self, rollout_id: str, reason: str = "") -> RolloutPublic:
+        """Serve everyone the previous version again."""
+        return self._backend.act_on_rollout(rollout_id, RolloutAction.ROLLBACK, reason)
 
 
 class Models:

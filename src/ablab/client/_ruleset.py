@@ -20,6 +20,7 @@ from typing import Any
 from ablab.assignment import AssignmentPlan, compile_condition
 from ablab.contract.catalogue import AssignmentPublic
 from ablab.domain.assignments import AssignmentReason
+from ablab.domain.rollouts import in_share
 from ablab.errors import AblabError, Unavailable
 
 __all__ = ["LocalAssigner"]
@@ -40,6 +41,8 @@ class _Rule:
     versions: Mapping[str, str | None]
     plan_changed: bool
     targeted: Callable[[str, Mapping[str, Any]], bool] | None
+    rollout: Mapping[str, Any] | None = None  # the experiment's own: id, status, share
+    governing: Mapping[str, Any] | None = None  # another's in progress: id, share, previous
 
 
 def _rule(entry: Mapping[str, Any]) -> _Rule:
@@ -69,6 +72,8 @@ def _rule(entry: Mapping[str, Any]) -> _Rule:
         versions={v["name"]: v["model_version"] for v in variants},
         plan_changed=bool(entry.get("plan_changed")),
         targeted=targeted,
+        rollout=entry.get("rollout"),
+        governing=entry.get("governing_rollout"),
     )
 
 
@@ -130,13 +135,33 @@ class LocalAssigner:
             )
 
         if rule.status != "running":
-            if rule.winner is not None:
-                return served(rule.winner, False, AssignmentReason.PROMOTED)
-            return served(rule.control, False, AssignmentReason.NOT_RUNNING)
+            if rule.winner is None:
+                return served(rule.control, False, AssignmentReason.NOT_RUNNING)
+            rollout = rule.rollout or {}
+            if rollout.get("status") in ("running", "paused"):
+                new = in_share(rollout["id"], float(rollout["share"]), unit_id)
+                variant = rule.winner if new else rule.control
+                return served(variant, True, AssignmentReason.ROLLOUT)
+            if rollout.get("status") == "rolled_back":
+                return served(rule.control, False, AssignmentReason.ROLLED_BACK)
+            return served(rule.winner, False, AssignmentReason.PROMOTED)
         if rule.plan_changed or rule.plan is None:
             return None  # the stored variant may differ from today's plan
         if rule.targeted is not None and not rule.targeted(unit_id, attributes):
             return None  # it may have entered earlier: the server knows
+        governing = rule.governing
+        if governing is not None and not in_share(
+            governing["id"], float(governing["share"]), unit_id
+        ):
+            # A rollout's share only grows: a unit outside it now never entered.
+            return AssignmentPublic(
+                experiment=rule.name,
+                unit_id=unit_id,
+                variant=None,
+                model_version=governing["previous_version"],
+                in_experiment=False,
+                reason=AssignmentReason.NOT_IN_ROLLOUT,
+            )
         variant = rule.plan.assign(unit_id)
         if variant is None:
             return None

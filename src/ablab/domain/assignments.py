@@ -15,6 +15,9 @@ class AssignmentReason(StrEnum):
     NOT_COVERED = "not_covered"  # in the group, outside the coverage
     NOT_RUNNING = "not_running"  # draft, paused, stopped, archived: control is served
     PROMOTED = "promoted"  # promoted: the winner is served
+    ROLLOUT = "rollout"  # promoted, rolling out: the winner within the rollout's share
+    ROLLED_BACK = "rolled_back"  # promoted, its rollout rolled back: the control is served
+    NOT_IN_ROLLOUT = "not_in_rollout"  # outside the share of the model's active rollout
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from ablab.server.auth import KeyCache
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
 from ablab.server.observability import Telemetry, TelemetryMiddleware
-from ablab.server.routers import access, admin, catalogue, experiments, health, sdk
+from ablab.server.routers import access, admin, catalogue, experiments, health, rollouts, sdk
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (
         experiments.router,
+        rollouts.router,
         catalogue.router,
         sdk.router,
         access.router,

@@ -3,11 +3,16 @@
 The order of the checks is the contract:
 
 1. An experiment that is not running serves its control (a promoted one, its winner) and
-   counts nobody: paused experiments keep their assignments for the resume.
+   counts nobody: paused experiments keep their assignments for the resume. A promoted
+   experiment whose rollout is in progress serves the winner to the rollout's share and
+   the control to the rest, and counts them all, for the rollout's guardrails; after a
+   rollback it serves the control.
 2. A unit assigned before keeps its variant for the experiment's life, whatever the split,
    the coverage or its attributes have become since.
 3. A new unit outside the target group, or outside the coverage, gets the control and is not
-   in the experiment.
+   in the experiment. While another experiment's rollout of the same model is in progress,
+   a new unit outside that rollout's share is not in the experiment either: it is served
+   the rollout's previous version.
 4. Otherwise the hash decides, and the result is stored; a concurrent writer that stored a
    variant first wins, so every process agrees.
 """
@@ -24,10 +29,12 @@ from ablab.domain.assignments import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.rollouts import Rollout, RolloutStatus, serves_new_version
 from ablab.errors import ValidationError
 from ablab.services.catalogue import require_group
 from ablab.services.context import Context
 from ablab.services.experiments import require_experiment
+from ablab.services.ports import MetadataSession
 
 __all__ = [
     "assign",
@@ -35,8 +42,12 @@ __all__ = [
     "assignment_counts",
     "check_unit_id",
     "inside",
+    "not_running",
     "outside",
+    "outside_rollout",
     "plan_of",
+    "rollouts_of",
+    "split_rollouts",
 ]
 
 _Predicate = Any  # Callable[[Mapping[str, object]], bool]
@@ -55,14 +66,17 @@ def assign(
     attributes = attributes or {}
     with ctx.store.session() as session:
         experiment = require_experiment(session, ctx, ref)
+        own, governing = rollouts_of(session, experiment)
         if experiment.status is not ExperimentStatus.RUNNING:
-            return outside(experiment, unit_id, _not_running_reason(experiment))
+            return not_running(experiment, unit_id, own)
         stored = session.get_assignments(experiment.id, [unit_id]).get(unit_id)
         if stored is not None:
             return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
         group = require_group(session, ctx, experiment.group) if experiment.group else None
         if group is not None and not _is_member(group, unit_id, attributes):
             return outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
+        if governing is not None and not serves_new_version(governing, unit_id):
+            return outside_rollout(experiment, unit_id, governing)
         variant = plan_of(experiment).assign(unit_id)
         if variant is None:
             return outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
@@ -88,8 +102,10 @@ def assign_many(
         raise ValidationError("give one attributes mapping per unit id, or none")
     with ctx.store.session() as session:
         experiment = require_experiment(session, ctx, ref)
+        own, governing = rollouts_of(session, experiment)
         if experiment.status is not ExperimentStatus.RUNNING:
-            return dict.fromkeys(unit_ids)
+            found = [not_running(experiment, u, own) for u in unit_ids]
+            return {a.unit_id: a.variant if a.in_experiment else None for a in found}
         result: dict[str, str | None] = dict(session.get_assignments(experiment.id, unit_ids))
         group = require_group(session, ctx, experiment.group) if experiment.group else None
         fresh = [
@@ -97,6 +113,7 @@ def assign_many(
             for i, unit_id in enumerate(unit_ids)
             if unit_id not in result
             and (group is None or _is_member(group, unit_id, attributes[i] if attributes else {}))
+            and (governing is None or serves_new_version(governing, unit_id))
         ]
         plan = plan_of(experiment)
         names = plan.variant_names_of(plan.assign_batch([u for _, u in fresh]))
@@ -126,11 +143,52 @@ def check_unit_id(unit_id: object) -> None:
         )
 
 
-def _not_running_reason(experiment: Experiment) -> AssignmentReason:
+def rollouts_of(
+    session: MetadataSession, experiment: Experiment
+) -> tuple[Rollout | None, Rollout | None]:
+    """(the experiment's own latest rollout, another's active rollout of the same model)."""
+    if experiment.model is None:
+        return None, None
+    return split_rollouts(
+        experiment, session.list_rollouts(experiment.project_id, experiment.model)
+    )
+
+
+def split_rollouts(
+    experiment: Experiment, newest_first: Sequence[Rollout]
+) -> tuple[Rollout | None, Rollout | None]:
+    """:func:`rollouts_of` from the model's rollouts, newest first."""
+    own = next((r for r in newest_first if r.experiment_id == experiment.id), None)
+    governing = next(
+        (r for r in newest_first if r.active and r.experiment_id != experiment.id), None
+    )
+    return own, governing
+
+
+def not_running(experiment: Experiment, unit_id: str, own: Rollout | None) -> Assignment:
+    """What an experiment that is not running serves (rule 1)."""
+    if experiment.winner is None:
+        return outside(experiment, unit_id, AssignmentReason.NOT_RUNNING)
+    if own is not None and own.active:
+        new = serves_new_version(own, unit_id)
+        variant = experiment.winner if new else experiment.control.name
+        return inside(experiment, unit_id, variant, AssignmentReason.ROLLOUT)
+    if own is not None and own.status is RolloutStatus.ROLLED_BACK:
+        return outside(experiment, unit_id, AssignmentReason.ROLLED_BACK)
     # A promoted experiment keeps serving its winner after it is archived.
-    if experiment.winner is not None:
-        return AssignmentReason.PROMOTED
-    return AssignmentReason.NOT_RUNNING
+    return outside(experiment, unit_id, AssignmentReason.PROMOTED)
+
+
+def outside_rollout(experiment: Experiment, unit_id: str, rollout: Rollout) -> Assignment:
+    """Outside another experiment's rollout share: its previous version, no variant."""
+    return Assignment(
+        experiment=experiment.name,
+        unit_id=unit_id,
+        variant=None,
+        model_version=rollout.previous_version,
+        in_experiment=False,
+        reason=AssignmentReason.NOT_IN_ROLLOUT,
+    )
 
 
 def outside(experiment: Experiment, unit_id: str, reason: AssignmentReason) -> Assignment:

@@ -24,12 +24,14 @@ from ablab.domain.experiments import (
 from ablab.domain.guardrails import parse_guardrail
 from ablab.domain.ids import new_id
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.rollouts import RolloutSettings
 from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.audit import experiment_snapshot, record
 from ablab.services.catalogue import require_group, require_model
 from ablab.services.context import Context
 from ablab.services.metrics import resolve_metrics
 from ablab.services.ports import MetadataSession
+from ablab.services.rollout_start import begin_rollout, check_no_active_rollout
 
 __all__ = [
     "add_variant",
@@ -39,6 +41,8 @@ __all__ = [
     "transition",
     "update_experiment",
 ]
+
+_DEFAULT_ROLLOUT = RolloutSettings()
 
 
 def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
@@ -242,20 +246,35 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
         return _write(ctx, session, current, updated, "update")
 
 
-def transition(ctx: Context, ref: str, action: Action, *, variant: str | None = None) -> Experiment:
+def transition(
+    ctx: Context,
+    ref: str,
+    action: Action,
+    *,
+    variant: str | None = None,
+    rollout: RolloutSettings | None = _DEFAULT_ROLLOUT,
+) -> Experiment:
     """Launch, pause, resume, stop, promote or archive.
 
-    ``variant`` names the treatment to promote when there are several.
+    ``variant`` names the treatment to promote when there are several. Promoting a winner
+    that serves another model version than the control starts a rollout of that version
+    in ``rollout``'s steps (None: everyone gets it at once).
 
     Raises:
         InvalidTransition: the action is not allowed from the current status.
+        Conflict: promoting while another rollout of the model is in progress.
     """
     with ctx.store.session() as session:
         current = require_experiment(session, ctx, ref)
         if action is Action.LAUNCH:
             _check_references(session, ctx, current)
         updated = apply_action(current, action, ctx.clock(), winner=variant)
-        return _write(ctx, session, current, updated, action.value)
+        if action is Action.PROMOTE and rollout is not None:
+            check_no_active_rollout(session, ctx, current)
+        stored = _write(ctx, session, current, updated, action.value)
+        if action is Action.PROMOTE and rollout is not None:
+            begin_rollout(ctx, session, stored, rollout)
+        return stored
 
 
 def add_variant(ctx: Context, ref: str, spec: VariantCreate) -> Experiment:

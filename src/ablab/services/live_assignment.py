@@ -33,8 +33,17 @@ from ablab.domain.assignments import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.rollouts import Rollout, serves_new_version
 from ablab.errors import NotFound
-from ablab.services.assignment import check_unit_id, inside, outside, plan_of
+from ablab.services.assignment import (
+    check_unit_id,
+    inside,
+    not_running,
+    outside,
+    outside_rollout,
+    plan_of,
+    rollouts_of,
+)
 from ablab.services.context import utc_now
 from ablab.services.ports import MetadataStore
 
@@ -52,6 +61,8 @@ class _Rules:
     targeted: _Predicate | None
     plan_changed: bool
     loaded: float
+    own_rollout: Rollout | None = None
+    governing_rollout: Rollout | None = None
 
 
 class LiveAssigner:
@@ -126,7 +137,7 @@ class LiveAssigner:
             rules = self._load_rules(project_id, ref)
         experiment = rules.experiment
         if experiment.status is not ExperimentStatus.RUNNING:
-            return outside(experiment, unit_id, _not_running(experiment))
+            return not_running(experiment, unit_id, rules.own_rollout)
         key = (experiment.id, unit_id)
         known = self._known.get(key)
         if known is not None:
@@ -138,7 +149,9 @@ class LiveAssigner:
             if stored is not None:
                 return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
         targeted = rules.targeted is None or rules.targeted(unit_id, attributes or {})
-        variant = rules.plan.assign(unit_id) if targeted else None
+        governing = rules.governing_rollout
+        reached = governing is None or serves_new_version(governing, unit_id)
+        variant = rules.plan.assign(unit_id) if targeted and reached else None
         if variant is None:
             # It may have entered earlier, when its attributes or the coverage allowed.
             if not rules.plan_changed:
@@ -147,8 +160,11 @@ class LiveAssigner:
                 stored = self._stored(experiment.id, unit_id)
                 if stored is not None:
                     return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
-            reason = AssignmentReason.NOT_COVERED if targeted else AssignmentReason.NOT_TARGETED
-            return outside(experiment, unit_id, reason)
+            if not targeted:
+                return outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
+            if governing is not None and not reached:
+                return outside_rollout(experiment, unit_id, governing)
+            return outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
         self._remember(experiment.id, unit_id, variant, new=True)
         return inside(experiment, unit_id, variant, AssignmentReason.NEW)
 
@@ -240,12 +256,15 @@ class LiveAssigner:
                 raise NotFound(f"unknown experiment {ref!r}", details={"experiment": ref})
             group = session.get_group(project_id, experiment.group) if experiment.group else None
             history = session.list_audit(project_id, object_id=experiment.id, limit=10_000)
+            own, governing = rollouts_of(session, experiment)
         rules = _Rules(
             experiment=experiment,
             plan=plan_of(experiment),
             targeted=_membership(group),
             plan_changed=plan_changed(history),
             loaded=now,
+            own_rollout=own,
+            governing_rollout=governing,
         )
         with self._lock:
             self._rules[(project_id, ref)] = rules
@@ -270,12 +289,6 @@ class LiveAssigner:
             if new:
                 self._pending.setdefault(experiment_id, {})[unit_id] = variant
                 self.assigned += 1
-
-
-def _not_running(experiment: Experiment) -> AssignmentReason:
-    if experiment.winner is not None:
-        return AssignmentReason.PROMOTED
-    return AssignmentReason.NOT_RUNNING
 
 
 def _membership(group: DeviceGroup | None) -> _Predicate | None:

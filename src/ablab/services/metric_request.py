@@ -8,6 +8,7 @@ from datetime import timedelta
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import CustomMetric, MetricDefinition
 from ablab.errors import ValidationError
+from ablab.services.assignment import rollouts_of
 from ablab.services.context import Context
 from ablab.services.experiments import require_experiment
 from ablab.services.metrics import resolve_metrics
@@ -33,6 +34,8 @@ def analysis_setup(ctx: Context, ref: str, *, segment: str | None = None) -> Ana
     CUPED's pre-window is the ``cuped_lookback_days`` before launch; the predictions in it
     come from the project's experiments that started before this one (a unit's earlier
     experience of the same model). An explicit ``cuped_covariate`` replaces the window.
+    A promoted experiment's rollout logs its traffic under the experiment, at the rollout's
+    split: the experiment's own results end where its rollout began.
 
     Raises:
         NotFound: no such experiment, or a metric it names is no longer defined.
@@ -59,6 +62,7 @@ def analysis_setup(ctx: Context, ref: str, *, segment: str | None = None) -> Ana
             *(g.metric for g in experiment.guardrails),
         )
         definitions = resolve_metrics(session, ctx, names)
+        own_rollout, _ = rollouts_of(session, experiment)
         started = experiment.started_at
         window = None
         prior: tuple[str, ...] = ()
@@ -78,6 +82,7 @@ def analysis_setup(ctx: Context, ref: str, *, segment: str | None = None) -> Ana
         prior_experiment_ids=prior,
         covariate=experiment.cuped_covariate if experiment.cuped else None,
         segment=segment,
+        until=own_rollout.created_at if own_rollout is not None else None,
     )
     return AnalysisSetup(experiment, definitions, request)
 

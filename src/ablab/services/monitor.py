@@ -1,9 +1,10 @@
-"""The background monitor: every running experiment analysed on a schedule.
+"""The background monitor: every running experiment and rollout checked on a schedule.
 
 The same checks run on every analysis a person asks for (``guard.analyze_experiment``);
 the monitor makes sure they also run when nobody looks, so a guardrail broken at night
-stops the experiment at night. One experiment's failure (a metric deleted, a store
-hiccup) is logged and never stops the others.
+stops the experiment at night, and a rollout step that harms users is rolled back at
+night (``rollouts.step_rollout``). One check's failure (a metric deleted, a store hiccup)
+is logged and never stops the others.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.rollouts import RolloutStatus
 from ablab.errors import AblabError
 from ablab.services.bandit import rebalance
 from ablab.services.context import Context
 from ablab.services.guard import AutomaticAction, enforce
 from ablab.services.ports import AlertSink, EventStore, MetadataStore
 from ablab.services.results import experiment_results
+from ablab.services.rollouts import RolloutStep, list_rollouts, step_rollout
 
 __all__ = ["Check", "Monitor", "check_running_experiments"]
 
@@ -31,12 +34,13 @@ MONITOR_ACTOR = "ablab:monitor"
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One experiment's check: the action taken (None: nothing to do) or the error."""
+    """One experiment's (or rollout's) check: the action taken (None: none) or the error."""
 
     project_id: str
     experiment: str
-    action: AutomaticAction | None
+    action: AutomaticAction | RolloutStep | None
     error: str | None = None
+    rollout: str | None = None
 
 
 def check_running_experiments(
@@ -68,6 +72,26 @@ def check_running_experiments(
             if action is not None:
                 logger.info("monitor: %s: %s", experiment.name, action.value)
             checks.append(Check(project.id, experiment.name, action))
+        checks += _step_rollouts(ctx, events, alerts)
+    return checks
+
+
+def _step_rollouts(ctx: Context, events: EventStore, alerts: AlertSink | None) -> list[Check]:
+    """Advance or roll back each running rollout of the project (paused ones wait)."""
+    checks = []
+    for rollout in list_rollouts(ctx):
+        if rollout.status is not RolloutStatus.RUNNING:
+            continue
+        name = rollout.experiment_id or rollout.model
+        try:
+            step = step_rollout(ctx, events, rollout.id, alerts)
+        except AblabError as exc:
+            logger.warning("monitor: rollout %s: %s", rollout.id, exc.message)
+            checks.append(Check(ctx.project_id, name, None, exc.message, rollout.id))
+            continue
+        if step is not None:
+            logger.info("monitor: rollout %s: %s", rollout.id, step.value)
+        checks.append(Check(ctx.project_id, name, step, rollout=rollout.id))
     return checks
 
 

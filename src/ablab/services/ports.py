@@ -23,6 +23,7 @@ from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
+from ablab.domain.rollouts import Rollout
 from ablab.stats import CovariateMoments, RatioCovariateMoments
 
 __all__ = [
@@ -75,6 +76,18 @@ class MetadataSession(Protocol):
     ) -> None: ...
     def count_keys(self) -> int:
         """Keys of every project, revoked ones included (0 on a fresh store)."""
+        ...
+
+    # Rollouts
+    def get_rollout(self, project_id: str, rollout_id: str) -> Rollout | None: ...
+    def list_rollouts(self, project_id: str, model: str | None = None) -> list[Rollout]: ...
+    def active_rollout(self, project_id: str, model: str) -> Rollout | None:
+        """The model's running or paused rollout, if any (at most one)."""
+        ...
+
+    def add_rollout(self, rollout: Rollout) -> None: ...
+    def update_rollout(self, rollout: Rollout) -> Rollout:
+        """Write if the stored revision is still ``rollout.revision``; raises Conflict."""
         ...
 
     # Custom metrics
@@ -214,6 +227,9 @@ class MetricRequest:
     ``segment`` breaks every figure down by a unit attribute (from the unit's first
     exposure that has it). ``period_boundaries`` are the sorted times the weights changed:
     the units first seen (exposed or predicted for, by arrival) are counted per period.
+    ``since`` and ``until`` keep the exposures, predictions and experiment-named metric
+    events of [since, until) by event time: a rollout step's traffic, or an experiment's
+    own before its rollout began.
     """
 
     project_id: str
@@ -224,6 +240,8 @@ class MetricRequest:
     covariate: str | None = None
     segment: str | None = None
     period_boundaries: tuple[datetime, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

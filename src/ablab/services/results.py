@@ -45,7 +45,13 @@ from ablab.services.shadow_report import shadow_reports
 from ablab.stats import adjust_p_values, sample_ratio_mismatch_over_periods
 from ablab.stats.multiplicity import MultiplicityMethod
 
-__all__ = ["experiment_results", "variant_sums", "weight_periods"]
+__all__ = [
+    "compared_metrics",
+    "experiment_results",
+    "variant_results",
+    "variant_sums",
+    "weight_periods",
+]
 
 # Weight changes are rare; an experiment with more audit entries than this is unusual.
 _AUDIT_LIMIT = 10_000
@@ -67,7 +73,7 @@ def experiment_results(
     request = replace(segmented.request, segment=None, period_boundaries=boundaries)
     setup = replace(segmented, request=request)
     per_variant = variant_sums(experiment, events.metric_sums(request))
-    compared = _compared_metrics(experiment, setup.definitions)
+    compared = compared_metrics(experiment, setup.definitions)
     tests = {
         (t.name, m): compare_variants(
             setup, m, per_variant[experiment.control.name], per_variant[t.name]
@@ -96,7 +102,7 @@ def experiment_results(
         ).model_copy(update={"correction": c})
         for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
-    variants = [_variant_results(setup, v.name, per_variant[v.name]) for v in experiment.variants]
+    variants = [variant_results(setup, v.name, per_variant[v.name]) for v in experiment.variants]
     srm = _srm(experiment, periods, per_variant)
     if experiment.shadow:
         # Everyone is served the control in shadow mode: the split does not apply.
@@ -174,7 +180,7 @@ def variant_sums(experiment: Experiment, found: Sequence[VariantSums]) -> dict[s
     }
 
 
-def _compared_metrics(experiment: Experiment, definitions: dict[str, Definition]) -> list[str]:
+def compared_metrics(experiment: Experiment, definitions: dict[str, Definition]) -> list[str]:
     """The primary and secondary metrics, then the guardrails' metrics that can be tested."""
     names = [experiment.primary_metric, *experiment.secondary_metrics]
     names += [
@@ -214,7 +220,7 @@ def _adjusted(
     return fixed, valid, corrections
 
 
-def _variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> VariantResults:
+def variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> VariantResults:
     experiment = setup.experiment
     metrics: dict[str, MetricValue] = {}
     shown = [*TESTED_METRICS, *(m for m in setup.definitions if m not in BUILTIN_METRICS)]

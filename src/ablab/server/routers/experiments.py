@@ -20,6 +20,7 @@ from ablab.contract.experiments import (
     VariantCreate,
 )
 from ablab.contract.results import ExperimentResults
+from ablab.contract.rollouts import PromoteRequest
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
@@ -38,10 +39,6 @@ router = APIRouter(
 )
 
 Ref = Annotated[str, "the experiment's id or name"]
-
-
-class PromoteRequest(Schema):
-    variant: str | None = None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -110,10 +107,18 @@ def promote(
     state: StateDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
 ) -> ExperimentPublic:
-    """End the experiment with ``variant`` (default: the only treatment) as the winner."""
-    variant = body.variant if body is not None else None
+    """End the experiment with ``variant`` (default: the only treatment) as the winner.
+
+    A winner on another model version than the control's is rolled out in ``steps``
+    (``GET /v1/rollouts``); ``rollout: false`` serves it to everyone at once.
+    """
+    body = body or PromoteRequest()
     changed = experiments.transition(
-        context_of(principal, state), ref, Action.PROMOTE, variant=variant
+        context_of(principal, state),
+        ref,
+        Action.PROMOTE,
+        variant=body.variant,
+        rollout=body.settings(),
     )
     state.changed()
     return ExperimentPublic.from_domain(changed)

@@ -17,13 +17,14 @@ from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.services.ports import MetricRequest
 from ablab.store.events.dialects import Dialect
 from ablab.store.events.sql_parts import (
-    SEEN_UNITS,
     Parts,
     Query,
     covariate_cte,
     in_list,
+    seen_units,
     segment_cte,
     sums,
+    time_window,
 )
 
 __all__ = ["custom_metrics_query", "custom_value"]
@@ -63,7 +64,8 @@ def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
     """Per variant (and segment) and custom metric: the metric's sums over every unit."""
     metrics = request.custom
     parts = Parts()
-    parts.cte("seen", SEEN_UNITS, request.experiment_id, request.experiment_id)
+    seen, seen_params = seen_units(request)
+    parts.cte("seen", seen, *seen_params)
     definitions, definition_params = _definitions(metrics)
     parts.cte("definitions", definitions, *definition_params)
     parts.cte(
@@ -73,8 +75,10 @@ def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         request.project_id,
         *(m.name for m in metrics),
     )
-    in_window = "(e.experiment_id = ? OR (e.experiment_id IS NULL AND e.ts >= s.first_ts))"
-    window_params: list[object] = [request.experiment_id] * 3
+    window, bounds = time_window(request, "e.ts")
+    in_window = f"""((e.experiment_id = ? OR (e.experiment_id IS NULL AND e.ts >= s.first_ts))
+                    {window})"""
+    window_params: list[object] = [request.experiment_id, *bounds] * 3
     pre = request.covariate is None and request.pre_window is not None
     pre_columns = ""
     if pre:

@@ -27,6 +27,7 @@ from ablab.store.events.sql_parts import (
     in_list,
     segment_cte,
     sums,
+    time_window,
 )
 
 __all__ = ["MODEL_METRICS", "model_metrics_query", "period_columns"]
@@ -78,13 +79,15 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
                {SCORE["labelled"]} AS labelled, {SCORE["correct"]} AS correct
         FROM predictions AS p
         LEFT JOIN latest_labels AS l ON l.prediction_id = p.prediction_id"""
+    window, bounds = time_window(request, "p.ts")
     parts.cte(
         "units",
         f"""SELECT unit_id, variant, {_TOTALS} FROM (
             SELECT p.variant AS variant, {scored}
-            WHERE p.experiment_id = ? AND NOT p.shadow
+            WHERE p.experiment_id = ? AND NOT p.shadow{window}
         ) AS scored GROUP BY unit_id, variant""",
         request.experiment_id,
+        *bounds,
     )
     if prior:
         assert request.pre_window is not None
@@ -128,15 +131,17 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         joins += " LEFT JOIN covariates AS c ON c.unit_id = u.unit_id"
     parts.cte("sums", f"SELECT {', '.join(columns)} FROM units AS u{joins} GROUP BY {group}")
 
+    exposure_window, _ = time_window(request)
     parts.cte(
         "seen",
-        """SELECT unit_id, variant, min(first_received) AS first_received FROM (
+        f"""SELECT unit_id, variant, min(first_received) AS first_received FROM (
             SELECT unit_id, variant, received_at AS first_received FROM exposures
-            WHERE experiment_id = ?
+            WHERE experiment_id = ?{exposure_window}
             UNION ALL
             SELECT unit_id, variant, first_received FROM units
         ) AS sightings GROUP BY unit_id, variant""",
         request.experiment_id,
+        *bounds,
     )
     periods = ", ".join(period_columns(len(request.period_boundaries)))
     parts.cte(
@@ -150,8 +155,9 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         "quantiles",
         f"""SELECT p.variant AS variant, {segment} AS segment, {dialect.p95} AS p95
         FROM predictions AS p{by_segment.format(alias="p")}
-        WHERE p.experiment_id = ? AND NOT p.shadow GROUP BY {group}""",
+        WHERE p.experiment_id = ? AND NOT p.shadow{window} GROUP BY {group}""",
         request.experiment_id,
+        *bounds,
     )
     same = "{v} = n.variant AND ({s} = n.segment OR {s} IS NULL)"
     return parts.query(

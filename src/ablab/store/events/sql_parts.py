@@ -20,8 +20,10 @@ __all__ = [
     "Query",
     "covariate_cte",
     "in_list",
+    "seen_units",
     "segment_cte",
     "sums",
+    "time_window",
 ]
 
 # The 14 sums a metric needs, as (column suffix, SQL over y, x, u, v). The covariate sums
@@ -59,6 +61,30 @@ SEEN_UNITS = """SELECT unit_id, variant, min(ts) AS first_ts FROM (
             UNION ALL
             SELECT unit_id, variant, ts FROM predictions WHERE experiment_id = ? AND NOT shadow
         ) AS seen_events GROUP BY unit_id, variant"""
+
+
+def time_window(request: MetricRequest, column: str = "ts") -> tuple[str, list[object]]:
+    """`` AND column >= ? AND column < ?`` for the request's window, and its parameters."""
+    sql, params = "", list[object]()
+    if request.since is not None:
+        sql += f" AND {column} >= ?"
+        params.append(request.since)
+    if request.until is not None:
+        sql += f" AND {column} < ?"
+        params.append(request.until)
+    return sql, params
+
+
+def seen_units(request: MetricRequest) -> tuple[str, list[object]]:
+    """:data:`SEEN_UNITS` within the request's time window, and its parameters."""
+    window, params = time_window(request)
+    sql = f"""SELECT unit_id, variant, min(ts) AS first_ts FROM (
+            SELECT unit_id, variant, ts FROM exposures WHERE experiment_id = ?{window}
+            UNION ALL
+            SELECT unit_id, variant, ts FROM predictions
+            WHERE experiment_id = ? AND NOT shadow{window}
+        ) AS seen_events GROUP BY unit_id, variant"""
+    return sql, [request.experiment_id, *params, request.experiment_id, *params]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
+from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.store.metadata.tables import (
     ApiKeyRow,
     AuditRow,
@@ -23,6 +24,7 @@ from ablab.store.metadata.tables import (
     ModelRow,
     ModelVersionRow,
     ProjectRow,
+    RolloutRow,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ __all__ = [
     "model_version_to_row",
     "project_from_row",
     "project_to_row",
+    "rollout_columns",
+    "rollout_from_row",
 ]
 
 
@@ -170,3 +174,37 @@ def experiment_columns(experiment: Experiment) -> dict[str, Any]:
 
 def audit_from_row(row: AuditRow) -> AuditEntry:
     return _from_row(AuditEntry, row)
+
+
+def _guardrails(rows: list[Any]) -> tuple[Guardrail, ...]:
+    return tuple(
+        Guardrail(g["metric"], Bound(g["bound"]), float(g["threshold"]), bool(g.get("relative")))
+        for g in rows
+    )
+
+
+def _guardrail_rows(guardrails: tuple[Guardrail, ...]) -> list[dict[str, Any]]:
+    return [
+        {"metric": g.metric, "bound": g.bound.value, "threshold": g.threshold,
+         "relative": g.relative}
+        for g in guardrails
+    ]  # fmt: skip
+
+
+def rollout_from_row(row: RolloutRow) -> Rollout:
+    return _from_row(
+        Rollout,
+        row,
+        status=RolloutStatus(row.status),
+        steps=tuple(float(s) for s in row.steps),
+        guardrails=_guardrails(row.guardrails),
+    )
+
+
+def rollout_columns(rollout: Rollout) -> dict[str, Any]:
+    return _columns(
+        rollout,
+        status=rollout.status.value,
+        steps=list(rollout.steps),
+        guardrails=_guardrail_rows(rollout.guardrails),
+    )

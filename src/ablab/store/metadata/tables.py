@@ -35,6 +35,7 @@ __all__ = [
     "ModelRow",
     "ModelVersionRow",
     "ProjectRow",
+    "RolloutRow",
     "UtcDateTime",
 ]
 
@@ -184,6 +185,29 @@ class ApiKeyRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class RolloutRow(Base):
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_project_model", "project_id", "model"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(128))
+    previous_version: Mapped[str] = mapped_column(String(128))
+    experiment_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    steps: Mapped[list[Any]]
+    step: Mapped[int]
+    step_started_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    guardrails: Mapped[list[Any]]
+    min_step_minutes: Mapped[float]
+    min_step_units: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int]
 
 
 class AssignmentRow(Base):

@@ -1,0 +1,96 @@
+"""Wire schema of ``/v1/rollouts`` and of how ``POST /v1/experiments/{ref}/promote`` rolls out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ablab.contract.base import Schema
+from ablab.contract.experiments import GuardrailPublic
+from ablab.contract.results import GuardrailResult
+from ablab.domain.rollouts import DEFAULT_STEPS, Rollout, RolloutSettings, RolloutStatus
+
+__all__ = ["PromoteRequest", "RolloutActionRequest", "RolloutCheckPublic", "RolloutPublic"]
+
+
+class PromoteRequest(Schema):
+    """``rollout: false`` serves the winner to everyone at once."""
+
+    variant: str | None = Field(default=None, description="default: the only treatment")
+    rollout: bool = True
+    steps: list[float] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
+    min_step_minutes: float = Field(default=60.0, ge=0)
+    min_step_units: int = Field(default=100, ge=1)
+
+    def settings(self) -> RolloutSettings | None:
+        if not self.rollout:
+            return None
+        return RolloutSettings(tuple(self.steps), self.min_step_minutes, self.min_step_units)
+
+
+class RolloutActionRequest(Schema):
+    reason: str = Field(default="", max_length=500)
+
+
+class RolloutPublic(Schema):
+    id: str
+    model: str
+    version: str = Field(description="the version rolled out")
+    previous_version: str
+    experiment_id: str | None
+    status: RolloutStatus
+    share: float = Field(description="percent of units on the new version now")
+    steps: list[float]
+    step: int = Field(description="index into steps")
+    step_started_at: datetime
+    min_step_minutes: float
+    min_step_units: int
+    guardrails: list[GuardrailPublic]
+    reason: str = Field(description="why it last changed")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, rollout: Rollout) -> RolloutPublic:
+        return cls(
+            id=rollout.id,
+            model=rollout.model,
+            version=rollout.version,
+            previous_version=rollout.previous_version,
+            experiment_id=rollout.experiment_id,
+            status=rollout.status,
+            share=rollout.share,
+            steps=list(rollout.steps),
+            step=rollout.step,
+            step_started_at=rollout.step_started_at,
+            min_step_minutes=rollout.min_step_minutes,
+            min_step_units=rollout.min_step_units,
+            guardrails=[
+                GuardrailPublic(
+                    metric=g.metric,
+                    bound=g.bound.value,
+                    threshold=g.threshold,
+                    relative=g.relative,
+                    spec=str(g),
+                )
+                for g in rollout.guardrails
+            ],
+            reason=rollout.reason,
+            created_at=rollout.created_at,
+            updated_at=rollout.updated_at,
+        )
+
+
+class RolloutCheckPublic(Schema):
+    """The current step's evidence: the new version against the previous one since the step
+    began. ``state``: ``harm`` (a guardrail is broken: roll back), ``ready`` (the step's time
+    and units are reached with no guardrail broken: advance), ``waiting`` (not yet)."""
+
+    rollout: RolloutPublic
+    state: Literal["harm", "ready", "waiting"]
+    reason: str
+    units: dict[str, int] = Field(description="units seen in this step, by version")
+    minutes_in_step: float
+    guardrails: list[GuardrailResult]

@@ -1,0 +1,65 @@
+"""``/v1/rollouts``: a promoted version rolled out step by step, and moved by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from fastapi.concurrency import run_in_threadpool
+
+from ablab.contract.errors import error_responses
+from ablab.contract.rollouts import RolloutActionRequest, RolloutCheckPublic, RolloutPublic
+from ablab.domain.rollouts import RolloutAction
+from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.services import rollouts
+
+router = APIRouter(
+    prefix="/v1/rollouts", tags=["rollouts"], responses=error_responses(401, 403, 404, 409, 422)
+)
+
+RolloutId = Annotated[str, "the rollout's id (ro_...)"]
+
+
+@router.get("")
+def list_(
+    principal: ReadCaller,
+    state: StateDep,
+    model: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[RolloutPublic]:
+    """The project's rollouts, newest first (of one model with ``model``)."""
+    found = rollouts.list_rollouts(context_of(principal, state), model)
+    return [RolloutPublic.from_domain(r) for r in found]
+
+
+@router.get("/{rollout_id}")
+async def get(rollout_id: RolloutId, principal: ReadCaller, state: StateDep) -> RolloutCheckPublic:
+    """The rollout with its current step's evidence (units, guardrails, what comes next)."""
+    ctx = context_of(principal, state)
+    return await run_in_threadpool(rollouts.check_rollout, ctx, state.events, rollout_id)
+
+
+def _action(action: RolloutAction) -> None:
+    def endpoint(
+        rollout_id: RolloutId,
+        principal: WriteCaller,
+        state: StateDep,
+        body: Annotated[RolloutActionRequest | None, Body()] = None,
+    ) -> RolloutPublic:
+        ctx = context_of(principal, state)
+        reason = body.reason if body is not None else ""
+        moved = rollouts.act_on_rollout(ctx, rollout_id, action, reason)
+        state.changed()
+        return RolloutPublic.from_domain(moved)
+
+    endpoint.__name__ = f"{action.value}_rollout"
+    endpoint.__doc__ = {
+        RolloutAction.ADVANCE: "Go to the next step now (onto 100%: complete the rollout).",
+        RolloutAction.PAUSE: "Hold the current share; the monitor leaves it alone.",
+        RolloutAction.RESUME: "Carry on from the current step, its clock restarted.",
+        RolloutAction.ROLLBACK: "Serve everyone the previous version again.",
+    }[action]
+    router.post(f"/{{rollout_id}}/{action.value}", name=f"{action.value}_rollout")(endpoint)
+
+
+for _action_kind in RolloutAction:
+    _action(_action_kind)

@@ -1,0 +1,238 @@
+"""Use cases of rollouts: read them, move them by hand, and check each step's guardrails.
+
+A step is judged on its own traffic: the units served since the step began, the new
+version's against the previous version's, with the rollout's guardrails (the promoted
+experiment's, or the defaults). Relative guardrails use the always-valid confidence
+sequence of the difference (as in an experiment), so checking a step every minute does not
+inflate false alarms; each step starts a fresh test. A step is
+
+- ``harm`` when a guardrail is confidently broken (with ``min_step_units`` on the new
+  version): the rollout is rolled back, everyone returns to the previous version;
+- ``ready`` when it has lasted ``min_step_minutes`` and both versions have
+  ``min_step_units`` units with no guardrail broken: the rollout advances;
+- ``waiting`` otherwise.
+
+:func:`check_rollout` reports; :func:`step_rollout` also acts (the monitor calls it for
+every running rollout; a paused one is reported, never moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+
+from ablab.contract.results import GuardrailResult
+from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.domain.experiments import Experiment
+from ablab.domain.metrics import CustomMetric, MetricKind
+from ablab.domain.rollouts import Rollout, RolloutAction, RolloutStatus, apply_rollout_action
+from ablab.errors import Conflict, InvalidTransition, NotFound
+from ablab.services.audit import record
+from ablab.services.context import Context
+from ablab.services.guardrails import describe, evaluate_guardrails
+from ablab.services.metric_request import AnalysisSetup
+from ablab.services.metric_tests import compare_variants
+from ablab.services.metrics import resolve_metrics
+from ablab.services.ports import AlertSink, EventStore, MetadataSession, MetricRequest
+from ablab.services.results import variant_results, variant_sums
+from ablab.services.rollout_start import rollout_snapshot
+
+__all__ = [
+    "RolloutStep",
+    "act_on_rollout",
+    "check_rollout",
+    "get_rollout",
+    "list_rollouts",
+    "step_rollout",
+]
+
+
+class RolloutStep(StrEnum):
+    """What :func:`step_rollout` did."""
+
+    ADVANCED = "advanced"
+    COMPLETED = "completed"
+    ROLLED_BACK = "rolled_back"
+
+
+def list_rollouts(ctx: Context, model: str | None = None) -> list[Rollout]:
+    """The project's rollouts (of ``model`` if given), newest first."""
+    with ctx.store.session() as session:
+        return session.list_rollouts(ctx.project_id, model)
+
+
+def get_rollout(ctx: Context, rollout_id: str) -> Rollout:
+    """Raises: NotFound: no such rollout in the project."""
+    with ctx.store.session() as session:
+        return _require(session, ctx, rollout_id)
+
+
+def act_on_rollout(
+    ctx: Context, rollout_id: str, action: RolloutAction, reason: str = ""
+) -> Rollout:
+    """Advance, pause, resume or roll back by hand; audited under the caller's name.
+
+    Raises:
+        NotFound: no such rollout.
+        InvalidTransition: the action is not allowed from the rollout's status.
+        Conflict: it changed since it was read (a concurrent action).
+    """
+    with ctx.store.session() as session:
+        current = _require(session, ctx, rollout_id)
+        updated = apply_rollout_action(current, action, ctx.clock(), reason)
+        stored = session.update_rollout(updated)
+        record(
+            ctx,
+            session,
+            action.value,
+            "rollout",
+            stored.id,
+            before=rollout_snapshot(current),
+            after=rollout_snapshot(stored),
+        )
+        return stored
+
+
+def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheckPublic:
+    """The current step's evidence and state (see the module's docstring).
+
+    Raises:
+        NotFound: no such rollout, its experiment is gone, or a guardrail's metric is.
+    """
+    with ctx.store.session() as session:
+        rollout = _require(session, ctx, rollout_id)
+        experiment = (
+            session.get_experiment(ctx.project_id, rollout.experiment_id)
+            if rollout.experiment_id
+            else None
+        )
+        if experiment is None or experiment.winner is None:
+            raise NotFound(
+                f"the experiment of rollout {rollout.id} is gone",
+                details={"rollout": rollout.id},
+            )
+        names = tuple(dict.fromkeys(g.metric for g in rollout.guardrails))
+        definitions = resolve_metrics(session, ctx, names)
+    minutes = (ctx.clock() - rollout.step_started_at).total_seconds() / 60
+    if not rollout.active:
+        return RolloutCheckPublic(
+            rollout=RolloutPublic.from_domain(rollout),
+            state="waiting",
+            reason=f"the rollout is {rollout.status.value}",
+            units={},
+            minutes_in_step=minutes,
+            guardrails=[],
+        )
+    view = _step_view(experiment, rollout)
+    request = MetricRequest(
+        project_id=ctx.project_id,
+        experiment_id=experiment.id,
+        custom=tuple(d for d in definitions.values() if isinstance(d, CustomMetric)),
+        since=rollout.step_started_at,
+    )
+    setup = AnalysisSetup(view, definitions, request)
+    per_variant = variant_sums(view, events.metric_sums(request))
+    control, winner = view.control.name, experiment.winner
+    arms = {
+        (winner, metric): compare_variants(
+            setup, metric, per_variant[control], per_variant[winner]
+        ).arm
+        for metric, definition in definitions.items()
+        if definition.kind is not MetricKind.QUANTILE
+    }
+    variants = [variant_results(setup, v.name, per_variant[v.name]) for v in view.variants]
+    guardrails = evaluate_guardrails(view, variants, arms)
+    units = {
+        rollout.previous_version: per_variant[control].seen,
+        rollout.version: per_variant[winner].seen,
+    }
+    state, reason = _verdict(rollout, guardrails, units, minutes)
+    return RolloutCheckPublic(
+        rollout=RolloutPublic.from_domain(rollout),
+        state=state,
+        reason=reason,
+        units=units,
+        minutes_in_step=minutes,
+        guardrails=guardrails,
+    )
+
+
+def step_rollout(
+    ctx: Context, events: EventStore, rollout_id: str, alerts: AlertSink | None = None
+) -> RolloutStep | None:
+    """Check a running rollout and act: roll back on harm, advance when ready.
+
+    Returns what was done (None: nothing, or a person acted first).
+    """
+    check = check_rollout(ctx, events, rollout_id)
+    if check.rollout.status is not RolloutStatus.RUNNING or check.state == "waiting":
+        return None
+    automatic = Context(ctx.store, ctx.project_id, "ablab:rollout", ctx.clock)
+    action = RolloutAction.ROLLBACK if check.state == "harm" else RolloutAction.ADVANCE
+    try:
+        moved = act_on_rollout(automatic, rollout_id, action, check.reason)
+    except (InvalidTransition, Conflict):
+        return None
+    if action is RolloutAction.ROLLBACK:
+        done = RolloutStep.ROLLED_BACK
+    elif moved.status is RolloutStatus.COMPLETED:
+        done = RolloutStep.COMPLETED
+    else:
+        done = RolloutStep.ADVANCED
+    if alerts is not None:
+        alerts.send(
+            {
+                "action": f"rollout_{done.value}",
+                "rollout": RolloutPublic.from_domain(moved).model_dump(mode="json"),
+                "reason": check.reason,
+                "guardrails": [g.model_dump() for g in check.guardrails],
+            }
+        )
+    return done
+
+
+def _require(session: MetadataSession, ctx: Context, rollout_id: str) -> Rollout:
+    found = session.get_rollout(ctx.project_id, rollout_id)
+    if found is None:
+        raise NotFound(f"unknown rollout {rollout_id!r}", details={"rollout": rollout_id})
+    return found
+
+
+def _step_view(experiment: Experiment, rollout: Rollout) -> Experiment:
+    """The experiment as the step sees it: previous version against new, at the share."""
+    assert experiment.winner is not None
+    control = replace(experiment.control, weight=100.0 - rollout.share)
+    winner = replace(experiment.variant(experiment.winner), weight=rollout.share)
+    return replace(
+        experiment,
+        variants=(control, winner),
+        guardrails=rollout.guardrails,
+        min_samples=rollout.min_step_units,
+        cuped=False,  # the pre-window belongs to the experiment, not to this step
+        secondary_metrics=(),
+    )
+
+
+def _verdict(
+    rollout: Rollout,
+    guardrails: list[GuardrailResult],
+    units: dict[str, int],
+    minutes: float,
+) -> tuple[str, str]:
+    broken = [g for g in guardrails if g.violated]
+    if broken:
+        return "harm", "guardrail broken: " + ", ".join(
+            f"{g.metric}={g.value:.4g} ({describe(g)})" for g in broken
+        )
+    short = []
+    if minutes < rollout.min_step_minutes:
+        short.append(f"{minutes:.0f} of {rollout.min_step_minutes:g} minutes")
+    for version, seen in units.items():
+        if seen < rollout.min_step_units:
+            short.append(f"{seen} of {rollout.min_step_units} units on {version}")
+    if short:
+        return "waiting", f"step {rollout.step + 1} at {rollout.share:g}%: " + ", ".join(short)
+    return "ready", (
+        f"step {rollout.step + 1} at {rollout.share:g}% passed: "
+        f"{sum(units.values())} units over {minutes:.0f} minutes, no guardrail broken"
+    )
