@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("guardrails", sa.JSON(), nullable=False),
-        sa.Column("min_step_minutes", sa.Float(), nullable=False),
+        sa.Column("min_step_minutes", sa.Double(), nullable=False),
         sa.Column("min_step_units", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
