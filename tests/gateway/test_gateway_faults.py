@@ -93,7 +93,7 @@ def test_a_hanging_or_down_treatment_still_answers(project: Project, models: Mod
     answer = predict(http, units[0])
     assert answer.status_code == 200
     assert answer.json()["fallback"]
-    assert time.perf_counter() - started < 2  # the 0.3 s timeout, not the 5 s hang
+    assert time.perf_counter() - started < 3  # the 1 s timeout, not the 5 s hang
     treatment.stop()
     assert predict(http, units[1]).json()["prediction"] == "normal"
 
