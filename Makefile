@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-fast demo bench openapi clean
+.PHONY: install browser lint test test-fast demo bench openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The console's browser tests drive Debian's Chromium (Playwright cannot download one here).
+browser:
+	@command -v chromium >/dev/null || ( \
+		echo "installing Debian's chromium for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null )
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -21,7 +27,7 @@ lint: install
 	$(BIN)/lint-imports
 
 # Coverage gates: the whole package, and the pure layers (stats, assignment) near 100%.
-test: lint
+test: lint browser
 	$(BIN)/pytest --cov=ablab --cov-report=term:skip-covered --cov-fail-under=90
 	$(BIN)/coverage report --include='*/ablab/stats/*,*/ablab/assignment/*' --fail-under=97 \
 		--format=total | sed 's/^/coverage of stats and assignment: /; s/$$/%/'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         key_cache_seconds: How long the server trusts a checked key before checking again.
         model_timeout: Seconds a model backend may take before the gateway gives up on it.
         shadow_sample: Share of a shadow experiment's requests mirrored to its treatments.
+        console_session_hours: How long a console sign-in lasts.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -48,3 +49,4 @@ class Settings(BaseSettings):
     key_cache_seconds: float = 2.0
     model_timeout: float = 2.0
     shadow_sample: float = 1.0
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)

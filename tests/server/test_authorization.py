@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from ablab.domain.keys import Scope
 from ablab.server.hot_paths import FastPaths
@@ -484,12 +484,23 @@ def test_every_documented_route_has_an_entry() -> None:
     assert not stale, f"entries of ROUTES the document lacks: {stale}"
 
 
+def is_console(route: Any) -> bool:
+    """A page or file of the console: not API, so not in the document (tests/console checks
+    that every page needs a session and every form its CSRF token)."""
+    if isinstance(route, Mount):
+        return route.path == "/console/static"
+    endpoint = getattr(route, "endpoint", None)
+    return getattr(endpoint, "__module__", "").startswith("ablab.server.console.")
+
+
 def served_routes(routes: Iterable[Any]) -> Iterator[tuple[str, str]]:
-    """(method, path) of every route of the app, through included routers."""
+    """(method, path) of every route of the app but the console's, through included routers."""
     for route in routes:
         included = getattr(route, "original_router", None)  # FastAPI's include_router wrapper
         if included is not None:
             yield from served_routes(included.routes)
+        elif is_console(route):
+            continue
         elif isinstance(route, BaseRoute) and hasattr(route, "methods"):
             path: str = route.path
             yield from ((m, path) for m in route.methods - {"HEAD"})  # type: ignore[attr-defined]

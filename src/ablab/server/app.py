@@ -18,6 +18,7 @@ from ablab.domain.lifecycle import ExperimentStatus
 from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
+from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
 from ablab.server.observability import Telemetry, TelemetryMiddleware
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
     ):
         app.include_router(router)
+    install_console(app)
     # Added last is outermost: telemetry sees every request, the hot paths included.
     app.add_middleware(FastPaths)
     app.add_middleware(

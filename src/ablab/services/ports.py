@@ -24,6 +24,7 @@ from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout
+from ablab.domain.users import ConsoleSession, User
 from ablab.stats import CovariateMoments, RatioCovariateMoments
 
 __all__ = [
@@ -77,6 +78,26 @@ class MetadataSession(Protocol):
     def count_keys(self) -> int:
         """Keys of every project, revoked ones included (0 on a fresh store)."""
         ...
+
+    # Console users (names are unique across projects: the sign-in form asks no project)
+    def get_user_by_name(self, name: str) -> User | None: ...
+    def get_user(self, user_id: str) -> User | None: ...
+    def disable_user(self, user_id: str, at: datetime) -> None:
+        """Mark the user disabled and end every console session of theirs."""
+        ...
+
+    def list_users(self, project_id: str) -> list[User]: ...
+    def add_user(self, user: User) -> None:
+        """Raises Conflict when the name is taken."""
+        ...
+
+    # Console sessions, by the SHA-256 of their token
+    def get_console_session(self, token_hash: str) -> ConsoleSession | None: ...
+    def add_console_session(self, session: ConsoleSession, *, expired_before: datetime) -> None:
+        """Store ``session`` and drop every session that expired before ``expired_before``."""
+        ...
+
+    def delete_console_session(self, token_hash: str) -> None: ...
 
     # Rollouts
     def get_rollout(self, project_id: str, rollout_id: str) -> Rollout | None: ...

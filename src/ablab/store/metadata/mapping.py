@@ -15,9 +15,11 @@ from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout, RolloutStatus
+from ablab.domain.users import ConsoleSession, User
 from ablab.store.metadata.tables import (
     ApiKeyRow,
     AuditRow,
+    ConsoleSessionRow,
     ExperimentRow,
     GroupRow,
     MetricRow,
@@ -25,6 +27,7 @@ from ablab.store.metadata.tables import (
     ModelVersionRow,
     ProjectRow,
     RolloutRow,
+    UserRow,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +106,22 @@ def key_from_row(row: ApiKeyRow) -> ApiKey:
 
 def key_to_row(key: ApiKey) -> ApiKeyRow:
     return ApiKeyRow(**_columns(key, scopes=sorted(s.value for s in key.scopes)))
+
+
+def user_from_row(row: UserRow) -> User:
+    return _from_row(User, row, role=Scope(row.role))
+
+
+def user_to_row(user: User) -> UserRow:
+    return UserRow(**_columns(user, role=user.role.value))
+
+
+def console_session_from_row(row: ConsoleSessionRow) -> ConsoleSession:
+    return _from_row(ConsoleSession, row, role=Scope(row.role))
+
+
+def console_session_to_row(session: ConsoleSession) -> ConsoleSessionRow:
+    return ConsoleSessionRow(**_columns(session, role=session.role.value))
 
 
 def metric_from_row(row: MetricRow) -> CustomMetric:

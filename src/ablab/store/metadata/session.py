@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import ACTIVE, Rollout
+from ablab.domain.users import ConsoleSession, User
 from ablab.errors import Conflict
 from ablab.store.metadata import mapping
 from ablab.store.metadata.tables import (
@@ -27,6 +28,7 @@ from ablab.store.metadata.tables import (
     AssignmentRow,
     AuditRow,
     Base,
+    ConsoleSessionRow,
     ExperimentRow,
     GroupRow,
     MetricRow,
@@ -34,6 +36,7 @@ from ablab.store.metadata.tables import (
     ModelVersionRow,
     ProjectRow,
     RolloutRow,
+    UserRow,
 )
 
 __all__ = ["SqlMetadataSession"]
@@ -153,6 +156,45 @@ class SqlMetadataSession:
 
     def count_keys(self) -> int:
         return int(self._session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
+
+    # Console users and their sessions
+    def get_user_by_name(self, name: str) -> User | None:
+        row = self._session.scalar(select(UserRow).where(UserRow.name == name))
+        return mapping.user_from_row(row) if row else None
+
+    def list_users(self, project_id: str) -> list[User]:
+        rows = self._session.scalars(
+            select(UserRow).where(UserRow.project_id == project_id).order_by(UserRow.name)
+        )
+        return [mapping.user_from_row(r) for r in rows]
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._session.get(UserRow, user_id)
+        return mapping.user_from_row(row) if row else None
+
+    def disable_user(self, user_id: str, at: datetime) -> None:
+        self._session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=at))
+        # Signed-in browsers of the user are signed out with it.
+        self._session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id))
+
+    def add_user(self, user: User) -> None:
+        self._add(mapping.user_to_row(user), f"a user named {user.name!r} exists")
+
+    def get_console_session(self, token_hash: str) -> ConsoleSession | None:
+        row = self._session.get(ConsoleSessionRow, token_hash)
+        return mapping.console_session_from_row(row) if row else None
+
+    def add_console_session(self, session: ConsoleSession, *, expired_before: datetime) -> None:
+        # Each sign-in sweeps the sessions that expired: the table never grows unbounded.
+        self._session.execute(
+            delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at < expired_before)
+        )
+        self._add(mapping.console_session_to_row(session), "this session exists")
+
+    def delete_console_session(self, token_hash: str) -> None:
+        self._session.execute(
+            delete(ConsoleSessionRow).where(ConsoleSessionRow.token_hash == token_hash)
+        )
 
     # Rollouts
     def get_rollout(self, project_id: str, rollout_id: str) -> Rollout | None:

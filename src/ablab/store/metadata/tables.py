@@ -187,6 +187,38 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UserRow(Base):
+    """A console user: only the argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    disabled_at: Mapped[datetime | None]
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in browser: the SHA-256 of its cookie's token, its CSRF token, its expiry."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_expires", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    actor: Mapped[str] = mapped_column(String(160))
+    role: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+
+
 class RolloutRow(Base):
     __tablename__ = "rollouts"
     __table_args__ = (Index("ix_rollouts_project_model", "project_id", "model"),)

@@ -1,0 +1,119 @@
+"""``ablab users create|list|disable``: the people who sign in to the console.
+
+Users live in the server's metadata store, so these commands work on that store directly
+(``ABLAB_HOME`` or ``ABLAB_DATABASE_URL``, as ``ablab serve`` uses), like an operator's
+command on the server's host; they refuse ``--url``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.state import ClientOptions
+from ablab.domain.users import User, parse_role
+from ablab.errors import ValidationError
+from ablab.services import users
+from ablab.services.context import Context
+from ablab.services.projects import ensure_project
+from ablab.settings import Settings
+from ablab.store.metadata import metadata_url, open_metadata_store
+
+app = typer.Typer(help="Create, list and disable console users.", no_args_is_help=True)
+
+
+@contextmanager
+def _project(ctx: typer.Context) -> Iterator[Context]:
+    options = ctx.find_root().obj
+    assert isinstance(options, ClientOptions)
+    if options.url is not None:
+        raise ValidationError(
+            "users are kept in the server's store: run `ablab users` where the server runs, "
+            "without --url"
+        )
+    overrides: dict[str, Any] = {}
+    if options.home is not None:
+        overrides["home"] = options.home
+    if options.project is not None:
+        overrides["project"] = options.project
+    settings = Settings(**overrides)
+    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = open_metadata_store(metadata_url(settings.home, database_url))
+    try:
+        project = ensure_project(store, settings.project)
+        yield Context(store, project.id, actor="local:cli")
+    finally:
+        store.close()
+
+
+def _public(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "role": user.role.value,
+        "created_at": user.created_at.isoformat(),
+        "created_by": user.created_by,
+        "disabled_at": user.disabled_at.isoformat() if user.disabled_at else None,
+    }
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The sign-in name, e.g. alice.")],
+    role: Annotated[str, typer.Option(help="admin, write or read.")] = "read",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create a user of the project; the password is asked for (twice) unless piped in."""
+    chosen = parse_role(role)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _project(ctx) as project:
+        user = users.create_user(project, name, password, chosen)
+    if output is OutputFormat.JSON:
+        print_json(_public(user))
+    else:
+        console.print(f"Created user {user.name} ({user.role.value}): sign in at /login")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
+    """List the project's users (never their password hashes)."""
+    with _project(ctx) as project:
+        found = users.list_users(project)
+    if output is OutputFormat.JSON:
+        print_json([_public(u) for u in found])
+        return
+    table = Table(show_edge=False)
+    for column in ("Name", "Role", "Created", "Disabled"):
+        table.add_column(column)
+    for user in found:
+        table.add_row(
+            user.name,
+            user.role.value,
+            user.created_at.strftime("%Y-%m-%d %H:%M"),
+            user.disabled_at.strftime("%Y-%m-%d %H:%M") if user.disabled_at else "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def disable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user's name.")],
+) -> None:
+    """Stop a user signing in; their open console sessions end at once."""
+    with _project(ctx) as project:
+        user = users.disable_user(project, name)
+    console.print(f"Disabled user {user.name}")

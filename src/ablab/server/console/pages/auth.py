@@ -1,0 +1,112 @@
+"""Signing in (a user's password or an admin API key) and out."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ablab.errors import Forbidden, Unauthorized
+from ablab.server.console.session import (
+    CSRF_REFUSED,
+    SESSION_COOKIE,
+    ConsoleRefused,
+    ViewerDep,
+    safe_next,
+)
+from ablab.server.console.templating import render
+from ablab.server.deps import StateDep
+from ablab.services.console_sessions import (
+    csrf_matches,
+    end_session,
+    sign_in_with_key,
+    sign_in_with_password,
+)
+
+router = APIRouter(include_in_schema=False)
+
+# Before a session exists, the sign-in form is protected by a double-submitted token: a
+# cookie and a hidden field that must match (a cross-site form cannot read the cookie).
+LOGIN_COOKIE = "ablab_login_csrf"
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/experiments", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return _login_form(request, safe_next(next))
+
+
+def _login_form(
+    request: Request, target: str, error: str | None = None, name: str = ""
+) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "next": target, "error": error, "name": name},
+        status_code=401 if error else 200,
+    )
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    *,
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/experiments",
+    name: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    api_key: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+        raise ConsoleRefused(
+            "This sign-in form was refused: its security token is missing or out of date. "
+            "Reload the page and try again."
+        )
+    lifetime = timedelta(hours=state.settings.console_session_hours)
+    try:
+        if api_key.strip():
+            token, session = sign_in_with_key(state.store, api_key, lifetime)
+        elif name.strip():
+            token, session = sign_in_with_password(state.store, name, password, lifetime)
+        else:
+            raise Unauthorized("give your user name and password, or an admin API key")
+    except (Unauthorized, Forbidden) as exc:
+        return _login_form(request, safe_next(next), exc.message, name=name)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    del session
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, viewer: ViewerDep, state: StateDep) -> Response:
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not csrf_matches(viewer.session, token if isinstance(token, str) else None):
+        raise ConsoleRefused(CSRF_REFUSED)
+    end_session(state.store, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,89 @@
+"""The model experiment view: seed 000's results per variant, the guardrails, the shadow
+report, the analysis, and three charts over time (lift with its confidence-sequence band,
+units per variant, the primary metric per variant)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from ablab.contract.experiments import ExperimentPublic
+from ablab.contract.timeseries import ExperimentTimeseries
+from ablab.errors import AblabError, NotFound
+from ablab.server.console.charts import BandPoint, Point, Series, line_chart
+from ablab.server.console.session import ViewerDep
+from ablab.server.console.templating import render
+from ablab.services import experiments
+from ablab.services.context import utc_now
+from ablab.services.results import experiment_results
+from ablab.services.timeseries import experiment_timeseries
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/experiments/{ref}")
+def experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
+    try:
+        experiment = experiments.get_experiment(viewer.ctx, ref)
+    except NotFound as exc:
+        return render(request, "message.html", {"viewer": viewer, "message": exc.message}, 404)
+    public = ExperimentPublic.from_domain(experiment)
+    results = timeseries = None
+    error = None
+    if experiment.variants:
+        try:
+            results = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
+            started = experiment.started_at or experiment.created_at
+            # Hourly points for a young experiment, daily ones once it has run a while.
+            interval = "hour" if utc_now() - started < timedelta(days=3) else "day"
+            timeseries = experiment_timeseries(
+                viewer.ctx, viewer.state.events, experiment.id, interval_name=interval
+            )
+        except AblabError as exc:
+            error = exc.message
+    return render(
+        request,
+        "experiment.html",
+        {
+            "viewer": viewer,
+            "experiment": public,
+            "results": results,
+            "error": error,
+            "charts": _charts(timeseries, public) if timeseries is not None else [],
+        },
+    )
+
+
+def _charts(series: ExperimentTimeseries, experiment: ExperimentPublic) -> list[Markup]:
+    units: dict[str, list[Point]] = defaultdict(list)
+    values: dict[str, list[Point]] = defaultdict(list)
+    for point in series.variants:
+        units[point.variant].append((point.at, float(point.units)))
+        values[point.variant].append((point.at, point.value))
+    lifts: dict[str, list[Point]] = defaultdict(list)
+    bands: dict[str, list[BandPoint]] = defaultdict(list)
+    for lift in series.lifts:
+        lifts[lift.variant].append((lift.at, lift.relative_lift))
+        bands[lift.variant].append((lift.at, *lift.confidence_sequence))
+    order = [v.name for v in experiment.variants]
+    return [
+        line_chart(
+            f"Relative lift in {series.metric} vs control, with its 95% confidence sequence",
+            [Series(name, lifts[name], bands[name]) for name in order if name in lifts],
+            y_format=lambda v: f"{v * 100:+.0f}%",
+            zero_line=True,
+        ),
+        line_chart(
+            "Units per variant",
+            [Series(name, units[name]) for name in order if name in units],
+            y_format=lambda v: f"{v:,.0f}",
+        ),
+        line_chart(
+            f"{series.metric} per variant",
+            [Series(name, values[name]) for name in order if name in values],
+        ),
+    ]

@@ -1,0 +1,204 @@
+"""The experiments page (seed 004): stat cards, the table, the New form, the detail drawer.
+
+``/experiments?view=NAME`` opens the drawer of one experiment; ``&analysis=1`` shows its
+analysis, which the drawer's Analyze button computes (taking any automatic action, as the
+REST API's ``analyze`` does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
+from ablab.contract.results import ExperimentResults
+from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.errors import AblabError, NotFound, ValidationError
+from ablab.server.console.session import Viewer, ViewerDep, WriterForm
+from ablab.server.console.templating import flash_redirect, render
+from ablab.services import catalogue, experiments
+from ablab.services.guard import analyze_experiment
+from ablab.services.results import experiment_results
+
+router = APIRouter(include_in_schema=False)
+
+_ACTIONS = {
+    "launch": Action.LAUNCH,
+    "stop": Action.STOP,
+    "pause": Action.PAUSE,
+    "resume": Action.RESUME,
+}
+
+
+@router.get("/experiments")
+def experiments_page(
+    request: Request, viewer: ViewerDep, view: str | None = None, analysis: bool = False
+) -> Response:
+    stored = experiments.list_experiments(viewer.ctx)
+    found = [ExperimentPublic.from_domain(e) for e in stored]
+    created = {e.id: e.created_at for e in stored}
+    selected = next((e for e in found if view in (e.id, e.name)), None) if view else None
+    results, error = None, None
+    if selected is not None and (analysis or selected.bandit) and selected.variants:
+        try:
+            results = experiment_results(viewer.ctx, viewer.state.events, selected.id)
+        except AblabError as exc:
+            error = exc.message
+    return render(
+        request,
+        "experiments.html",
+        {
+            "viewer": viewer,
+            "experiments": found,
+            "created": created,
+            "stats": {
+                "total": len(found),
+                "running": sum(e.status is ExperimentStatus.RUNNING for e in found),
+                "winners": sum(e.winner is not None for e in found),
+            },
+            "selected": selected,
+            "results": results,
+            "show_analysis": analysis and results is not None,
+            "analysis_error": error,
+            "not_found": view if view and selected is None else None,
+        },
+        status_code=404 if view and selected is None else 200,
+    )
+
+
+@dataclass
+class NewExperimentForm:
+    """What the New form holds, kept when the server refuses it so nothing is lost."""
+
+    name: str = ""
+    hypothesis: str = ""
+    model: str = ""
+    primary_metric: str = "accuracy"
+    bandit: bool = False
+    variants: list[tuple[str, str, str]] = field(
+        default_factory=lambda: [("control", "", "50"), ("treatment", "", "50")]
+    )
+
+
+def _new_page(
+    request: Request, viewer: Viewer, form: NewExperimentForm, error: str | None = None
+) -> Response:
+    models = catalogue.list_models(viewer.ctx)
+    return render(
+        request,
+        "experiment_new.html",
+        {
+            "viewer": viewer,
+            "form": form,
+            "error": error,
+            "models": [(m.name, [v.version for v in versions]) for m, versions in models],
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/experiments/new")
+def new_experiment_page(request: Request, viewer: ViewerDep) -> Response:
+    return _new_page(request, viewer, NewExperimentForm())
+
+
+@router.post("/experiments")
+def create_experiment(
+    request: Request,
+    viewer: WriterForm,
+    *,
+    name: Annotated[str, Form(max_length=128)] = "",
+    hypothesis: Annotated[str, Form(max_length=4000)] = "",
+    model: Annotated[str, Form(max_length=128)] = "",
+    primary_metric: Annotated[str, Form(max_length=64)] = "accuracy",
+    bandit: Annotated[bool, Form()] = False,
+    variant_name: Annotated[list[str] | None, Form()] = None,
+    variant_version: Annotated[list[str] | None, Form()] = None,
+    variant_weight: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    names, versions, weights = variant_name or [], variant_version or [], variant_weight or []
+    rows = [
+        (n.strip(), v.strip(), w.strip())
+        for n, v, w in zip(names, versions, weights, strict=False)
+        if n.strip() or v.strip() or w.strip()
+    ]
+    form = NewExperimentForm(name.strip(), hypothesis.strip(), model, primary_metric, bandit, rows)
+    try:
+        spec = _spec(form)
+        created = experiments.create_experiment(viewer.ctx, spec)
+    except AblabError as exc:
+        return _new_page(request, viewer, form, exc.message)
+    viewer.state.changed()
+    return flash_redirect(f"/experiments?view={created.name}", f"Created {created.name} (draft)")
+
+
+def _spec(form: NewExperimentForm) -> ExperimentCreate:
+    if not form.name:
+        raise ValidationError("give the experiment a name")
+    if len(form.variants) < 2:
+        raise ValidationError(
+            "an experiment needs at least two variants: a control and a treatment"
+        )
+    variants = []
+    for index, (name, version, weight) in enumerate(form.variants, start=1):
+        if not name:
+            raise ValidationError(f"variant {index} needs a name")
+        try:
+            share = float(weight or "0")
+        except ValueError:
+            raise ValidationError(f"the weight of {name} must be a number of percent") from None
+        if not 0 <= share <= 100:
+            raise ValidationError(f"the weight of {name} must lie between 0 and 100 percent")
+        variants.append(
+            VariantCreate(
+                name=name, model_version=version or None, weight=share, is_control=index == 1
+            )
+        )
+    if abs(sum(v.weight for v in variants) - 100) > 1e-6:
+        total = sum(v.weight for v in variants)
+        raise ValidationError(
+            f"the variants' weights add up to {total:g}%: they must add up to 100%"
+        )
+    return ExperimentCreate(
+        name=form.name,
+        hypothesis=form.hypothesis,
+        model_id=form.model or None,
+        primary_metric=form.primary_metric or "accuracy",
+        bandit=form.bandit,
+        variants=variants,
+        draft=True,
+    )
+
+
+@router.post("/experiments/{ref}/analyze")
+async def analyze(ref: str, viewer: WriterForm) -> Response:
+    state = viewer.state
+    try:
+        found: ExperimentResults = await run_in_threadpool(
+            analyze_experiment, viewer.ctx, state.events, ref, state.alerts
+        )
+    except AblabError as exc:
+        return flash_redirect(f"/experiments?view={ref}", exc.message, "error")
+    state.changed()
+    name = found.experiment.name
+    return flash_redirect(f"/experiments?view={name}&analysis=1", f"Analysed {name}")
+
+
+@router.post("/experiments/{ref}/{action}")
+def act(ref: str, action: str, viewer: WriterForm, back: Annotated[str, Form()] = "") -> Response:
+    chosen = _ACTIONS.get(action)
+    target = back if back.startswith("/") and not back.startswith("//") else "/experiments"
+    if chosen is None:
+        return flash_redirect(target, f"unknown action {action!r}", "error")
+    try:
+        changed = experiments.transition(viewer.ctx, ref, chosen)
+    except NotFound as exc:
+        return flash_redirect("/experiments", exc.message, "error")
+    except AblabError as exc:
+        return flash_redirect(target, exc.message, "error")
+    viewer.state.changed()
+    return flash_redirect(target, f"{changed.name} is {changed.status.value}")

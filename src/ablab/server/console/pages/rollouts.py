@@ -1,0 +1,54 @@
+"""The rollouts page: each rollout's steps and current share, the evidence of its current
+step, and the advance / pause / resume / rollback buttons."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.domain.rollouts import ACTIVE, RolloutAction
+from ablab.errors import AblabError
+from ablab.server.console.session import ViewerDep, WriterForm
+from ablab.server.console.templating import flash_redirect, render
+from ablab.services.rollouts import act_on_rollout, check_rollout, list_rollouts
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/rollouts")
+def rollouts_page(request: Request, viewer: ViewerDep) -> Response:
+    rows: list[tuple[RolloutPublic, RolloutCheckPublic | None, str | None]] = []
+    for rollout in list_rollouts(viewer.ctx):
+        check, problem = None, None
+        if rollout.status in ACTIVE:
+            try:
+                check = check_rollout(viewer.ctx, viewer.state.events, rollout.id)
+            except AblabError as exc:
+                problem = exc.message
+        rows.append((RolloutPublic.from_domain(rollout), check, problem))
+    return render(request, "rollouts.html", {"viewer": viewer, "rollouts": rows})
+
+
+@router.post("/rollouts/{rollout_id}/{action}")
+def act(
+    rollout_id: str,
+    action: str,
+    viewer: WriterForm,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        chosen = RolloutAction(action)
+    except ValueError:
+        return flash_redirect("/rollouts", f"unknown rollout action {action!r}", "error")
+    try:
+        changed = act_on_rollout(viewer.ctx, rollout_id, chosen, reason.strip())
+    except AblabError as exc:
+        return flash_redirect("/rollouts", exc.message, "error")
+    viewer.state.changed()
+    return flash_redirect(
+        "/rollouts",
+        f"{changed.model} {changed.version}: {changed.status.value} at {changed.share:g}%",
+    )

@@ -1,0 +1,88 @@
+"""The forms in the browser: checked in the page before they are sent, checked again on the
+server, refused without their CSRF token; and the pages work from the keyboard."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from ablab.domain.keys import Scope
+from tests.console.conftest import Console, screenshot, sign_in
+
+
+def test_a_form_without_its_csrf_token_is_refused(console: Console, page: Any) -> None:
+    api = console.api()
+    body = {
+        "name": "trial",
+        "draft": True,
+        "variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}],
+    }
+    assert api.post("/v1/experiments", json=body).status_code == 201
+    sign_in(page, console.url, console.user(Scope.WRITE))
+    row = page.locator("tr[data-experiment='trial']")
+    row.locator("input[name='csrf_token']").evaluate("input => input.remove()")
+    row.get_by_role("button", name="Launch").click()
+    expect(page.get_by_role("heading", name="Refused")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("security token is missing")
+    screenshot(page, "10-csrf-refused")
+    assert api.get("/v1/experiments/trial").json()["status"] == "draft"
+
+
+def test_the_new_form_is_checked_in_the_page_and_on_the_server(console: Console, page: Any) -> None:
+    sign_in(page, console.url, console.user(Scope.WRITE))
+    page.goto(f"{console.url}/experiments/new")
+    page.get_by_label("Name", exact=True).fill("split-check")
+    page.get_by_label("Variant 1 weight in percent").fill("70")
+    page.get_by_label("Variant 2 weight in percent").fill("20")
+    page.get_by_role("button", name="Create the experiment").click()
+    errors = page.locator("#form-errors")
+    expect(errors).to_contain_text("The weights add up to 90%")
+    expect(page).to_have_url(re.compile(r"/experiments/new$"))  # not sent
+    # A duplicate name slips past nothing in the page, but the server refuses it too.
+    page.get_by_label("Variant 2 name").fill("control")
+    page.get_by_label("Variant 2 weight in percent").fill("30")
+    page.get_by_role("button", name="Create the experiment").click()
+    expect(errors).to_contain_text("Two variants are named control")
+    # Sent past the page's checks, the server gives its own message and keeps the input.
+    page.locator("#new-experiment").evaluate("form => form.submit()")
+    expect(page.get_by_role("alert")).to_contain_text("control")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("split-check")
+    expect(page.get_by_label("Variant 1 weight in percent")).to_have_value("70")
+    screenshot(page, "11-new-experiment-refused")
+    assert console.api().get("/v1/experiments/split-check").status_code == 404
+
+
+def test_the_pages_work_from_the_keyboard(console: Console, page: Any) -> None:
+    api = console.api()
+    body = {
+        "name": "keyboard",
+        "variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}],
+    }
+    assert api.post("/v1/experiments", json=body).status_code == 201
+    sign_in(page, console.url, console.user(Scope.READ))
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    # Tab reaches the experiment's View link; Enter opens the drawer, Escape closes it.
+    view = page.locator("tr[data-experiment='keyboard']").get_by_role("link", name="View")
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if view.evaluate("link => link === document.activeElement"):
+            break
+    expect(view).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("drawer")).to_be_visible()
+    expect(page.get_by_role("link", name="Close the details")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("drawer")).to_have_count(0)
+    # Every input of the New form has a label (the read role sees the page, not the button).
+    page.goto(f"{console.url}/experiments/new")
+    unlabelled = page.evaluate(
+        """() => Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+        .map((e) => e.name)"""
+    )
+    assert unlabelled == []
