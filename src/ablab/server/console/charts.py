@@ -31,14 +31,19 @@ class Series:
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About ``count`` round values spanning [low, high] (steps of 1, 2 or 5 times 10^k)."""
+    """About ``count`` round values within [low, high]: steps of 1, 2 or 5 times 10^k, the
+    one nearest the even spacing (Heckbert, "Nice numbers for graph labels", Graphics Gems,
+    1990)."""
     if high <= low:
         return [low]
     raw = (high - low) / max(1, count - 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    fraction = raw / magnitude
+    nice = 1 if fraction < 1.5 else 2 if fraction < 3.5 else 5 if fraction < 7.5 else 10
+    step = nice * magnitude
+    first = math.ceil(low / step - 1e-9) * step
+    count_in = int((high - first) / step + 1e-9) + 1
+    return [round(first + i * step, 12) for i in range(count_in)]
 
 
 def line_chart(
