@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
@@ -29,7 +30,7 @@ def test_ticks_are_round_and_span_the_data() -> None:
         ticks = _ticks(low, high)
         assert all(low - 1e-12 <= t <= high + 1e-12 for t in ticks)
         assert 2 <= len(ticks) <= 9
-        steps = {round(b - a, 12) for a, b in zip(ticks, ticks[1:], strict=False)}
+        steps = {round(b - a, 12) for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1
 
 
