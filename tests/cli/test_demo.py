@@ -14,7 +14,20 @@ def test_the_demo_prints_a_real_two_model_experiment(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABLAB_")}
     env.update(DEMO_EXIT="1", COLUMNS="120")
     done = subprocess.run(
-        [str(ABLAB), "demo", "--devices", "600", "--port", "0", "--demo-home", str(tmp_path)],
+        [
+            str(ABLAB),
+            "demo",
+            "--devices",
+            "600",
+            "--port",
+            "0",
+            "--demo-home",
+            str(tmp_path),
+            "--waves",
+            "2",
+            "--wave-gap",
+            "0",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -161,7 +161,7 @@ def test_segment_breakdown_and_timeseries(imported: Run) -> None:
     assert sum(p["units"] for p in final) == 1200
     bad = imported("experiment", "timeseries", "trial", "--interval", "week")
     assert bad.code == 2
-    assert bad.stderr.strip() == "error: interval must be hour or day, got 'week'"
+    assert bad.stderr.strip() == "error: interval must be minute, hour or day, got 'week'"
 
 
 def test_client_results_read_as_seed_000_shows(imported: Run, home: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 
 from ablab.domain.keys import Scope
@@ -86,3 +87,38 @@ def test_the_pages_work_from_the_keyboard(console: Console, page: Any) -> None:
         .map((e) => e.name)"""
     )
     assert unlabelled == []
+
+
+def test_a_key_made_on_the_keys_page_is_shown_once(console: Console, page: Any) -> None:
+    sign_in(page, console.url, console.user(Scope.ADMIN))
+    page.goto(f"{console.url}/keys")
+    page.get_by_label("Name (who or what uses it)").fill("serving fleet")
+    page.get_by_label("sdk").check()
+    page.get_by_label("read", exact=True).uncheck()
+    page.get_by_role("button", name="Create the key").click()
+    shown = page.get_by_test_id("created-key").inner_text()
+    assert shown.startswith("abk_")
+    whoami = httpx.get(f"{console.url}/v1/whoami", headers={"Authorization": f"Bearer {shown}"})
+    assert whoami.json()["scopes"] == ["sdk"]
+    screenshot(page, "12-key-created")
+    page.goto(f"{console.url}/keys")
+    assert shown not in page.content()  # never again
+    prefix = "_".join(shown.split("_")[:2])  # abk_<id>; the secret may hold "_" too
+    page.get_by_role("button", name=f"Revoke {prefix}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Revoked {prefix}")
+    revoked = httpx.get(f"{console.url}/v1/whoami", headers={"Authorization": f"Bearer {shown}"})
+    assert revoked.status_code == 401
+
+
+def test_an_admin_creates_and_disables_a_user(console: Console, page: Any) -> None:
+    sign_in(page, console.url, console.user(Scope.ADMIN))
+    page.goto(f"{console.url}/keys")
+    name = f"dana-{console.project.name}"
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password (8 characters or more)").fill("dana's long secret")
+    page.get_by_label("Role").select_option("write")
+    page.get_by_role("button", name="Create the user").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Created user {name} (write)")
+    row = page.locator("tr", has_text=name)
+    row.get_by_role("button", name="Disable").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Disabled user {name}")

@@ -528,10 +528,50 @@ def test_timeseries_of_a_custom_count_metric(ctx: Context, events: EventStore) -
     assert by_day[(last, "treatment")].value == pytest.approx((1 + 0 + 2) / 3)
 
 
+def test_timeseries_by_the_minute(ctx: Context, events: EventStore) -> None:
+    """A young experiment (the console's charts, the demo) in one-minute buckets."""
+    setup_models(ctx)
+    define_metric(ctx, MetricCreate(name="taps", aggregation="count", kind="continuous"))
+    now = launch(ctx, "taps", LAUNCH, primary_metric="taps")
+    stream = []
+    for unit in range(4):
+        seen = LAUNCH + timedelta(minutes=unit, seconds=20)
+        common = {"experiment": "taps", "unit_id": f"u{unit}"}
+        stream.append(
+            {
+                "event_id": f"x{unit}",
+                "type": "exposure",
+                "variant": "treatment" if unit % 2 else "control",
+                "timestamp": seen.isoformat(),
+                **common,
+            }
+        )
+        stream.append(
+            {
+                "event_id": f"t{unit}",
+                "type": "metric",
+                "name": "taps",
+                "value": 1.0,
+                "timestamp": (seen + timedelta(seconds=30)).isoformat(),
+                **common,
+            }
+        )
+    ingest_events(now, events, stream)
+    series = experiment_timeseries(now, events, "taps", interval_name="minute")
+    assert series.interval == "minute"
+    units = {(p.at, p.variant): p.units for p in series.variants}
+    # Unit k arrives in minute k: at the end of minute k, k // 2 + 1 control units (even k).
+    for minute in range(4):
+        end = LAUNCH + timedelta(minutes=minute + 1)
+        assert units[(end, "control")] == minute // 2 + 1
+        assert units[(end, "treatment")] == (minute + 1) // 2
+    assert max(p.at for p in series.variants) == LAUNCH + timedelta(minutes=4)
+
+
 def test_timeseries_refuses_an_unknown_interval_or_metric(ctx: Context, events: EventStore) -> None:
     setup_models(ctx)
     now = launch(ctx, "daily", LAUNCH)
-    with pytest.raises(ValidationError, match="interval must be hour or day"):
+    with pytest.raises(ValidationError, match="interval must be minute, hour or day"):
         experiment_timeseries(now, events, "daily", interval_name="week")
     with pytest.raises(ValidationError, match="does not compare 'latency_p95_ms'"):
         experiment_timeseries(now, events, "daily", metric="latency_p95_ms")

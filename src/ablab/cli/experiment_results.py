@@ -35,7 +35,7 @@ def timeseries(
     ctx: typer.Context,
     name: NameArg,
     metric: Annotated[str | None, typer.Option(help="Metric [the primary one].")] = None,
-    interval: Annotated[str, typer.Option(help="Bucket: hour or day.")] = "day",
+    interval: Annotated[str, typer.Option(help="Bucket: minute, hour or day.")] = "day",
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The metric per variant and the lift with its confidence sequence, cumulatively."""

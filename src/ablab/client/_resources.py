@@ -161,7 +161,7 @@ class Experiments:
         self, ref: str, *, metric: str | None = None, interval: str = "day"
     ) -> ExperimentTimeseries:
         """The metric (default: primary) per variant and each lift, cumulatively by
-        ``interval`` (hour or day), with the lift's confidence sequence."""
+        ``interval`` (minute, hour or day), with the lift's confidence sequence."""
         return self._backend.timeseries(ref, metric, interval)
 
     def assignment_counts(self, ref: str) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""An experiment's metric over time, cumulatively: what an analysis at each hour or day saw.
+"""An experiment's metric over time, cumulatively: what an analysis at each minute, hour or day saw.
 
 The store returns each bucket's change of the per-variant sums (``TimeBucket``); adding
 them in time order gives the sums at the end of each bucket, from which each point is
@@ -26,7 +26,11 @@ from ablab.stats import RatioCovariateMoments
 
 __all__ = ["INTERVALS", "experiment_timeseries"]
 
-INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+INTERVALS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
 
 
 def experiment_timeseries(
@@ -41,12 +45,12 @@ def experiment_timeseries(
 
     Raises:
         NotFound: no such experiment.
-        ValidationError: an interval other than hour or day, or a metric the experiment
+        ValidationError: an interval other than minute, hour or day, or a metric the experiment
             does not compare.
     """
     if interval_name not in INTERVALS:
         raise ValidationError(
-            f"interval must be hour or day, got {interval_name!r}",
+            f"interval must be minute, hour or day, got {interval_name!r}",
             details={"interval": interval_name},
         )
     setup = analysis_setup(ctx, ref)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,14 +49,30 @@ def demo(
     ] = None,
     devices: Annotated[int, typer.Option(help="Simulated devices sending predictions.")] = 3000,
     port: Annotated[int, typer.Option(help="Port of the ablab server (another if taken).")] = 8000,
+    waves: Annotated[
+        int, typer.Option(min=1, max=10, help="Traffic arrives in this many waves...")
+    ] = 3,
+    wave_gap: Annotated[
+        float, typer.Option(min=0, help="...this many seconds apart (the console's charts).")
+    ] = 40.0,
 ) -> None:
     """Run a real two-model experiment on embedded stores and print its results."""
     exit_after = os.environ.get("DEMO_EXIT") == "1"
+    traffic = Waves(waves, wave_gap)
     if home is not None:
-        _run(home, devices, port, exit_after)
+        _run(home, devices, port, exit_after, traffic)
         return
     with tempfile.TemporaryDirectory(prefix="ablab-demo-") as folder:
-        _run(Path(folder), devices, port, exit_after)
+        _run(Path(folder), devices, port, exit_after, traffic)
+
+
+@dataclass(frozen=True, slots=True)
+class Waves:
+    """Traffic in ``count`` waves ``gap`` seconds apart, so the experiment has a history:
+    the console charts it by the minute."""
+
+    count: int
+    gap: float
 
 
 def _step(title: str) -> None:
@@ -86,7 +103,7 @@ def _serving(
             thread.stop()
 
 
-def _run(home: Path, devices: int, port: int, exit_after: bool) -> None:
+def _run(home: Path, devices: int, port: int, exit_after: bool, waves: Waves) -> None:
     _step("1. Train radiology-v1 1.0.0 and 2.0.0 on scikit-learn's breast-cancer data")
     trained = train()
     console.print(
@@ -122,22 +139,30 @@ def _run(home: Path, devices: int, port: int, exit_after: bool) -> None:
             http = httpx.Client(
                 base_url=ablab.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
             )
-            _step(f"4. {devices} devices send predictions through POST /v1/predict")
-            served = _traffic(http, trained, EXPERIMENT, devices, rng=np.random.default_rng(1))
+            _step(
+                f"4. {devices} devices send predictions through POST /v1/predict"
+                + (f", in {waves.count} waves {waves.gap:g} s apart" if waves.count > 1 else "")
+            )
+            served = _traffic(
+                http, trained, EXPERIMENT, devices, rng=np.random.default_rng(1), waves=waves
+            )
             _step("5. The delayed labels arrive (the ground truth of each prediction)")
             _labels(client, served)
             _wait_for(client, EXPERIMENT, len(served))
             _step("6. Results")
             render_results(client.experiments.results(EXPERIMENT))
             _step("7. Shadow comparison: 2.0.0 mirrored behind 1.0.0, answering nobody")
-            mirrored = _traffic(http, trained, SHADOW, devices // 3, rng=np.random.default_rng(2))
+            mirrored = _traffic(
+                http, trained, SHADOW, devices // 3, rng=np.random.default_rng(2), waves=Waves(1, 0)
+            )
             _labels(client, mirrored)
             reports = _wait_for_shadow(client, len(mirrored))
             _render_shadow(reports)
             http.close()
         console.print(
             f"\nThe server keeps running: API {ablab.url}/docs, key {key}\n"
-            f"  ablab --url {ablab.url} --api-key {key} experiment results {EXPERIMENT}"
+            f"  ablab --url {ablab.url} --api-key {key} experiment results {EXPERIMENT}\n"
+            f"Console: {ablab.url}/experiments/{EXPERIMENT} (sign in with the key above)"
         )
         if exit_after:
             return
@@ -149,10 +174,16 @@ def _run(home: Path, devices: int, port: int, exit_after: bool) -> None:
 
 
 def _traffic(
-    http: httpx.Client, trained: Trained, experiment: str, devices: int, rng: np.random.Generator
+    http: httpx.Client,
+    trained: Trained,
+    experiment: str,
+    devices: int,
+    *,
+    rng: np.random.Generator,
+    waves: Waves,
 ) -> list[tuple[str, int]]:
-    """Each device sends 1 to 4 cases (held-out rows with a little noise); returns the
-    prediction ids with the truth of their case."""
+    """Each device sends 1 to 4 cases (held-out rows with a little noise), the devices in
+    ``waves``; returns the prediction ids with the truth of their case."""
     jobs = []
     for device in range(devices):
         for _ in range(int(rng.integers(1, 5))):
@@ -173,9 +204,14 @@ def _traffic(
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task(f"{experiment}: predictions", total=len(jobs))
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for result in pool.map(send, jobs):
-                found.append(result)
-                progress.advance(task)
+            # Jobs are in device order, so each wave brings devices of its own.
+            size = -(-len(jobs) // waves.count)
+            for wave in range(waves.count):
+                if wave:
+                    time.sleep(waves.gap)
+                for result in pool.map(send, jobs[wave * size : (wave + 1) * size]):
+                    found.append(result)
+                    progress.advance(task)
     return found
 
 

@@ -218,7 +218,7 @@ async def timeseries(
     principal: ReadCaller,
     state: StateDep,
     metric: Annotated[str | None, Query(max_length=64)] = None,
-    interval: Annotated[str, Query(pattern="^(hour|day)$")] = "day",
+    interval: Annotated[str, Query(pattern="^(minute|hour|day)$")] = "day",
 ) -> ExperimentTimeseries:
     ctx = context_of(principal, state)
     return await run_in_threadpool(

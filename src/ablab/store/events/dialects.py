@@ -23,8 +23,8 @@ class Dialect:
             (as given by :meth:`attribute_key`), and giving its value as text.
         first_by_time: A template with ``{value}`` and ``{time}``: the value on the row with
             the earliest time, over rows where the value is not null.
-        utc_hour, utc_day: Templates with ``{time}``: the UTC hour or day it falls in, as a
-            timestamp without time zone.
+        utc_minute, utc_hour, utc_day: Templates with ``{time}``: the UTC minute, hour or day
+            it falls in, as a timestamp without time zone.
         json_number: A template with ``{text}``: the JSON text as a double when it is a
             number, else null.
         marker: The engine driver's parameter marker.
@@ -34,6 +34,7 @@ class Dialect:
     p95: str
     attribute: str
     first_by_time: str
+    utc_minute: str
     utc_hour: str
     utc_day: str
     json_number: str
@@ -45,7 +46,7 @@ class Dialect:
         return f'$."{key}"' if self.json_path else key
 
     def bucket(self, interval: str, time: str) -> str:
-        template = self.utc_hour if interval == "hour" else self.utc_day
+        template = {"minute": self.utc_minute, "hour": self.utc_hour}.get(interval, self.utc_day)
         return template.format(time=time)
 
     def finish(self, sql: str) -> str:
@@ -71,6 +72,7 @@ DUCKDB = Dialect(
     p95="quantile_cont(latency_ms, 0.95)",
     attribute="json_extract_string(attributes, ?)",
     first_by_time="arg_min({value}, {time})",
+    utc_minute="date_trunc('minute', {time} AT TIME ZONE 'UTC')",
     utc_hour="date_trunc('hour', {time} AT TIME ZONE 'UTC')",
     utc_day="date_trunc('day', {time} AT TIME ZONE 'UTC')",
     json_number="TRY_CAST({text} AS DOUBLE)",
@@ -86,6 +88,7 @@ POSTGRES = Dialect(
     p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)",
     attribute="(attributes::jsonb ->> ?)",
     first_by_time="(array_agg({value} ORDER BY {time}) FILTER (WHERE {value} IS NOT NULL))[1]",
+    utc_minute="date_trunc('minute', {time} AT TIME ZONE 'UTC')",
     utc_hour="date_trunc('hour', {time} AT TIME ZONE 'UTC')",
     utc_day="date_trunc('day', {time} AT TIME ZONE 'UTC')",
     json_number=(

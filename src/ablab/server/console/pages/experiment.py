@@ -20,13 +20,23 @@ from ablab.server.console.templating import render
 from ablab.services import experiments
 from ablab.services.context import utc_now
 from ablab.services.results import experiment_results
-from ablab.services.timeseries import experiment_timeseries
+from ablab.services.timeseries import INTERVALS, experiment_timeseries
 
 router = APIRouter(include_in_schema=False)
 
 
+def auto_interval(age: timedelta) -> str:
+    """Buckets that give a young experiment's charts a few dozen points and an old one's
+    no more than a few hundred."""
+    if age < timedelta(hours=6):
+        return "minute"
+    return "hour" if age < timedelta(days=7) else "day"
+
+
 @router.get("/experiments/{ref}")
-def experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
+def experiment_page(
+    request: Request, viewer: ViewerDep, ref: str, interval: str | None = None
+) -> Response:
     try:
         experiment = experiments.get_experiment(viewer.ctx, ref)
     except NotFound as exc:
@@ -34,14 +44,13 @@ def experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
     public = ExperimentPublic.from_domain(experiment)
     results = timeseries = None
     error = None
+    started = experiment.started_at or experiment.created_at
+    chosen = interval if interval in INTERVALS else auto_interval(utc_now() - started)
     if experiment.variants:
         try:
             results = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
-            started = experiment.started_at or experiment.created_at
-            # Hourly points for a young experiment, daily ones once it has run a while.
-            interval = "hour" if utc_now() - started < timedelta(days=3) else "day"
             timeseries = experiment_timeseries(
-                viewer.ctx, viewer.state.events, experiment.id, interval_name=interval
+                viewer.ctx, viewer.state.events, experiment.id, interval_name=chosen
             )
         except AblabError as exc:
             error = exc.message
@@ -54,6 +63,8 @@ def experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
             "results": results,
             "error": error,
             "charts": _charts(timeseries, public) if timeseries is not None else [],
+            "interval": chosen,
+            "intervals": list(INTERVALS),
         },
     )
 
