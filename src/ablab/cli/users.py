@@ -23,7 +23,6 @@ from ablab.services import users
 from ablab.services.context import Context
 from ablab.services.projects import ensure_project
 from ablab.settings import Settings
-from ablab.store.metadata import metadata_url, open_metadata_store
 
 app = typer.Typer(help="Create, list and disable console users.", no_args_is_help=True)
 
@@ -42,6 +41,8 @@ def _project(ctx: typer.Context) -> Iterator[Context]:
         overrides["home"] = options.home
     if options.project is not None:
         overrides["project"] = options.project
+    from ablab.store.metadata import metadata_url, open_metadata_store
+
     settings = Settings(**overrides)
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = open_metadata_store(metadata_url(settings.home, database_url))

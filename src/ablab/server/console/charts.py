@@ -92,10 +92,12 @@ def line_chart(
             f'y2="{y(tick):.1f}"/><text class="tick" x="{_LEFT - 6}" y="{y(tick) + 4:.1f}" '
             f'text-anchor="end">{escape(y_format(tick))}</text>'
         )
+    # The first and last labels lean inwards, so neither is cut at the edge.
     for t in sorted({start, end, start + (end - start) / 2}):
+        anchor = "start" if t == start else "end" if t == end else "middle"
         parts.append(
             f'<text class="tick" x="{x(t):.1f}" y="{_HEIGHT - _BOTTOM + 18}" '
-            f'text-anchor="middle">{t.strftime("%m-%d %H:%M")}</text>'
+            f'text-anchor="{anchor}">{t.strftime("%m-%d %H:%M")}</text>'
         )
     if zero_line and low < 0 < high:
         parts.append(
