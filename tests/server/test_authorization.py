@@ -26,12 +26,15 @@ import pytest
 from starlette.routing import BaseRoute, Mount
 
 from ablab.domain.keys import Scope
+from ablab.llm.runners import CallableRunner
 from ablab.server.hot_paths import FastPaths
 from ablab.server.openapi import openapi_document
+from ablab.services.context import Context
+from ablab.services.llm_runs import run_configuration
 from tests.server.conftest import Project, RunningServer
 
 Access = Scope | Literal["public", "any"]
-Refers = Literal["experiment", "model", "group", "key", "project", "rollout"]
+Refers = Literal["experiment", "model", "group", "key", "project", "rollout", "llm"]
 
 # Which needed scopes a held scope reaches (the contract; not read from the code under test).
 REACHES: dict[Scope, frozenset[Scope]] = {
@@ -75,7 +78,27 @@ class Tenant:
     group: str = ""
     victim_key_id: str = ""
     rollout_id: str = ""
+    llm_id: str = ""
+    llm_task: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def llm(self, status: str) -> str:
+        """The id of a new LLM experiment of this project in ``status``."""
+        body: dict[str, Any] = {
+            "name": unique(f"llm-{self.label}"),
+            "steps": ["answer"],
+            # Nothing listens on the discard port: a run started here fails, in the background.
+            "webhook_url": "http://127.0.0.1:9/hook",
+            "webhook_secret": "s" * 24,
+        }
+        if status != "draft":
+            body["tasks"] = [self.llm_task]
+        created = self.http.post("/v1/llm/experiments", json=body)
+        assert created.status_code == 201, created.text
+        if status == "baseline_complete":
+            ctx = Context(self.project.server.state.store, self.project.id, "test:setup")
+            run_configuration(ctx, body["name"], runner=CallableRunner(lambda task, config: "ok"))
+        return str(created.json()["id"])
 
     def experiment(self, status: str) -> str:
         """The id of a new experiment of this project in ``status``."""
@@ -125,6 +148,7 @@ class Target:
     tenant: Tenant
     experiment: str
     rollout: str = ""
+    llm: str = ""
 
     @property
     def project_id(self) -> str:
@@ -170,6 +194,7 @@ class Case:
     success: int = 200
     status: str | None = None
     rollout: str | None = None  # like ``status``, for a rollout's
+    llm: str | None = None  # like ``status``, for an LLM experiment's
     body: Body | None = None
     params: Callable[[Target], dict[str, Any]] | None = None
     refers: Refers | None = None
@@ -190,6 +215,7 @@ def _all_rejected(response: httpx.Response) -> None:
 
 _EXPERIMENT = "/v1/experiments/{ref}"
 _ADMIN = "/v1/admin/experiments"
+_LLM = "/v1/llm/experiments/{ref}"
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case("public"),
@@ -307,6 +333,47 @@ ROUTES: dict[tuple[str, str], Case] = {
         cross=200,
         cross_check=_no_entries,
     ),
+    # LLM configuration experiments
+    ("POST", "/v1/llm/tasks"): Case(
+        Scope.WRITE,
+        success=201,
+        body=lambda t: {
+            "name": unique("task"),
+            "input": 1,
+            "evaluators": [{"kind": "exact_match"}],
+        },
+    ),
+    ("GET", "/v1/llm/tasks"): Case(Scope.READ),
+    ("POST", "/v1/llm/experiments"): Case(
+        Scope.WRITE, success=201, body=lambda t: {"name": unique("llm"), "steps": ["answer"]}
+    ),
+    ("GET", "/v1/llm/experiments"): Case(Scope.READ),
+    ("GET", _LLM): Case(Scope.READ, refers="llm"),
+    ("GET", f"{_LLM}/results"): Case(Scope.READ, refers="llm"),
+    ("PUT", f"{_LLM}/tasks"): Case(
+        Scope.WRITE, llm="draft", body=lambda t: {"tasks": [t.tenant.llm_task]}, refers="llm"
+    ),
+    ("PUT", f"{_LLM}/baseline"): Case(
+        Scope.WRITE,
+        llm="draft",
+        body=lambda t: {"config": {"answer": {"temperature": 0.1}}},
+        refers="llm",
+    ),
+    ("POST", f"{_LLM}/variants"): Case(
+        Scope.WRITE,
+        success=201,
+        llm="baseline_complete",
+        body=lambda t: {"name": "v", "step": "answer", "parameter": "top_p", "value": 0.5},
+        refers="llm",
+    ),
+    ("POST", f"{_LLM}/run"): Case(Scope.WRITE, success=202, llm="baseline_pending", refers="llm"),
+    ("POST", f"{_LLM}/complete"): Case(Scope.WRITE, llm="baseline_complete", refers="llm"),
+    ("POST", f"{_LLM}/archive"): Case(Scope.WRITE, llm="draft", refers="llm"),
+    # The application's answer, proven by its signature and not by a key: an unknown test
+    # is 404 for everyone (tests/llm/test_llm_api.py signs real ones).
+    ("POST", "/v1/llm/callbacks/{test_id}"): Case(
+        "public", success=404, body=lambda t: {"output": "late"}
+    ),
     # the console's API
     ("GET", _ADMIN): Case(
         Scope.READ, params=lambda t: {"project_id": t.project_id}, refers="project", cross=403
@@ -387,6 +454,11 @@ def _tenant(server: RunningServer, label: str) -> Tenant:
     victim = http.post("/v1/keys", json={"name": "to revoke", "scopes": ["read"]})
     tenant.victim_key_id = victim.json()["id"]
     tenant.rollout_id = tenant.rollout("running")
+    tenant.llm_task = f"task-{label}"
+    task = {"name": tenant.llm_task, "input": "hi", "evaluators": [{"kind": "contains",
+            "params": {"value": "o"}}]}  # fmt: skip
+    assert http.post("/v1/llm/tasks", json=task).status_code == 201
+    tenant.llm_id = tenant.llm("baseline_complete")
     tenant.tokens = {"admin": project.admin_key}
     for caller, scopes in VALID_CALLERS.items():
         tenant.tokens.setdefault(caller, project.key(*scopes))
@@ -418,7 +490,7 @@ def _markers(tenant: Tenant) -> set[str]:
     found = {tenant.project.id, tenant.experiment_id, tenant.experiment_name}
     found |= {tenant.model, tenant.group, f"dwell_time_{tenant.label}"}
     listings = ("/v1/models", "/v1/groups", "/v1/metrics", "/v1/keys", "/v1/experiments",
-                "/v1/rollouts")  # fmt: skip
+                "/v1/rollouts", "/v1/llm/experiments", "/v1/llm/tasks")  # fmt: skip
     for listing in listings:
         found |= {item["id"] for item in http.get(listing).json()}
     return found
@@ -446,7 +518,8 @@ def call(
     case = case_of(route)
     tenant = target.tenant
     values = {
-        "ref": target.experiment,
+        "ref": target.llm if template.startswith("/v1/llm/") else target.experiment,
+        "test_id": "llr_not_a_run",
         "experiment": target.experiment,
         "name": tenant.group if template.startswith("/v1/groups") else tenant.model,
         "key_id": tenant.victim_key_id,
@@ -535,7 +608,8 @@ def test_route_by_caller(world: World, route: tuple[str, str], caller: str) -> N
     # So with rollouts.
     experiment = mine.experiment(case.status or "") if fresh else mine.experiment_name
     rollout = mine.rollout(case.rollout) if allowed and case.rollout else mine.rollout_id
-    target = Target(mine, experiment, rollout)
+    llm = mine.llm(case.llm) if allowed and case.llm else mine.llm_id
+    target = Target(mine, experiment, rollout, llm)
     response, sent = call(world, route, target, caller)
     if allowed:
         assert response.status_code == case.success, describe(response)
@@ -570,7 +644,8 @@ def test_another_projects_resource(
     case = case_of(route)
     other = world.other
     ref = other.experiment_name if way == "by name" else other.experiment_id
-    response, sent = call(world, route, Target(other, ref, other.rollout_id), caller)
+    target = Target(other, ref, other.rollout_id, other.llm_id)
+    response, sent = call(world, route, target, caller)
     if case.cross == 404:
         assert_error(response, 404, "not_found")
     elif case.cross == 403:
@@ -620,7 +695,7 @@ def test_a_revoked_key_is_refused_at_once(
 def _body_routes() -> Iterator[Any]:
     for route in WITH_BODY:
         case = ROUTES.get(route)
-        if case is None:
+        if case is None or case.access == "public":  # no key to check first
             continue
         lacking = next(c for c in ("sdk", "read") if not reaches(VALID_CALLERS[c], case.access))
         for caller in ("no key", lacking):
@@ -636,7 +711,8 @@ def test_the_key_is_checked_before_the_body(
     """A caller who may not call a route learns nothing of what its body should be."""
     method, template = route
     name = world.mine.experiment_name
-    path = template.format(ref=name, experiment=name, rollout_id=world.mine.rollout_id)
+    ref = world.mine.llm_id if template.startswith("/v1/llm/") else name
+    path = template.format(ref=ref, experiment=name, rollout_id=world.mine.rollout_id)
     headers = headers_of(world, caller) | {"Content-Type": "application/json"}
     response = world.client.request(method, path, content=body, headers=headers)
     if caller == "no key":

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli import demo, events, experiment, group, keys, metric, model, rollout, users
+from ablab.cli import demo, events, experiment, group, keys, llm, metric, model, rollout, users
 from ablab.cli.analyze import analyze
 from ablab.cli.output import stderr
 from ablab.cli.sample_size import sample_size
@@ -32,6 +32,7 @@ app.add_typer(group.app, name="group")
 app.add_typer(metric.app, name="metric")
 app.add_typer(keys.app, name="keys")
 app.add_typer(users.app, name="users")
+app.add_typer(llm.app, name="llm")
 app.add_typer(events.app, name="events")
 app.command(name="demo")(demo.demo)
 app.command(name="sample-size")(sample_size)

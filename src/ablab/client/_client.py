@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ablab.client._backend import Backend
+from ablab.client._llm import Llm
 from ablab.client._resources import Events, Experiments, Groups, Keys, Metrics, Models, Rollouts
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
@@ -84,6 +85,7 @@ class Client:
         self.metrics = Metrics(self._backend)
         self.keys = Keys(self._backend)
         self.events = Events(self._backend)
+        self.llm = Llm(self._backend.llm())
 
     def _connect(
         self, settings: Settings, transport: httpx.BaseTransport | None, refresh: float

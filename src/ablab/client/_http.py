@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from ablab.client._llm import LlmBackend
 from ablab.contract.catalogue import (
     AssignmentPublic,
     AuditEntryPublic,
@@ -77,6 +78,11 @@ class HttpBackend:
             timeout=timeout,
             transport=transport,
         )
+
+    def llm(self) -> LlmBackend:
+        from ablab.client._llm import HttpLlm
+
+        return HttpLlm(self)
 
     # Plumbing
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ablab.client._llm import LlmBackend
 from ablab.contract.catalogue import (
     AssignmentPublic,
     AuditEntryPublic,
@@ -56,6 +57,11 @@ class LocalBackend:
         self._alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
         self._events: EventStore | None = None
         self._ctx = Context(self._store, project.id, actor=f"local:{_user()}")
+
+    def llm(self) -> LlmBackend:
+        from ablab.client._llm_local import LocalLlm
+
+        return LocalLlm(self._ctx)
 
     def create_experiment(self, spec: ExperimentCreate) -> ExperimentPublic:
         return ExperimentPublic.from_domain(experiments.create_experiment(self._ctx, spec))

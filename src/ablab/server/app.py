@@ -22,7 +22,16 @@ from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
 from ablab.server.observability import Telemetry, TelemetryMiddleware
-from ablab.server.routers import access, admin, catalogue, experiments, health, rollouts, sdk
+from ablab.server.routers import (
+    access,
+    admin,
+    catalogue,
+    experiments,
+    health,
+    llm,
+    rollouts,
+    sdk,
+)
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
@@ -124,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         experiments.router,
         rollouts.router,
+        llm.router,
         catalogue.router,
         sdk.router,
         access.router,

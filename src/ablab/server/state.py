@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -16,6 +16,7 @@ from ablab.domain.experiments import Experiment
 from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
+from ablab.server.llm_jobs import LlmJobs
 from ablab.server.observability import Telemetry
 from ablab.services.context import Context
 from ablab.services.event_buffer import EventBuffer
@@ -112,6 +113,7 @@ class ServerState:
     event_log: EventLog
     alerts: WebhookAlerts | None = None
     monitor: Monitor | None = None
+    llm_jobs: LlmJobs = field(default_factory=LlmJobs)
 
     def store_ping(self) -> None:
         with self.store.session() as session:

@@ -13,7 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ablab.server.console.pages import access, auth, catalogue, experiment, experiments, rollouts
+from ablab.server.console.pages import (
+    access,
+    auth,
+    catalogue,
+    experiment,
+    experiments,
+    llm,
+    rollouts,
+)
 from ablab.server.console.session import ConsoleRefused, SignInNeeded
 from ablab.server.console.templating import render
 
@@ -38,7 +46,7 @@ def install_console(app: FastAPI) -> None:
         name="console-static",
     )
     # /experiments/new before /experiments/{ref}: the first match wins.
-    for module in (auth, experiments, experiment, rollouts, catalogue, access):
+    for module in (auth, experiments, experiment, rollouts, llm, catalogue, access):
         app.include_router(module.router)
     app.add_exception_handler(SignInNeeded, _sign_in)
     app.add_exception_handler(ConsoleRefused, _refused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ablab.domain.audit import AuditEntry
@@ -11,6 +12,8 @@ from ablab.domain.groups import DeviceGroup
 from ablab.domain.guardrails import Bound, Guardrail
 from ablab.domain.keys import ApiKey, Scope
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.llm import LlmStatus, LlmVariant, Parameter
+from ablab.domain.llm_records import LlmExperiment, LlmRun, LlmTask, RunState
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
@@ -22,6 +25,9 @@ from ablab.store.metadata.tables import (
     ConsoleSessionRow,
     ExperimentRow,
     GroupRow,
+    LlmExperimentRow,
+    LlmRunRow,
+    LlmTaskRow,
     MetricRow,
     ModelRow,
     ModelVersionRow,
@@ -122,6 +128,71 @@ def console_session_from_row(row: ConsoleSessionRow) -> ConsoleSession:
 
 def console_session_to_row(session: ConsoleSession) -> ConsoleSessionRow:
     return ConsoleSessionRow(**_columns(session, role=session.role.value))
+
+
+def llm_task_from_row(row: LlmTaskRow) -> LlmTask:
+    return _from_row(LlmTask, row, evaluators=tuple(row.evaluators))
+
+
+def llm_task_to_row(task: LlmTask) -> LlmTaskRow:
+    return LlmTaskRow(**_columns(task, evaluators=[dict(e) for e in task.evaluators]))
+
+
+def _variant_from_json(raw: dict[str, Any]) -> LlmVariant:
+    created = raw.get("created_at")
+    return LlmVariant(
+        id=raw["id"],
+        name=raw["name"],
+        parent_id=raw.get("parent_id"),
+        step=raw["step"],
+        parameter=Parameter(raw["parameter"]),
+        value=raw["value"],
+        hypothesis=raw.get("hypothesis", ""),
+        created_at=datetime.fromisoformat(created) if created else None,
+    )
+
+
+def _variant_to_json(variant: LlmVariant) -> dict[str, Any]:
+    return {
+        "id": variant.id,
+        "name": variant.name,
+        "parent_id": variant.parent_id,
+        "step": variant.step,
+        "parameter": variant.parameter.value,
+        "value": variant.value,
+        "hypothesis": variant.hypothesis,
+        "created_at": variant.created_at.isoformat() if variant.created_at else None,
+    }
+
+
+def llm_experiment_from_row(row: LlmExperimentRow) -> LlmExperiment:
+    return _from_row(
+        LlmExperiment,
+        row,
+        status=LlmStatus(row.status),
+        steps=tuple(row.steps),
+        task_ids=tuple(row.task_ids),
+        variants=tuple(_variant_from_json(v) for v in row.variants),
+    )
+
+
+def llm_experiment_columns(experiment: LlmExperiment) -> dict[str, Any]:
+    return _columns(
+        experiment,
+        status=experiment.status.value,
+        steps=list(experiment.steps),
+        task_ids=list(experiment.task_ids),
+        baseline={step: dict(values) for step, values in experiment.baseline.items()},
+        variants=[_variant_to_json(v) for v in experiment.variants],
+    )
+
+
+def llm_run_from_row(row: LlmRunRow) -> LlmRun:
+    return _from_row(LlmRun, row, state=RunState(row.state), verdicts=tuple(row.verdicts))
+
+
+def llm_run_columns(run: LlmRun) -> dict[str, Any]:
+    return _columns(run, state=run.state.value, verdicts=[dict(v) for v in run.verdicts])
 
 
 def metric_from_row(row: MetricRow) -> CustomMetric:

@@ -16,6 +16,7 @@ from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.keys import ApiKey
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.llm_records import LlmExperiment, LlmRun, LlmTask
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
@@ -31,6 +32,9 @@ from ablab.store.metadata.tables import (
     ConsoleSessionRow,
     ExperimentRow,
     GroupRow,
+    LlmExperimentRow,
+    LlmRunRow,
+    LlmTaskRow,
     MetricRow,
     ModelRow,
     ModelVersionRow,
@@ -238,6 +242,99 @@ class SqlMetadataSession:
         row = self._session.get(RolloutRow, rollout.id)
         assert row is not None
         return mapping.rollout_from_row(row)
+
+    # LLM configuration experiments
+    def get_llm_task(self, project_id: str, ref: str) -> LlmTask | None:
+        rows = self._session.scalars(
+            select(LlmTaskRow).where(
+                LlmTaskRow.project_id == project_id,
+                or_(LlmTaskRow.id == ref, LlmTaskRow.name == ref),
+            )
+        ).all()
+        row = next((r for r in rows if r.id == ref), rows[0] if rows else None)
+        return mapping.llm_task_from_row(row) if row else None
+
+    def list_llm_tasks(self, project_id: str) -> list[LlmTask]:
+        rows = self._session.scalars(
+            select(LlmTaskRow)
+            .where(LlmTaskRow.project_id == project_id)
+            .order_by(LlmTaskRow.created_at, LlmTaskRow.name)
+        )
+        return [mapping.llm_task_from_row(r) for r in rows]
+
+    def add_llm_task(self, task: LlmTask) -> None:
+        self._add(mapping.llm_task_to_row(task), f"a task named {task.name!r} exists")
+
+    def get_llm_experiment(self, project_id: str, ref: str) -> LlmExperiment | None:
+        rows = self._session.scalars(
+            select(LlmExperimentRow).where(
+                LlmExperimentRow.project_id == project_id,
+                or_(LlmExperimentRow.id == ref, LlmExperimentRow.name == ref),
+            )
+        ).all()
+        row = next((r for r in rows if r.id == ref), rows[0] if rows else None)
+        return mapping.llm_experiment_from_row(row) if row else None
+
+    def list_llm_experiments(self, project_id: str) -> list[LlmExperiment]:
+        rows = self._session.scalars(
+            select(LlmExperimentRow)
+            .where(LlmExperimentRow.project_id == project_id)
+            .order_by(LlmExperimentRow.created_at, LlmExperimentRow.name)
+        )
+        return [mapping.llm_experiment_from_row(r) for r in rows]
+
+    def add_llm_experiment(self, experiment: LlmExperiment) -> None:
+        row = LlmExperimentRow(**mapping.llm_experiment_columns(experiment))
+        self._add(row, f"an LLM experiment named {experiment.name!r} exists")
+
+    def update_llm_experiment(self, experiment: LlmExperiment) -> LlmExperiment:
+        columns = mapping.llm_experiment_columns(experiment)
+        columns["revision"] = experiment.revision + 1
+        result = self._session.execute(
+            update(LlmExperimentRow)
+            .where(
+                LlmExperimentRow.id == experiment.id,
+                LlmExperimentRow.revision == experiment.revision,
+            )
+            .values(**columns)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("the experiment was changed by someone else: read it again and retry")
+        self._session.expire_all()
+        row = self._session.get(LlmExperimentRow, experiment.id)
+        assert row is not None
+        return mapping.llm_experiment_from_row(row)
+
+    def add_llm_runs(self, runs: Iterable[LlmRun]) -> None:
+        self._session.add_all(LlmRunRow(**mapping.llm_run_columns(r)) for r in runs)
+        self._session.flush()
+
+    def delete_llm_runs(self, experiment_id: str, variant_id: str) -> None:
+        self._session.execute(
+            delete(LlmRunRow).where(
+                LlmRunRow.experiment_id == experiment_id, LlmRunRow.variant_id == variant_id
+            )
+        )
+
+    def get_llm_run(self, test_id: str) -> LlmRun | None:
+        row = self._session.get(LlmRunRow, test_id)
+        return mapping.llm_run_from_row(row) if row else None
+
+    def update_llm_run(self, run: LlmRun) -> None:
+        self._session.execute(
+            update(LlmRunRow)
+            .where(LlmRunRow.test_id == run.test_id)
+            .values(**mapping.llm_run_columns(run))
+            .execution_options(synchronize_session=False)
+        )
+
+    def list_llm_runs(self, experiment_id: str, variant_id: str | None = None) -> list[LlmRun]:
+        query = select(LlmRunRow).where(LlmRunRow.experiment_id == experiment_id)
+        if variant_id is not None:
+            query = query.where(LlmRunRow.variant_id == variant_id)
+        rows = self._session.scalars(query.order_by(LlmRunRow.task_id, LlmRunRow.trial))
+        return [mapping.llm_run_from_row(r) for r in rows]
 
     # Custom metrics
     def get_metric(self, project_id: str, name: str) -> CustomMetric | None:

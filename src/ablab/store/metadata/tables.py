@@ -219,6 +219,64 @@ class ConsoleSessionRow(Base):
     key_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class LlmTaskRow(Base):
+    __tablename__ = "llm_tasks"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    input: Mapped[Any] = mapped_column(JSON)
+    expected_output: Mapped[Any] = mapped_column(JSON, nullable=True)
+    evaluators: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+
+
+class LlmExperimentRow(Base):
+    """An LLM configuration experiment; its variant tree is a JSON list (a few dozen nodes)."""
+
+    __tablename__ = "llm_experiments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text, default="")
+    steps: Mapped[list[Any]]
+    task_ids: Mapped[list[Any]]
+    baseline: Mapped[dict[str, Any]]
+    variants: Mapped[list[Any]]
+    trials: Mapped[int]
+    concurrency: Mapped[int]
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(256))
+    running: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revision: Mapped[int]
+
+
+class LlmRunRow(Base):
+    __tablename__ = "llm_runs"
+    __table_args__ = (Index("ix_llm_runs_experiment", "experiment_id", "variant_id"),)
+
+    test_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("llm_experiments.id", ondelete="CASCADE"))
+    variant_id: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[str] = mapped_column(String(32))
+    trial: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    output: Mapped[Any] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    verdicts: Mapped[list[Any]]
+    latency_ms: Mapped[float | None]
+    attempts: Mapped[int]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
 class RolloutRow(Base):
     __tablename__ = "rollouts"
     __table_args__ = (Index("ix_rollouts_project_model", "project_id", "model"),)

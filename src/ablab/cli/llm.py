@@ -1,0 +1,285 @@
+"""``ablab llm ...``: LLM configuration experiments (seed 002) from the shell.
+
+A baseline configuration runs over a fixed task set; each variant changes one parameter of
+one inference step, from the baseline or from another variant, and is compared with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.state import client_of
+from ablab.contract.llm import LlmExperimentPublic, LlmResults
+from ablab.errors import ValidationError
+
+app = typer.Typer(help="LLM configuration experiments: baseline, variants, results.",
+                  no_args_is_help=True)  # fmt: skip
+task_app = typer.Typer(help="The tasks experiments run.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+NameArg = Annotated[str, typer.Argument(help="The experiment's name or id.")]
+
+
+def _value(text: str) -> Any:
+    """A JSON value, or the text itself when it is not JSON (``gpt-4o``, ``low``)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``step.parameter=value`` pairs as ``{step: {parameter: value}}``."""
+    config: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        step, dot, parameter = key.rpartition(".")
+        if not sep or not dot or not step or not parameter:
+            raise ValidationError(
+                f"{pair!r}: write step.parameter=value, e.g. answerer.temperature=0.2"
+            )
+        config.setdefault(step, {})[parameter] = _value(value)
+    return config
+
+
+@task_app.command("create")
+def task_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The task's name.")],
+    input_: Annotated[str, typer.Option("--input", help="The task's input (JSON or text).")],
+    evaluator: Annotated[
+        list[str],
+        typer.Option(help='How to judge it, as JSON: {"kind": "exact_match"}; repeatable.'),
+    ],
+    expected: Annotated[
+        str | None, typer.Option(help="The expected output (JSON or text).")
+    ] = None,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create a task: an input, what is expected, and how an output is judged."""
+    try:
+        evaluators = [json.loads(e) for e in evaluator]
+    except ValueError as exc:
+        raise ValidationError(f"--evaluator must be JSON: {exc}") from None
+    created = client_of(ctx).llm.create_task(
+        name,
+        input=_value(input_),
+        expected_output=_value(expected) if expected is not None else None,
+        evaluators=evaluators,
+    )
+    if output is OutputFormat.JSON:
+        print_json(created)
+    else:
+        console.print(f"Created task {created.name} ({len(created.evaluators)} evaluators)")
+
+
+@task_app.command("list")
+def task_list(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
+    """List the project's tasks."""
+    found = client_of(ctx).llm.tasks()
+    if output is OutputFormat.JSON:
+        print_json(found)
+        return
+    table = Table(show_edge=False)
+    for column in ("Task", "Input", "Expected", "Evaluators"):
+        table.add_column(column)
+    for task in found:
+        kinds = ", ".join(str(e["kind"]) for e in task.evaluators)
+        table.add_row(
+            task.name, json.dumps(task.input)[:60], json.dumps(task.expected_output)[:40], kinds
+        )
+    console.print(table)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The experiment's name.")],
+    step: Annotated[
+        list[str], typer.Option(help="An inference step in scope (external_id); repeatable.")
+    ],
+    task: Annotated[list[str] | None, typer.Option(help="A task to run; repeatable.")] = None,
+    baseline: Annotated[
+        list[str] | None, typer.Option(help="The baseline's step.parameter=value; repeatable.")
+    ] = None,
+    trials: Annotated[int, typer.Option(help="Runs of each task per variant.")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Task runs in flight at once.")] = 8,
+    webhook: Annotated[str | None, typer.Option(help="Your application's webhook URL.")] = None,
+    secret_env: Annotated[
+        str, typer.Option(help="Environment variable holding the webhook's signing secret.")
+    ] = "ABLAB_LLM_WEBHOOK_SECRET",
+    description: Annotated[str, typer.Option(help="The hypothesis, what you expect.")] = "",
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create an experiment; with tasks it waits for its baseline run."""
+    secret = os.environ.get(secret_env) if webhook else None
+    if webhook and not secret:
+        raise ValidationError(f"set {secret_env} to the webhook's signing secret (16+ characters)")
+    created = client_of(ctx).llm.create(
+        name,
+        steps=step,
+        tasks=task or [],
+        baseline=_settings(baseline or []),
+        trials=trials,
+        concurrency=concurrency,
+        webhook_url=webhook,
+        webhook_secret=secret,
+        description=description,
+    )
+    _show(created, output)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
+    """List the project's LLM experiments."""
+    found = client_of(ctx).llm.list()
+    if output is OutputFormat.JSON:
+        print_json(found)
+        return
+    table = Table(show_edge=False)
+    for column in ("Experiment", "Status", "Steps", "Tasks", "Variants", "Trials"):
+        table.add_column(column)
+    for e in found:
+        table.add_row(e.name, e.status.value, ", ".join(e.steps), str(len(e.tasks)),
+                      str(len(e.variants)), str(e.trials))  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def show(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Show an experiment: its status, baseline and variant tree with merged configs."""
+    _show(client_of(ctx).llm.get(name), output)
+
+
+@app.command()
+def tasks(
+    ctx: typer.Context,
+    name: NameArg,
+    task: Annotated[list[str], typer.Argument(help="The tasks, by name or id.")],
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Choose the task set (until the baseline starts)."""
+    _show(client_of(ctx).llm.select_tasks(name, task), output)
+
+
+@app.command("baseline")
+def set_baseline(
+    ctx: typer.Context,
+    name: NameArg,
+    setting: Annotated[list[str], typer.Argument(help="step.parameter=value pairs.")],
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Set the baseline's configuration (until it has run)."""
+    _show(client_of(ctx).llm.set_baseline(name, _settings(setting)), output)
+
+
+@app.command()
+def variant(
+    ctx: typer.Context,
+    name: NameArg,
+    variant_name: Annotated[str, typer.Argument(help="The new variant's name.")],
+    step: Annotated[str, typer.Option(help="The step it changes.")],
+    param: Annotated[
+        str, typer.Option(help="system, temperature, top_p, max_tokens, model or verbosity.")
+    ],
+    value: Annotated[str, typer.Option(help="The new value (JSON or text).")],
+    parent: Annotated[
+        str | None, typer.Option(help="Branch from this variant (default: the baseline).")
+    ] = None,
+    hypothesis: Annotated[str, typer.Option(help="What you expect it to do.")] = "",
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Add a variant that changes one parameter of one step."""
+    changed = client_of(ctx).llm.add_variant(
+        name, variant_name, step=step, parameter=param, value=_value(value), parent=parent,
+        hypothesis=hypothesis,
+    )  # fmt: skip
+    _show(changed, output)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    name: NameArg,
+    variant_name: Annotated[
+        str | None, typer.Option("--variant", help="The variant to run (default: the baseline).")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the run to end.")] = True,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Run the baseline or a variant over every task, through the experiment's webhook."""
+    client = client_of(ctx)
+    done = client.llm.run(name, variant_name, wait=wait)
+    if output is OutputFormat.JSON:
+        print_json(done)
+        return
+    console.print(f"{done.name}: {done.status.value}")
+    if not done.status.value.startswith("running"):
+        _render_results(client.llm.results(name))
+
+
+@app.command()
+def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Pass rates against the baseline, McNemar with Holm across variants, flaky tasks."""
+    found = client_of(ctx).llm.results(name)
+    if output is OutputFormat.JSON:
+        print_json(found)
+    else:
+        _render_results(found)
+
+
+@app.command()
+def complete(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Mark the testing done."""
+    _show(client_of(ctx).llm.complete(name), output)
+
+
+@app.command()
+def archive(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Archive the experiment."""
+    _show(client_of(ctx).llm.archive(name), output)
+
+
+def _show(experiment: LlmExperimentPublic, output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        print_json(experiment)
+        return
+    console.print(f"[bold]{experiment.name}[/bold] {experiment.status.value} · steps "
+                  f"{', '.join(experiment.steps)} · {len(experiment.tasks)} tasks × "
+                  f"{experiment.trials} trials")  # fmt: skip
+    root = Tree(f"baseline {json.dumps(experiment.baseline)}")
+    nodes: dict[str | None, Tree] = {None: root}
+    for v in experiment.variants:  # parents come before their children
+        parent = nodes.get(v.parent_id, root)
+        nodes[v.id] = parent.add(f"{v.name}: {v.step}.{v.parameter.value} = {json.dumps(v.value)}")
+    console.print(root)
+
+
+def _render_results(found: LlmResults) -> None:
+    table = Table(show_edge=False)
+    for column in ("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
+                   "McNemar p (Holm)", "95% CI of difference", "Completed"):  # fmt: skip
+        table.add_column(column)
+    for row in found.variants:
+        test = row.mcnemar
+        table.add_row(
+            row.name,
+            f"{row.pass_rate:.1%}" if row.pass_rate is not None else "-",
+            f"{row.pass_rate_vs_baseline:+.1%}" if row.pass_rate_vs_baseline is not None else "-",
+            f"{row.tasks_passed}/{row.tasks_total}",
+            str(row.flaky_tasks),
+            str(row.errors),
+            f"{test.adjusted_p_value:.4f}" if test and test.adjusted_p_value is not None else "-",
+            f"[{test.ci[0]:+.1%}, {test.ci[1]:+.1%}]"
+            if test and test.ci[0] is not None and test.ci[1] is not None
+            else "-",
+            row.completed_at.strftime("%Y-%m-%d %H:%M") if row.completed_at else "-",
+        )
+    console.print(table)

@@ -1,0 +1,222 @@
+"""Wire schemas of LLM configuration experiments (``/v1/llm/...``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from ablab.contract.base import Schema
+from ablab.domain.llm import LlmStatus, Parameter, effective_config, overrides
+from ablab.domain.llm_records import LlmExperiment, LlmTask
+
+__all__ = [
+    "LlmBaselineSet",
+    "LlmEvaluatorDelta",
+    "LlmExperimentCreate",
+    "LlmExperimentPublic",
+    "LlmMcNemar",
+    "LlmProgress",
+    "LlmResults",
+    "LlmRunRequest",
+    "LlmTaskCreate",
+    "LlmTaskOutcome",
+    "LlmTaskPublic",
+    "LlmTasksSelect",
+    "LlmVariantCreate",
+    "LlmVariantPublic",
+    "LlmVariantResult",
+]
+
+Config = dict[str, dict[str, Any]]
+
+
+class LlmTaskCreate(Schema):
+    name: str = Field(min_length=1, max_length=128)
+    input: Any
+    expected_output: Any = None
+    evaluators: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='e.g. [{"kind": "exact_match"}, {"kind": "regex", ...}]',
+    )
+
+
+class LlmTaskPublic(Schema):
+    id: str
+    name: str
+    input: Any
+    expected_output: Any
+    evaluators: list[dict[str, Any]]
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, task: LlmTask) -> LlmTaskPublic:
+        return cls(
+            id=task.id,
+            name=task.name,
+            input=task.input,
+            expected_output=task.expected_output,
+            evaluators=[dict(e) for e in task.evaluators],
+            created_at=task.created_at,
+        )
+
+
+class LlmExperimentCreate(Schema):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=4000)
+    steps: list[str] = Field(min_length=1, description="inference steps in scope, by external_id")
+    tasks: list[str] = Field(default_factory=list, description="task names or ids")
+    baseline: Config = Field(default_factory=dict)
+    trials: int = Field(default=1, ge=1, le=20, description="runs of each task per variant")
+    concurrency: int = Field(default=8, ge=1, le=64)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+
+
+class LlmTasksSelect(Schema):
+    tasks: list[str] = Field(min_length=1)
+
+
+class LlmBaselineSet(Schema):
+    config: Config
+
+
+class LlmVariantCreate(Schema):
+    name: str = Field(min_length=1, max_length=128)
+    step: str
+    parameter: Parameter
+    value: Any
+    parent: str | None = Field(default=None, description="a variant's name or id; none: baseline")
+    hypothesis: str = Field(default="", max_length=4000)
+
+
+class LlmRunRequest(Schema):
+    variant: str | None = Field(default=None, description="a variant's name or id; none: baseline")
+
+
+class LlmVariantPublic(Schema):
+    id: str
+    name: str
+    parent_id: str | None
+    step: str
+    parameter: Parameter
+    value: Any
+    hypothesis: str
+    overrides: Config = Field(description="every override on its branch, by step")
+    config: Config = Field(description="the effective configuration, by step")
+
+
+class LlmProgress(Schema):
+    running: str | None = Field(description="baseline, a variant's id, or none")
+    done: int
+    total: int
+
+
+class LlmExperimentPublic(Schema):
+    id: str
+    name: str
+    description: str
+    status: LlmStatus
+    steps: list[str]
+    tasks: list[str] = Field(description="task ids")
+    baseline: Config
+    variants: list[LlmVariantPublic]
+    trials: int
+    concurrency: int
+    webhook_url: str | None
+    webhook_secret_set: bool
+    progress: LlmProgress
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, experiment: LlmExperiment, progress: LlmProgress) -> LlmExperimentPublic:
+        by_id = experiment.variants_by_id
+        return cls(
+            id=experiment.id,
+            name=experiment.name,
+            description=experiment.description,
+            status=experiment.status,
+            steps=list(experiment.steps),
+            tasks=list(experiment.task_ids),
+            baseline={s: dict(v) for s, v in experiment.baseline.items()},
+            variants=[
+                LlmVariantPublic(
+                    id=v.id,
+                    name=v.name,
+                    parent_id=v.parent_id,
+                    step=v.step,
+                    parameter=v.parameter,
+                    value=v.value,
+                    hypothesis=v.hypothesis,
+                    overrides=overrides(by_id, v.id),
+                    config=effective_config(experiment.baseline, by_id, v.id),
+                )
+                for v in experiment.variants
+            ],
+            trials=experiment.trials,
+            concurrency=experiment.concurrency,
+            webhook_url=experiment.webhook_url,
+            webhook_secret_set=experiment.webhook_secret is not None,
+            progress=progress,
+            created_at=experiment.created_at,
+            updated_at=experiment.updated_at,
+        )
+
+
+class LlmMcNemar(Schema):
+    """The exact McNemar test against the baseline, over tasks (each task's majority
+    outcome across its trials), with the Agresti-Min interval of the paired difference."""
+
+    pairs: int
+    only_baseline_passed: int
+    only_variant_passed: int
+    difference: float | None
+    ci: tuple[float | None, float | None]
+    p_value: float | None
+    adjusted_p_value: float | None
+    significant: bool
+
+
+class LlmEvaluatorDelta(Schema):
+    pass_rate: float | None
+    baseline_pass_rate: float | None
+    delta: float | None
+
+
+class LlmTaskOutcome(Schema):
+    task: str
+    name: str
+    passes: int
+    trials: int
+    errors: int
+    passed: bool = Field(description="passed in more than half of its trials")
+    flaky: bool = Field(description="its trials disagree")
+
+
+class LlmVariantResult(Schema):
+    variant: str = Field(description="baseline or the variant's id")
+    name: str
+    parent_id: str | None
+    runs: int
+    pending: int
+    pass_rate: float | None = Field(description="passed runs over all runs, 0..1")
+    pass_rate_vs_baseline: float | None = Field(description="absolute, in pass-rate points")
+    relative_vs_baseline: float | None
+    tasks_total: int
+    tasks_passed: int
+    tasks_failed: int
+    errors: int
+    flaky_tasks: int
+    completed_at: datetime | None
+    mcnemar: LlmMcNemar | None
+    evaluators: dict[str, LlmEvaluatorDelta]
+    tasks: list[LlmTaskOutcome]
+
+
+class LlmResults(Schema):
+    experiment: LlmExperimentPublic
+    correction: str = Field(description="holm: across the variants' McNemar p-values")
+    alpha: float
+    variants: list[LlmVariantResult]

@@ -1,0 +1,441 @@
+"""LLM configuration experiments: a baseline, a tree of one-change variants, a lifecycle.
+
+An LLM experiment compares configurations of the inference steps of a pipeline (named by
+their ``external_id``, such as ``response_generator``) over a fixed task set. The baseline
+gives each step in scope its configuration, ``{step: {parameter: value}}``. A variant changes
+exactly one parameter of one step, so any change in the pass rate has one cause.
+
+Variants form a tree rooted at the baseline: a variant branches from the baseline
+(``parent_id=None``) or from another variant. Its effective configuration is the baseline with
+the overrides of its whole lineage applied root first, so the nearest ancestor wins when two
+of them set the same parameter of the same step::
+
+    baseline  {response_generator: {model: gpt-4o-mini, temperature: 0.7}}
+    └── A     temperature = 0.3
+        └── B model = gpt-4o        effective: {model: gpt-4o, temperature: 0.3}
+            └── C temperature = 0.1 effective: {model: gpt-4o, temperature: 0.1}
+
+Lifecycle (every other move raises InvalidTransition naming the allowed actions)::
+
+    draft             ──select_tasks────────▶ baseline_pending
+    baseline_pending  ──select_tasks────────▶ baseline_pending   (choose the tasks again)
+    baseline_pending  ──start_baseline──────▶ running_baseline
+    running_baseline  ──baseline_succeeded──▶ baseline_complete
+    running_baseline  ──baseline_failed─────▶ baseline_failed
+    baseline_failed   ──start_baseline──────▶ running_baseline   (the retry)
+    baseline_complete ──start_variant───────▶ running_variant
+    idle              ──start_variant───────▶ running_variant
+    running_variant   ──variant_finished────▶ idle
+    baseline_complete ──complete────────────▶ completed
+    idle              ──complete────────────▶ completed
+    any but archived  ──archive─────────────▶ archived
+
+The task set and the steps in scope may change only in ``draft`` and ``baseline_pending``:
+once the baseline has started, every variant must run under the same conditions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from ablab.errors import Conflict, InvalidTransition, ValidationError
+
+__all__ = [
+    "LlmAction",
+    "LlmStatus",
+    "LlmVariant",
+    "Parameter",
+    "Verbosity",
+    "allowed_actions",
+    "check_config",
+    "check_value",
+    "check_variant",
+    "effective_config",
+    "lineage",
+    "next_status",
+    "overrides",
+    "scope_locked",
+]
+
+
+class Parameter(StrEnum):
+    """What a variant may change in one inference step."""
+
+    SYSTEM = "system"  # the system message / instructions
+    TEMPERATURE = "temperature"
+    TOP_P = "top_p"
+    MAX_TOKENS = "max_tokens"
+    MODEL = "model"
+    VERBOSITY = "verbosity"
+
+
+_PARAMETER_NAMES = frozenset(parameter.value for parameter in Parameter)
+
+
+class Verbosity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+# Inclusive ranges of the numeric parameters, as the providers' APIs accept them.
+_RANGES: dict[Parameter, tuple[float, float]] = {
+    Parameter.TEMPERATURE: (0.0, 2.0),
+    Parameter.TOP_P: (0.0, 1.0),
+}
+
+
+def check_value(parameter: Parameter, value: object) -> str | float | int:
+    """The value of ``parameter``, normalised: float for temperature and top_p, int for
+    max_tokens, str otherwise.
+
+    Raises:
+        ValidationError: a wrong type or a value out of range, in one line naming the
+            parameter and what it allows.
+
+    Examples:
+        >>> check_value(Parameter.TEMPERATURE, 1)
+        1.0
+        >>> check_value(Parameter.MAX_TOKENS, 500)
+        500
+        >>> check_value(Parameter.TOP_P, 1.5)
+        Traceback (most recent call last):
+        ...
+        ablab.errors.ValidationError: top_p must be a number from 0 to 1, got 1.5
+    """
+    parameter = _parameter(parameter)
+    if parameter in _RANGES:
+        low, high = _RANGES[parameter]
+        # bool is an int to Python, but True is not a temperature anyone meant.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (math.isfinite(value) and low <= value <= high)
+        ):
+            raise _invalid(parameter, value, f"a number from {low:g} to {high:g}")
+        return float(value)
+    if parameter is Parameter.MAX_TOKENS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _invalid(parameter, value, "a whole number of at least 1")
+        return int(value)
+    if parameter is Parameter.VERBOSITY:
+        if not isinstance(value, str) or value not in {v.value for v in Verbosity}:
+            raise _invalid(parameter, value, f"one of {', '.join(Verbosity)}")
+        return str(value)
+    # system and model: any text, but an empty one would silently mean "the default".
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(parameter, value, "a non-empty string")
+    return value
+
+
+def check_config(
+    config: Mapping[str, Mapping[str, object]], steps: Sequence[str]
+) -> dict[str, dict[str, object]]:
+    """A baseline configuration, ``{step external_id: {parameter: value}}``, checked and
+    normalised.
+
+    Every step must be in scope (in ``steps``) and every parameter known and valid. A step in
+    scope may be missing or empty: the application's own default then applies.
+
+    Raises:
+        ValidationError: the first step, parameter or value that is not allowed.
+
+    Examples:
+        >>> check_config({"classifier": {"temperature": 0, "model": "gpt-4o"}}, ["classifier"])
+        {'classifier': {'temperature': 0.0, 'model': 'gpt-4o'}}
+    """
+    raw_config: object = config
+    if not isinstance(raw_config, Mapping):
+        raise ValidationError(
+            "a baseline configuration maps step names to {parameter: value} objects"
+        )
+    checked: dict[str, dict[str, object]] = {}
+    for step, params in config.items():
+        _check_step(step, steps)
+        raw_params: object = params
+        if not isinstance(raw_params, Mapping):
+            raise ValidationError(
+                f"the configuration of step {step!r} must map parameters to values",
+                details={"step": step},
+            )
+        checked[step] = {}
+        for name, value in params.items():
+            parameter = _parameter(name, step=step)
+            checked[step][parameter.value] = check_value(parameter, value)
+    return checked
+
+
+@dataclass(frozen=True, slots=True)
+class LlmVariant:
+    """One change to one parameter of one step, on top of its parent's configuration.
+
+    ``parent_id`` is None for a variant that branches from the baseline.
+    """
+
+    id: str
+    name: str
+    parent_id: str | None
+    step: str
+    parameter: Parameter
+    value: object
+    hypothesis: str = ""
+    created_at: datetime | None = None
+
+
+def check_variant(
+    steps: Sequence[str], variants: Mapping[str, LlmVariant], new: LlmVariant
+) -> LlmVariant:
+    """``new``, checked against the experiment's steps and its variants, with its value
+    normalised.
+
+    Args:
+        steps: The external ids of the steps in scope.
+        variants: The experiment's variants so far, by id.
+        new: The variant to add.
+
+    Raises:
+        ValidationError: the step is out of scope, the parent unknown, the name empty or the
+            value invalid.
+        Conflict: a variant with the same id or name exists already.
+
+    Examples:
+        >>> a = LlmVariant("v1", "cooler", None, "classifier", Parameter.TEMPERATURE, 0)
+        >>> check_variant(["classifier"], {}, a).value
+        0.0
+    """
+    if not new.name.strip():
+        raise ValidationError("a variant needs a name")
+    if new.id in variants:
+        raise Conflict(f"a variant with id {new.id!r} exists already", details={"id": new.id})
+    if any(v.name == new.name for v in variants.values()):
+        raise Conflict(
+            f"a variant called {new.name!r} exists already: choose another name",
+            details={"name": new.name},
+        )
+    _check_step(new.step, steps)
+    if new.parent_id is not None and new.parent_id not in variants:
+        raise ValidationError(
+            f"unknown parent variant {new.parent_id!r}: branch from an existing variant or "
+            "from the baseline",
+            details={"parent_id": new.parent_id},
+        )
+    parameter = _parameter(new.parameter, step=new.step)
+    return replace(new, parameter=parameter, value=check_value(parameter, new.value))
+
+
+def lineage(variants: Mapping[str, LlmVariant], variant_id: str) -> list[LlmVariant]:
+    """The ancestors of ``variant_id`` and the variant itself, root first.
+
+    Raises:
+        ValidationError: ``variant_id`` or one of its ancestors is unknown, or the parents
+            form a cycle (stored data no check_variant would have produced).
+
+    Examples:
+        >>> a = LlmVariant("a", "cooler", None, "s", Parameter.TEMPERATURE, 0.3)
+        >>> b = LlmVariant("b", "bigger", "a", "s", Parameter.MODEL, "gpt-4o")
+        >>> [v.id for v in lineage({"a": a, "b": b}, "b")]
+        ['a', 'b']
+    """
+    chain: list[LlmVariant] = []
+    seen: set[str] = set()
+    current: str | None = variant_id
+    while current is not None:
+        if current in seen:
+            raise ValidationError(
+                f"the parents of variant {variant_id!r} form a cycle through {current!r}",
+                details={"variant_id": variant_id, "cycle_at": current},
+            )
+        seen.add(current)
+        variant = variants.get(current)
+        if variant is None:
+            whose = "" if current == variant_id else f" (an ancestor of {variant_id!r})"
+            raise ValidationError(
+                f"unknown variant {current!r}{whose}", details={"variant_id": current}
+            )
+        chain.append(variant)
+        current = variant.parent_id
+    chain.reverse()
+    return chain
+
+
+def overrides(
+    variants: Mapping[str, LlmVariant], variant_id: str | None
+) -> dict[str, dict[str, object]]:
+    """The overrides a variant applies to the baseline, ``{step: {parameter: value}}``.
+
+    The lineage's changes are applied root first, so the nearest ancestor (or the variant
+    itself) wins when two set the same parameter of the same step. This is what the webhook
+    payload carries: the application applies it on top of its own configuration. The
+    baseline (``variant_id=None``) overrides nothing.
+
+    Raises:
+        ValidationError: as :func:`lineage`.
+
+    Examples:
+        >>> a = LlmVariant("a", "cooler", None, "s", Parameter.TEMPERATURE, 0.3)
+        >>> b = LlmVariant("b", "bigger", "a", "s", Parameter.MODEL, "gpt-4o")
+        >>> c = LlmVariant("c", "coolest", "b", "s", Parameter.TEMPERATURE, 0.1)
+        >>> overrides({"a": a, "b": b, "c": c}, "c")
+        {'s': {'temperature': 0.1, 'model': 'gpt-4o'}}
+        >>> overrides({"a": a}, None)
+        {}
+    """
+    merged: dict[str, dict[str, object]] = {}
+    if variant_id is None:
+        return merged
+    for variant in lineage(variants, variant_id):
+        parameter = _parameter(variant.parameter, step=variant.step)
+        merged.setdefault(variant.step, {})[parameter.value] = variant.value
+    return merged
+
+
+def effective_config(
+    baseline: Mapping[str, Mapping[str, object]],
+    variants: Mapping[str, LlmVariant],
+    variant_id: str | None,
+) -> dict[str, dict[str, object]]:
+    """The configuration a variant runs with: the baseline, then its lineage's overrides.
+
+    Returns new dictionaries; ``baseline`` is left as it was.
+
+    Raises:
+        ValidationError: as :func:`lineage`.
+
+    Examples:
+        >>> baseline = {"s": {"model": "gpt-4o-mini", "temperature": 0.7}}
+        >>> a = LlmVariant("a", "cooler", None, "s", Parameter.TEMPERATURE, 0.3)
+        >>> b = LlmVariant("b", "bigger", "a", "s", Parameter.MODEL, "gpt-4o")
+        >>> effective_config(baseline, {"a": a, "b": b}, "b")
+        {'s': {'model': 'gpt-4o', 'temperature': 0.3}}
+        >>> effective_config(baseline, {"a": a, "b": b}, None) == baseline
+        True
+    """
+    config = {step: dict(params) for step, params in baseline.items()}
+    for step, changes in overrides(variants, variant_id).items():
+        config.setdefault(step, {}).update(changes)
+    return config
+
+
+class LlmStatus(StrEnum):
+    DRAFT = "draft"  # naming the experiment, choosing steps and tasks
+    BASELINE_PENDING = "baseline_pending"  # tasks chosen; baseline to configure and run
+    RUNNING_BASELINE = "running_baseline"
+    BASELINE_COMPLETE = "baseline_complete"  # results in; variants may run
+    BASELINE_FAILED = "baseline_failed"  # review the tasks and configuration, then retry
+    RUNNING_VARIANT = "running_variant"
+    IDLE = "idle"  # waiting for the next variant
+    COMPLETED = "completed"  # testing done; pick a winner
+    ARCHIVED = "archived"
+
+
+class LlmAction(StrEnum):
+    SELECT_TASKS = "select_tasks"
+    START_BASELINE = "start_baseline"  # also the retry of a failed baseline
+    BASELINE_SUCCEEDED = "baseline_succeeded"
+    BASELINE_FAILED = "baseline_failed"
+    START_VARIANT = "start_variant"
+    VARIANT_FINISHED = "variant_finished"  # whatever its tasks' outcome
+    COMPLETE = "complete"
+    ARCHIVE = "archive"
+
+
+_S, _A = LlmStatus, LlmAction
+_TRANSITIONS: dict[tuple[LlmStatus, LlmAction], LlmStatus] = {
+    (_S.DRAFT, _A.SELECT_TASKS): _S.BASELINE_PENDING,
+    (_S.BASELINE_PENDING, _A.SELECT_TASKS): _S.BASELINE_PENDING,
+    (_S.BASELINE_PENDING, _A.START_BASELINE): _S.RUNNING_BASELINE,
+    (_S.BASELINE_FAILED, _A.START_BASELINE): _S.RUNNING_BASELINE,
+    (_S.RUNNING_BASELINE, _A.BASELINE_SUCCEEDED): _S.BASELINE_COMPLETE,
+    (_S.RUNNING_BASELINE, _A.BASELINE_FAILED): _S.BASELINE_FAILED,
+    (_S.BASELINE_COMPLETE, _A.START_VARIANT): _S.RUNNING_VARIANT,
+    (_S.IDLE, _A.START_VARIANT): _S.RUNNING_VARIANT,
+    (_S.RUNNING_VARIANT, _A.VARIANT_FINISHED): _S.IDLE,
+    (_S.BASELINE_COMPLETE, _A.COMPLETE): _S.COMPLETED,
+    (_S.IDLE, _A.COMPLETE): _S.COMPLETED,
+    **{(status, _A.ARCHIVE): _S.ARCHIVED for status in LlmStatus if status is not _S.ARCHIVED},
+}
+
+# Before the baseline starts nothing has run, so the tasks and steps may still change.
+_SCOPE_OPEN = frozenset({LlmStatus.DRAFT, LlmStatus.BASELINE_PENDING})
+
+
+def allowed_actions(status: LlmStatus) -> tuple[LlmAction, ...]:
+    """The actions that ``status`` allows, in declaration order.
+
+    Examples:
+        >>> [a.value for a in allowed_actions(LlmStatus.IDLE)]
+        ['start_variant', 'complete', 'archive']
+    """
+    return tuple(action for action in LlmAction if (status, action) in _TRANSITIONS)
+
+
+def next_status(status: LlmStatus, action: LlmAction) -> LlmStatus:
+    """The status that ``action`` leads to from ``status``.
+
+    Raises:
+        InvalidTransition: the action is not allowed from ``status``.
+
+    Examples:
+        >>> next_status(LlmStatus.BASELINE_FAILED, LlmAction.START_BASELINE).value
+        'running_baseline'
+        >>> next_status(LlmStatus.DRAFT, LlmAction.START_VARIANT)
+        Traceback (most recent call last):
+        ...
+        ablab.errors.InvalidTransition: cannot start_variant an LLM experiment that is draft (...)
+    """
+    try:
+        return _TRANSITIONS[(status, action)]
+    except KeyError:
+        allowed = [a.value for a in allowed_actions(status)]
+        hint = f"allowed: {', '.join(allowed)}" if allowed else "no action is allowed"
+        raise InvalidTransition(
+            f"cannot {action.value} an LLM experiment that is {status.value} ({hint})",
+            details={"status": status.value, "action": action.value, "allowed_actions": allowed},
+        ) from None
+
+
+def scope_locked(status: LlmStatus) -> bool:
+    """Whether the task set and the steps in scope are fixed (the baseline has started).
+
+    Examples:
+        >>> scope_locked(LlmStatus.BASELINE_PENDING), scope_locked(LlmStatus.BASELINE_FAILED)
+        (False, True)
+    """
+    return status not in _SCOPE_OPEN
+
+
+def _parameter(name: object, *, step: str | None = None) -> Parameter:
+    if isinstance(name, str) and name in _PARAMETER_NAMES:
+        return Parameter(name)
+    where = f" for step {step!r}" if step is not None else ""
+    raise ValidationError(
+        f"unknown parameter {name!r}{where}: use one of {', '.join(Parameter)}",
+        details={"parameter": _shown(name), "allowed": sorted(_PARAMETER_NAMES)},
+    )
+
+
+def _check_step(step: object, steps: Sequence[str]) -> None:
+    if step not in steps:
+        scope = ", ".join(steps) if steps else "none"
+        raise ValidationError(
+            f"step {step!r} is not in the experiment's scope (steps: {scope})",
+            details={"step": _shown(step), "steps": list(steps)},
+        )
+
+
+def _invalid(parameter: Parameter, value: object, allowed: str) -> ValidationError:
+    return ValidationError(
+        f"{parameter.value} must be {allowed}, got {value!r}",
+        details={"parameter": parameter.value, "allowed": allowed, "value": _shown(value)},
+    )
+
+
+def _shown(value: object) -> object:
+    """``value`` if JSON can carry it as is, else its repr (details go on the wire)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)

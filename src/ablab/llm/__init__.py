@@ -1,0 +1,1 @@
+"""LLM configuration experiments: evaluators and runners."""

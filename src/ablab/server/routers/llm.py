@@ -1,0 +1,179 @@
+"""``/v1/llm``: LLM configuration experiments (seed 002): tasks, the experiment with its
+baseline and variant tree, runs through the user's webhook, results, and the callback by
+which an application answers later."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from ablab.contract.base import Schema
+from ablab.contract.errors import error_responses
+from ablab.contract.llm import (
+    LlmBaselineSet,
+    LlmExperimentCreate,
+    LlmExperimentPublic,
+    LlmResults,
+    LlmRunRequest,
+    LlmTaskCreate,
+    LlmTaskPublic,
+    LlmTasksSelect,
+    LlmVariantCreate,
+)
+from ablab.domain.llm import LlmAction
+from ablab.domain.llm_records import LlmExperiment
+from ablab.errors import NotFound, Unauthorized, ValidationError
+from ablab.llm.signing import verify
+from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.services import llm_experiments as llm
+from ablab.services.context import Context
+from ablab.services.llm_results import llm_results
+
+router = APIRouter(
+    prefix="/v1/llm", tags=["llm"], responses=error_responses(401, 403, 404, 409, 413, 422)
+)
+
+Ref = Annotated[str, "the experiment's id or name"]
+
+
+def _public(ctx: Context, experiment: LlmExperiment) -> LlmExperimentPublic:
+    return LlmExperimentPublic.from_domain(experiment, llm.progress_of(ctx, experiment))
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED)
+def create_task(spec: LlmTaskCreate, principal: WriteCaller, state: StateDep) -> LlmTaskPublic:
+    """A task: an input, an optional expected output, and the evaluators that judge it."""
+    return LlmTaskPublic.from_domain(llm.create_task(context_of(principal, state), spec))
+
+
+@router.get("/tasks")
+def list_tasks(principal: ReadCaller, state: StateDep) -> list[LlmTaskPublic]:
+    return [LlmTaskPublic.from_domain(t) for t in llm.list_tasks(context_of(principal, state))]
+
+
+@router.post("/experiments", status_code=status.HTTP_201_CREATED)
+def create(
+    spec: LlmExperimentCreate, principal: WriteCaller, state: StateDep
+) -> LlmExperimentPublic:
+    """An experiment over some inference steps; with ``tasks`` it awaits its baseline."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.create_llm_experiment(ctx, spec))
+
+
+@router.get("/experiments")
+def list_(principal: ReadCaller, state: StateDep) -> list[LlmExperimentPublic]:
+    ctx = context_of(principal, state)
+    return [_public(ctx, e) for e in llm.list_llm_experiments(ctx)]
+
+
+@router.get("/experiments/{ref}")
+def get(ref: Ref, principal: ReadCaller, state: StateDep) -> LlmExperimentPublic:
+    """The experiment, its variant tree with each variant's merged configuration, and the
+    progress of the configuration being run."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.get_llm_experiment(ctx, ref))
+
+
+@router.put("/experiments/{ref}/tasks")
+def select_tasks(
+    ref: Ref, spec: LlmTasksSelect, principal: WriteCaller, state: StateDep
+) -> LlmExperimentPublic:
+    """Choose the task set (locked once the baseline starts)."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.select_tasks(ctx, ref, spec.tasks))
+
+
+@router.put("/experiments/{ref}/baseline")
+def set_baseline(
+    ref: Ref, spec: LlmBaselineSet, principal: WriteCaller, state: StateDep
+) -> LlmExperimentPublic:
+    """Set the baseline's configuration, ``{step: {parameter: value}}``."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.set_baseline(ctx, ref, spec.config))
+
+
+@router.post("/experiments/{ref}/variants", status_code=status.HTTP_201_CREATED)
+def add_variant(
+    ref: Ref, spec: LlmVariantCreate, principal: WriteCaller, state: StateDep
+) -> LlmExperimentPublic:
+    """A variant changing one parameter of one step, from the baseline or from ``parent``."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.add_variant(ctx, ref, spec))
+
+
+@router.post("/experiments/{ref}/run", status_code=status.HTTP_202_ACCEPTED)
+def run(
+    ref: Ref, principal: WriteCaller, state: StateDep, spec: LlmRunRequest | None = None
+) -> LlmExperimentPublic:
+    """Run the baseline (no ``variant``) or a variant through the experiment's webhook, in
+    the background; ``GET`` the experiment for its progress, then its results."""
+    ctx = context_of(principal, state)
+    started = state.llm_jobs.start(ctx, ref, (spec or LlmRunRequest()).variant)
+    return _public(ctx, started)
+
+
+def _act(action: LlmAction) -> None:
+    def endpoint(ref: Ref, principal: WriteCaller, state: StateDep) -> LlmExperimentPublic:
+        ctx = context_of(principal, state)
+        return _public(ctx, llm.act(ctx, ref, action))
+
+    endpoint.__name__ = f"llm_{action.value}"
+    endpoint.__doc__ = f"{action.value.capitalize()} the experiment."
+    router.post(f"/experiments/{{ref}}/{action.value}", name=f"llm_{action.value}")(endpoint)
+
+
+for _action in (LlmAction.COMPLETE, LlmAction.ARCHIVE):
+    _act(_action)
+
+
+@router.get("/experiments/{ref}/results")
+async def results(ref: Ref, principal: ReadCaller, state: StateDep) -> LlmResults:
+    """Pass rates against the baseline, the exact McNemar test with Holm across variants,
+    the task breakdown with flaky tasks, and each evaluator's delta."""
+    return await run_in_threadpool(llm_results, context_of(principal, state), ref)
+
+
+class CallbackAccepted(Schema):
+    test_id: str
+    accepted: bool = True
+
+
+@router.post(
+    "/callbacks/{test_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def callback(test_id: str, request: Request, state: StateDep) -> CallbackAccepted:
+    """The output of a task run the application answered with 202: ``{"output": ...}``
+    or ``{"error": "..."}``, signed like ablab's webhook (``X-Ablab-Signature``); no API
+    key is needed, the signature proves the sender."""
+    body = await request.body()
+    with state.store.session() as session:
+        run_ = session.get_llm_run(test_id)
+        experiment = (
+            session.get_llm_experiment(run_.project_id, run_.experiment_id) if run_ else None
+        )
+    if run_ is None or experiment is None:
+        raise NotFound(f"unknown test {test_id!r}", details={"test_id": test_id})
+    if experiment.webhook_secret is None:
+        raise Unauthorized("this experiment has no webhook secret to check the signature with")
+    verify(experiment.webhook_secret, body, request.headers)
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        raise ValidationError('the callback\'s body must be JSON: {"output": ...}') from None
+    if not isinstance(payload, dict) or not ({"output", "error"} & payload.keys()):
+        raise ValidationError('the callback\'s body is {"output": ...} or {"error": "..."}')
+    error = payload.get("error")
+    state.llm_jobs.deliver(
+        experiment.id, test_id, payload.get("output"), str(error) if error is not None else None
+    )
+    return CallbackAccepted(test_id=test_id)

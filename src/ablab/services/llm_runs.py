@@ -1,0 +1,290 @@
+"""Running a configuration of an LLM experiment: every task, ``trials`` times, through a
+runner (the user's webhook, or an in-process callable), each output judged by the task's
+evaluators as it arrives.
+
+A run is recorded ``pending`` before it is sent and completed when its answer is judged,
+so the progress of a long run can be read while it goes on. The baseline fails when any of
+its task runs got no usable answer (every variant is compared task by task with it, so it
+must be whole); a variant's failed or unanswered task counts against that variant only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from ablab.domain.llm import LlmAction, LlmStatus, effective_config, next_status, overrides
+from ablab.domain.llm_records import BASELINE, LlmExperiment, LlmRun, LlmTask, RunState
+from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ablab.llm.evaluators import (
+    EvaluatorKind,
+    EvaluatorSpec,
+    evaluate_all,
+    load_function,
+    parse_evaluator,
+    task_passed,
+)
+from ablab.llm.runners import Runner, RunOutcome, TaskRun, WebhookRunner, run_all
+from ablab.services.audit import record
+from ablab.services.context import Context
+from ablab.services.llm_experiments import require_llm_experiment
+
+__all__ = ["begin_run", "execute_run", "run_configuration", "webhook_runner"]
+
+Judges = Mapping[str, Callable[..., Any]]
+
+
+def webhook_runner(experiment: LlmExperiment) -> WebhookRunner:
+    """The runner of an experiment with a webhook.
+
+    Raises:
+        ValidationError: the experiment has no webhook (run it with a Python callable).
+    """
+    if experiment.webhook_url is None or experiment.webhook_secret is None:
+        raise ValidationError(
+            f"{experiment.name!r} has no webhook_url: run it from Python with a callable, "
+            "or create it with a webhook"
+        )
+    return WebhookRunner(experiment.webhook_url, experiment.webhook_secret)
+
+
+def _specs(task: LlmTask, judges: Judges) -> list[EvaluatorSpec]:
+    """The task's evaluators, each one able to run (so a run never starts half broken)."""
+    specs = [parse_evaluator(raw, judges=list(judges)) for raw in task.evaluators]
+    for spec in specs:
+        if spec.kind is EvaluatorKind.PYTHON:
+            load_function(str(spec.params["function"]))
+    return specs
+
+
+def begin_run(
+    ctx: Context, ref: str, variant: str | None = None, *, judges: Judges | None = None
+) -> LlmExperiment:
+    """Mark the baseline (``variant`` None) or a variant running and record its task runs.
+
+    Raises:
+        InvalidTransition: the lifecycle does not allow it now (another run goes on, no
+            baseline yet for a variant, ...).
+        ValidationError: no tasks, or an evaluator that cannot run (unknown judge, python
+            function that does not import).
+        NotFound: no such variant.
+    """
+    with ctx.store.session() as session:
+        current = require_llm_experiment(session, ctx, ref)
+        if variant is None:
+            target, action = BASELINE, LlmAction.START_BASELINE
+        else:
+            found = current.variant(variant)
+            if found is None:
+                raise NotFound(f"unknown variant {variant!r}", details={"variant": variant})
+            target, action = found.id, LlmAction.START_VARIANT
+        status = next_status(current.status, action)
+        tasks = [session.get_llm_task(ctx.project_id, t) for t in current.task_ids]
+        if not tasks:
+            raise ValidationError(f"choose the tasks of {current.name!r} before running it")
+        for task in tasks:
+            assert task is not None  # tasks are never deleted
+            _specs(task, judges or {})
+        if variant is not None and session.list_llm_runs(current.id, target):
+            raise Conflict(
+                f"variant {variant!r} has run already: branch a new variant to try again",
+                details={"variant": variant},
+            )
+        now = ctx.clock()
+        runs = [
+            LlmRun(
+                test_id=f"llr_{secrets.token_hex(12)}",
+                project_id=ctx.project_id,
+                experiment_id=current.id,
+                variant_id=target,
+                task_id=task_id,
+                trial=trial,
+                state=RunState.PENDING,
+                created_at=now,
+            )
+            for task_id in current.task_ids
+            for trial in range(current.trials)
+        ]
+        if variant is None:  # a retried baseline starts over
+            session.delete_llm_runs(current.id, BASELINE)
+        session.add_llm_runs(runs)
+        stored = session.update_llm_experiment(
+            replace(current, status=status, running=target, updated_at=now)
+        )
+        record(
+            ctx,
+            session,
+            action.value,
+            "llm_experiment",
+            current.id,
+            after={"running": target, "runs": len(runs)},
+        )
+        return stored
+
+
+def execute_run(
+    ctx: Context,
+    ref: str,
+    runner: Runner,
+    *,
+    judges: Judges | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LlmExperiment:
+    """Send the pending runs of the configuration being run, judge and store each answer,
+    then move the lifecycle on. Closes a :class:`WebhookRunner` when done.
+
+    Raises:
+        InvalidTransition: nothing is running.
+    """
+    with ctx.store.session() as session:
+        experiment = require_llm_experiment(session, ctx, ref)
+        if experiment.running is None:
+            raise InvalidTransition(f"nothing of {experiment.name!r} is running")
+        pending = [
+            r
+            for r in session.list_llm_runs(experiment.id, experiment.running)
+            if r.state is RunState.PENDING
+        ]
+        found = {t: session.get_llm_task(ctx.project_id, t) for t in experiment.task_ids}
+    tasks = {t: task for t, task in found.items() if task is not None}
+    chosen = experiment.running
+    variant_id = None if chosen == BASELINE else chosen
+    by_id = experiment.variants_by_id
+    changes = overrides(by_id, variant_id)
+    config = effective_config(experiment.baseline, by_id, variant_id)
+    judge_map = judges or {}
+    specs = {t: _specs(task, judge_map) for t, task in tasks.items()}
+    stored_runs = {r.test_id: r for r in pending}
+
+    def store(run: TaskRun, outcome: RunOutcome) -> None:
+        task = tasks[run.task_id]
+        if outcome.ok:
+            verdicts = evaluate_all(
+                specs[run.task_id],
+                outcome.output,
+                expected=task.expected_output,
+                task_input=task.input,
+                judges=judge_map,
+            )
+            state = RunState.PASSED if task_passed(verdicts) else RunState.FAILED
+        else:
+            verdicts, state = [], RunState.ERROR
+        finished = replace(
+            stored_runs[run.test_id],
+            state=state,
+            output=outcome.output,
+            error=outcome.error,
+            verdicts=tuple(
+                {"evaluator": v.evaluator, "passed": v.passed, "score": v.score, "detail": v.detail}
+                for v in verdicts
+            ),
+            latency_ms=outcome.latency_ms,
+            attempts=outcome.attempts,
+            completed_at=ctx.clock(),
+        )
+        with ctx.store.session() as tx:
+            tx.update_llm_run(finished)
+
+    class Judged:
+        async def run(self, run: TaskRun) -> RunOutcome:
+            outcome = await runner.run(run)
+            await asyncio.to_thread(store, run, outcome)
+            return outcome
+
+    planned = [
+        TaskRun(
+            test_id=r.test_id,
+            task_id=r.task_id,
+            task_input=tasks[r.task_id].input,
+            expected=tasks[r.task_id].expected_output,
+            experiment_id=experiment.id,
+            variant_id=variant_id,
+            overrides=changes,
+            config=config,
+            trial=r.trial,
+        )
+        for r in pending
+    ]
+
+    async def everything() -> None:
+        try:
+            await run_all(Judged(), planned, concurrency=experiment.concurrency, progress=progress)
+        finally:
+            if isinstance(runner, WebhookRunner):
+                await runner.aclose()
+
+    try:
+        _run_to_the_end(everything)
+    finally:
+        finished = _finish(ctx, experiment.id)
+    return finished
+
+
+def _run_to_the_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``asyncio.run(work())``, in a thread of its own when this thread already runs an
+    event loop (a notebook, an async application, a browser test's driver)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(work())
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ablab-llm") as pool:
+        pool.submit(lambda: asyncio.run(work())).result()
+
+
+def _finish(ctx: Context, experiment_id: str) -> LlmExperiment:
+    """Move the lifecycle on once the running configuration's runs are all answered (or the
+    run broke off: what is still pending then counts as unanswered)."""
+    with ctx.store.session() as session:
+        current = require_llm_experiment(session, ctx, experiment_id)
+        chosen = current.running
+        runs = session.list_llm_runs(current.id, chosen) if chosen else []
+        for run in runs:
+            if run.state is RunState.PENDING:
+                session.update_llm_run(
+                    replace(run, state=RunState.ERROR, error="the run broke off before it")
+                )
+        errors = sum(r.state in (RunState.ERROR, RunState.PENDING) for r in runs)
+        if current.status is LlmStatus.RUNNING_BASELINE:
+            action = LlmAction.BASELINE_FAILED if errors else LlmAction.BASELINE_SUCCEEDED
+        else:
+            action = LlmAction.VARIANT_FINISHED
+        stored = session.update_llm_experiment(
+            replace(
+                current,
+                status=next_status(current.status, action),
+                running=None,
+                updated_at=ctx.clock(),
+            )
+        )
+        record(
+            ctx,
+            session,
+            action.value,
+            "llm_experiment",
+            current.id,
+            after={"ran": chosen, "runs": len(runs), "errors": errors},
+        )
+        return stored
+
+
+def run_configuration(
+    ctx: Context,
+    ref: str,
+    variant: str | None = None,
+    *,
+    runner: Runner | None = None,
+    judges: Judges | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LlmExperiment:
+    """Run the baseline (``variant`` None) or a variant to the end, here and now.
+
+    Without ``runner`` the experiment's webhook is called.
+    """
+    experiment = begin_run(ctx, ref, variant, judges=judges)
+    chosen = runner if runner is not None else webhook_runner(experiment)
+    return execute_run(ctx, experiment.id, chosen, judges=judges, progress=progress)
