@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         model_timeout: Seconds a model backend may take before the gateway gives up on it.
         shadow_sample: Share of a shadow experiment's requests mirrored to its treatments.
         console_session_hours: How long a console sign-in lasts.
+        llm_python_evaluators: Whether the server runs ``python`` evaluators of LLM tasks
+            (they import and call any function with the server's rights; off by default).
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -50,3 +52,4 @@ class Settings(BaseSettings):
     model_timeout: float = 2.0
     shadow_sample: float = 1.0
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    llm_python_evaluators: bool = False

@@ -31,7 +31,7 @@ def run(*args: str) -> str:
 def test_an_experiment_from_the_shell(home: Path, example: ExampleApp) -> None:
     for i in range(4):
         answer = json.dumps({"answer": str(i), "fragile": i % 2 == 0})
-        run("llm", "task", "create", f"t{i}", "--input", answer, "--expected", json.dumps(str(i)),
+        run("llm", "task", "create", f"t{i}", "--input", answer, "--expected", str(i),
             "--evaluator", '{"kind": "exact_match"}')  # fmt: skip
     assert "t3" in run("llm", "task", "list")
     shown = run(

@@ -26,7 +26,7 @@ What it does with a task is its ``mode`` (``state.task_modes[task_id]``, else
 
 ``answer``   ``200 {"output": ...}``
 ``later``    ``202``; if ``callback_url`` is set, a signed ``POST {callback_url}/{test_id}``
-             of ``{"output": ..., "error": null}`` after ``callback_delay`` seconds
+             of ``{"test_id", "output", "error": null}`` after ``callback_delay`` seconds
 ``hang``     no answer for ``hang_seconds`` (or until the app stops)
 ``reject``   ``400`` (a request the application refuses: never worth retrying)
 ``fail``     ``200 {"output": null, "error": "..."}`` (the pipeline reporting its own failure)
@@ -149,7 +149,7 @@ def create_app(state: AppState) -> Starlette:
 
     async def callback(test_id: str, output: Any) -> None:
         await asyncio.sleep(state.callback_delay)
-        content = json.dumps({"output": output, "error": None}).encode()
+        content = json.dumps({"test_id": test_id, "output": output, "error": None}).encode()
         headers = {
             "Content-Type": "application/json",
             **sign(state.secret, content, int(time.time())),

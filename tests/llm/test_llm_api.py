@@ -111,13 +111,21 @@ def test_an_answer_can_come_later_by_a_signed_callback(
     assert set(app.state.callback_statuses) == {202}
     # A callback for a finished run, a forged one, and one for nobody.
     test_id = app.state.later[0]
-    body = b'{"output": "9"}'
+    body = b'{"test_id": "%s", "output": "9"}' % test_id.encode()
     late = httpx.post(
         f"{server.url}/v1/llm/callbacks/{test_id}",
         content=body,
         headers=sign(SECRET, body, int(time.time())),
     )
     assert late.status_code == 409
+    # A signed answer stands for its own test only: replayed under another id, it is refused.
+    replayed = httpx.post(
+        f"{server.url}/v1/llm/callbacks/{app.state.later[1]}",
+        content=body,
+        headers=sign(SECRET, body, int(time.time())),
+    )
+    assert replayed.status_code == 422
+    assert "must name its test_id" in replayed.json()["error"]["message"]
     forged = httpx.post(
         f"{server.url}/v1/llm/callbacks/{test_id}",
         content=body,
@@ -179,3 +187,29 @@ def test_another_project_sees_nothing(
     assert other.get("/v1/llm/experiments/answers").status_code == 404
     assert other.get("/v1/llm/experiments").json() == []
     assert other.post("/v1/llm/experiments/answers/run").status_code == 404
+
+
+def test_mistakes_change_nothing(project: Project, app: ExampleApp) -> None:
+    http = setup(project, app, tasks=1)
+    body = {"name": "no-hook", "steps": ["s"], "tasks": ["t0"]}
+    assert http.post("/v1/llm/experiments", json=body).status_code == 201
+    refused = http.post("/v1/llm/experiments/no-hook/run")
+    assert refused.status_code == 422
+    assert "no webhook_url" in refused.json()["error"]["message"]
+    assert http.get("/v1/llm/experiments/no-hook").json()["status"] == "baseline_pending"
+    # NaN has no JSON: a 422 naming the value, never a 500.
+    for content in (
+        b'{"config": {"response_generator": {"temperature": NaN}}}',
+        b'{"config": {"response_generator": {"max_tokens": 1e400}}}',
+    ):
+        answer = http.put(
+            "/v1/llm/experiments/answers/baseline",
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+    python = {"name": "py", "input": 1, "evaluators": [
+        {"kind": "python", "params": {"function": "os:getcwd"}}]}  # fmt: skip
+    refused = http.post("/v1/llm/tasks", json=python)
+    assert refused.status_code == 422
+    assert "python evaluators run code" in refused.json()["error"]["message"]

@@ -380,7 +380,11 @@ ALLOWED: dict[tuple[LlmStatus, LlmAction], LlmStatus] = {
     (S.RUNNING_VARIANT, A.VARIANT_FINISHED): S.IDLE,
     (S.BASELINE_COMPLETE, A.COMPLETE): S.COMPLETED,
     (S.IDLE, A.COMPLETE): S.COMPLETED,
-    **{(status, A.ARCHIVE): S.ARCHIVED for status in S if status is not S.ARCHIVED},
+    **{
+        (status, A.ARCHIVE): S.ARCHIVED
+        for status in S
+        if status not in (S.ARCHIVED, S.RUNNING_BASELINE, S.RUNNING_VARIANT)
+    },
 }
 
 

@@ -17,7 +17,7 @@ from ablab.llm.runners import CallableRunner
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
 from ablab.services.llm_results import llm_results
-from ablab.services.llm_runs import run_configuration
+from ablab.services.llm_runs import begin_run, recover_interrupted, run_configuration
 from tests.llm.example_app import ExampleApp
 
 SECRET = "a-secret-of-some-length"
@@ -225,3 +225,50 @@ def test_runs_are_recorded_per_task_and_trial(ctx: Context, app: ExampleApp) -> 
     assert {r.state for r in runs} == {RunState.PASSED}
     assert all(r.attempts == 1 for r in runs)
     assert all(len(r.verdicts) == 2 for r in runs)
+
+
+def test_a_run_a_stopped_server_left_behind_is_ended(ctx: Context, app: ExampleApp) -> None:
+    name = experiment(ctx, app)
+    begin_run(ctx, name)  # recorded, never sent: the server stopped here
+    assert llm.get_llm_experiment(ctx, name).status is LlmStatus.RUNNING_BASELINE
+    (ended,) = recover_interrupted(ctx.store)
+    found = llm.get_llm_experiment(ctx, name)
+    assert (found.id, found.status, found.running) == (ended, LlmStatus.BASELINE_FAILED, None)
+    (baseline,) = llm_results(ctx, name).variants
+    assert baseline.errors == TASKS
+    assert recover_interrupted(ctx.store) == []
+    # The baseline can be run again, and this time it completes.
+    assert run_configuration(ctx, name).status is LlmStatus.BASELINE_COMPLETE
+
+
+def test_progress_is_told_as_runs_end(ctx: Context, app: ExampleApp) -> None:
+    seen: list[tuple[int, int]] = []
+    run_configuration(
+        ctx, experiment(ctx, app), progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(i, TASKS) for i in range(1, TASKS + 1)]
+
+
+def test_a_running_experiment_cannot_be_archived(ctx: Context, app: ExampleApp) -> None:
+    name = experiment(ctx, app)
+    begin_run(ctx, name)
+    with pytest.raises(InvalidTransition, match="cannot archive"):
+        llm.act(ctx, name, LlmAction.ARCHIVE)
+    recover_interrupted(ctx.store)
+    assert llm.act(ctx, name, LlmAction.ARCHIVE).status is LlmStatus.ARCHIVED
+
+
+def test_an_output_json_cannot_hold_fails_that_task_only(ctx: Context, app: ExampleApp) -> None:
+    name = experiment(ctx, app)
+
+    def pipeline(task: dict[str, Any], config: dict[str, Any]) -> Any:
+        return {1, 2} if task["question"] == "3+3" else task["answer"]
+
+    run_configuration(ctx, name, runner=CallableRunner(pipeline))
+    (baseline,) = llm_results(ctx, name).variants
+    assert (baseline.errors, baseline.tasks_passed) == (1, TASKS - 1)
+    with ctx.store.session() as session:
+        runs = session.list_llm_runs(llm.get_llm_experiment(ctx, name).id, BASELINE)
+    (broken,) = [r for r in runs if r.state is RunState.ERROR]
+    assert broken.error is not None
+    assert broken.error.startswith("the output is not JSON")

@@ -11,6 +11,7 @@ import os
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
@@ -35,6 +36,12 @@ def _value(text: str) -> Any:
         return text
 
 
+def _text_or_json(text: str) -> Any:
+    """An object, array or quoted string as JSON; anything else as the text itself, so that
+    ``--expected 4`` expects the text ``4`` an application answers with."""
+    return _value(text) if text.strip()[:1] in ("{", "[", '"') else text
+
+
 def _settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
     """``step.parameter=value`` pairs as ``{step: {parameter: value}}``."""
     config: dict[str, dict[str, Any]] = {}
@@ -53,13 +60,16 @@ def _settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
 def task_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The task's name.")],
-    input_: Annotated[str, typer.Option("--input", help="The task's input (JSON or text).")],
+    input_: Annotated[
+        str,
+        typer.Option("--input", help="The task's input: a JSON object, array or string, or text."),
+    ],
     evaluator: Annotated[
         list[str],
         typer.Option(help='How to judge it, as JSON: {"kind": "exact_match"}; repeatable.'),
     ],
     expected: Annotated[
-        str | None, typer.Option(help="The expected output (JSON or text).")
+        str | None, typer.Option(help="The expected output: JSON as for --input, or text.")
     ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
@@ -70,8 +80,8 @@ def task_create(
         raise ValidationError(f"--evaluator must be JSON: {exc}") from None
     created = client_of(ctx).llm.create_task(
         name,
-        input=_value(input_),
-        expected_output=_value(expected) if expected is not None else None,
+        input=_text_or_json(input_),
+        expected_output=_text_or_json(expected) if expected is not None else None,
         evaluators=evaluators,
     )
     if output is OutputFormat.JSON:
@@ -216,7 +226,14 @@ def run(
 ) -> None:
     """Run the baseline or a variant over every task, through the experiment's webhook."""
     client = client_of(ctx)
-    done = client.llm.run(name, variant_name, wait=wait)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"{name} {variant_name or 'baseline'}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        done = client.llm.run(name, variant_name, wait=wait, progress=advance)
     if output is OutputFormat.JSON:
         print_json(done)
         return

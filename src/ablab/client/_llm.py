@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpLlm", "Llm", "LlmBackend"]
 
 TaskFunction = Callable[[Any, Mapping[str, Mapping[str, Any]]], Any]
+Progress = Callable[[int, int], None]
 
 
 class LlmBackend(Protocol):
@@ -45,7 +46,11 @@ class LlmBackend(Protocol):
     def set_baseline(self, ref: str, spec: LlmBaselineSet) -> LlmExperimentPublic: ...
     def add_variant(self, ref: str, spec: LlmVariantCreate) -> LlmExperimentPublic: ...
     def run(
-        self, ref: str, variant: str | None, runner: TaskFunction | None
+        self,
+        ref: str,
+        variant: str | None,
+        runner: TaskFunction | None,
+        progress: Progress | None = None,
     ) -> LlmExperimentPublic:
         """Start the run (a server) or run it to the end (the embedded store)."""
         ...
@@ -89,8 +94,13 @@ class HttpLlm:
         )
 
     def run(
-        self, ref: str, variant: str | None, runner: TaskFunction | None
+        self,
+        ref: str,
+        variant: str | None,
+        runner: TaskFunction | None,
+        progress: Progress | None = None,
     ) -> LlmExperimentPublic:
+        del progress  # the server runs it; Llm.run reports progress as it polls
         if runner is not None:
             raise ValidationError(
                 "a Python runner runs with the embedded store; a server calls the "
@@ -196,19 +206,23 @@ class Llm:
         runner: TaskFunction | None = None,
         wait: bool = True,
         timeout: float = 3600.0,
+        progress: Progress | None = None,
     ) -> LlmExperimentPublic:
-        """Run the baseline (``variant`` None) or a variant over every task.
+        """Run the baseline (``variant`` None) or a variant over every task;
+        ``progress(done, total)`` is told as task runs end.
 
         Raises:
             Unavailable: ``wait`` and the run did not end within ``timeout`` seconds.
         """
-        started = self._backend.run(ref, variant, runner)
+        started = self._backend.run(ref, variant, runner, progress)
         if not wait or not started.status.value.startswith("running"):
             return started
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(0.2)
             found = self._backend.get(ref)
+            if progress is not None and found.progress.total:
+                progress(found.progress.done, found.progress.total)
             if not found.status.value.startswith("running"):
                 return found
         raise Unavailable(f"the run of {ref!r} did not end within {timeout:g} s")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 
-from ablab.client._llm import TaskFunction
+from ablab.client._llm import Progress, TaskFunction
 from ablab.contract.llm import (
     LlmBaselineSet,
     LlmExperimentCreate,
@@ -58,10 +58,15 @@ class LocalLlm:
         return self._public(llm.add_variant(self._ctx, ref, spec))
 
     def run(
-        self, ref: str, variant: str | None, runner: TaskFunction | None
+        self,
+        ref: str,
+        variant: str | None,
+        runner: TaskFunction | None,
+        progress: Progress | None = None,
     ) -> LlmExperimentPublic:
         chosen = CallableRunner(runner) if runner is not None else None
-        return self._public(run_configuration(self._ctx, ref, variant, runner=chosen))
+        done = run_configuration(self._ctx, ref, variant, runner=chosen, progress=progress)
+        return self._public(done)
 
     def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic:
         return self._public(llm.act(self._ctx, ref, action))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ablab.contract.base import Schema
 from ablab.domain.llm import LlmStatus, Parameter, effective_config, overrides
@@ -40,6 +41,16 @@ class LlmTaskCreate(Schema):
         default_factory=list,
         description='e.g. [{"kind": "exact_match"}, {"kind": "regex", ...}]',
     )
+
+    @field_validator("input", "expected_output")
+    @classmethod
+    def _json_only(cls, value: Any) -> Any:
+        # It goes to the application as JSON, which has no NaN or infinity.
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"must be plain JSON ({exc})") from None
+        return value
 
 
 class LlmTaskPublic(Schema):

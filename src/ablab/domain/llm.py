@@ -356,7 +356,12 @@ _TRANSITIONS: dict[tuple[LlmStatus, LlmAction], LlmStatus] = {
     (_S.RUNNING_VARIANT, _A.VARIANT_FINISHED): _S.IDLE,
     (_S.BASELINE_COMPLETE, _A.COMPLETE): _S.COMPLETED,
     (_S.IDLE, _A.COMPLETE): _S.COMPLETED,
-    **{(status, _A.ARCHIVE): _S.ARCHIVED for status in LlmStatus if status is not _S.ARCHIVED},
+    # Not while a run goes on: its end would find the experiment gone from under it.
+    **{
+        (status, _A.ARCHIVE): _S.ARCHIVED
+        for status in LlmStatus
+        if status not in (_S.ARCHIVED, _S.RUNNING_BASELINE, _S.RUNNING_VARIANT)
+    },
 }
 
 # Before the baseline starts nothing has run, so the tasks and steps may still change.
@@ -436,6 +441,8 @@ def _invalid(parameter: Parameter, value: object, allowed: str) -> ValidationErr
 
 def _shown(value: object) -> object:
     """``value`` if JSON can carry it as is, else its repr (details go on the wire)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no NaN or infinity
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return repr(value)

@@ -35,6 +35,7 @@ from ablab.server.routers import (
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
+from ablab.services.llm_runs import recover_interrupted
 from ablab.services.monitor import Monitor
 from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
@@ -62,6 +63,8 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
         generated = bootstrap_admin_key(store, admin_key, settings.project)
+        # Runs of a server that stopped mid-way can never be answered now.
+        recover_interrupted(store)
         events_url = settings.events_url.get_secret_value() if settings.events_url else None
         events = open_event_store(settings.home, events_url)
     except BaseException:

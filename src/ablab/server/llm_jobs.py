@@ -17,7 +17,8 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import Conflict
 from ablab.llm.runners import WebhookRunner
 from ablab.services.context import Context
-from ablab.services.llm_runs import begin_run, execute_run, webhook_runner
+from ablab.services.llm_experiments import get_llm_experiment
+from ablab.services.llm_runs import begin_run, check_webhook, execute_run, webhook_runner
 
 __all__ = ["LlmJobs"]
 
@@ -30,9 +31,12 @@ class LlmJobs:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def start(self, ctx: Context, ref: str, variant: str | None) -> LlmExperiment:
+    def start(
+        self, ctx: Context, ref: str, variant: str | None, *, allow_python: bool
+    ) -> LlmExperiment:
         """Record the runs (raising at once for a mistake) and send them in the background."""
-        experiment = begin_run(ctx, ref, variant)
+        check_webhook(get_llm_experiment(ctx, ref))  # before anything is recorded
+        experiment = begin_run(ctx, ref, variant, allow_python=allow_python)
         runner = webhook_runner(experiment)
         with self._lock:
             self._runners[experiment.id] = runner
@@ -49,8 +53,9 @@ class LlmJobs:
         except Exception:  # the run's own bookkeeping failed: log it, keep serving
             logger.exception("the LLM experiment run of %s broke off", experiment_id)
         finally:
-            with self._lock:
-                self._runners.pop(experiment_id, None)
+            with self._lock:  # only its own: the next run of the experiment may have begun
+                if self._runners.get(experiment_id) is runner:
+                    del self._runners[experiment_id]
 
     def deliver(self, experiment_id: str, test_id: str, output: Any, error: str | None) -> None:
         """Hand a later answer to the runner waiting for it.

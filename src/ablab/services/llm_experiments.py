@@ -34,7 +34,14 @@ from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession
 
+PYTHON_REFUSED = (
+    "python evaluators run code in the server's process: this server does not allow them "
+    "(ABLAB_LLM_PYTHON_EVALUATORS=true does); use them with the embedded store, or a judge "
+    "or webhook instead"
+)
+
 __all__ = [
+    "PYTHON_REFUSED",
     "act",
     "add_variant",
     "create_llm_experiment",
@@ -49,11 +56,15 @@ __all__ = [
 ]
 
 
-def create_task(ctx: Context, spec: LlmTaskCreate) -> LlmTask:
+def create_task(ctx: Context, spec: LlmTaskCreate, *, allow_python: bool = True) -> LlmTask:
     """A task of the project; its evaluators are checked now, before anything runs.
 
+    ``allow_python`` False refuses ``python`` evaluators: on a shared server they would run
+    any importable function with the server's rights (``ABLAB_LLM_PYTHON_EVALUATORS``).
+
     Raises:
-        ValidationError: a bad name or evaluator specification.
+        ValidationError: a bad name or evaluator specification, or a python evaluator
+            where they are not allowed.
         Conflict: a task of that name exists.
     """
     if not is_valid_name(spec.name):
@@ -65,6 +76,8 @@ def create_task(ctx: Context, spec: LlmTaskCreate) -> LlmTask:
         {"kind": checked.kind.value, "name": checked.name, "params": dict(checked.params)}
         for checked in (parse_evaluator(e) for e in spec.evaluators)
     )
+    if not allow_python and any(e["kind"] == "python" for e in evaluators):
+        raise ValidationError(PYTHON_REFUSED)
     if not evaluators:
         raise ValidationError(
             f"task {spec.name!r} needs at least one evaluator, e.g. "
@@ -107,7 +120,10 @@ def _check_webhook(url: str | None, secret: str | None) -> None:
         if secret is not None:
             raise ValidationError("a webhook secret without a webhook_url signs nothing")
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError(
             f"webhook_url must be an http(s) URL, got {url!r}", details={"webhook_url": url}

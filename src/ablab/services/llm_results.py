@@ -167,7 +167,7 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
     }
     completed: datetime | None = None
     if done and not pending:
-        completed = max(r.completed_at for r in done if r.completed_at is not None)
+        completed = max((r.completed_at for r in done if r.completed_at), default=None)
     return LlmVariantResult(
         variant=variant_id,
         name=name,

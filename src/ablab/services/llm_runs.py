@@ -11,6 +11,7 @@ must be whole); a variant's failed or unanswered task counts against that varian
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,15 +32,23 @@ from ablab.llm.evaluators import (
 from ablab.llm.runners import Runner, RunOutcome, TaskRun, WebhookRunner, run_all
 from ablab.services.audit import record
 from ablab.services.context import Context
-from ablab.services.llm_experiments import require_llm_experiment
+from ablab.services.llm_experiments import PYTHON_REFUSED, require_llm_experiment
+from ablab.services.ports import MetadataStore
 
-__all__ = ["begin_run", "execute_run", "run_configuration", "webhook_runner"]
+__all__ = [
+    "begin_run",
+    "check_webhook",
+    "execute_run",
+    "recover_interrupted",
+    "run_configuration",
+    "webhook_runner",
+]
 
 Judges = Mapping[str, Callable[..., Any]]
 
 
-def webhook_runner(experiment: LlmExperiment) -> WebhookRunner:
-    """The runner of an experiment with a webhook.
+def check_webhook(experiment: LlmExperiment) -> tuple[str, str]:
+    """The experiment's webhook URL and secret.
 
     Raises:
         ValidationError: the experiment has no webhook (run it with a Python callable).
@@ -49,20 +58,32 @@ def webhook_runner(experiment: LlmExperiment) -> WebhookRunner:
             f"{experiment.name!r} has no webhook_url: run it from Python with a callable, "
             "or create it with a webhook"
         )
-    return WebhookRunner(experiment.webhook_url, experiment.webhook_secret)
+    return experiment.webhook_url, experiment.webhook_secret
 
 
-def _specs(task: LlmTask, judges: Judges) -> list[EvaluatorSpec]:
+def webhook_runner(experiment: LlmExperiment) -> WebhookRunner:
+    """The runner of an experiment with a webhook (raises as :func:`check_webhook`)."""
+    return WebhookRunner(*check_webhook(experiment))
+
+
+def _specs(task: LlmTask, judges: Judges, *, allow_python: bool = True) -> list[EvaluatorSpec]:
     """The task's evaluators, each one able to run (so a run never starts half broken)."""
     specs = [parse_evaluator(raw, judges=list(judges)) for raw in task.evaluators]
     for spec in specs:
         if spec.kind is EvaluatorKind.PYTHON:
+            if not allow_python:
+                raise ValidationError(f"task {task.name!r}: {PYTHON_REFUSED}")
             load_function(str(spec.params["function"]))
     return specs
 
 
 def begin_run(
-    ctx: Context, ref: str, variant: str | None = None, *, judges: Judges | None = None
+    ctx: Context,
+    ref: str,
+    variant: str | None = None,
+    *,
+    judges: Judges | None = None,
+    allow_python: bool = True,
 ) -> LlmExperiment:
     """Mark the baseline (``variant`` None) or a variant running and record its task runs.
 
@@ -88,7 +109,7 @@ def begin_run(
             raise ValidationError(f"choose the tasks of {current.name!r} before running it")
         for task in tasks:
             assert task is not None  # tasks are never deleted
-            _specs(task, judges or {})
+            _specs(task, judges or {}, allow_python=allow_python)
         if variant is not None and session.list_llm_runs(current.id, target):
             raise Conflict(
                 f"variant {variant!r} has run already: branch a new variant to try again",
@@ -142,8 +163,24 @@ def execute_run(
     """
     with ctx.store.session() as session:
         experiment = require_llm_experiment(session, ctx, ref)
-        if experiment.running is None:
-            raise InvalidTransition(f"nothing of {experiment.name!r} is running")
+    if experiment.running is None:
+        raise InvalidTransition(f"nothing of {experiment.name!r} is running")
+    try:
+        _send(ctx, experiment, runner, judges or {}, progress)
+    finally:
+        # Whatever happened, the run ends: what is still pending counts as unanswered.
+        finished = _finish(ctx, experiment.id)
+    return finished
+
+
+def _send(
+    ctx: Context,
+    experiment: LlmExperiment,
+    runner: Runner,
+    judge_map: Judges,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    with ctx.store.session() as session:
         pending = [
             r
             for r in session.list_llm_runs(experiment.id, experiment.running)
@@ -156,13 +193,13 @@ def execute_run(
     by_id = experiment.variants_by_id
     changes = overrides(by_id, variant_id)
     config = effective_config(experiment.baseline, by_id, variant_id)
-    judge_map = judges or {}
     specs = {t: _specs(task, judge_map) for t, task in tasks.items()}
     stored_runs = {r.test_id: r for r in pending}
 
     def store(run: TaskRun, outcome: RunOutcome) -> None:
         task = tasks[run.task_id]
-        if outcome.ok:
+        problem = outcome.error or _not_json(outcome.output)
+        if problem is None:
             verdicts = evaluate_all(
                 specs[run.task_id],
                 outcome.output,
@@ -176,8 +213,8 @@ def execute_run(
         finished = replace(
             stored_runs[run.test_id],
             state=state,
-            output=outcome.output,
-            error=outcome.error,
+            output=outcome.output if problem is None or outcome.error else None,
+            error=problem,
             verdicts=tuple(
                 {"evaluator": v.evaluator, "passed": v.passed, "score": v.score, "detail": v.detail}
                 for v in verdicts
@@ -217,11 +254,16 @@ def execute_run(
             if isinstance(runner, WebhookRunner):
                 await runner.aclose()
 
+    _run_to_the_end(everything)
+
+
+def _not_json(output: Any) -> str | None:
+    """Why ``output`` cannot be stored (None when it can): JSON, without NaN or infinity."""
     try:
-        _run_to_the_end(everything)
-    finally:
-        finished = _finish(ctx, experiment.id)
-    return finished
+        json.dumps(output, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"the output is not JSON: {exc}"
+    return None
 
 
 def _run_to_the_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -238,7 +280,20 @@ def _run_to_the_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 def _finish(ctx: Context, experiment_id: str) -> LlmExperiment:
     """Move the lifecycle on once the running configuration's runs are all answered (or the
-    run broke off: what is still pending then counts as unanswered)."""
+    run broke off: what is still pending then counts as unanswered).
+
+    A variant added meanwhile changes the experiment's revision: the write is tried again on
+    the fresh record (twice at most, then the Conflict propagates)."""
+    for attempt in range(3):
+        try:
+            return _finish_once(ctx, experiment_id)
+        except Conflict:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _finish_once(ctx: Context, experiment_id: str) -> LlmExperiment:
     with ctx.store.session() as session:
         current = require_llm_experiment(session, ctx, experiment_id)
         chosen = current.running
@@ -246,20 +301,24 @@ def _finish(ctx: Context, experiment_id: str) -> LlmExperiment:
         for run in runs:
             if run.state is RunState.PENDING:
                 session.update_llm_run(
-                    replace(run, state=RunState.ERROR, error="the run broke off before it")
+                    replace(
+                        run,
+                        state=RunState.ERROR,
+                        error="the run broke off before this task was answered",
+                        completed_at=ctx.clock(),
+                    )
                 )
         errors = sum(r.state in (RunState.ERROR, RunState.PENDING) for r in runs)
         if current.status is LlmStatus.RUNNING_BASELINE:
             action = LlmAction.BASELINE_FAILED if errors else LlmAction.BASELINE_SUCCEEDED
-        else:
+            status = next_status(current.status, action)
+        elif current.status is LlmStatus.RUNNING_VARIANT:
             action = LlmAction.VARIANT_FINISHED
+            status = next_status(current.status, action)
+        else:  # moved on by other means (a record from before archiving was refused)
+            action, status = LlmAction.VARIANT_FINISHED, current.status
         stored = session.update_llm_experiment(
-            replace(
-                current,
-                status=next_status(current.status, action),
-                running=None,
-                updated_at=ctx.clock(),
-            )
+            replace(current, status=status, running=None, updated_at=ctx.clock())
         )
         record(
             ctx,
@@ -270,6 +329,26 @@ def _finish(ctx: Context, experiment_id: str) -> LlmExperiment:
             after={"ran": chosen, "runs": len(runs), "errors": errors},
         )
         return stored
+
+
+def recover_interrupted(store: MetadataStore) -> list[str]:
+    """End the runs a stopped server left behind: what was still pending counts as
+    unanswered (a baseline fails, a variant finishes with those runs lost). Returns the
+    experiments' ids; the server calls this as it starts, before it runs anything."""
+    ended = []
+    for project in _projects(store):
+        ctx = Context(store, project, "ablab:recovery")
+        with store.session() as session:
+            running = [e for e in session.list_llm_experiments(project) if e.running]
+        for experiment in running:
+            _finish(ctx, experiment.id)
+            ended.append(experiment.id)
+    return ended
+
+
+def _projects(store: MetadataStore) -> list[str]:
+    with store.session() as session:
+        return [p.id for p in session.list_projects()]
 
 
 def run_configuration(
@@ -285,6 +364,9 @@ def run_configuration(
 
     Without ``runner`` the experiment's webhook is called.
     """
+    if runner is None:  # checked before anything is recorded: a mistake changes nothing
+        with ctx.store.session() as session:
+            check_webhook(require_llm_experiment(session, ctx, ref))
     experiment = begin_run(ctx, ref, variant, judges=judges)
     chosen = runner if runner is not None else webhook_runner(experiment)
     return execute_run(ctx, experiment.id, chosen, judges=judges, progress=progress)

@@ -5,6 +5,7 @@ which an application answers later."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
@@ -28,6 +29,7 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.llm.signing import verify
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.state import ServerState
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
 from ablab.services.llm_results import llm_results
@@ -46,7 +48,9 @@ def _public(ctx: Context, experiment: LlmExperiment) -> LlmExperimentPublic:
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
 def create_task(spec: LlmTaskCreate, principal: WriteCaller, state: StateDep) -> LlmTaskPublic:
     """A task: an input, an optional expected output, and the evaluators that judge it."""
-    return LlmTaskPublic.from_domain(llm.create_task(context_of(principal, state), spec))
+    allowed = state.settings.llm_python_evaluators
+    created = llm.create_task(context_of(principal, state), spec, allow_python=allowed)
+    return LlmTaskPublic.from_domain(created)
 
 
 @router.get("/tasks")
@@ -111,7 +115,12 @@ def run(
     """Run the baseline (no ``variant``) or a variant through the experiment's webhook, in
     the background; ``GET`` the experiment for its progress, then its results."""
     ctx = context_of(principal, state)
-    started = state.llm_jobs.start(ctx, ref, (spec or LlmRunRequest()).variant)
+    started = state.llm_jobs.start(
+        ctx,
+        ref,
+        (spec or LlmRunRequest()).variant,
+        allow_python=state.settings.llm_python_evaluators,
+    )
     return _public(ctx, started)
 
 
@@ -152,10 +161,17 @@ class CallbackAccepted(Schema):
     },
 )
 async def callback(test_id: str, request: Request, state: StateDep) -> CallbackAccepted:
-    """The output of a task run the application answered with 202: ``{"output": ...}``
-    or ``{"error": "..."}``, signed like ablab's webhook (``X-Ablab-Signature``); no API
-    key is needed, the signature proves the sender."""
+    """The output of a task run the application answered with 202: ``{"test_id", "output"}``
+    or ``{"test_id", "error"}``, signed like ablab's webhook (``X-Ablab-Signature``). No API
+    key is needed: the signature, with the experiment's own secret over a body that names
+    the test, proves the sender and keeps one signed answer from standing for another test.
+    """
     body = await request.body()
+    await run_in_threadpool(_deliver, state, test_id, body, request.headers)
+    return CallbackAccepted(test_id=test_id)
+
+
+def _deliver(state: ServerState, test_id: str, body: bytes, headers: Mapping[str, str]) -> None:
     with state.store.session() as session:
         run_ = session.get_llm_run(test_id)
         experiment = (
@@ -165,15 +181,21 @@ async def callback(test_id: str, request: Request, state: StateDep) -> CallbackA
         raise NotFound(f"unknown test {test_id!r}", details={"test_id": test_id})
     if experiment.webhook_secret is None:
         raise Unauthorized("this experiment has no webhook secret to check the signature with")
-    verify(experiment.webhook_secret, body, request.headers)
+    verify(experiment.webhook_secret, body, headers)
     try:
         payload: Any = json.loads(body)
     except ValueError:
-        raise ValidationError('the callback\'s body must be JSON: {"output": ...}') from None
+        raise ValidationError('the callback\'s body must be JSON: {"test_id", "output"}') from None
     if not isinstance(payload, dict) or not ({"output", "error"} & payload.keys()):
-        raise ValidationError('the callback\'s body is {"output": ...} or {"error": "..."}')
+        raise ValidationError(
+            'the callback\'s body is {"test_id", "output"} or {"test_id", "error"}'
+        )
+    if payload.get("test_id") != test_id:
+        raise ValidationError(
+            "the callback's body must name its test_id, the one in its URL",
+            details={"test_id": payload.get("test_id")},
+        )
     error = payload.get("error")
     state.llm_jobs.deliver(
         experiment.id, test_id, payload.get("output"), str(error) if error is not None else None
     )
-    return CallbackAccepted(test_id=test_id)
