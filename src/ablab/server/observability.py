@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -115,7 +115,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex[:16]
+        request_id = _header(scope, b"x-request-id") or os.urandom(8).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         sent_start = False
