@@ -22,6 +22,9 @@ from ablab.services.projects import ensure_project
 from ablab.store.metadata import SqlMetadataStore, open_metadata_store
 from ablab.store.metadata.tables import Base
 
+# One process starts many servers here: frozen start-up objects would pile up (settings.py).
+os.environ.setdefault("ABLAB_GC_FREEZE", "false")
+
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 # CI replays the same examples every run (a red build is reproducible); local runs keep

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
         console_session_hours: How long a console sign-in lasts.
         llm_python_evaluators: Whether the server runs ``python`` evaluators of LLM tasks
             (they import and call any function with the server's rights; off by default).
+        gc_freeze: Move what the server made at start-up out of the garbage collector's way
+            (``gc.freeze``); the tests, which start many servers in one process, turn it off.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -53,3 +55,4 @@ class Settings(BaseSettings):
     shadow_sample: float = 1.0
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     llm_python_evaluators: bool = False
+    gc_freeze: bool = True
