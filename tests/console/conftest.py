@@ -21,7 +21,7 @@ import pytest
 from ablab.domain.keys import Scope
 from ablab.services.context import Context
 from ablab.services.users import create_user
-from tests.server.conftest import Project, RunningServer, start_server
+from tests.server.conftest import Project, RunningServer, serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 PASSWORD = "correct horse battery"
@@ -33,11 +33,7 @@ def chromium_path() -> str | None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running, server = start_server(tmp_path_factory.mktemp("console"))
-    yield server
-    for client in server.clients:
-        client.close()
-    running.stop()
+    yield from serving(tmp_path_factory.mktemp("console"))
 
 
 @dataclass

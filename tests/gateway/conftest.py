@@ -10,16 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.gateway.model_server import ModelServer
-from tests.server.conftest import Project, RunningServer, start_server
+from tests.server.conftest import Project, RunningServer, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running, server = start_server(tmp_path_factory.mktemp("gateway"), model_timeout=1.0)
-    yield server
-    for client in server.clients:
-        client.close()
-    running.stop()
+    yield from serving(tmp_path_factory.mktemp("gateway"), model_timeout=1.0)
 
 
 @pytest.fixture

@@ -12,18 +12,14 @@ import pytest
 
 from ablab.llm.signing import sign
 from tests.llm.example_app import ExampleApp
-from tests.server.conftest import Project, RunningServer, start_server
+from tests.server.conftest import Project, RunningServer, serving
 
 SECRET = "a-secret-of-some-length"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running, server = start_server(tmp_path_factory.mktemp("llm"))
-    yield server
-    for client in server.clients:
-        client.close()
-    running.stop()
+    yield from serving(tmp_path_factory.mktemp("llm"))
 
 
 @pytest.fixture

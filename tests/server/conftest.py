@@ -114,13 +114,18 @@ def start_server(home: Path, **settings: object) -> tuple[Uvicorn, RunningServer
     return running, RunningServer(running.url, app, home)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running, server = start_server(tmp_path_factory.mktemp("server"))
+def serving(home: Path, **settings: object) -> Iterator[RunningServer]:
+    """A server for a module's tests, stopped (its clients closed) when they are done."""
+    running, server = start_server(home, **settings)
     yield server
     for client in server.clients:
         client.close()
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from serving(tmp_path_factory.mktemp("server"))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ablab.errors import InvalidTransition
+from ablab.domain.transitions import allowed_in, follow
 
 __all__ = ["Action", "ExperimentStatus", "allowed_actions", "next_status"]
 
@@ -56,7 +56,7 @@ _TRANSITIONS: dict[tuple[ExperimentStatus, Action], ExperimentStatus] = {
 
 def allowed_actions(status: ExperimentStatus) -> tuple[Action, ...]:
     """The actions that ``status`` allows, in declaration order."""
-    return tuple(action for action in Action if (status, action) in _TRANSITIONS)
+    return allowed_in(_TRANSITIONS, status, Action)
 
 
 def next_status(status: ExperimentStatus, action: Action) -> ExperimentStatus:
@@ -65,12 +65,4 @@ def next_status(status: ExperimentStatus, action: Action) -> ExperimentStatus:
     Raises:
         InvalidTransition: the action is not allowed from ``status``.
     """
-    try:
-        return _TRANSITIONS[(status, action)]
-    except KeyError:
-        allowed = [a.value for a in allowed_actions(status)]
-        hint = f"allowed: {', '.join(allowed)}" if allowed else "no action is allowed"
-        raise InvalidTransition(
-            f"cannot {action.value} an experiment that is {status.value} ({hint})",
-            details={"status": status.value, "action": action.value, "allowed_actions": allowed},
-        ) from None
+    return follow(_TRANSITIONS, status, action, "an experiment")

@@ -42,7 +42,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from ablab.errors import Conflict, InvalidTransition, ValidationError
+from ablab.domain.transitions import allowed_in, follow
+from ablab.errors import Conflict, ValidationError
 
 __all__ = [
     "LlmAction",
@@ -375,7 +376,7 @@ def allowed_actions(status: LlmStatus) -> tuple[LlmAction, ...]:
         >>> [a.value for a in allowed_actions(LlmStatus.IDLE)]
         ['start_variant', 'complete', 'archive']
     """
-    return tuple(action for action in LlmAction if (status, action) in _TRANSITIONS)
+    return allowed_in(_TRANSITIONS, status, LlmAction)
 
 
 def next_status(status: LlmStatus, action: LlmAction) -> LlmStatus:
@@ -392,15 +393,7 @@ def next_status(status: LlmStatus, action: LlmAction) -> LlmStatus:
         ...
         ablab.errors.InvalidTransition: cannot start_variant an LLM experiment that is draft (...)
     """
-    try:
-        return _TRANSITIONS[(status, action)]
-    except KeyError:
-        allowed = [a.value for a in allowed_actions(status)]
-        hint = f"allowed: {', '.join(allowed)}" if allowed else "no action is allowed"
-        raise InvalidTransition(
-            f"cannot {action.value} an LLM experiment that is {status.value} ({hint})",
-            details={"status": status.value, "action": action.value, "allowed_actions": allowed},
-        ) from None
+    return follow(_TRANSITIONS, status, action, "an LLM experiment")
 
 
 def scope_locked(status: LlmStatus) -> bool:

@@ -34,12 +34,6 @@ from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession
 
-PYTHON_REFUSED = (
-    "python evaluators run code in the server's process: this server does not allow them "
-    "(ABLAB_LLM_PYTHON_EVALUATORS=true does); use them with the embedded store, or a judge "
-    "or webhook instead"
-)
-
 __all__ = [
     "PYTHON_REFUSED",
     "act",
@@ -54,6 +48,12 @@ __all__ = [
     "select_tasks",
     "set_baseline",
 ]
+
+PYTHON_REFUSED = (
+    "python evaluators run code in the server's process: this server does not allow them "
+    "(ABLAB_LLM_PYTHON_EVALUATORS=true does); use them with the embedded store, or a judge "
+    "or webhook instead"
+)
 
 
 def create_task(ctx: Context, spec: LlmTaskCreate, *, allow_python: bool = True) -> LlmTask:

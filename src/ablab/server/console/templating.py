@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -20,13 +21,6 @@ from ablab.domain.keys import Scope
 __all__ = ["flash_redirect", "render"]
 
 FLASH_COOKIE = "ablab_flash"
-
-_env = Environment(
-    loader=PackageLoader("ablab.server.console", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -58,7 +52,17 @@ def _p(value: float | None) -> str:
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-_env.filters.update(number=_number, percent=_percent, interval=_interval, when=_when, p=_p)
+@cache
+def _environment() -> Environment:
+    """The templates, loaded on the first page (no work at import)."""
+    env = Environment(
+        loader=PackageLoader("ablab.server.console", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(number=_number, percent=_percent, interval=_interval, when=_when, p=_p)
+    return env
 
 
 def render(
@@ -67,14 +71,18 @@ def render(
     """The page ``template`` with ``context``, the viewer's session and any pending flash."""
     viewer = context.get("viewer")
     flash = request.cookies.get(FLASH_COOKIE)
-    page = _env.get_template(template).render(
-        request=request,
-        path=request.url.path,
-        session=viewer.session if viewer is not None else None,
-        can_write=viewer is not None and viewer.can(Scope.WRITE),
-        is_admin=viewer is not None and viewer.can(Scope.ADMIN),
-        flash=_read_flash(flash),
-        **context,
+    page = (
+        _environment()
+        .get_template(template)
+        .render(
+            request=request,
+            path=request.url.path,
+            session=viewer.session if viewer is not None else None,
+            can_write=viewer is not None and viewer.can(Scope.WRITE),
+            is_admin=viewer is not None and viewer.can(Scope.ADMIN),
+            flash=_read_flash(flash),
+            **context,
+        )
     )
     response = HTMLResponse(page, status_code=status_code)
     if flash is not None:
