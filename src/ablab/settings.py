@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         model_timeout: Seconds a model backend may take before the gateway gives up on it.
         shadow_sample: Share of a shadow experiment's requests mirrored to its treatments.
         console_session_hours: How long a console sign-in lasts.
+        console_sign_in_attempts: Failed sign-ins a user name may have in 15 minutes before
+            the console refuses it until the oldest is 15 minutes old (an address: 4 times).
         llm_python_evaluators: Whether the server runs ``python`` evaluators of LLM tasks
             (they import and call any function with the server's rights; off by default).
         gc_freeze: Move what the server made at start-up out of the garbage collector's way
@@ -54,5 +56,6 @@ class Settings(BaseSettings):
     model_timeout: float = 2.0
     shadow_sample: float = 1.0
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    console_sign_in_attempts: int = Field(default=5, ge=1, le=1000)
     llm_python_evaluators: bool = False
     gc_freeze: bool = True

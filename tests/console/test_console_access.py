@@ -192,6 +192,34 @@ def test_sign_in_mistakes_are_refused_with_one_message(console: Console) -> None
     assert "only an admin API key" in by_key.text
 
 
+def test_repeated_failures_lock_the_name_not_the_others(console: Console) -> None:
+    """Five wrong passwords for a name: the sixth try is refused (429 with Retry-After) even
+    with the right password, without checking it; another user still signs in."""
+    client = browser(console)
+    name = console.user(Scope.READ)
+    attempts = console.server.state.settings.console_sign_in_attempts
+    for _ in range(attempts):
+        wrong = client.post(
+            "/login", data={"csrf_token": login_token(client), "name": name, "password": "x"}
+        )
+        assert wrong.status_code == 401
+    locked = client.post(
+        "/login", data={"csrf_token": login_token(client), "name": name, "password": PASSWORD}
+    )
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins: try again in 15 minutes." in locked.text
+    assert 800 < int(locked.headers["Retry-After"]) <= 900
+    assert "ablab_session" not in locked.cookies
+    # The same name typed with other capitals is the same name.
+    shouted = client.post(
+        "/login",
+        data={"csrf_token": login_token(client), "name": name.upper(), "password": PASSWORD},
+    )
+    assert shouted.status_code == 429
+    other, _ = signed_in(console, Scope.WRITE)
+    assert other.get("/experiments").status_code == 200
+
+
 def test_an_admin_key_signs_in_until_it_is_revoked(console: Console) -> None:
     client = browser(console)
     signed = client.post(

@@ -33,6 +33,7 @@ from ablab.server.routers import (
     rollouts,
     sdk,
 )
+from ablab.server.sign_in_throttle import SignInThrottle
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
@@ -91,6 +92,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         ),
         event_log=event_log,
         alerts=alerts,
+        sign_ins=SignInThrottle(settings.console_sign_in_attempts),
     )
     if settings.monitor_interval > 0:
         state.monitor = Monitor(store, events, alerts, interval=settings.monitor_interval)

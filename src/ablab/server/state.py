@@ -18,6 +18,7 @@ from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
 from ablab.server.llm_jobs import LlmJobs
 from ablab.server.observability import Telemetry
+from ablab.server.sign_in_throttle import SignInThrottle
 from ablab.services.context import Context
 from ablab.services.event_buffer import EventBuffer
 from ablab.services.events import ingest_events
@@ -114,6 +115,7 @@ class ServerState:
     alerts: WebhookAlerts | None = None
     monitor: Monitor | None = None
     llm_jobs: LlmJobs = field(default_factory=LlmJobs)
+    sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
 
     def store_ping(self) -> None:
         with self.store.session() as session:

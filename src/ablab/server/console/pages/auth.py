@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -45,14 +46,18 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 
 def _login_form(
-    request: Request, target: str, error: str | None = None, name: str = ""
+    request: Request,
+    target: str,
+    error: str | None = None,
+    name: str = "",
+    status_code: int | None = None,
 ) -> Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
     response = render(
         request,
         "login.html",
         {"login_csrf": token, "next": target, "error": error, "name": name},
-        status_code=401 if error else 200,
+        status_code=status_code or (401 if error else 200),
     )
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
     return response
@@ -75,16 +80,32 @@ def login(
             "This sign-in form was refused: its security token is missing or out of date. "
             "Reload the page and try again."
         )
+    by_key = bool(api_key.strip())
+    who = None if by_key else name  # a key's guesser is counted by address alone
+    address = request.client.host if request.client else None
+    wait = state.sign_ins.retry_after(who, address)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait / 60))
+        message = f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}."
+        response = _login_form(request, safe_next(next), message, name=name, status_code=429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     lifetime = timedelta(hours=state.settings.console_session_hours)
     try:
-        if api_key.strip():
+        if by_key:
             token, session = sign_in_with_key(state.store, api_key, lifetime)
         elif name.strip():
             token, session = sign_in_with_password(state.store, name, password, lifetime)
         else:
             raise Unauthorized("give your user name and password, or an admin API key")
-    except (Unauthorized, Forbidden) as exc:
+    except Unauthorized as exc:
+        if by_key or name.strip():
+            state.sign_ins.failed(who, address)
         return _login_form(request, safe_next(next), exc.message, name=name)
+    except Forbidden as exc:  # a real key without the admin scope: not a guess
+        return _login_form(request, safe_next(next), exc.message, name=name)
+    if who is not None:
+        state.sign_ins.succeeded(who)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
