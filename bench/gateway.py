@@ -24,12 +24,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import BIN, KEY, free_port, start, wrk
+from server import BIN, KEY, THREADS_LUA, free_port, start, wrk
 
 HERE = Path(__file__).resolve().parent
 RUNS = 2
 
-LUA = """
+LUA = (
+    THREADS_LUA
+    + """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(key)s"
@@ -39,6 +41,7 @@ request = function()
   return wrk.format(nil, "%(path)s", nil, body)
 end
 """
+)
 
 
 def measure(url: str, path: str, connections: int) -> tuple[float, float, float]:

@@ -40,8 +40,24 @@ DURATION = "10s"
 CONNECTIONS = 64
 BATCH = 1_000
 
-ASSIGN_LUA = """
-math.randomseed(os.time())
+# wrk runs each thread in a Lua state of its own: without a number per thread, both threads
+# would draw the same "random" units and send the same event ids (a duplicate of every
+# batch, which the store answers with 0 stored).
+THREADS_LUA = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+function init(args)
+  run_id = os.time()
+  math.randomseed(run_id * 100 + thread_id)
+end
+"""
+
+ASSIGN_LUA = (
+    THREADS_LUA
+    + """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(key)s"
@@ -52,11 +68,14 @@ request = function()
   return wrk.format(nil, "%(path)s", nil, body)
 end
 """
+)
 
 # The batch template comes cut at its markers (@ID@, @TS@): each request joins the pieces
 # with a new id prefix and the current second. Two gsubs over the 200 KB template cost wrk
 # about 10 ms a request (half a core at 50 requests/s, measured), a join a fraction of that.
-EVENTS_LUA = """
+EVENTS_LUA = (
+    THREADS_LUA
+    + """
 local counter = 0
 local pieces = {%(pieces)s}
 local markers = {%(markers)s}
@@ -66,7 +85,7 @@ wrk.headers["Authorization"] = "Bearer %(key)s"
 request = function()
   counter = counter + 1
   local values = {
-    string.format("%%d-%%d-", math.random(1, 1000000000), counter),
+    string.format("%%d-%%d-%%d-", run_id, thread_id, counter),
     os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ"),
   }
   local parts = {}
@@ -78,6 +97,7 @@ request = function()
   return wrk.format(nil, "%(path)s", nil, table.concat(parts))
 end
 """
+)
 
 
 def lua_pieces(template: str) -> dict[str, str]:

@@ -192,32 +192,61 @@ def test_sign_in_mistakes_are_refused_with_one_message(console: Console) -> None
     assert "only an admin API key" in by_key.text
 
 
+def from_address(console: Console, address: str) -> httpx.Client:
+    """A browser behind a proxy on the server's machine, which names the client's address."""
+    client = browser(console)
+    client.headers["X-Forwarded-For"] = address
+    return client
+
+
+def try_password(client: httpx.Client, name: str, password: str) -> httpx.Response:
+    return client.post(
+        "/login", data={"csrf_token": login_token(client), "name": name, "password": password}
+    )
+
+
 def test_repeated_failures_lock_the_name_not_the_others(console: Console) -> None:
     """Five wrong passwords for a name: the sixth try is refused (429 with Retry-After) even
     with the right password, without checking it; another user still signs in."""
-    client = browser(console)
+    client = from_address(console, "198.51.100.1")
     name = console.user(Scope.READ)
     attempts = console.server.state.settings.console_sign_in_attempts
     for _ in range(attempts):
-        wrong = client.post(
-            "/login", data={"csrf_token": login_token(client), "name": name, "password": "x"}
-        )
-        assert wrong.status_code == 401
-    locked = client.post(
-        "/login", data={"csrf_token": login_token(client), "name": name, "password": PASSWORD}
-    )
+        assert try_password(client, name, "x").status_code == 401
+    locked = try_password(client, name, PASSWORD)
     assert locked.status_code == 429
     assert "Too many failed sign-ins: try again in 15 minutes." in locked.text
     assert 800 < int(locked.headers["Retry-After"]) <= 900
     assert "ablab_session" not in locked.cookies
-    # The same name typed with other capitals is the same name.
-    shouted = client.post(
-        "/login",
-        data={"csrf_token": login_token(client), "name": name.upper(), "password": PASSWORD},
-    )
-    assert shouted.status_code == 429
-    other, _ = signed_in(console, Scope.WRITE)
-    assert other.get("/experiments").status_code == 200
+    # The same name typed with other capitals, from elsewhere, is the same name.
+    elsewhere = from_address(console, "198.51.100.2")
+    assert try_password(elsewhere, name.upper(), PASSWORD).status_code == 429
+    other = console.user(Scope.WRITE)
+    assert try_password(client, other, PASSWORD).status_code == 303
+
+
+def test_an_unknown_name_locks_like_a_real_one(console: Console) -> None:
+    """The answers never tell whether a user exists: same 401s, then the same 429."""
+    client = from_address(console, "198.51.100.3")
+    real, ghost = console.user(Scope.READ), f"ghost-{console.project.name}"
+    attempts = console.server.state.settings.console_sign_in_attempts
+    answers = {
+        who: [try_password(client, who, "x").status_code for _ in range(attempts + 1)]
+        for who in (real, ghost)
+    }
+    assert answers[real] == answers[ghost] == [401] * attempts + [429]
+
+
+def test_an_address_with_many_failures_waits_whatever_the_name(console: Console) -> None:
+    client = from_address(console, "198.51.100.4")
+    attempts = console.server.state.settings.console_sign_in_attempts
+    for i in range(attempts * 4):  # four times a name's limit, each name under its own
+        assert try_password(client, f"guess-{i // 2}", "x").status_code == 401
+    user = console.user(Scope.READ)
+    assert try_password(client, user, PASSWORD).status_code == 429
+    by_key = client.post("/login", data={"csrf_token": login_token(client), "api_key": "abk_x"})
+    assert by_key.status_code == 429
+    assert try_password(from_address(console, "198.51.100.5"), user, PASSWORD).status_code == 303
 
 
 def test_an_admin_key_signs_in_until_it_is_revoked(console: Console) -> None:

@@ -329,3 +329,29 @@ def test_a_batch_over_two_experiments_checks_variants_per_experiment(
         (3, "experiment 'other' has no variant 'treatment'"),
     ]
     assert result.stored == 2
+
+
+def test_text_with_quotes_commas_newlines_and_unicode_is_stored_as_sent(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    """PostgreSQL's rows arrive as CSV: each awkward character must come back as it went in."""
+    outputs = [
+        'say "hi", then\nleave',
+        "back\\slash, tab\t, nul-free ünïcödé ✓",
+        "",
+        {"k": ["a,b", None, 1.5, True]},
+    ]
+    sent = [prediction(i, output=output) for i, output in enumerate(outputs)]
+    sent.append(prediction(9, unit_id='d "quoted", unit'))
+    assert ingest_events(clock(ctx), events, sent).stored == 5
+    _, rows = events._fetch(  # type: ignore[attr-defined]
+        "SELECT output, unit_id FROM predictions ORDER BY event_id", []
+    )
+    assert [row[0] for row in rows] == [
+        '"say \\"hi\\", then\\nleave"',
+        '"back\\\\slash, tab\\t, nul-free ünïcödé ✓"',
+        '""',
+        '{"k":["a,b",null,1.5,true]}',
+        '{"class":"pneumonia"}',
+    ]
+    assert rows[4][1] == 'd "quoted", unit'

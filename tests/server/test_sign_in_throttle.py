@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -33,37 +34,61 @@ def test_a_name_is_refused_from_its_nth_failure_until_the_oldest_leaves_the_wind
     limits = throttle(clock)
     for step in range(3):
         clock.now += 60 * step  # failures at 0, 1 and 3 minutes
-        assert limits.retry_after("ana", "10.0.0.1") is None
-        limits.failed("ana", "10.0.0.1")
-    assert limits.retry_after("ana", "10.0.0.2") == pytest.approx(7 * 60)
-    assert limits.retry_after(" ANA ", None) == pytest.approx(7 * 60)
-    assert limits.retry_after("bob", "10.0.0.1") is None  # the address is under its limit
+        assert limits.attempt("ana", "10.0.0.1").wait is None
+    assert limits.attempt("ana", "10.0.0.2").wait == pytest.approx(7 * 60)
+    assert limits.attempt(" ANA ", None).wait == pytest.approx(7 * 60)
+    assert limits.attempt("bob", "10.0.0.1").wait is None  # the address is under its limit
     clock.now += 7 * 60  # the first failure is 10 minutes old: one more try
-    assert limits.retry_after("ana", "10.0.0.1") is None
-    limits.failed("ana", "10.0.0.1")
-    assert limits.retry_after("ana", None) == pytest.approx(60)
+    assert limits.attempt("ana", "10.0.0.1").wait is None
+    assert limits.attempt("ana", None).wait == pytest.approx(60)
 
 
-def test_a_success_forgets_the_names_failures_but_not_the_addresses(clock: Clock) -> None:
+def test_a_success_forgets_the_names_failures_and_takes_its_attempt_back(
+    clock: Clock,
+) -> None:
     limits = throttle(clock, attempts=2)
-    for name in ("ana", "ana", "bob", "bob", "cy", "cy", "dee"):
-        limits.failed(name, "10.0.0.1")
-    limits.succeeded("ana")
-    assert limits.retry_after("ana", None) is None
-    assert limits.retry_after("bob", None) is not None
-    # Eight failures from the address (four times two): everyone there waits now.
-    limits.failed("eve", "10.0.0.1")
-    assert limits.retry_after("ana", "10.0.0.1") is not None
-    assert limits.retry_after("ana", "10.0.0.9") is None
+    for name in ("ana", "bob", "bob", "cy", "cy", "dee"):
+        limits.attempt(name, "10.0.0.1")
+    limits.succeeded(limits.attempt("ana", "10.0.0.1"))
+    assert limits.attempt("ana", None).wait is None  # its earlier failure is forgotten
+    assert limits.attempt("bob", None).wait is not None
+    # Six failures and a success from the address: two more failures reach its limit (8).
+    limits.attempt("eve", "10.0.0.1")
+    assert limits.attempt("fay", "10.0.0.1").wait is None
+    assert limits.attempt("gus", "10.0.0.1").wait is not None
+    assert limits.attempt("gus", "10.0.0.9").wait is None
 
 
 def test_a_key_sign_in_is_counted_by_address_only(clock: Clock) -> None:
     limits = throttle(clock, attempts=1)
     for _ in range(4):
-        assert limits.retry_after(None, "10.0.0.1") is None
-        limits.failed(None, "10.0.0.1")
-    assert limits.retry_after(None, "10.0.0.1") is not None
-    assert limits.retry_after("ana", "10.0.0.2") is None
+        assert limits.attempt(None, "10.0.0.1").wait is None
+    assert limits.attempt(None, "10.0.0.1").wait is not None
+    assert limits.attempt("ana", "10.0.0.2").wait is None
+
+
+def test_what_is_not_a_guess_is_taken_back(clock: Clock) -> None:
+    limits = throttle(clock, attempts=1)
+    for _ in range(3):
+        limits.not_a_guess(limits.attempt("ana", "10.0.0.1"))
+    assert limits.attempt("ana", "10.0.0.1").wait is None
+
+
+def test_a_burst_of_simultaneous_guesses_gets_only_the_limit_through(clock: Clock) -> None:
+    limits = throttle(clock, attempts=5)
+    barrier = threading.Barrier(32)
+    through: list[bool] = []
+
+    def guess() -> None:
+        barrier.wait()
+        through.append(limits.attempt("ana", None).wait is None)
+
+    threads = [threading.Thread(target=guess) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert through.count(True) == 5
 
 
 def test_made_up_names_cannot_grow_it_without_bound(
@@ -72,7 +97,19 @@ def test_made_up_names_cannot_grow_it_without_bound(
     monkeypatch.setattr(sign_in_throttle, "MAX_TRACKED", 50)
     limits = throttle(clock, attempts=1)
     for i in range(200):
-        limits.failed(f"user-{i}", None)
+        limits.attempt(f"user-{i}", None)
     assert len(limits._failures) == 50
-    assert limits.retry_after("user-199", None) is not None  # the newest are kept
-    assert limits.retry_after("user-0", None) is None
+    assert limits.attempt("user-199", None).wait is not None  # the newest are kept
+    assert limits.attempt("user-0", None).wait is None
+
+
+def test_a_name_refused_again_and_again_is_evicted_last(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sign_in_throttle, "MAX_TRACKED", 50)
+    limits = throttle(clock, attempts=1)
+    limits.attempt("victim", None)
+    for i in range(200):
+        assert limits.attempt("victim", None).wait is not None  # the guesser keeps trying
+        limits.attempt(f"noise-{i}", None)
+    assert limits.attempt("victim", None).wait is not None

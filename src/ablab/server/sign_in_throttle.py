@@ -7,8 +7,9 @@ the defaults (5 in 15 minutes) a guesser gets 480 tries a day at one name instea
 thousands a minute, and the server spends no argon2 hash (tens of milliseconds) on the
 refused ones. A success forgets the name's failures, not the address's.
 
-Kept in memory: per server process, forgotten on restart, and bounded (the names and
-addresses seen longest ago are dropped first), so a flood of made-up names cannot grow it.
+Kept in memory: per server process (``--workers N`` gives each worker its own count),
+forgotten on restart, and bounded (the names and addresses seen longest ago are dropped
+first), so a flood of made-up names cannot grow it.
 """
 
 from __future__ import annotations
@@ -17,16 +18,22 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
-__all__ = ["SignInThrottle"]
+__all__ = ["Attempt", "SignInThrottle"]
 
 ADDRESS_FACTOR = 4
 MAX_TRACKED = 10_000
 
 
 class SignInThrottle:
-    """``retry_after`` before checking a sign-in; ``failed`` or ``succeeded`` after."""
+    """``attempt`` before checking a sign-in; ``succeeded`` or ``not_a_guess`` after it.
+
+    An attempt counts as a failure from the moment it is let through, so a burst of
+    simultaneous guesses cannot all pass the check before the first of them is recorded;
+    a success takes its attempt back.
+    """
 
     def __init__(
         self,
@@ -40,32 +47,46 @@ class SignInThrottle:
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def retry_after(self, name: str | None, address: str | None) -> float | None:
-        """Seconds until ``name`` and ``address`` may try again; None when they may now."""
+    def attempt(self, name: str | None, address: str | None) -> Attempt:
+        """Let an attempt by ``name`` from ``address`` through (counted), or say how long
+        they must wait (``Attempt.wait``, not counted)."""
         now = self._clock()
-        waits = []
+        keys = self._keys(name, address)
         with self._lock:
-            for key, limit in self._keys(name, address):
+            waits = []
+            for key, limit in keys:
                 failures = self._recent(key, now)
                 if failures is not None and len(failures) >= limit:
                     waits.append(failures[len(failures) - limit] + self.window - now)
-        return max(waits) if waits else None
-
-    def failed(self, name: str | None, address: str | None) -> None:
-        now = self._clock()
-        with self._lock:
-            for key, _ in self._keys(name, address):
-                failures = self._recent(key, now)
-                if failures is None:
-                    failures = self._failures[key] = deque()
-                failures.append(now)
+                    self._failures.move_to_end(key)  # still under attack: evicted last
+            if waits:
+                return Attempt(name, address, now, wait=max(waits))
+            for key, _ in keys:
+                self._failures.setdefault(key, deque()).append(now)
                 self._failures.move_to_end(key)
             while len(self._failures) > MAX_TRACKED:
                 self._failures.popitem(last=False)
+        return Attempt(name, address, now)
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, attempt: Attempt) -> None:
+        """The sign-in worked: forget the name's failures, and this attempt at the address."""
         with self._lock:
-            self._failures.pop(_name_key(name), None)
+            if attempt.name is not None:
+                self._failures.pop(_name_key(attempt.name), None)
+            self._take_back(attempt, names=False)
+
+    def not_a_guess(self, attempt: Attempt) -> None:
+        """The attempt failed for a reason other than a wrong secret: take it back."""
+        with self._lock:
+            self._take_back(attempt, names=True)
+
+    def _take_back(self, attempt: Attempt, *, names: bool) -> None:
+        for key, _ in self._keys(attempt.name if names else None, attempt.address):
+            failures = self._failures.get(key)
+            if failures is not None and attempt.at in failures:
+                failures.remove(attempt.at)
+                if not failures:
+                    del self._failures[key]
 
     def _keys(self, name: str | None, address: str | None) -> list[tuple[str, int]]:
         keys = []
@@ -86,6 +107,16 @@ class SignInThrottle:
             del self._failures[key]
             return None
         return failures
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One sign-in attempt; ``wait`` is set when it was refused (seconds until a retry)."""
+
+    name: str | None
+    address: str | None
+    at: float
+    wait: float | None = None
 
 
 def _name_key(name: str) -> str:

@@ -144,20 +144,20 @@ def _insert_group(
     incoming = pa.concat_tables([t for _, t in parts]).append_column("caller", callers)
     bounds = pc.min_max(incoming.column("ts"))
     span = [bounds["min"].as_py(), bounds["max"].as_py()]
+    # Not unregistered on an error: a failed statement aborts the transaction, in which
+    # unregistering fails too and would hide the error; the writer closes the cursor.
     cursor.register("incoming", incoming)
-    try:
-        found = cursor.execute(_SEEN_SQL.format(table=table.name, owner=table.owner), span)
-        repeated, stored_before = found.fetchone() or (0, 0)
-        if repeated or stored_before:
-            _insert_checked(cursor, table, group, span)
-            return
+    found = cursor.execute(_SEEN_SQL.format(table=table.name, owner=table.owner), span)
+    repeated, stored_before = found.fetchone() or (0, 0)
+    if repeated or stored_before:
+        _insert_checked(cursor, table, group, span)
+    else:
         cursor.execute(
             f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM incoming"
         )
         for i, part in parts:
             group[i].stored += part.num_rows
-    finally:
-        cursor.unregister("incoming")
+    cursor.unregister("incoming")
 
 
 # Two ``?``: the incoming events' time range, as constants. DuckDB prunes row groups by their

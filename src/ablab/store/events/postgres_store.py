@@ -2,6 +2,10 @@
 
 A primary key on (owner, ``event_id``) makes ingestion idempotent; rows arrive by COPY into a
 temporary table and move with ``INSERT ... ON CONFLICT DO NOTHING``, in one transaction.
+
+The COPY text is Arrow's CSV of the batch, written in one call: nulls unquoted and empty,
+every string quoted (so an empty string stays one), timestamps in UTC with a ``Z``, which is
+PostgreSQL's CSV format. Feeding COPY row by row from Python ran at about 15k events/s here.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import threading
 from collections.abc import Sequence
 
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from ablab.services.ports import EventBatch
 from ablab.store.events.dialects import POSTGRES
@@ -49,18 +55,15 @@ class PostgresEventStore(AggregateQueries):
             for kind, table in EVENT_TABLES.items():
                 if not batch.count(kind):
                     continue
-                columns = {
-                    name: batch.tables[kind].column(name).to_pylist() for name in table.column_names
-                }
                 staging = f"incoming_{table.name}"
                 names = ", ".join(table.column_names)
                 cursor.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
                     f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
                 )
-                with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-                    for row in zip(*(columns[name] for name in table.column_names), strict=True):
-                        copy.write_row(row)
+                rows = _csv(batch.tables[kind].select(list(table.column_names)))
+                with cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(rows)
                 cursor.execute(
                     f"INSERT INTO {table.name} ({names}) "
                     f"SELECT DISTINCT ON ({table.owner}, event_id) {names} FROM {staging} "
@@ -91,3 +94,12 @@ class PostgresEventStore(AggregateQueries):
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def _csv(table: pa.Table) -> memoryview:
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, _CSV)
+    return memoryview(sink.getvalue())

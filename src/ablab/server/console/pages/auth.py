@@ -81,31 +81,31 @@ def login(
             "Reload the page and try again."
         )
     by_key = bool(api_key.strip())
-    who = None if by_key else name  # a key's guesser is counted by address alone
-    address = request.client.host if request.client else None
-    wait = state.sign_ins.retry_after(who, address)
-    if wait is not None:
-        minutes = max(1, math.ceil(wait / 60))
+    if not by_key and not name.strip():
+        message = "give your user name and password, or an admin API key"
+        return _login_form(request, safe_next(next), message, name=name)
+    attempt = state.sign_ins.attempt(
+        None if by_key else name,  # a key's guesser is counted by address alone
+        request.client.host if request.client else None,
+    )
+    if attempt.wait is not None:
+        minutes = max(1, math.ceil(attempt.wait / 60))
         message = f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}."
         response = _login_form(request, safe_next(next), message, name=name, status_code=429)
-        response.headers["Retry-After"] = str(math.ceil(wait))
+        response.headers["Retry-After"] = str(math.ceil(attempt.wait))
         return response
     lifetime = timedelta(hours=state.settings.console_session_hours)
     try:
         if by_key:
             token, session = sign_in_with_key(state.store, api_key, lifetime)
-        elif name.strip():
-            token, session = sign_in_with_password(state.store, name, password, lifetime)
         else:
-            raise Unauthorized("give your user name and password, or an admin API key")
+            token, session = sign_in_with_password(state.store, name, password, lifetime)
     except Unauthorized as exc:
-        if by_key or name.strip():
-            state.sign_ins.failed(who, address)
         return _login_form(request, safe_next(next), exc.message, name=name)
     except Forbidden as exc:  # a real key without the admin scope: not a guess
+        state.sign_ins.not_a_guess(attempt)
         return _login_form(request, safe_next(next), exc.message, name=name)
-    if who is not None:
-        state.sign_ins.succeeded(who)
+    state.sign_ins.succeeded(attempt)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
