@@ -142,6 +142,8 @@ def test_health_metrics_and_request_ids(project: Project) -> None:
     for unit in range(5):
         http.post("/v1/assign", json={"experiment": "trial", "unit_id": f"u{unit}"})
     http.post("/v1/events", json={"events": [exposure("m1"), {"event_id": "bad"}]})
+    assert http.get("/v1/experiments/trial").status_code == 200
+    assert http.get("/v1/no-such-route").status_code == 404
     echoed = http.get("/healthz", headers={"X-Request-ID": "my-request-7"})
     assert echoed.json() == {"status": "ok", "checks": {"metadata": "ok", "events": "ok"}}
     assert echoed.headers["x-request-id"] == "my-request-7"
@@ -151,7 +153,10 @@ def test_health_metrics_and_request_ids(project: Project) -> None:
     assert 'ablab_assignments_total{in_experiment="true"}' in text
     assert 'ablab_events_total{outcome="rejected"}' in text
     assert 'ablab_experiments{status="running"}' in text
-    assert 'route="/v1/experiments/{ref}"' in text or "unmatched" in text
+    # Labelled by the route's template, never by the path typed (ids would be unbounded).
+    assert 'method="GET",route="/v1/experiments/{ref}",status="200"' in text
+    assert 'method="GET",route="unmatched",status="404"' in text
+    assert "/v1/experiments/trial" not in text
 
 
 def test_access_log_is_one_json_line_per_request(
