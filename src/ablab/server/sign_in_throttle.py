@@ -73,18 +73,19 @@ class SignInThrottle:
         with self._lock:
             if attempt.name is not None:
                 self._failures.pop(_name_key(attempt.name), None)
-            self._take_back(attempt, names=False)
+            self._take_back(attempt.at, self._keys(None, attempt.address))
 
     def not_a_guess(self, attempt: Attempt) -> None:
         """The attempt failed for a reason other than a wrong secret: take it back."""
         with self._lock:
-            self._take_back(attempt, names=True)
+            self._take_back(attempt.at, self._keys(attempt.name, attempt.address))
 
-    def _take_back(self, attempt: Attempt, *, names: bool) -> None:
-        for key, _ in self._keys(attempt.name if names else None, attempt.address):
+    def _take_back(self, at: float, keys: list[tuple[str, int]]) -> None:
+        """Remove the failure counted at ``at`` from each of ``keys``."""
+        for key, _ in keys:
             failures = self._failures.get(key)
-            if failures is not None and attempt.at in failures:
-                failures.remove(attempt.at)
+            if failures is not None and at in failures:
+                failures.remove(at)
                 if not failures:
                     del self._failures[key]
 

@@ -79,12 +79,9 @@ class _Rows:
         ``mask`` is a list of booleans or an Arrow boolean array (nulls do not hold); the
         usual all-clear costs one count.
         """
-        if isinstance(mask, pa.BooleanArray):
-            if not mask.true_count:
-                return
-            mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-        elif isinstance(mask, pa.Array | pa.ChunkedArray):
-            if not pc.any(mask).as_py():
+        if isinstance(mask, pa.Array | pa.ChunkedArray):
+            held = mask.true_count if isinstance(mask, pa.BooleanArray) else pc.any(mask).as_py()
+            if not held:
                 return
             mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
         elif not any(mask):
@@ -230,7 +227,7 @@ class BatchChecker:
             and not pc.utf8_is_space(array).true_count
         ):
             return array  # the usual all-clear: four calls instead of nine
-        # Missing, empty or blank: one mask, so the usual all-clear costs one check.
+        # Missing, empty or blank: one mask.
         empty = pc.or_kleene(pc.equal(length, 0), pc.utf8_is_space(array))
         rows.refuse(pc.or_kleene(array.is_null(), empty), reason)
         rows.refuse(
@@ -289,14 +286,12 @@ class BatchChecker:
         if required:
             rows.refuse(refs.is_null(), f"a {kind} event needs an experiment")
         distinct = pc.unique(refs.drop_null())
-        if len(distinct) == 1 and not refs.null_count:
-            # The usual batch names one experiment: every row gets its id, or none does.
-            only = self._resolve(distinct[0].as_py()) if distinct[0].as_py() else None
-            if only is not None:
-                return pa.array([only.id] * len(refs), type=pa.string()), {only.id: only}
         found = {ref: self._resolve(ref) if ref else None for ref in distinct.to_pylist()}
         ids = pa.array([e.id if e is not None else None for e in found.values()], type=pa.string())
         row_ids = pc.take(ids, pc.index_in(refs, value_set=distinct))
+        experiments = {e.id: e for e in found.values() if e is not None}
+        if not refs.null_count and None not in found.values():
+            return row_ids, experiments  # the usual batch: every row names a known one
         unknown = pc.and_(pc.is_valid(refs), pc.is_null(row_ids))
         references = refs.to_pylist() if pc.any(unknown).as_py() else []
         rows.refuse(
@@ -307,7 +302,7 @@ class BatchChecker:
                 else "experiment must be a non-empty string"
             ),
         )
-        return row_ids, {e.id: e for e in found.values() if e is not None}
+        return row_ids, experiments
 
     def _variant(
         self, rows: _Rows, experiment_ids: pa.Array, experiments: dict[str, Experiment]
@@ -315,21 +310,14 @@ class BatchChecker:
         array, wrong = _typed(rows.values("variant"), pa.string(), _is_text)
         rows.refuse(wrong, "variant must be a non-empty string")
         rows.refuse(array.is_null(), "variant must be a non-empty string")
-        if len(experiments) == 1 and not experiment_ids.null_count:
-            (experiment,) = experiments.values()
-            names = pa.array([v.name for v in experiment.variants], type=pa.string())
-            known = pc.is_in(array, value_set=names)  # false, not null, for a null variant
-            if known.true_count + array.null_count < len(array):
-                rows.refuse(
-                    pc.and_(pc.invert(known), array.is_valid()), _no_such_variant(experiment, array)
-                )
-            return array
         for experiment_id, experiment in experiments.items():
             names = pa.array([v.name for v in experiment.variants], type=pa.string())
+            known = pc.is_in(array, value_set=names)  # false, not null, for a null variant
+            if known.true_count + array.null_count == len(array):
+                continue  # every variant named is one of this experiment's (the usual batch)
             mine = pc.equal(experiment_ids, experiment_id)
-            unknown = pc.and_(pc.and_(mine, pc.is_valid(array)), pc.invert(pc.is_in(array, names)))
-            if pc.any(unknown).as_py():
-                rows.refuse(unknown, _no_such_variant(experiment, array))
+            unknown = pc.and_(pc.and_(mine, pc.is_valid(array)), pc.invert(known))
+            rows.refuse(unknown, _no_such_variant(experiment, array))
         return array
 
     @staticmethod

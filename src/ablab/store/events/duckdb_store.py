@@ -160,15 +160,18 @@ def _insert_group(
     cursor.unregister("incoming")
 
 
-# Two ``?``: the incoming events' time range, as constants. DuckDB prunes row groups by their
-# min/max on ``ts`` only for a filter it knows when planning, so the look at the stored
-# events stays cheap as the table grows. A retried event carries its original timestamp.
-_SEEN_SQL = """
-    SELECT count(*) - count(DISTINCT ({owner}, event_id)),
-           count(*) FILTER (WHERE EXISTS (
-               SELECT 1 FROM {table} AS old
-               WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
-                 AND old.{owner} = new.{owner}))
+# Whether an incoming event (``new``) was stored before. Two ``?``: the incoming events'
+# time range, as constants: DuckDB prunes row groups by their min/max on ``ts`` only for a
+# filter it knows when planning, so the look at the stored events stays cheap as the table
+# grows. A retried event carries its original timestamp.
+_STORED_BEFORE = """EXISTS (
+    SELECT 1 FROM {table} AS old
+    WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
+      AND old.{owner} = new.{owner})"""
+
+_SEEN_SQL = f"""
+    SELECT count(*) - count(DISTINCT ({{owner}}, event_id)),
+           count(*) FILTER (WHERE {_STORED_BEFORE})
     FROM incoming AS new"""
 
 
@@ -185,17 +188,14 @@ def _insert_checked(
     checking their batches. An event sent by two callers at once is credited to the first.
     """
     owner = table.owner
+    stored_before = _STORED_BEFORE.format(table=table.name, owner=owner)
     cursor.execute(
         f"""CREATE OR REPLACE TEMP TABLE fresh AS
         SELECT * FROM (
             SELECT DISTINCT ON ({owner}, event_id) * FROM incoming
             ORDER BY {owner}, event_id, caller
         ) AS new
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {table.name} AS old
-            WHERE old.ts BETWEEN ? AND ? AND old.event_id = new.event_id
-              AND old.{owner} = new.{owner}
-        )""",
+        WHERE NOT {stored_before}""",
         span,
     )
     cursor.execute(f"INSERT INTO {table.name} SELECT {', '.join(table.column_names)} FROM fresh")
