@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine, text
 
-from ablab.store.metadata import SqlMetadataStore, open_metadata_store
+from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
 from ablab.store.metadata.migrate import (
     HEAD_REVISION,
+    alembic_config,
     current_revision,
     head_revision,
     is_metadata_object,
+    upgrade_to_head,
 )
 from ablab.store.metadata.tables import Base
 
@@ -59,3 +68,76 @@ def test_event_tables_in_the_same_database_are_not_alembics(
     finally:
         with metadata_store.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE someone_elses_events")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database without any table: a new SQLite file or PostgreSQL database."""
+    if request.param == "sqlite":
+        store = open_metadata_store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
+        yield store.engine
+        store.close()
+        return
+    base, _, _ = request.getfixturevalue("postgres_url").rpartition("/")
+    name = f"ablab_migration_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    store = open_metadata_store(metadata_url(tmp_path, f"{base}/{name}"), migrate=False)
+    yield store.engine
+    store.close()
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0007_keeps_the_first_of_two_rollouts_in_progress(empty_database: Engine) -> None:
+    """A store where the race already happened upgrades: the later rollout is rolled back."""
+    command.upgrade(alembic_config(empty_database), "0006")
+    rows = [
+        ("ro_first", "m", "running", 1),
+        ("ro_second", "m", "paused", 2),
+        ("ro_third", "m", "running", 3),
+        ("ro_alone", "other", "running", 1),
+        ("ro_old", "m", "completed", 0),
+    ]
+    with empty_database.begin() as connection:
+        connection.execute(
+            text("INSERT INTO projects (id, name, created_at) VALUES ('prj_1', 'p', :at)"),
+            {"at": datetime(2027, 1, 1, tzinfo=UTC)},
+        )
+        for rollout_id, model, status, minute in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO rollouts (id, project_id, model, version, previous_version, "
+                    "status, steps, step, step_started_at, created_at, updated_at, guardrails, "
+                    "min_step_minutes, min_step_units, reason, revision) VALUES (:id, 'prj_1', "
+                    ":model, '2', '1', :status, '[10, 100]', 0, :at, :at, :at, '[]', 60, 100, "
+                    "'promoted', 1)"
+                ),
+                {
+                    "id": rollout_id,
+                    "model": model,
+                    "status": status,
+                    "at": datetime(2027, 1, 1, 12, minute, tzinfo=UTC),
+                },
+            )
+    upgrade_to_head(empty_database)
+    store = SqlMetadataStore(empty_database)
+    with store.session() as session:
+        stored = {r.id: r for r in session.list_rollouts("prj_1")}
+        audit = session.list_audit("prj_1")
+    assert {i: r.status.value for i, r in stored.items()} == {
+        "ro_first": "running",
+        "ro_second": "rolled_back",
+        "ro_third": "rolled_back",
+        "ro_alone": "running",
+        "ro_old": "completed",
+    }
+    assert stored["ro_second"].reason == (
+        "rolled back by migration 0007: rollout ro_first of m started first"
+    )
+    assert stored["ro_second"].revision == 2
+    assert sorted((e.object_id, e.action, e.actor) for e in audit) == [
+        ("ro_second", "rollback", "ablab:migration"),
+        ("ro_third", "rollback", "ablab:migration"),
+    ]
+    assert current_revision(empty_database) == HEAD_REVISION

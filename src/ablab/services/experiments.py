@@ -31,7 +31,7 @@ from ablab.services.catalogue import require_group, require_model
 from ablab.services.context import Context
 from ablab.services.metrics import resolve_metrics
 from ablab.services.ports import MetadataSession
-from ablab.services.rollout_start import begin_rollout, check_no_active_rollout
+from ablab.services.rollout_start import begin_rollout
 
 __all__ = [
     "add_variant",
@@ -216,12 +216,7 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
         raise ValidationError("give either a traffic split or weights, not both")
     with ctx.store.session() as session:
         current = require_experiment(session, ctx, ref)
-        if spec.expected_version is not None and spec.expected_version != current.version:
-            raise Conflict(
-                f"experiment {current.name!r} is at version {current.version}, "
-                f"not {spec.expected_version}: read it again and retry",
-                details={"version": current.version, "expected": spec.expected_version},
-            )
+        _check_expected(current, spec.expected_version)
         now = ctx.clock()
         updated = current
         if spec.traffic_split is not None:
@@ -246,6 +241,21 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
         return _write(ctx, session, current, updated, "update")
 
 
+def _check_expected(current: Experiment, expected_version: int | None) -> None:
+    """Refuse a change based on another version than the stored one (the write that
+    follows is conditional on the stored one: a writer between the two loses there).
+
+    Raises:
+        Conflict: ``expected_version`` is given and is not the stored version.
+    """
+    if expected_version is not None and expected_version != current.version:
+        raise Conflict(
+            f"experiment {current.name!r} is at version {current.version}, "
+            f"not {expected_version}: read it again and retry",
+            details={"version": current.version, "expected": expected_version},
+        )
+
+
 def transition(
     ctx: Context,
     ref: str,
@@ -253,24 +263,31 @@ def transition(
     *,
     variant: str | None = None,
     rollout: RolloutSettings | None = _DEFAULT_ROLLOUT,
+    expected_version: int | None = None,
 ) -> Experiment:
     """Launch, pause, resume, stop, promote or archive.
 
     ``variant`` names the treatment to promote when there are several. Promoting a winner
     that serves another model version than the control starts a rollout of that version
-    in ``rollout``'s steps (None: everyone gets it at once).
+    in ``rollout``'s steps (None: everyone gets it at once). ``expected_version`` is the
+    version the caller saw: the action is refused if the experiment changed since, so of
+    two people acting on the same page at once only the first one's action is taken.
+
+    Each action is one conditional write (``UPDATE ... WHERE version = :read``) with its
+    audit entry and, for a promotion, its rollout, in one transaction: a concurrent
+    writer on another server makes it a Conflict with nothing written.
 
     Raises:
         InvalidTransition: the action is not allowed from the current status.
-        Conflict: promoting while another rollout of the model is in progress.
+        Conflict: ``expected_version`` is stale, a concurrent write won, or promoting while
+            another rollout of the model is in progress.
     """
     with ctx.store.session() as session:
         current = require_experiment(session, ctx, ref)
+        _check_expected(current, expected_version)
         if action is Action.LAUNCH:
             _check_references(session, ctx, current)
         updated = apply_action(current, action, ctx.clock(), winner=variant)
-        if action is Action.PROMOTE and rollout is not None:
-            check_no_active_rollout(session, ctx, current)
         stored = _write(ctx, session, current, updated, action.value)
         if action is Action.PROMOTE and rollout is not None:
             begin_rollout(ctx, session, stored, rollout)

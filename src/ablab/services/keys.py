@@ -21,7 +21,7 @@ from ablab.domain.keys import (
     split_key,
 )
 from ablab.domain.projects import DEFAULT_PROJECT
-from ablab.errors import NotFound, Unauthorized, ValidationError
+from ablab.errors import Conflict, NotFound, Unauthorized, ValidationError
 from ablab.services.audit import record
 from ablab.services.context import Context, utc_now
 from ablab.services.ports import MetadataStore
@@ -69,7 +69,7 @@ def list_keys(ctx: Context) -> list[ApiKey]:
 
 
 def revoke_key(ctx: Context, key_id: str) -> ApiKey:
-    """Revoke a key of the project (revoking twice is harmless).
+    """Revoke a key of the project (revoking twice is harmless, and audited once).
 
     Raises:
         NotFound: no such key in this project.
@@ -79,10 +79,12 @@ def revoke_key(ctx: Context, key_id: str) -> ApiKey:
         key = session.get_key(key_id)
         if key is None or key.project_id != ctx.project_id:
             raise NotFound(f"unknown API key {key_id!r}", details={"key": key_id})
-        if key.revoked_at is not None:
-            return key
         now = ctx.clock()
-        session.update_key_times(key_id, revoked_at=now)
+        # The write decides, not the read above: of two revocations at once one revokes.
+        if key.revoked_at is not None or not session.revoke_key(key_id, now):
+            revoked = session.get_key(key_id)
+            assert revoked is not None  # keys are never deleted
+            return revoked
         record(ctx, session, "revoke", "key", key_id, after={"name": key.name})
         return replace(key, revoked_at=now)
 
@@ -144,7 +146,16 @@ def bootstrap_admin_key(
         created_at=utc_now(),
         created_by="ablab:bootstrap",
     )
-    with store.session() as session:
-        session.add_key(key)
-        record(ctx, session, "create", "key", key.id, after={"name": key.name, "scopes": ["admin"]})
+    try:
+        with store.session() as session:
+            session.add_key(key)
+            record(
+                ctx, session, "create", "key", key.id, after={"name": key.name, "scopes": ["admin"]}
+            )
+    except Conflict:
+        # Another replica starting on the same fresh store stored this very key first.
+        with store.session() as session:
+            stored = session.get_key(key_id)
+        if stored is None or stored.secret_hash != key.secret_hash:
+            raise
     return None

@@ -1,4 +1,10 @@
-"""Starting a rollout when an experiment is promoted, in the promotion's own transaction."""
+"""Starting a rollout when an experiment is promoted, in the promotion's own transaction.
+
+A model has at most one rollout in progress. The database holds that rule (a unique index
+over the rollouts in progress), not a read before the write: of two promotions racing on
+two servers, the second one's insert fails, and its whole transaction, the promotion
+included, is rolled back with a Conflict.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession
 
-__all__ = ["begin_rollout", "check_no_active_rollout", "rollout_snapshot"]
+__all__ = ["begin_rollout", "rollout_snapshot"]
 
 
 def rollout_snapshot(rollout: Rollout) -> dict[str, object]:
@@ -19,22 +25,16 @@ def rollout_snapshot(rollout: Rollout) -> dict[str, object]:
     return RolloutPublic.from_domain(rollout).model_dump(mode="json")
 
 
-def check_no_active_rollout(session: MetadataSession, ctx: Context, experiment: Experiment) -> None:
-    """Refuse to promote over another rollout of the same model still in progress.
-
-    Raises:
-        Conflict: the model has a running or paused rollout.
-    """
-    if experiment.model is None:
-        return
-    active = session.active_rollout(ctx.project_id, experiment.model)
-    if active is not None:
-        raise Conflict(
-            f"model {experiment.model!r} is rolling out {active.version} "
-            f"({active.share:g}%, rollout {active.id}): advance it to the end or roll it "
-            "back before promoting another version",
-            details={"rollout": active.id, "model": experiment.model},
-        )
+def _in_progress(session: MetadataSession, ctx: Context, model: str, refused: Conflict) -> Conflict:
+    """The Conflict of a promotion that met another rollout of ``model`` in progress."""
+    active = session.active_rollout(ctx.project_id, model)
+    if active is None:  # it ended between the refused insert and this read
+        return refused
+    return Conflict(
+        f"model {model!r} is rolling out {active.version} ({active.share:g}%, rollout "
+        f"{active.id}): advance it to the end or roll it back before promoting another version",
+        details={"rollout": active.id, "model": model},
+    )
 
 
 def begin_rollout(
@@ -48,6 +48,9 @@ def begin_rollout(
     Nothing to roll out (None) when the experiment names no model or the winner serves the
     control's model version. The rollout's guardrails are the experiment's, or
     :data:`DEFAULT_GUARDRAILS` when it had none.
+
+    Raises:
+        Conflict: the model has a rollout in progress (running or paused).
     """
     if promoted.model is None or promoted.winner is None:
         return None
@@ -77,6 +80,9 @@ def begin_rollout(
         min_step_units=settings.min_step_units,
         reason=f"promoted {promoted.name}",
     )
-    session.add_rollout(rollout)
+    try:
+        session.add_rollout(rollout)
+    except Conflict as refused:
+        raise _in_progress(session, ctx, promoted.model, refused) from None
     record(ctx, session, "start", "rollout", rollout.id, after=rollout_snapshot(rollout))
     return rollout

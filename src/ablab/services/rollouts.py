@@ -68,17 +68,33 @@ def get_rollout(ctx: Context, rollout_id: str) -> Rollout:
 
 
 def act_on_rollout(
-    ctx: Context, rollout_id: str, action: RolloutAction, reason: str = ""
+    ctx: Context,
+    rollout_id: str,
+    action: RolloutAction,
+    reason: str = "",
+    *,
+    expected_revision: int | None = None,
 ) -> Rollout:
     """Advance, pause, resume or roll back by hand; audited under the caller's name.
+
+    The write is conditional on the revision read (``UPDATE ... WHERE revision = :read``):
+    of two actions at once on two servers, one is taken and the other is a Conflict.
+    ``expected_revision`` ties the action to what the caller judged (the monitor's check
+    of a step must not advance the step after it).
 
     Raises:
         NotFound: no such rollout.
         InvalidTransition: the action is not allowed from the rollout's status.
-        Conflict: it changed since it was read (a concurrent action).
+        Conflict: it changed since it was read (a concurrent action), or since
+            ``expected_revision``.
     """
     with ctx.store.session() as session:
         current = _require(session, ctx, rollout_id)
+        if expected_revision is not None and current.revision != expected_revision:
+            raise Conflict(
+                f"rollout {rollout_id} changed since it was checked: check it again",
+                details={"revision": current.revision, "expected": expected_revision},
+            )
         updated = apply_rollout_action(current, action, ctx.clock(), reason)
         stored = session.update_rollout(updated)
         record(
@@ -99,6 +115,11 @@ def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutC
     Raises:
         NotFound: no such rollout, its experiment is gone, or a guardrail's metric is.
     """
+    return _check(ctx, events, rollout_id)[1]
+
+
+def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, RolloutCheckPublic]:
+    """The rollout as read, and the check of its current step."""
     with ctx.store.session() as session:
         rollout = _require(session, ctx, rollout_id)
         experiment = (
@@ -115,7 +136,7 @@ def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutC
         definitions = resolve_metrics(session, ctx, names)
     minutes = (ctx.clock() - rollout.step_started_at).total_seconds() / 60
     if not rollout.active:
-        return RolloutCheckPublic(
+        return rollout, RolloutCheckPublic(
             rollout=RolloutPublic.from_domain(rollout),
             state="waiting",
             reason=f"the rollout is {rollout.status.value}",
@@ -147,7 +168,7 @@ def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutC
         rollout.version: per_variant[winner].seen,
     }
     state, reason = _verdict(rollout, guardrails, units, minutes)
-    return RolloutCheckPublic(
+    return rollout, RolloutCheckPublic(
         rollout=RolloutPublic.from_domain(rollout),
         state=state,
         reason=reason,
@@ -162,15 +183,17 @@ def step_rollout(
 ) -> RolloutStep | None:
     """Check a running rollout and act: roll back on harm, advance when ready.
 
-    Returns what was done (None: nothing, or a person acted first).
+    Returns what was done (None: nothing, or a person or another monitor acted first).
     """
-    check = check_rollout(ctx, events, rollout_id)
+    checked, check = _check(ctx, events, rollout_id)
     if check.rollout.status is not RolloutStatus.RUNNING or check.state == "waiting":
         return None
     automatic = Context(ctx.store, ctx.project_id, "ablab:rollout", ctx.clock)
     action = RolloutAction.ROLLBACK if check.state == "harm" else RolloutAction.ADVANCE
     try:
-        moved = act_on_rollout(automatic, rollout_id, action, check.reason)
+        moved = act_on_rollout(
+            automatic, rollout_id, action, check.reason, expected_revision=checked.revision
+        )
     except (InvalidTransition, Conflict):
         return None
     if action is RolloutAction.ROLLBACK:

@@ -57,7 +57,8 @@ def list_users(ctx: Context) -> list[User]:
 
 
 def disable_user(ctx: Context, name: str) -> User:
-    """Stop ``name`` signing in, and sign out their browsers (disabling twice is harmless).
+    """Stop ``name`` signing in, and sign out their browsers (disabling twice is harmless,
+    and audited once).
 
     Raises:
         NotFound: no such user in this project.
@@ -66,10 +67,10 @@ def disable_user(ctx: Context, name: str) -> User:
         user = session.get_user_by_name(name.strip())
         if user is None or user.project_id != ctx.project_id:
             raise NotFound(f"unknown user {name!r}", details={"user": name})
-        if user.disabled_at is not None:
-            return user
         now = ctx.clock()
-        session.disable_user(user.id, now)
+        # The write decides, not the read above: of two at once, one disables.
+        if user.disabled_at is not None or not session.disable_user(user.id, now):
+            return session.get_user(user.id) or user
         record(ctx, session, "disable", "user", user.id, after={"name": user.name})
         return replace(user, disabled_at=now)
 

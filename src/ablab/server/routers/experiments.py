@@ -39,6 +39,14 @@ router = APIRouter(
 )
 
 Ref = Annotated[str, "the experiment's id or name"]
+ExpectedVersion = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="The version the caller saw: 409 if the experiment changed since "
+        "(of two people acting on it at once, only the first one's action is taken).",
+    ),
+]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -86,8 +94,15 @@ def add_variant(
 
 
 def _transition(action: Action) -> None:
-    def endpoint(ref: Ref, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
-        changed = experiments.transition(context_of(principal, state), ref, action)
+    def endpoint(
+        ref: Ref,
+        principal: WriteCaller,
+        state: StateDep,
+        expected_version: ExpectedVersion = None,
+    ) -> ExperimentPublic:
+        changed = experiments.transition(
+            context_of(principal, state), ref, action, expected_version=expected_version
+        )
         state.changed()
         return ExperimentPublic.from_domain(changed)
 
@@ -106,6 +121,7 @@ def promote(
     principal: WriteCaller,
     state: StateDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
+    expected_version: ExpectedVersion = None,
 ) -> ExperimentPublic:
     """End the experiment with ``variant`` (default: the only treatment) as the winner.
 
@@ -119,6 +135,7 @@ def promote(
         Action.PROMOTE,
         variant=body.variant,
         rollout=body.settings(),
+        expected_version=expected_version,
     )
     state.changed()
     return ExperimentPublic.from_domain(changed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -21,9 +23,14 @@ __all__ = [
 
 # The newest migration. A test checks it against the scripts, so opening an up-to-date store
 # costs one query instead of loading every migration script.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# PostgreSQL advisory lock key of the migrations ("ablab" in ASCII): replicas that start
+# together on a fresh database migrate one after the other instead of failing on each
+# other's CREATE TABLE.
+_MIGRATION_LOCK = 0x61626C6162
 
 
 def is_metadata_object(
@@ -63,4 +70,22 @@ def head_revision() -> str | None:
 def upgrade_to_head(engine: Engine) -> None:
     if current_revision(engine) == HEAD_REVISION:
         return
-    command.upgrade(alembic_config(engine), "head")
+    with _one_migrator(engine):
+        # Alembic reads the revision again under the lock: a replica that waited finds the
+        # database at head and does nothing.
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """Hold the migration lock meanwhile: an advisory lock on PostgreSQL; on SQLite the
+    migration's own ``BEGIN IMMEDIATE`` transaction already serialises the writers."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})

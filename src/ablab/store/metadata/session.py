@@ -16,7 +16,7 @@ from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.keys import ApiKey
 from ablab.domain.lifecycle import ExperimentStatus
-from ablab.domain.llm_records import LlmExperiment, LlmRun, LlmTask
+from ablab.domain.llm_records import LlmExperiment, LlmRun, LlmTask, RunState
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
@@ -90,7 +90,13 @@ class SqlMetadataSession:
         return [mapping.model_from_row(r) for r in rows]
 
     def add_model(self, model: Model) -> None:
-        self._add(mapping.model_to_row(model), f"model {model.name!r} already exists")
+        # Reached only when the name was free a moment ago: another request registered the
+        # model's first version meanwhile.
+        self._add(
+            mapping.model_to_row(model),
+            f"model {model.name!r} was registered by another request meanwhile: retry",
+            details={"model": model.name},
+        )
 
     def get_model_version(self, model_id: str, version: str) -> ModelVersion | None:
         row = self._session.scalar(
@@ -158,6 +164,17 @@ class SqlMetadataSession:
         if values:
             self._session.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(**values))
 
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        # Conditional: of two revocations at once, one writes (and is audited), the other
+        # finds the key revoked already.
+        result = self._session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        self._session.expire_all()  # a later get_key reads what the database holds
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     def count_keys(self) -> int:
         return int(self._session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
 
@@ -176,16 +193,29 @@ class SqlMetadataSession:
         row = self._session.get(UserRow, user_id)
         return mapping.user_from_row(row) if row else None
 
-    def disable_user(self, user_id: str, at: datetime) -> None:
-        self._session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=at))
-        # Signed-in browsers of the user are signed out with it.
+    def disable_user(self, user_id: str, at: datetime) -> bool:
+        result = self._session.execute(
+            update(UserRow)
+            .where(UserRow.id == user_id, UserRow.disabled_at.is_(None))
+            .values(disabled_at=at)
+        )
+        # Signed-in browsers of the user are signed out with it (a sign-in racing with this
+        # may still add one: get_console_session never returns a disabled user's session).
         self._session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id))
+        self._session.expire_all()  # a later get_user reads what the database holds
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def add_user(self, user: User) -> None:
         self._add(mapping.user_to_row(user), f"a user named {user.name!r} exists")
 
     def get_console_session(self, token_hash: str) -> ConsoleSession | None:
-        row = self._session.get(ConsoleSessionRow, token_hash)
+        # The user's state is read with the session, not checked once at sign-in: a sign-in
+        # that raced with disabling the user left a session nobody may use.
+        row = self._session.scalar(
+            select(ConsoleSessionRow)
+            .outerjoin(UserRow, UserRow.id == ConsoleSessionRow.user_id)
+            .where(ConsoleSessionRow.token_hash == token_hash, UserRow.disabled_at.is_(None))
+        )
         return mapping.console_session_from_row(row) if row else None
 
     def add_console_session(self, session: ConsoleSession, *, expired_before: datetime) -> None:
@@ -225,7 +255,11 @@ class SqlMetadataSession:
         return mapping.rollout_from_row(row) if row else None
 
     def add_rollout(self, rollout: Rollout) -> None:
-        self._add(RolloutRow(**mapping.rollout_columns(rollout)), "a rollout with that id exists")
+        self._add(
+            RolloutRow(**mapping.rollout_columns(rollout)),
+            f"model {rollout.model!r} has a rollout in progress already",
+            details={"model": rollout.model},
+        )
 
     def update_rollout(self, rollout: Rollout) -> Rollout:
         columns = mapping.rollout_columns(rollout)
@@ -321,13 +355,16 @@ class SqlMetadataSession:
         row = self._session.get(LlmRunRow, test_id)
         return mapping.llm_run_from_row(row) if row else None
 
-    def update_llm_run(self, run: LlmRun) -> None:
-        self._session.execute(
+    def update_llm_run(self, run: LlmRun) -> bool:
+        # Only a pending run is written: its answer and "broke off" (the end of the run, or
+        # a starting server's recovery) may race, and the first one to land stays.
+        result = self._session.execute(
             update(LlmRunRow)
-            .where(LlmRunRow.test_id == run.test_id)
+            .where(LlmRunRow.test_id == run.test_id, LlmRunRow.state == RunState.PENDING.value)
             .values(**mapping.llm_run_columns(run))
             .execution_options(synchronize_session=False)
         )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def list_llm_runs(self, experiment_id: str, variant_id: str | None = None) -> list[LlmRun]:
         query = select(LlmRunRow).where(LlmRunRow.experiment_id == experiment_id)
@@ -471,10 +508,18 @@ class SqlMetadataSession:
         rows = self._session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
         return [mapping.audit_from_row(r) for r in rows]
 
-    def _add(self, row: object, conflict_message: str) -> None:
+    def _add(
+        self, row: object, conflict_message: str, details: Mapping[str, object] | None = None
+    ) -> None:
+        """Insert ``row``; the one place where a broken constraint becomes a Conflict.
+
+        The uniqueness rules (names, versions, one rollout in progress per model) are the
+        database's, so a writer racing another on a second server meets them too. Only the
+        savepoint is undone here; the Conflict then rolls back the caller's transaction.
+        """
         try:
             with self._session.begin_nested():
                 self._session.add(row)
                 self._session.flush()
         except IntegrityError:
-            raise Conflict(conflict_message) from None
+            raise Conflict(conflict_message, details=details) from None

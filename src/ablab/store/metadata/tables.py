@@ -24,7 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ablab.domain.rollouts import ACTIVE as ROLLOUT_ACTIVE
+
 __all__ = [
+    "ONE_ACTIVE_ROLLOUT",
     "ApiKeyRow",
     "AssignmentRow",
     "AuditRow",
@@ -60,6 +63,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 Timestamp = UtcDateTime()
+
+ONE_ACTIVE_ROLLOUT = "uq_rollouts_one_active_per_model"
 
 
 class Base(DeclarativeBase):
@@ -277,9 +282,26 @@ class LlmRunRow(Base):
     completed_at: Mapped[datetime | None]
 
 
+# A model has at most one rollout in progress: the database holds it (a partial unique
+# index), so two promotions racing on two servers cannot both start one.
+_ROLLOUT_IN_PROGRESS = text(
+    "status IN (" + ", ".join(f"'{status.value}'" for status in ROLLOUT_ACTIVE) + ")"
+)
+
+
 class RolloutRow(Base):
     __tablename__ = "rollouts"
-    __table_args__ = (Index("ix_rollouts_project_model", "project_id", "model"),)
+    __table_args__ = (
+        Index("ix_rollouts_project_model", "project_id", "model"),
+        Index(
+            ONE_ACTIVE_ROLLOUT,
+            "project_id",
+            "model",
+            unique=True,
+            sqlite_where=_ROLLOUT_IN_PROGRESS,
+            postgresql_where=_ROLLOUT_IN_PROGRESS,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))

@@ -189,13 +189,21 @@ async def analyze(ref: str, viewer: WriterForm) -> Response:
 
 
 @router.post("/experiments/{ref}/{action}")
-def act(ref: str, action: str, viewer: WriterForm, back: Annotated[str, Form()] = "") -> Response:
+def act(
+    ref: str,
+    action: str,
+    viewer: WriterForm,
+    back: Annotated[str, Form()] = "",
+    expected_version: Annotated[int | None, Form(ge=1)] = None,
+) -> Response:
+    """A lifecycle button: taken only if the experiment is still the version the page
+    showed (two people pressing Pause and Stop at once: the second is told, not obeyed)."""
     chosen = _ACTIONS.get(action)
     target = back if back.startswith("/") and not back.startswith("//") else "/experiments"
     if chosen is None:
         return flash_redirect(target, f"unknown action {action!r}", "error")
     try:
-        changed = experiments.transition(viewer.ctx, ref, chosen)
+        changed = experiments.transition(viewer.ctx, ref, chosen, expected_version=expected_version)
     except NotFound as exc:
         return flash_redirect("/experiments", exc.message, "error")
     except AblabError as exc:
