@@ -12,7 +12,7 @@ from scipy import stats
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.domain.assignments import AssignmentReason
+from ablab.assignment.decide import AssignmentReason
 from ablab.domain.lifecycle import Action
 from ablab.domain.rollouts import RolloutAction, RolloutSettings, RolloutStatus
 from ablab.errors import Conflict, InvalidTransition, ValidationError
@@ -288,7 +288,7 @@ def test_the_live_assigner_serves_rollouts_as_the_service_does(ctx: Context) -> 
         now,
         ExperimentCreate(name="next", model_id="m", control_version="2", treatment_version="3"),
     )
-    live = LiveAssigner(now.store, flush_interval=0.05)
+    live = LiveAssigner(now.store)
     try:
         for name in ("trial", "next"):
             for i in range(500):

@@ -9,6 +9,8 @@ sticky assignment is the caller's. The modules each do one job:
 - ``conditions``: Mongo-style targeting conditions compiled to predicates.
 - ``versions``: version-string ordering for targeting ("2.10" > "2.9").
 - ``plan``: ``AssignmentPlan``, all of the above compiled for one experiment.
+- ``rules``: ``ExperimentRules``, the typed ruleset of one experiment (also the SDK's).
+- ``decide``: ``decide``, the one function that says what a unit is served.
 
 Examples:
     >>> from ablab.assignment import AssignmentPlan
@@ -23,21 +25,51 @@ Examples:
 
 from ablab.assignment.allocation import bucket_ranges, weights_to_basis_points
 from ablab.assignment.conditions import AttributePredicate, compile_condition, validate_condition
+from ablab.assignment.decide import (
+    NEEDS_STORED,
+    UNKNOWN,
+    Assignment,
+    AssignmentReason,
+    decide,
+)
 from ablab.assignment.hashing import BUCKETS, HASH_VERSION, bucket, bucket_batch, salt_seed
 from ablab.assignment.plan import AssignmentPlan
+from ablab.assignment.rules import (
+    CompiledRules,
+    ExperimentRules,
+    GoverningRollout,
+    OwnRollout,
+    Targeting,
+    VariantRule,
+    compile_rules,
+    in_share,
+)
 from ablab.assignment.versions import Version, compare_versions, parse_version
 
 __all__ = [
     "BUCKETS",
     "HASH_VERSION",
+    "NEEDS_STORED",
+    "UNKNOWN",
+    "Assignment",
     "AssignmentPlan",
+    "AssignmentReason",
     "AttributePredicate",
+    "CompiledRules",
+    "ExperimentRules",
+    "GoverningRollout",
+    "OwnRollout",
+    "Targeting",
+    "VariantRule",
     "Version",
     "bucket",
     "bucket_batch",
     "bucket_ranges",
     "compare_versions",
     "compile_condition",
+    "compile_rules",
+    "decide",
+    "in_share",
     "parse_version",
     "salt_seed",
     "validate_condition",

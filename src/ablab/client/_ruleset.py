@@ -2,10 +2,12 @@
 
 The ruleset (``GET /v1/sdk/config``) is fetched at the first assignment and refreshed in
 the background every ``refresh`` seconds with its ETag (an unchanged ruleset costs a 304).
-If the server stops answering, the last good ruleset keeps serving. Assignment is the
-server's (same hash, same plan, same targeting); a unit keeps the variant it got in this
-process. When an experiment's plan changed since launch, a unit this process has not
-assigned may hold an older variant on the server, so that unit is asked of the server.
+If the server stops answering, the last good ruleset keeps serving. The rules are the
+server's own type (:class:`~ablab.assignment.rules.ExperimentRules`) and the decision is
+the server's own function (:func:`~ablab.assignment.decide.decide`), so both give a unit
+the same answer. A unit keeps the variant it got in this process; when the answer depends
+on a unit's stored variant (the plan changed since launch, or the unit is now outside the
+group or the coverage), the server is asked.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ablab.assignment import AssignmentPlan, compile_condition
+import pydantic
+
+from ablab.assignment import (
+    NEEDS_STORED,
+    UNKNOWN,
+    AssignmentReason,
+    CompiledRules,
+    ExperimentRules,
+    compile_rules,
+    decide,
+)
 from ablab.contract.catalogue import AssignmentPublic
-from ablab.domain.assignments import AssignmentReason
-from ablab.domain.rollouts import in_share
 from ablab.errors import AblabError, Unavailable
 
 __all__ = ["LocalAssigner"]
@@ -30,51 +39,11 @@ logger = logging.getLogger("ablab.client")
 FetchConfig = Callable[[str | None], tuple[dict[str, Any] | None, str | None]]
 AskServer = Callable[[str, str, dict[str, Any]], AssignmentPublic]
 
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    name: str
-    status: str
-    plan: AssignmentPlan | None
-    winner: str | None
-    control: str | None
-    versions: Mapping[str, str | None]
-    plan_changed: bool
-    targeted: Callable[[str, Mapping[str, Any]], bool] | None
-    rollout: Mapping[str, Any] | None = None  # the experiment's own: id, status, share
-    governing: Mapping[str, Any] | None = None  # another's in progress: id, share, previous
-
-
-def _rule(entry: Mapping[str, Any]) -> _Rule:
-    variants = entry["variants"]
-    plan = None
-    if variants:
-        plan = AssignmentPlan.from_weights(
-            entry["salt"],
-            [(v["name"], float(v["weight"])) for v in variants],
-            coverage_percent=float(entry["coverage"]),
-        )
-    group = entry.get("group")
-    targeted: Callable[[str, Mapping[str, Any]], bool] | None = None
-    if group is not None:
-        if group.get("condition") is not None:
-            predicate = compile_condition(group["condition"])
-            targeted = lambda unit, attributes: bool(predicate(attributes))  # noqa: E731
-        else:
-            members = frozenset(group.get("members") or ())
-            targeted = lambda unit, attributes: unit in members  # noqa: E731
-    return _Rule(
-        name=entry["name"],
-        status=entry["status"],
-        plan=plan,
-        winner=entry.get("winner"),
-        control=next((v["name"] for v in variants if v["is_control"]), None),
-        versions={v["name"]: v["model_version"] for v in variants},
-        plan_changed=bool(entry.get("plan_changed")),
-        targeted=targeted,
-        rollout=entry.get("rollout"),
-        governing=entry.get("governing_rollout"),
-    )
+# Fields a newer server adds are ignored, so an older SDK keeps assigning.
+_RULES = pydantic.TypeAdapter(ExperimentRules)  # a plain dataclass: extra fields are ignored
+# Answers that say what the store holds for the unit (or will: a new one is stored by its
+# exposure), so this process may answer the same from memory next time.
+_STORED = (AssignmentReason.NEW, AssignmentReason.STICKY)
 
 
 class LocalAssigner:
@@ -90,9 +59,9 @@ class LocalAssigner:
         self._ask_server = ask_server
         self._refresh = refresh
         self._max_units = max_units
-        self._rules: dict[str, _Rule] | None = None
+        self._rules: dict[str, CompiledRules] | None = None
         self._etag: str | None = None
-        self._known: OrderedDict[tuple[str, str], AssignmentPublic] = OrderedDict()
+        self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,72 +71,33 @@ class LocalAssigner:
         self, experiment: str, unit_id: str, attributes: Mapping[str, Any] | None = None
     ) -> AssignmentPublic:
         """The variant for ``unit_id``, computed here whenever the ruleset allows."""
-        rules = self._ruleset()
-        rule = rules.get(experiment)
-        if rule is None:  # unknown here (a draft, a new experiment, a typo): the server knows
-            return self._ask_server(experiment, unit_id, dict(attributes or {}))
-        key = (experiment, unit_id)
-        with self._lock:
-            known = self._known.get(key)
-        if known is not None and rule.status == "running":
-            return known
-        found = self._decide(rule, unit_id, attributes or {})
+        found = self._decide_here(experiment, unit_id, attributes)
         if found is None:
             found = self._ask_server(experiment, unit_id, dict(attributes or {}))
-        if found.in_experiment:
+        if found.in_experiment and found.reason in _STORED and found.variant is not None:
             with self._lock:
-                self._known[key] = found
+                self._known[(experiment, unit_id)] = found.variant
                 if len(self._known) > self._max_units:
                     self._known.popitem(last=False)
         return found
 
-    def _decide(
-        self, rule: _Rule, unit_id: str, attributes: Mapping[str, Any]
+    def _decide_here(
+        self, experiment: str, unit_id: str, attributes: Mapping[str, Any] | None
     ) -> AssignmentPublic | None:
-        def served(variant: str | None, inside: bool, reason: AssignmentReason) -> AssignmentPublic:
-            return AssignmentPublic(
-                experiment=rule.name,
-                unit_id=unit_id,
-                variant=variant,
-                model_version=rule.versions.get(variant) if variant else None,
-                in_experiment=inside,
-                reason=reason,
-            )
-
-        if rule.status != "running":
-            if rule.winner is None:
-                return served(rule.control, False, AssignmentReason.NOT_RUNNING)
-            rollout = rule.rollout or {}
-            if rollout.get("status") in ("running", "paused"):
-                new = in_share(rollout["id"], float(rollout["share"]), unit_id)
-                variant = rule.winner if new else rule.control
-                return served(variant, True, AssignmentReason.ROLLOUT)
-            if rollout.get("status") == "rolled_back":
-                return served(rule.control, False, AssignmentReason.ROLLED_BACK)
-            return served(rule.winner, False, AssignmentReason.PROMOTED)
-        if rule.plan_changed or rule.plan is None:
-            return None  # the stored variant may differ from today's plan
-        if rule.targeted is not None and not rule.targeted(unit_id, attributes):
-            return None  # it may have entered earlier: the server knows
-        governing = rule.governing
-        if governing is not None and not in_share(
-            governing["id"], float(governing["share"]), unit_id
-        ):
-            # A rollout's share only grows: a unit outside it now never entered.
-            return AssignmentPublic(
-                experiment=rule.name,
-                unit_id=unit_id,
-                variant=None,
-                model_version=governing["previous_version"],
-                in_experiment=False,
-                reason=AssignmentReason.NOT_IN_ROLLOUT,
-            )
-        variant = rule.plan.assign(unit_id)
-        if variant is None:
+        """The answer from the ruleset, or None when only the server can give it (an
+        experiment the ruleset lacks, such as a draft or a typo, or a unit whose stored
+        variant matters)."""
+        rules = self._ruleset().get(experiment)
+        if rules is None:
             return None
-        return served(variant, True, AssignmentReason.NEW)
+        with self._lock:
+            known = self._known.get((experiment, unit_id))
+        decision = decide(rules, unit_id, attributes, stored=UNKNOWN if known is None else known)
+        if decision is NEEDS_STORED:
+            return None
+        return AssignmentPublic.from_domain(decision)
 
-    def _ruleset(self) -> dict[str, _Rule]:
+    def _ruleset(self) -> dict[str, CompiledRules]:
         if self._rules is None:
             self._load()
             self._start()
@@ -183,17 +113,15 @@ class LocalAssigner:
             logger.warning("the ablab server does not answer: serving the last good ruleset")
             return
         if config is not None:
-            rules: dict[str, _Rule] = {}
+            rules: dict[str, CompiledRules] = {}
             for entry in config.get("experiments", []):
                 try:
-                    rule = _rule(entry)
-                except (AblabError, KeyError, TypeError, ValueError):
-                    logger.warning(
-                        "skipping an experiment the SDK cannot read: %s", entry.get("name")
-                    )
+                    compiled = compile_rules(_RULES.validate_python(entry))
+                except (AblabError, pydantic.ValidationError):
+                    name = entry.get("name") if isinstance(entry, dict) else None
+                    logger.warning("skipping an experiment the SDK cannot read: %s", name)
                     continue
-                rules[rule.name] = rule
-                rules[entry["id"]] = rule
+                rules[compiled.rules.name] = rules[compiled.rules.id] = compiled
             self._rules, self._etag = rules, etag
         self.refreshes += 1
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
 
-from ablab.assignment.hashing import BUCKETS, bucket
+from ablab.assignment.rules import in_share
 from ablab.domain.guardrails import Guardrail, parse_guardrail
 from ablab.errors import InvalidTransition, ValidationError
 
@@ -32,7 +32,6 @@ __all__ = [
     "RolloutSettings",
     "RolloutStatus",
     "apply_rollout_action",
-    "in_share",
     "serves_new_version",
     "validate_steps",
 ]
@@ -133,15 +132,6 @@ def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:
             details={"steps": list(found)},
         )
     return found
-
-
-def in_share(rollout_id: str, share: float, unit_id: str) -> bool:
-    """Whether ``unit_id`` is among the ``share`` percent of units a rollout has reached.
-
-    The bucket is salted by the rollout's id alone, so it never changes while the share
-    grows: the units reached at 10% are among those reached at 25%.
-    """
-    return bucket(rollout_id, unit_id) < share * BUCKETS / 100
 
 
 def serves_new_version(rollout: Rollout, unit_id: str) -> bool:

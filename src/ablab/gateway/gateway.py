@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ablab.domain.assignments import Assignment, AssignmentReason
+from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment
 from ablab.errors import AblabError, Unavailable
 from ablab.gateway.backends import Backend, BackendError, SessionPool, backend_for

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from ablab.contract.catalogue import AssignmentPublic
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.predictions import PredictionPublic
-from ablab.domain.assignments import Assignment, AssignmentReason
+from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.errors import Unavailable, ValidationError

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ablab.domain.assignments import Assignment
+from ablab.assignment.decide import Assignment
 from ablab.domain.experiments import Experiment
 
 __all__ = ["Plan", "Served", "plan_request", "prediction_events", "shadow_event"]

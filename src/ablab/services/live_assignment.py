@@ -1,20 +1,20 @@
-"""Assignment on the server's hot path: the same rules as ``assignment.assign``, from memory.
+"""Assignment on the server's hot path: ``decide`` from memory, first assignments durable.
 
-``assignment.assign`` reads the experiment and the unit's stored variant and writes the new
-one, in one transaction per call: right for the CLI, a few milliseconds per unit. The server
-answers from memory instead:
+``assignment.assign`` reads the experiment, its rules and the unit's stored variant in one
+transaction per call: right for the CLI, a few milliseconds per unit. The server answers
+from memory instead, with the same function (:func:`ablab.assignment.decide`):
 
-- each experiment's rules (status, plan, targeting) are kept for ``rules_ttl`` seconds, so
-  a change made through another replica is seen within that time (at once through this one);
-- units this process has assigned are remembered (up to ``max_units``, oldest forgotten);
-- first assignments are written behind, in batches, within ``flush_interval`` seconds, with
-  the same first-writer-wins insert, so every replica converges on one stored variant.
+- each experiment's rules are kept for ``rules_ttl`` seconds, so a change made through
+  another replica is seen within that time (at once through this one);
+- units whose stored variant this process knows are remembered (up to ``max_units``,
+  oldest forgotten);
+- a new unit's first assignment is written before it is answered, grouped with the other
+  new units of the moment into one commit (``FirstAssignmentWriter``); the answer is what
+  the store holds, so every replica converges on one stored variant and a crash loses
+  nothing that was answered.
 
-The stored variant must be read for a unit only when the plan could have given it another
-one: when the weights or the coverage changed since launch, or when the unit is now outside
-the target group or the coverage (it may have entered earlier). Otherwise the hash gives
-the variant any earlier call stored, and no read is needed. Such a unit's ``reason`` is
-``new`` unless this process has seen it; its variant is the same either way.
+The stored variant is read only when ``decide`` says it matters (the plan changed, or the
+unit is now outside the group, the coverage or a rollout's share).
 """
 
 from __future__ import annotations
@@ -23,75 +23,61 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from ablab.assignment import AssignmentPlan, compile_condition
-from ablab.domain.assignments import Assignment, AssignmentReason
-from ablab.domain.experiments import Experiment
-from ablab.domain.groups import DeviceGroup
-from ablab.domain.lifecycle import ExperimentStatus
-from ablab.domain.rollouts import Rollout, serves_new_version
-from ablab.errors import NotFound
-from ablab.services.assignment import (
-    check_unit_id,
-    inside,
-    not_running,
-    outside,
-    outside_rollout,
-    plan_of,
-    rollouts_of,
+from ablab.assignment import (
+    NEEDS_STORED,
+    UNKNOWN,
+    Assignment,
+    AssignmentReason,
+    CompiledRules,
+    compile_rules,
+    decide,
 )
-from ablab.services.context import utc_now
+from ablab.domain.experiments import Experiment
+from ablab.errors import NotFound
+from ablab.services.assignment import check_unit_id, rules_of
+from ablab.services.first_assignments import FirstAssignmentWriter, Held
 from ablab.services.ports import MetadataStore
 
-__all__ = ["LiveAssigner", "plan_changed"]
+__all__ = ["LiveAssigner"]
 
 logger = logging.getLogger(__name__)
 
-_Predicate = Callable[[str, Mapping[str, Any]], bool]
+# Long enough for a loaded store; a request waiting longer has lost its client anyway.
+WRITE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Rules:
     experiment: Experiment
-    plan: AssignmentPlan
-    targeted: _Predicate | None
-    plan_changed: bool
+    compiled: CompiledRules
     loaded: float
-    own_rollout: Rollout | None = None
-    governing_rollout: Rollout | None = None
 
 
 class LiveAssigner:
-    """Assigns units from cached rules; call :meth:`close` to write the last assignments."""
+    """Assigns units from cached rules; :meth:`close` waits for the last writes."""
 
     def __init__(
         self,
         store: MetadataStore,
+        writer: FirstAssignmentWriter | None = None,
         *,
         rules_ttl: float = 1.0,
         max_units: int = 1_000_000,
-        flush_interval: float = 0.2,
-        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
+        self._writer = writer or FirstAssignmentWriter(store)
+        self._owns_writer = writer is None
         self._rules_ttl = rules_ttl
         self._max_units = max_units
-        self._clock = clock
         self._rules: dict[tuple[str, str], _Rules] = {}
         self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._pending: dict[str, dict[str, str]] = {}
         self._reloading: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._flush_interval = flush_interval
-        self._flusher = threading.Thread(target=self._flush_loop, name="ablab-assignments")
-        self._flusher.daemon = True
-        self._flusher.start()
-        self.assigned = 0
 
     def assign(
         self,
@@ -100,14 +86,20 @@ class LiveAssigner:
         unit_id: str,
         attributes: Mapping[str, Any] | None = None,
     ) -> Assignment:
-        """The variant to serve ``unit_id`` (same contract as ``assignment.assign``).
+        """The variant to serve ``unit_id``, durable if new (same contract as
+        ``assignment.assign``). Blocks on the store: call it off the event loop.
 
         Raises:
             ValidationError: an empty or too long unit id.
             NotFound: no such experiment in the project.
+            Unavailable: a new unit's assignment could not be stored.
         """
-        found = self._decide(project_id, ref, unit_id, attributes, may_read=True)
+        check_unit_id(unit_id)
+        rules = self._cached_rules(project_id, ref) or self._load_rules(project_id, ref)
+        found = self._decide(rules, unit_id, attributes, may_read=True)
         assert found is not None
+        if isinstance(found, Future):
+            return found.result(timeout=WRITE_TIMEOUT)
         return found
 
     def try_assign(
@@ -116,57 +108,18 @@ class LiveAssigner:
         ref: str,
         unit_id: str,
         attributes: Mapping[str, Any] | None = None,
-    ) -> Assignment | None:
-        """:meth:`assign` from memory alone; None when the answer needs the store."""
-        return self._decide(project_id, ref, unit_id, attributes, may_read=False)
+    ) -> Assignment | Future[Assignment] | None:
+        """:meth:`assign` without reading the store: the answer; a future of it while a new
+        unit's first assignment is being written; or None when the store must be read.
 
-    def _decide(
-        self,
-        project_id: str,
-        ref: str,
-        unit_id: str,
-        attributes: Mapping[str, Any] | None,
-        *,
-        may_read: bool,
-    ) -> Assignment | None:
+        Raises:
+            ValidationError: an empty or too long unit id.
+        """
         check_unit_id(unit_id)
         rules = self._cached_rules(project_id, ref)
         if rules is None:
-            if not may_read:
-                return None
-            rules = self._load_rules(project_id, ref)
-        experiment = rules.experiment
-        if experiment.status is not ExperimentStatus.RUNNING:
-            return not_running(experiment, unit_id, rules.own_rollout)
-        key = (experiment.id, unit_id)
-        known = self._known.get(key)
-        if known is not None:
-            return inside(experiment, unit_id, known, AssignmentReason.STICKY)
-        if rules.plan_changed:
-            if not may_read:
-                return None
-            stored = self._stored(experiment.id, unit_id)
-            if stored is not None:
-                return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
-        targeted = rules.targeted is None or rules.targeted(unit_id, attributes or {})
-        governing = rules.governing_rollout
-        reached = governing is None or serves_new_version(governing, unit_id)
-        variant = rules.plan.assign(unit_id) if targeted and reached else None
-        if variant is None:
-            # It may have entered earlier, when its attributes or the coverage allowed.
-            if not rules.plan_changed:
-                if not may_read:
-                    return None
-                stored = self._stored(experiment.id, unit_id)
-                if stored is not None:
-                    return inside(experiment, unit_id, stored, AssignmentReason.STICKY)
-            if not targeted:
-                return outside(experiment, unit_id, AssignmentReason.NOT_TARGETED)
-            if governing is not None and not reached:
-                return outside_rollout(experiment, unit_id, governing)
-            return outside(experiment, unit_id, AssignmentReason.NOT_COVERED)
-        self._remember(experiment.id, unit_id, variant, new=True)
-        return inside(experiment, unit_id, variant, AssignmentReason.NEW)
+            return None
+        return self._decide(rules, unit_id, attributes, may_read=False)
 
     def experiment(self, project_id: str, ref: str, *, may_read: bool = True) -> Experiment | None:
         """The experiment as the cached rules hold it (None: not cached and ``may_read`` off).
@@ -180,43 +133,79 @@ class LiveAssigner:
         return rules.experiment if rules is not None else None
 
     def remember_exposures(self, exposed: Mapping[str, Mapping[str, str]]) -> None:
-        """Units exposed elsewhere (an SDK assigning locally): their first assignments."""
+        """Store units exposed elsewhere (an SDK assigning locally) as first assignments,
+        durably, before returning (the events that carried them are then acknowledged).
+
+        Raises:
+            Unavailable: the store could not be written.
+        """
+        writes: list[tuple[str, Future[Held]]] = []
         for experiment_id, units in exposed.items():
-            for unit_id, variant in units.items():
-                if (experiment_id, unit_id) not in self._known:
-                    self._remember(experiment_id, unit_id, variant, new=True)
+            new = {u: v for u, v in units.items() if (experiment_id, u) not in self._known}
+            if new:
+                writes.append((experiment_id, self._writer.persist(experiment_id, new)))
+        for experiment_id, write in writes:
+            for unit_id, variant in write.result(timeout=WRITE_TIMEOUT).items():
+                self._remember(experiment_id, unit_id, variant)
 
     def invalidate(self) -> None:
         """Forget the cached rules (after a change made through this process)."""
         with self._lock:
             self._rules.clear()
 
-    def flush(self) -> None:
-        """Write the pending first assignments now."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        at = self._clock()
-        for experiment_id, units in pending.items():
-            with self._store.session() as session:
-                held = session.add_assignments(experiment_id, units, at)
-            for unit_id, variant in held.items():
-                if variant != units.get(unit_id):
-                    # Another replica stored its answer first: that one holds from now on.
-                    self._remember(experiment_id, unit_id, variant, new=False)
-
     def close(self) -> None:
-        self._stop.set()
-        self._flusher.join(timeout=10)
-        self.flush()
+        if self._owns_writer:
+            self._writer.close()
 
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self._flush_interval):
+    def _decide(
+        self,
+        rules: _Rules,
+        unit_id: str,
+        attributes: Mapping[str, Any] | None,
+        *,
+        may_read: bool,
+    ) -> Assignment | Future[Assignment] | None:
+        experiment = rules.experiment
+        known = self._known.get((experiment.id, unit_id))
+        found = decide(
+            rules.compiled, unit_id, attributes, stored=UNKNOWN if known is None else known
+        )
+        if found is NEEDS_STORED:
+            if not may_read:
+                return None
+            found = decide(
+                rules.compiled, unit_id, attributes, stored=self._stored(experiment.id, unit_id)
+            )
+            assert found is not NEEDS_STORED
+        if found.reason is not AssignmentReason.NEW or found.variant is None:
+            return found
+        return self._write(rules, found, attributes)
+
+    def _write(
+        self, rules: _Rules, found: Assignment, attributes: Mapping[str, Any] | None
+    ) -> Future[Assignment]:
+        """Store a new unit's variant; the future holds the answer once it is durable."""
+        experiment_id, unit_id, variant = rules.experiment.id, found.unit_id, found.variant
+        assert variant is not None
+        answer: Future[Assignment] = Future()
+
+        def settle(write: Future[Held]) -> None:
             try:
-                self.flush()
-            except Exception:  # the store may be briefly unavailable: retried next round
-                logger.exception("writing first assignments failed; retrying")
+                held = write.result()[unit_id]
+            except BaseException as exc:
+                answer.set_exception(exc)
+                return
+            self._remember(experiment_id, unit_id, held)
+            if held == variant:
+                answer.set_result(found)
+                return
+            # Another replica stored its answer first: that one holds from now on.
+            sticky = decide(rules.compiled, unit_id, attributes, stored=held)
+            assert sticky is not NEEDS_STORED
+            answer.set_result(sticky)
+
+        self._writer.persist(experiment_id, {unit_id: variant}).add_done_callback(settle)
+        return answer
 
     def _cached_rules(self, project_id: str, ref: str) -> _Rules | None:
         """The cached rules; past their TTL they still serve while one thread reloads them.
@@ -254,61 +243,21 @@ class LiveAssigner:
             experiment = session.get_experiment(project_id, ref)
             if experiment is None:
                 raise NotFound(f"unknown experiment {ref!r}", details={"experiment": ref})
-            group = session.get_group(project_id, experiment.group) if experiment.group else None
-            history = session.list_audit(project_id, object_id=experiment.id, limit=10_000)
-            own, governing = rollouts_of(session, experiment)
-        rules = _Rules(
-            experiment=experiment,
-            plan=plan_of(experiment),
-            targeted=_membership(group),
-            plan_changed=plan_changed(history),
-            loaded=now,
-            own_rollout=own,
-            governing_rollout=governing,
-        )
+            rules = rules_of(session, experiment)
+        loaded = _Rules(experiment, compile_rules(rules), now)
         with self._lock:
-            self._rules[(project_id, ref)] = rules
-        return rules
+            self._rules[(project_id, ref)] = loaded
+        return loaded
 
     def _stored(self, experiment_id: str, unit_id: str) -> str | None:
-        with self._lock:
-            pending = self._pending.get(experiment_id, {}).get(unit_id)
-        if pending is not None:
-            return pending
         with self._store.session() as session:
             stored = session.get_assignments(experiment_id, [unit_id]).get(unit_id)
         if stored is not None:
-            self._remember(experiment_id, unit_id, stored, new=False)
+            self._remember(experiment_id, unit_id, stored)
         return stored
 
-    def _remember(self, experiment_id: str, unit_id: str, variant: str, *, new: bool) -> None:
+    def _remember(self, experiment_id: str, unit_id: str, variant: str) -> None:
         with self._lock:
             self._known[(experiment_id, unit_id)] = variant
             if len(self._known) > self._max_units:
                 self._known.popitem(last=False)
-            if new:
-                self._pending.setdefault(experiment_id, {})[unit_id] = variant
-                self.assigned += 1
-
-
-def _membership(group: DeviceGroup | None) -> _Predicate | None:
-    """Whether a unit belongs to the target group: by its id (a member list) or attributes."""
-    if group is None:
-        return None
-    if group.condition is None:
-        members = group.members
-        return lambda unit_id, attributes: unit_id in members
-    predicate = compile_condition(dict(group.condition))
-    return lambda unit_id, attributes: bool(predicate(attributes))
-
-
-def plan_changed(history: list[Any]) -> bool:
-    """Whether the weights or the coverage changed while the experiment ran."""
-    seen = set()
-    for entry in history:
-        after = entry.after or {}
-        if not after.get("started_at") or not after.get("variants"):
-            continue
-        weights = tuple((v["name"], float(v["weight"])) for v in after["variants"])
-        seen.add((weights, float(after.get("coverage", 100.0))))
-    return len(seen) > 1

@@ -14,7 +14,7 @@ from ablab.contract.catalogue import AssignmentPublic, AssignRequest
 from ablab.contract.errors import error_responses
 from ablab.contract.events import EventBatch, IngestResultPublic
 from ablab.contract.predictions import PredictionPublic, PredictRequest
-from ablab.domain.lifecycle import ExperimentStatus
+from ablab.contract.sdk import SdkConfig
 from ablab.server import hot_paths
 from ablab.server.deps import SdkCaller, StateDep, bearer
 from ablab.services.sdk_config import sdk_ruleset
@@ -70,12 +70,6 @@ async def predict(experiment: str, request: Request) -> Response:
     return await hot_paths.respond(hot_paths.predict, request)
 
 
-class SdkConfig(Schema):
-    project_id: str
-    version: str
-    experiments: list[dict[str, Any]]
-
-
 @router.get("/sdk/config", response_model=SdkConfig, responses={304: {"description": "unchanged"}})
 def config(
     principal: SdkCaller,
@@ -84,15 +78,10 @@ def config(
 ) -> Response:
     """The project's ruleset for local assignment, with an ETag (send If-None-Match)."""
     with state.store.session() as session:
-        experiments = [
-            e
-            for e in session.list_experiments(principal.project_id)
-            if e.status is not ExperimentStatus.DRAFT
-        ]
-        ruleset = sdk_ruleset(session, principal.project_id, experiments)
-    body = orjson.dumps(ruleset, option=orjson.OPT_SORT_KEYS)
+        rules = sdk_ruleset(session, principal.project_id)
+    body = orjson.dumps(rules)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": etag})
-    payload = {"project_id": principal.project_id, "version": etag.strip('"'), **ruleset}
+    payload = {"project_id": principal.project_id, "version": etag.strip('"'), "experiments": rules}
     return Response(orjson.dumps(payload), media_type="application/json", headers={"ETag": etag})
