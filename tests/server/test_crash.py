@@ -5,8 +5,9 @@ killed with SIGKILL at a random moment, then restarted, a few times over, with t
 experiment's split changed between lives. What must hold, on the embedded stores and on
 PostgreSQL:
 
-- every unit the server answered (``POST /v1/assign``) or whose exposure it acknowledged
-  (``POST /v1/events``) has its first assignment stored, with the variant answered;
+- every unit the server answered (``POST /v1/assign``, ``POST /v1/predict``) or whose
+  exposure it acknowledged (``POST /v1/events``) has its first assignment stored, with the
+  variant answered;
 - after the split changes, every one of them is still served that variant;
 - every acknowledged event is stored once; a batch the kill left without an answer, sent
   again after the restart, is stored once too (no duplicates).
@@ -31,6 +32,7 @@ import pytest
 
 from ablab.store.metadata import metadata_url, open_metadata_store
 from tests.conftest import DEFAULT_POSTGRES_URL
+from tests.gateway.model_server import ModelServer
 from tests.server.conftest import ADMIN_KEY
 from tests.server.processes import ServeProcess, serve_environment, start_serve
 
@@ -86,10 +88,11 @@ def test_kill_9_under_load_loses_no_acknowledged_assignment_or_event(
     stores: Stores, tmp_path: Path
 ) -> None:
     acked = Acknowledged()
+    model = ModelServer("normal")
     server = start_serve(tmp_path, stores.env)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-        experiment_id = _set_up(http)
+        experiment_id = _set_up(http, model.url)
     rng = random.Random(13)
     for life in range(LIVES):
         _load_then_kill(server, acked, life, rng)
@@ -125,13 +128,13 @@ def test_kill_9_under_load_loses_no_acknowledged_assignment_or_event(
     assert missing == set(), f"{len(missing)} acknowledged events lost"
     twice = {e: n for e, n in counts.items() if n > 1}
     assert twice == {}, f"{len(twice)} events stored more than once"
+    model.stop()
 
 
-def _set_up(http: httpx.Client) -> str:
+def _set_up(http: httpx.Client, model_url: str) -> str:
     for version in ("1.0.0", "2.0.0"):
         response = http.post(
-            "/v1/models",
-            json={"model": "m", "version": version, "endpoint": f"http://127.0.0.1:9/{version}"},
+            "/v1/models", json={"model": "m", "version": version, "endpoint": model_url}
         )
         assert response.status_code == 201, response.text
     created = http.post(
@@ -152,15 +155,20 @@ def _set_up(http: httpx.Client) -> str:
 def _load_then_kill(
     server: ServeProcess, acked: Acknowledged, life: int, rng: random.Random
 ) -> None:
-    """Assignments from two threads and event batches from two more, until a kill -9."""
+    """Assignments from two threads, predictions from one, event batches from two, until
+    a kill -9."""
     stop = threading.Event()
-    workers = [
-        threading.Thread(target=_assign_loop, args=(server.url, f"a{life}-{n}", acked, stop))
-        for n in range(2)
-    ] + [
-        threading.Thread(target=_events_loop, args=(server.url, f"e{life}-{n}", acked, stop))
-        for n in range(2)
-    ]
+    workers = (
+        [
+            threading.Thread(target=_assign_loop, args=(server.url, f"a{life}-{n}", acked, stop))
+            for n in range(2)
+        ]
+        + [threading.Thread(target=_predict_loop, args=(server.url, f"p{life}", acked, stop))]
+        + [
+            threading.Thread(target=_events_loop, args=(server.url, f"e{life}-{n}", acked, stop))
+            for n in range(2)
+        ]
+    )
     for worker in workers:
         worker.start()
     time.sleep(1.0 + rng.random() * 1.5)
@@ -187,6 +195,24 @@ def _assign_loop(url: str, prefix: str, acked: Acknowledged, stop: threading.Eve
             if body["in_experiment"]:
                 with acked.lock:
                     acked.answers[unit] = body["variant"]
+            if stop.is_set():
+                return
+
+
+def _predict_loop(url: str, prefix: str, acked: Acknowledged, stop: threading.Event) -> None:
+    with _client(url) as http:
+        for i in range(1_000_000):
+            unit = f"{prefix}-{i}"
+            body = {"unit_id": unit, "features": [i]}
+            try:
+                response = http.post(f"/v1/predict/{EXPERIMENT}", json=body)
+            except httpx.HTTPError:
+                return
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            if answer["in_experiment"]:
+                with acked.lock:
+                    acked.answers[unit] = answer["variant"]
             if stop.is_set():
                 return
 
