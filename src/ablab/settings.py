@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,13 @@ class Settings(BaseSettings):
             (they import and call any function with the server's rights; off by default).
         gc_freeze: Move what the server made at start-up out of the garbage collector's way
             (``gc.freeze``); the tests, which start many servers in one process, turn it off.
+        metrics_access: Who may read ``/metrics`` (``ABLAB_METRICS_ACCESS``): ``key`` (the
+            default: a bearer key with the ``read`` scope, as Prometheus's ``authorization``
+            sends it; the figures describe every project's traffic), ``public``, or ``off``.
+        docs_access: Who may read ``/openapi.json``, ``/docs`` and ``/redoc``
+            (``ABLAB_DOCS_ACCESS``): ``public`` (the default: they describe the API, which is
+            published with ablab, and hold no data), ``key`` (a ``read`` key, or a console
+            sign-in for the pages), or ``off``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -59,3 +67,5 @@ class Settings(BaseSettings):
     console_sign_in_attempts: int = Field(default=5, ge=1, le=1000)
     llm_python_evaluators: bool = False
     gc_freeze: bool = True
+    metrics_access: Literal["public", "key", "off"] = "key"
+    docs_access: Literal["public", "key", "off"] = "public"

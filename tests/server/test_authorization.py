@@ -5,7 +5,8 @@ how to call it. A route the document has and ``ROUTES`` lacks fails, so a new ro
 ship without a decision on who may call it. The rules, written out here rather than taken
 from ``ablab.domain.keys`` so that a change there is caught: admin reaches everything of its
 project, write reaches write and read routes, read the read routes, sdk the SDK routes; any
-valid key may ask ``/v1/whoami``; ``/healthz`` and ``/metrics`` need no key.
+valid key may ask ``/v1/whoami``; ``/healthz`` needs no key; ``/metrics`` needs a read key
+(``ABLAB_METRICS_ACCESS``'s default, tests/console/test_console_headers.py tries the others).
 
 - no key, a malformed, unknown, wrong or revoked key: 401 ``unauthorized``;
 - a valid key without the scope: 403 ``forbidden``;
@@ -219,7 +220,7 @@ _LLM = "/v1/llm/experiments/{ref}"
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case("public"),
-    ("GET", "/metrics"): Case("public"),
+    ("GET", "/metrics"): Case(Scope.READ),
     ("GET", "/v1/whoami"): Case("any"),
     # sdk
     ("POST", "/v1/assign"): Case(

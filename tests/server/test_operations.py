@@ -147,7 +147,8 @@ def test_health_metrics_and_request_ids(project: Project) -> None:
     echoed = http.get("/healthz", headers={"X-Request-ID": "my-request-7"})
     assert echoed.json() == {"status": "ok", "checks": {"metadata": "ok", "events": "ok"}}
     assert echoed.headers["x-request-id"] == "my-request-7"
-    text = project.server.http().get("/metrics").text
+    assert project.server.http().get("/metrics").status_code == 401  # ABLAB_METRICS_ACCESS=key
+    text = project.http(project.key(Scope.READ)).get("/metrics").text
     assert 'ablab_http_requests_total{method="POST",route="/v1/assign",status="200"}' in text
     assert 'ablab_http_request_duration_seconds_bucket{le="0.005",route="/v1/assign"}' in text
     assert 'ablab_assignments_total{in_experiment="true"}' in text

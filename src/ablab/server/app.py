@@ -33,6 +33,7 @@ from ablab.server.routers import (
     rollouts,
     sdk,
 )
+from ablab.server.security_headers import SecurityHeaders
 from ablab.server.sign_in_throttle import SignInThrottle
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.services.keys import bootstrap_admin_key
@@ -140,6 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=version("ablab"),
         summary="Decide between versions of a machine-learning model on real traffic.",
         lifespan=lifespan,
+        # Served by routers/health.py, as the operator's ABLAB_DOCS_ACCESS allows.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in (
@@ -159,4 +164,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         TelemetryMiddleware, telemetry=telemetry, max_body_bytes=settings.max_body_bytes
     )
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 included
     return app

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ablab.domain.keys import Scope
+from ablab.server.routers.access import AUDIT_LOG_SCOPE
 
 __all__ = ["flash_redirect", "render"]
 
@@ -80,6 +81,7 @@ def render(
             session=viewer.session if viewer is not None else None,
             can_write=viewer is not None and viewer.can(Scope.WRITE),
             is_admin=viewer is not None and viewer.can(Scope.ADMIN),
+            reads_audit=viewer is not None and viewer.can(AUDIT_LOG_SCOPE),
             flash=_read_flash(flash),
             **context,
         )

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.errors import error_responses
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.domain.keys import Scope
-from ablab.server.deps import AdminCaller, AnyCaller, StateDep, context_of
+from ablab.server.auth import Principal
+from ablab.server.deps import AdminCaller, AnyCaller, StateDep, caller, context_of
 from ablab.services import audit, keys
+
+# Who reads the project's audit log (every change of every object, with who made it): the
+# one rule of ``GET /v1/audit`` and of the console's audit page.
+AUDIT_LOG_SCOPE = Scope.ADMIN
+AuditReader = Annotated[Principal, Depends(caller(AUDIT_LOG_SCOPE))]
 
 router = APIRouter(
     prefix="/v1", tags=["access"], responses=error_responses(401, 403, 404, 409, 413, 422)
@@ -56,7 +62,7 @@ def revoke_key(key_id: str, principal: AdminCaller, state: StateDep) -> KeyPubli
 
 @router.get("/audit")
 def project_audit(
-    principal: AdminCaller,
+    principal: AuditReader,
     state: StateDep,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,

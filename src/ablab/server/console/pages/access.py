@@ -1,4 +1,4 @@
-"""The audit log, and (for admins) API keys and console users.
+"""The audit log, API keys and console users (for admins).
 
 A key made here is shown on the page that answers the form, once: it is never stored in
 the clear, nor put in a URL or a cookie.
@@ -17,6 +17,7 @@ from ablab.domain.users import parse_role
 from ablab.errors import AblabError
 from ablab.server.console.session import AdminForm, Viewer, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
+from ablab.server.routers.access import AUDIT_LOG_SCOPE
 from ablab.services import audit, keys, users
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +25,13 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/audit")
 def audit_page(request: Request, viewer: ViewerDep, object_id: str | None = None) -> Response:
+    if not viewer.can(AUDIT_LOG_SCOPE):  # the rule of GET /v1/audit, and its 403
+        return render(
+            request,
+            "message.html",
+            {"viewer": viewer, "message": f"The audit log is for {AUDIT_LOG_SCOPE.value}s only."},
+            403,
+        )
     entries = audit.list_audit(viewer.ctx, object_id=object_id or None, limit=200)
     shown = [
         (
