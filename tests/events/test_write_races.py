@@ -78,7 +78,7 @@ def test_a_checked_step_is_not_advanced_after_someone_moved_it(at_noon: Context)
     transition(at_noon, "a", Action.PROMOTE, rollout=STEPS)
     (checked,) = list_rollouts(at_noon)
     act_on_rollout(at_noon, checked.id, RolloutAction.ADVANCE)
-    with pytest.raises(Conflict, match="changed since it was checked"):
+    with pytest.raises(Conflict, match="changed since it was read"):
         act_on_rollout(
             at_noon, checked.id, RolloutAction.ADVANCE, expected_revision=checked.revision
         )

@@ -92,7 +92,8 @@ def act_on_rollout(
         current = _require(session, ctx, rollout_id)
         if expected_revision is not None and current.revision != expected_revision:
             raise Conflict(
-                f"rollout {rollout_id} changed since it was checked: check it again",
+                f"rollout {rollout_id} changed since it was read (revision "
+                f"{expected_revision}, now {current.revision}): read it again",
                 details={"revision": current.revision, "expected": expected_revision},
             )
         updated = apply_rollout_action(current, action, ctx.clock(), reason)

@@ -21,7 +21,11 @@ router = APIRouter(include_in_schema=False)
 @router.get("/rollouts")
 def rollouts_page(request: Request, viewer: ViewerDep) -> Response:
     rows: list[tuple[RolloutPublic, RolloutCheckPublic | None, str | None]] = []
-    for rollout in list_rollouts(viewer.ctx):
+    found = list_rollouts(viewer.ctx)
+    # Each button acts only on the rollout as the page showed it (two people pressing
+    # Advance on one page move it one step, not two).
+    revisions = {rollout.id: rollout.revision for rollout in found}
+    for rollout in found:
         check, problem = None, None
         if rollout.status in ACTIVE:
             try:
@@ -29,7 +33,9 @@ def rollouts_page(request: Request, viewer: ViewerDep) -> Response:
             except AblabError as exc:
                 problem = exc.message
         rows.append((RolloutPublic.from_domain(rollout), check, problem))
-    return render(request, "rollouts.html", {"viewer": viewer, "rollouts": rows})
+    return render(
+        request, "rollouts.html", {"viewer": viewer, "rollouts": rows, "revisions": revisions}
+    )
 
 
 @router.post("/rollouts/{rollout_id}/{action}")
@@ -38,13 +44,16 @@ def act(
     action: str,
     viewer: WriterForm,
     reason: Annotated[str, Form(max_length=500)] = "",
+    expected_revision: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     try:
         chosen = RolloutAction(action)
     except ValueError:
         return flash_redirect("/rollouts", f"unknown rollout action {action!r}", "error")
     try:
-        changed = act_on_rollout(viewer.ctx, rollout_id, chosen, reason.strip())
+        changed = act_on_rollout(
+            viewer.ctx, rollout_id, chosen, reason.strip(), expected_revision=expected_revision
+        )
     except AblabError as exc:
         return flash_redirect("/rollouts", exc.message, "error")
     viewer.state.changed()
