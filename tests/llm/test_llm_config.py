@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ablab.domain.limits import MAX_TOKENS
 from ablab.domain.llm import (
     LlmAction,
     LlmStatus,
@@ -135,8 +136,12 @@ def test_an_unknown_parameter_is_refused_listing_the_known_ones() -> None:
     st.one_of(
         st.tuples(st.just(P.TEMPERATURE), st.floats(0, 2) | st.integers(0, 2)),
         st.tuples(st.just(P.TOP_P), st.floats(0, 1)),
-        st.tuples(st.just(P.MAX_TOKENS), st.integers(1, 10**9)),
-        st.tuples(st.sampled_from([P.MODEL, P.SYSTEM]), st.text(min_size=1).filter(str.strip)),
+        st.tuples(st.just(P.MAX_TOKENS), st.integers(1, MAX_TOKENS)),
+        # A model's name holds no control character (ablab.domain.limits).
+        st.tuples(
+            st.sampled_from([P.MODEL, P.SYSTEM]),
+            st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1).filter(str.strip),
+        ),
     )
 )
 def test_checking_a_checked_value_changes_nothing(case: tuple[Parameter, object]) -> None:
@@ -314,7 +319,10 @@ def test_cycles_are_refused_instead_of_looping() -> None:
 
 
 _VALUES = {
-    P.SYSTEM: st.text(min_size=1, max_size=20).filter(str.strip),
+    # A system prompt is free text without NUL (ablab.domain.limits).
+    P.SYSTEM: st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=20).filter(
+        str.strip
+    ),
     P.TEMPERATURE: st.floats(0, 2),
     P.TOP_P: st.floats(0, 1),
     P.MAX_TOKENS: st.integers(1, 10_000),

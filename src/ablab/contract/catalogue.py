@@ -7,10 +7,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Attributes, ConfigObject, Identifier, Label, Location, Text
 from ablab.domain.assignments import Assignment, AssignmentReason
 from ablab.domain.audit import AuditEntry
 from ablab.domain.groups import DeviceGroup
+from ablab.domain.limits import MAX_MEMBERS
 from ablab.domain.models import BackendKind, Model, ModelVersion
 
 __all__ = [
@@ -25,14 +27,14 @@ __all__ = [
 ]
 
 
-class ModelVersionCreate(Schema):
+class ModelVersionCreate(RequestSchema):
     """Register ``model``/``version``; the model is created on its first version."""
 
-    model: str
-    version: str
-    endpoint: str | None = None
-    artifact: str | None = None
-    description: str = ""
+    model: Label
+    version: Label
+    endpoint: Location | None = None
+    artifact: Location | None = None
+    description: Text = ""
 
 
 class ModelVersionPublic(Schema):
@@ -64,13 +66,13 @@ class ModelPublic(Schema):
         )
 
 
-class GroupCreate(Schema):
+class GroupCreate(RequestSchema):
     """A device group: a ``rule`` on unit attributes or a list of ``members``, not both."""
 
-    name: str
-    rule: dict[str, Any] | None = None
-    members: list[str] | None = None
-    description: str = ""
+    name: Label
+    rule: ConfigObject | None = None
+    members: list[Identifier] | None = Field(default=None, max_length=MAX_MEMBERS)
+    description: Text = ""
 
 
 class GroupPublic(Schema):
@@ -93,10 +95,10 @@ class GroupPublic(Schema):
         )
 
 
-class AssignRequest(Schema):
-    experiment: str
-    unit_id: str
-    attributes: dict[str, Any] = Field(default_factory=dict)
+class AssignRequest(RequestSchema):
+    experiment: Identifier
+    unit_id: Identifier
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class AssignmentPublic(Schema):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ablab.contract.base import Schema
+from pydantic import Field
 
-__all__ = ["DecisionEvidence", "ExperimentDecision"]
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Identifier, Text
+from ablab.domain.limits import MAX_LIST_ITEMS
+
+__all__ = ["DecisionEvidence", "ExperimentDecision", "FlaggerHook"]
 
 
 class DecisionEvidence(Schema):
@@ -34,3 +38,13 @@ class ExperimentDecision(Schema):
     variant: str | None
     reason: str
     evidence: DecisionEvidence
+
+
+class FlaggerHook(RequestSchema):
+    """What Flagger's webhooks post; a key may come in ``metadata.api_key`` (Flagger sends
+    no headers of its own)."""
+
+    name: Identifier | None = None
+    namespace: Identifier | None = None
+    phase: Identifier | None = None
+    metadata: dict[Identifier, Text] = Field(default_factory=dict, max_length=MAX_LIST_ITEMS)

@@ -6,16 +6,18 @@ from typing import Any
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Identifier
 
 __all__ = ["EventBatch", "IngestResultPublic", "RejectedEvent"]
 
 
-class EventBatch(Schema):
-    """``{"events": [...]}``: each event as in DESIGN.md; each is checked on its own."""
+class EventBatch(RequestSchema):
+    """``{"events": [...]}``: each event as in DESIGN.md; each is checked on its own
+    (``services.event_validation``, with the limits of README.md, "Limits")."""
 
     events: list[Any] = Field(max_length=10_000)
-    experiment: str | None = Field(
+    experiment: Identifier | None = Field(
         default=None, description="the experiment of the events that name none"
     )
 

@@ -7,9 +7,25 @@ from typing import Any
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import (
+    ConfigObject,
+    Count,
+    Coverage,
+    DurationDays,
+    Flag,
+    Identifier,
+    Label,
+    LookbackDays,
+    Mde,
+    Percent,
+    Probability,
+    RecordVersion,
+    Text,
+)
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.limits import MAX_LIST_ITEMS, MAX_VARIANTS
 
 __all__ = [
     "ExperimentCreate",
@@ -21,17 +37,17 @@ __all__ = [
 ]
 
 
-class VariantCreate(Schema):
+class VariantCreate(RequestSchema):
     """A variant given explicitly; ``weight`` is a percentage of the experiment's traffic."""
 
-    name: str
-    model_version: str | None = None
-    weight: float = Field(default=0.0, ge=0, le=100)
-    config: dict[str, Any] = Field(default_factory=dict)
-    is_control: bool = False
+    name: Label
+    model_version: Identifier | None = None
+    weight: Percent = 0.0
+    config: ConfigObject = Field(default_factory=dict)
+    is_control: Flag = False
 
 
-class ExperimentCreate(Schema):
+class ExperimentCreate(RequestSchema):
     """Create an experiment.
 
     The short form is seed 000's: ``model_id``, ``control_version``, ``treatment_version`` (or
@@ -40,43 +56,45 @@ class ExperimentCreate(Schema):
     ``draft`` the experiment waits for a launch; otherwise it starts running at once.
     """
 
-    name: str
-    model_id: str | None = None
-    control_version: str | None = None
-    treatment_version: str | None = None
-    treatment_versions: list[str] = Field(default_factory=list)
-    traffic_split: float = 50.0
-    variants: list[VariantCreate] | None = None
-    hypothesis: str = ""
-    group: str | None = None
-    coverage: float = 100.0
-    primary_metric: str = "accuracy"
-    secondary_metrics: list[str] = Field(default_factory=list)
-    guardrails: list[str] = Field(
-        default_factory=list, description='bounds such as "error_rate<=0.01"'
+    name: Label
+    model_id: Identifier | None = None
+    control_version: Identifier | None = None
+    treatment_version: Identifier | None = None
+    treatment_versions: list[Identifier] = Field(default_factory=list, max_length=MAX_VARIANTS - 1)
+    traffic_split: Percent = 50.0
+    variants: list[VariantCreate] | None = Field(default=None, max_length=MAX_VARIANTS)
+    hypothesis: Text = ""
+    group: Identifier | None = None
+    coverage: Coverage = 100.0
+    primary_metric: Identifier = "accuracy"
+    secondary_metrics: list[Identifier] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    guardrails: list[Identifier] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description='bounds such as "error_rate<=0.01"',
     )
-    min_samples: int = 100
-    max_duration_days: int | None = None
-    alpha: float = 0.05
-    power: float = 0.8
-    mde: float | None = None
+    min_samples: Count = 100
+    max_duration_days: DurationDays | None = None
+    alpha: Probability = 0.05
+    power: Probability = 0.8
+    mde: Mde | None = None
     analysis_method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
-    cuped: bool = True
-    cuped_lookback_days: int = Field(
+    cuped: Flag = True
+    cuped_lookback_days: LookbackDays = Field(
         default=14, description="days before launch whose data adjusts each metric (CUPED)"
     )
-    cuped_covariate: str | None = Field(
+    cuped_covariate: Identifier | None = Field(
         default=None,
         description="a metric event name whose per-unit mean is the CUPED covariate, "
         "instead of the same metric before launch",
     )
-    bandit: bool = False
-    shadow: bool = False
-    auto_promote: bool = False
-    draft: bool = False
+    bandit: Flag = False
+    shadow: Flag = False
+    auto_promote: Flag = False
+    draft: Flag = False
 
 
-class ExperimentUpdate(Schema):
+class ExperimentUpdate(RequestSchema):
     """Change a live experiment. Only the fields given change.
 
     ``traffic_split`` or ``weights`` re-split traffic for units not yet assigned; units already
@@ -84,13 +102,13 @@ class ExperimentUpdate(Schema):
     someone else changed the experiment since it was read.
     """
 
-    traffic_split: float | None = None
-    weights: dict[str, float] | None = None
-    hypothesis: str | None = None
-    min_samples: int | None = None
-    guardrails: list[str] | None = None
-    auto_promote: bool | None = None
-    expected_version: int | None = None
+    traffic_split: Percent | None = None
+    weights: dict[Label, Percent] | None = Field(default=None, max_length=MAX_VARIANTS)
+    hypothesis: Text | None = None
+    min_samples: Count | None = None
+    guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
+    auto_promote: Flag | None = None
+    expected_version: RecordVersion | None = None
 
 
 class VariantPublic(Schema):

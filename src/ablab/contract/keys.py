@@ -6,15 +6,16 @@ from datetime import datetime
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Label
 from ablab.domain.keys import ApiKey, Scope
 
 __all__ = ["KeyCreate", "KeyCreated", "KeyPublic"]
 
 
-class KeyCreate(Schema):
-    name: str = Field(min_length=1, max_length=128)
-    scopes: list[Scope] = Field(min_length=1)
+class KeyCreate(RequestSchema):
+    name: Label
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
 
 
 class KeyPublic(Schema):

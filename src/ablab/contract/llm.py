@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import (
+    Concurrency,
+    ConfigObject,
+    Identifier,
+    Label,
+    Location,
+    Secret,
+    StepConfigs,
+    TaskValue,
+    Text,
+    Trials,
+)
+from ablab.domain.limits import MAX_LIST_ITEMS, MAX_TASKS
 from ablab.domain.llm import LlmStatus, Parameter, effective_config, overrides
 from ablab.domain.llm_records import LlmExperiment, LlmTask
 
@@ -33,24 +45,16 @@ __all__ = [
 Config = dict[str, dict[str, Any]]
 
 
-class LlmTaskCreate(Schema):
-    name: str = Field(min_length=1, max_length=128)
-    input: Any
-    expected_output: Any = None
-    evaluators: list[dict[str, Any]] = Field(
+class LlmTaskCreate(RequestSchema):
+    name: Label
+    # It goes to the application as JSON, which has no NaN or infinity.
+    input: TaskValue
+    expected_output: TaskValue = None
+    evaluators: list[ConfigObject] = Field(
         default_factory=list,
+        max_length=MAX_LIST_ITEMS,
         description='e.g. [{"kind": "exact_match"}, {"kind": "regex", ...}]',
     )
-
-    @field_validator("input", "expected_output")
-    @classmethod
-    def _json_only(cls, value: Any) -> Any:
-        # It goes to the application as JSON, which has no NaN or infinity.
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"must be plain JSON ({exc})") from None
-        return value
 
 
 class LlmTaskPublic(Schema):
@@ -73,37 +77,47 @@ class LlmTaskPublic(Schema):
         )
 
 
-class LlmExperimentCreate(Schema):
-    name: str = Field(min_length=1, max_length=128)
-    description: str = Field(default="", max_length=4000)
-    steps: list[str] = Field(min_length=1, description="inference steps in scope, by external_id")
-    tasks: list[str] = Field(default_factory=list, description="task names or ids")
-    baseline: Config = Field(default_factory=dict)
-    trials: int = Field(default=1, ge=1, le=20, description="runs of each task per variant")
-    concurrency: int = Field(default=8, ge=1, le=64)
-    webhook_url: str | None = Field(default=None, max_length=2000)
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+class LlmExperimentCreate(RequestSchema):
+    name: Label
+    description: Text = ""
+    steps: list[Identifier] = Field(
+        min_length=1,
+        max_length=MAX_LIST_ITEMS,
+        description="inference steps in scope, by external_id",
+    )
+    tasks: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_TASKS, description="task names or ids"
+    )
+    baseline: StepConfigs = Field(default_factory=dict)
+    trials: Trials = Field(default=1, description="runs of each task per variant")
+    concurrency: Concurrency = 8
+    webhook_url: Location | None = None
+    webhook_secret: Secret | None = None
 
 
-class LlmTasksSelect(Schema):
-    tasks: list[str] = Field(min_length=1)
+class LlmTasksSelect(RequestSchema):
+    tasks: list[Identifier] = Field(min_length=1, max_length=MAX_TASKS)
 
 
-class LlmBaselineSet(Schema):
-    config: Config
+class LlmBaselineSet(RequestSchema):
+    config: StepConfigs
 
 
-class LlmVariantCreate(Schema):
-    name: str = Field(min_length=1, max_length=128)
-    step: str
+class LlmVariantCreate(RequestSchema):
+    name: Label
+    step: Identifier
     parameter: Parameter
-    value: Any
-    parent: str | None = Field(default=None, description="a variant's name or id; none: baseline")
-    hypothesis: str = Field(default="", max_length=4000)
+    value: TaskValue
+    parent: Identifier | None = Field(
+        default=None, description="a variant's name or id; none: baseline"
+    )
+    hypothesis: Text = ""
 
 
-class LlmRunRequest(Schema):
-    variant: str | None = Field(default=None, description="a variant's name or id; none: baseline")
+class LlmRunRequest(RequestSchema):
+    variant: Identifier | None = Field(
+        default=None, description="a variant's name or id; none: baseline"
+    )
 
 
 class LlmVariantPublic(Schema):

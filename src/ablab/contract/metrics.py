@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Flag, Identifier, Text
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 
 __all__ = ["MetricCreate", "MetricPublic"]
 
 
-class MetricCreate(Schema):
+class MetricCreate(RequestSchema):
     """A metric computed from ``metric`` events named ``name``.
 
     ``aggregation`` turns one unit's events into a number (sum, mean, count, any); ``kind``
@@ -18,11 +19,11 @@ class MetricCreate(Schema):
     ``continuous`` (the aggregate's mean).
     """
 
-    name: str
+    name: Identifier
     aggregation: Aggregation = Aggregation.SUM
     kind: MetricKind = MetricKind.CONTINUOUS
-    higher_is_better: bool = True
-    description: str = ""
+    higher_is_better: Flag = True
+    description: Text = ""
 
 
 class MetricPublic(Schema):

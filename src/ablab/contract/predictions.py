@@ -6,14 +6,15 @@ from typing import Any
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Attributes, Identifier
 
 __all__ = ["PredictRequest", "PredictionPublic"]
 
 
-class PredictRequest(Schema):
-    unit_id: str = Field(min_length=1, max_length=256)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+class PredictRequest(RequestSchema):
+    unit_id: Identifier
+    attributes: Attributes = Field(default_factory=dict)
     features: Any = Field(description="passed to the model as given")
 
 

@@ -7,22 +7,26 @@ from typing import Literal
 
 from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.experiments import GuardrailPublic
+from ablab.contract.fields import Flag, Label, Share, StepMinutes, StepUnits, Text
 from ablab.contract.results import GuardrailResult
+from ablab.domain.limits import MAX_LIST_ITEMS
 from ablab.domain.rollouts import DEFAULT_STEPS, Rollout, RolloutSettings, RolloutStatus
 
 __all__ = ["PromoteRequest", "RolloutActionRequest", "RolloutCheckPublic", "RolloutPublic"]
 
 
-class PromoteRequest(Schema):
+class PromoteRequest(RequestSchema):
     """``rollout: false`` serves the winner to everyone at once."""
 
-    variant: str | None = Field(default=None, description="default: the only treatment")
-    rollout: bool = True
-    steps: list[float] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
-    min_step_minutes: float = Field(default=60.0, ge=0)
-    min_step_units: int = Field(default=100, ge=1)
+    variant: Label | None = Field(default=None, description="default: the only treatment")
+    rollout: Flag = True
+    steps: list[Share] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS), min_length=1, max_length=MAX_LIST_ITEMS
+    )
+    min_step_minutes: StepMinutes = 60.0
+    min_step_units: StepUnits = 100
 
     def settings(self) -> RolloutSettings | None:
         if not self.rollout:
@@ -30,8 +34,8 @@ class PromoteRequest(Schema):
         return RolloutSettings(tuple(self.steps), self.min_step_minutes, self.min_step_units)
 
 
-class RolloutActionRequest(Schema):
-    reason: str = Field(default="", max_length=500)
+class RolloutActionRequest(RequestSchema):
+    reason: Text = Field(default="", max_length=500)
 
 
 class RolloutPublic(Schema):

@@ -18,6 +18,17 @@ from typing import Any
 from ablab.domain.guardrails import Guardrail
 from ablab.domain.ids import is_valid_name
 from ablab.domain.lifecycle import Action, ExperimentStatus, next_status
+from ablab.domain.limits import (
+    MAX_CONFIG_BYTES,
+    MAX_COUNT,
+    MAX_DURATION_DAYS,
+    MAX_LIST_ITEMS,
+    MAX_LOOKBACK_DAYS,
+    MAX_MDE,
+    MAX_VARIANTS,
+    check_json,
+    check_text,
+)
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, validate_metric_name
 from ablab.errors import InvalidTransition, ValidationError
 
@@ -166,8 +177,14 @@ def validate_variants(variants: Sequence[Variant], *, complete: bool = True) -> 
         ValidationError: the first rule broken, in one line.
     """
     names = [v.name for v in variants]
+    if len(variants) > MAX_VARIANTS:
+        raise ValidationError(
+            f"an experiment has at most {MAX_VARIANTS} variants, got {len(variants)}",
+            details={"field": "variants", "limit": MAX_VARIANTS},
+        )
     for variant in variants:
         validate_name(variant.name, "variant name")
+        check_json(dict(variant.config), "config", max_bytes=MAX_CONFIG_BYTES)
         if not (math.isfinite(variant.weight) and 0 <= variant.weight <= 100):
             raise ValidationError(
                 f"weight of variant {variant.name!r} must be between 0 and 100, "
@@ -205,17 +222,32 @@ def validate_settings(experiment: Experiment) -> None:
         ValidationError: the first setting out of range, in one line.
     """
     validate_name(experiment.name, "experiment name")
+    check_text(experiment.hypothesis, "hypothesis")
     _check_range("coverage", experiment.coverage, 0, 100, low_open=True)
     _check_range("alpha", experiment.alpha, 0, 1, low_open=True, high_open=True)
     _check_range("power", experiment.power, 0, 1, low_open=True, high_open=True)
     if experiment.mde is not None:
-        _check_range("mde", experiment.mde, 0, math.inf, low_open=True, high_open=True)
-    if experiment.min_samples < 0:
-        raise ValidationError(f"min samples must be 0 or more, got {experiment.min_samples}")
-    if experiment.max_duration_days is not None and experiment.max_duration_days < 1:
+        _check_range("mde", experiment.mde, 0, MAX_MDE, low_open=True)
+    if not 0 <= experiment.min_samples <= MAX_COUNT:
         raise ValidationError(
-            f"max duration must be at least 1 day, got {experiment.max_duration_days}"
+            f"min samples must be 0 to {MAX_COUNT}, got {_shown(experiment.min_samples)}",
+            details={"field": "min_samples"},
         )
+    days = experiment.max_duration_days
+    if days is not None and not 1 <= days <= MAX_DURATION_DAYS:
+        raise ValidationError(
+            f"max duration must be 1 to {MAX_DURATION_DAYS} days, got {_shown(days)}",
+            details={"field": "max_duration_days"},
+        )
+    for name, listed in (
+        ("secondary_metrics", experiment.secondary_metrics),
+        ("guardrails", experiment.guardrails),
+    ):
+        if len(listed) > MAX_LIST_ITEMS:
+            raise ValidationError(
+                f"{name} holds at most {MAX_LIST_ITEMS} items, got {len(listed)}",
+                details={"field": name, "limit": MAX_LIST_ITEMS},
+            )
     # Custom metric names are checked against the project's definitions by the service.
     for metric in (experiment.primary_metric, *experiment.secondary_metrics):
         validate_metric_name(metric)
@@ -227,9 +259,11 @@ def validate_settings(experiment: Experiment) -> None:
             )
     for guardrail in experiment.guardrails:
         validate_metric_name(guardrail.metric)
-    if not 1 <= experiment.cuped_lookback_days <= 365:
+    if not 1 <= experiment.cuped_lookback_days <= MAX_LOOKBACK_DAYS:
         raise ValidationError(
-            f"the CUPED lookback must be 1 to 365 days, got {experiment.cuped_lookback_days}"
+            f"the CUPED lookback must be 1 to {MAX_LOOKBACK_DAYS} days, "
+            f"got {experiment.cuped_lookback_days}",
+            details={"field": "cuped_lookback_days"},
         )
     if experiment.cuped_covariate is not None:
         validate_metric_name(experiment.cuped_covariate)
@@ -251,12 +285,21 @@ def _check_range(
 ) -> None:
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
-    if not (math.isfinite(value) or high == math.inf) or not (above and below):
+    # NaN compares false both ways; an integer needs no finiteness check (and a huge one
+    # cannot be converted to a float for it).
+    if not (above and below):
         left, right = "(" if low_open else "[", ")" if high_open else "]"
         raise ValidationError(
-            f"{name} must be in {left}{low:g}, {high:g}{right}, got {value:g}",
+            f"{name} must be in {left}{low:g}, {high:g}{right}, got {_shown(value)}",
             details={name: value},
         )
+
+
+def _shown(value: float) -> str:
+    try:
+        return f"{value:g}"
+    except OverflowError:  # an integer beyond a float's range
+        return "a number too large to show"
 
 
 def apply_action(

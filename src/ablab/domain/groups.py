@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ablab.assignment import compile_condition
+from ablab.domain.limits import MAX_CONFIG_BYTES, MAX_MEMBERS, check_identifier, check_json
 from ablab.errors import ValidationError
 
 __all__ = ["DeviceGroup", "validate_group_definition"]
@@ -32,11 +33,13 @@ def validate_group_definition(
     """A group has a valid condition or a non-empty member list, not both.
 
     Raises:
-        ValidationError: neither or both given, an invalid condition, or an empty unit id.
+        ValidationError: neither or both given, an invalid or oversized condition, an empty
+            unit id or one with a control character, or more than ``MAX_MEMBERS`` members.
     """
     if (condition is None) == (members is None):
         raise ValidationError("a device group needs either a rule or a member list, not both")
     if condition is not None:
+        check_json(condition, "rule", max_bytes=MAX_CONFIG_BYTES)
         compile_condition(condition)
         return
     assert members is not None
@@ -44,3 +47,10 @@ def validate_group_definition(
         raise ValidationError("a device group's member list is empty")
     if any(not m.strip() for m in members):
         raise ValidationError("a device group's member list contains an empty unit id")
+    if len(members) > MAX_MEMBERS:
+        raise ValidationError(
+            f"a device group lists at most {MAX_MEMBERS} members, got {len(members)}",
+            details={"field": "members", "limit": MAX_MEMBERS},
+        )
+    for member in members:
+        check_identifier(member, "members")

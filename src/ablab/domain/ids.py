@@ -8,7 +8,8 @@ import secrets
 __all__ = ["NAME_PATTERN", "is_valid_name", "new_id"]
 
 # Names appear in URLs, shell commands and SQL identifiers of reports, so keep them plain.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# ``fullmatch``: with ``match``, ``$`` also matched before a final newline ("exp\n").
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def new_id(prefix: str) -> str:
@@ -18,4 +19,4 @@ def new_id(prefix: str) -> str:
 
 def is_valid_name(name: str) -> bool:
     """Whether ``name`` is a plain name: letters, digits, ``.``, ``_`` and ``-``, 1-128 long."""
-    return bool(NAME_PATTERN.match(name))
+    return NAME_PATTERN.fullmatch(name) is not None

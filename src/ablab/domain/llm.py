@@ -42,6 +42,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from ablab.domain.limits import (
+    MAX_ID_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_PROMPT_LENGTH,
+    MAX_TOKENS,
+    check_identifier,
+    check_text,
+)
 from ablab.domain.transitions import allowed_in, follow
 from ablab.errors import Conflict, ValidationError
 
@@ -115,13 +123,13 @@ def check_value(parameter: Parameter, value: object) -> str | float | int:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not (math.isfinite(value) and low <= value <= high)
+            or not low <= value <= high  # false for NaN; no float() of a huge integer
         ):
             raise _invalid(parameter, value, f"a number from {low:g} to {high:g}")
         return float(value)
     if parameter is Parameter.MAX_TOKENS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _invalid(parameter, value, "a whole number of at least 1")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
+            raise _invalid(parameter, value, f"a whole number of at least 1, at most {MAX_TOKENS}")
         return int(value)
     if parameter is Parameter.VERBOSITY:
         if not isinstance(value, str) or value not in {v.value for v in Verbosity}:
@@ -130,7 +138,9 @@ def check_value(parameter: Parameter, value: object) -> str | float | int:
     # system and model: any text, but an empty one would silently mean "the default".
     if not isinstance(value, str) or not value.strip():
         raise _invalid(parameter, value, "a non-empty string")
-    return value
+    if parameter is Parameter.SYSTEM:
+        return check_text(value, parameter.value, max_length=MAX_PROMPT_LENGTH)
+    return check_identifier(value, parameter.value, max_length=MAX_ID_LENGTH)
 
 
 def check_config(
@@ -210,6 +220,7 @@ def check_variant(
     """
     if not new.name.strip():
         raise ValidationError("a variant needs a name")
+    check_identifier(new.name, "name", max_length=MAX_LABEL_LENGTH)
     if new.id in variants:
         raise Conflict(f"a variant with id {new.id!r} exists already", details={"id": new.id})
     if any(v.name == new.name for v in variants.values()):
@@ -426,16 +437,31 @@ def _check_step(step: object, steps: Sequence[str]) -> None:
 
 
 def _invalid(parameter: Parameter, value: object, allowed: str) -> ValidationError:
+    shown = _shown(value)
+    # repr() of what _shown made (a clipped text, a described number), never of a huge value.
+    quoted = repr(value) if shown is value else repr(shown) if isinstance(value, str) else shown
     return ValidationError(
-        f"{parameter.value} must be {allowed}, got {value!r}",
-        details={"parameter": parameter.value, "allowed": allowed, "value": _shown(value)},
+        f"{parameter.value} must be {allowed}, got {quoted}",
+        details={"parameter": parameter.value, "allowed": allowed, "value": shown},
     )
 
 
+_SHOWN_LENGTH = 200
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _SHOWN_LENGTH else text[:_SHOWN_LENGTH] + "..."
+
+
 def _shown(value: object) -> object:
-    """``value`` if JSON can carry it as is, else its repr (details go on the wire)."""
+    """``value`` if JSON can carry it as is, else its repr (details go on the wire); long
+    text is cut, so an error never echoes a megabyte back."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)  # JSON has no NaN or infinity
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str):
+        return _clipped(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) <= 2**63 else "an integer beyond 64 bits"
+    if value is None or isinstance(value, float | bool):
         return value
-    return repr(value)
+    return _clipped(repr(value))

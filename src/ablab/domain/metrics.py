@@ -94,7 +94,7 @@ BUILTIN_METRICS: dict[str, MetricDefinition] = {
 # guarded against a threshold but not tested.
 TESTED_METRICS = tuple(m.name for m in BUILTIN_METRICS.values() if m.kind is MetricKind.RATIO)
 
-_CUSTOM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def validate_metric_name(name: str) -> str:
@@ -105,7 +105,7 @@ def validate_metric_name(name: str) -> str:
     Raises:
         ValidationError: the name is not snake_case (letters, digits, underscores).
     """
-    if name in BUILTIN_METRICS or _CUSTOM_NAME.match(name):
+    if name in BUILTIN_METRICS or _CUSTOM_NAME.fullmatch(name):
         return name
     raise ValidationError(
         f"invalid metric name {name!r}: use a built-in metric "

@@ -34,7 +34,7 @@ __all__ = [
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 ROLES = (Scope.ADMIN, Scope.WRITE, Scope.READ)
-_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class ConsoleSession:
 def check_user_name(name: str) -> str:
     """The name, stripped; raises ValidationError unless it is a plain login name."""
     name = name.strip()
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         raise ValidationError(
             "a user name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a "
             "letter or digit",

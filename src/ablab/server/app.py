@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.gateway.gateway import Gateway
@@ -22,6 +22,7 @@ from ablab.server.auth import KeyCache
 from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
+from ablab.server.input_guard import plain_parameters
 from ablab.server.observability import Telemetry, TelemetryMiddleware
 from ablab.server.routers import (
     access,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(plain_parameters)],
     )
     install_error_handlers(app)
     for router in (

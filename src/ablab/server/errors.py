@@ -4,11 +4,16 @@ Each ablab error maps to its ``http_status`` (see ``ablab.errors``); a request F
 not parse is a 422 ``validation_error``; an unknown route a 404; a wrong method a 405. An
 unexpected exception is a 500 ``internal_error`` that names the request id and is logged
 with its traceback; nothing else leaks.
+
+An error body always serializes: whatever a message or its details quote (NaN, infinity, a
+huge integer, a tuple, a megabyte of text) is made plain JSON first, and long text is cut.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,14 +44,47 @@ _HTTP_CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int, code: str, message: str, details: Mapping[str, Any] | None = None
 ) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}},
+        {
+            "error": {
+                "code": code,
+                "message": _clipped(str(message)),
+                "details": _plain(dict(details or {})),
+            }
+        },
         status_code=status,
         headers=headers,
     )
+
+
+# An error message says what went wrong; it never needs to echo more than this of the input.
+_MAX_QUOTED = 1_000
+_MAX_DEPTH = 20
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else f"{text[:_MAX_QUOTED]}... ({len(text)} chars)"
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON the response can always write (Starlette refuses NaN and infinity)."""
+    if value is None or isinstance(value, bool | str):
+        return _clipped(value) if isinstance(value, str) else value
+    if isinstance(value, int):
+        # Beyond 64 bits it is a number no client reads back; past 4300 digits even str() fails.
+        return value if abs(value) < 2**63 else "an integer beyond 64 bits"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth >= _MAX_DEPTH:
+        return "..."
+    if isinstance(value, Mapping):
+        return {_clipped(str(k)): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v, depth + 1) for v in value]
+    return _clipped(repr(value))
 
 
 def _field(location: tuple[Any, ...]) -> str:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ablab.contract.body import check_attributes, check_reference, parse_object
 from ablab.domain.keys import Scope
 from ablab.errors import AblabError, PayloadTooLarge, ValidationError
 from ablab.server.errors import error_response
@@ -36,13 +37,8 @@ def _json(payload: object, status: int = 200) -> Response:
 
 
 def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValidationError(f"the body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValidationError("the body must be a JSON object")
-    return data
+    # NaN, Infinity and 1e400 are refused naming their field (contract.body).
+    return parse_object(body)
 
 
 def _state(request: Request) -> ServerState:
@@ -68,14 +64,9 @@ async def assign(request: Request) -> Response:
     principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
     data = _object(await request.body())
     _only(data, _ASSIGN_FIELDS)
-    experiment, unit_id = data.get("experiment"), data.get("unit_id")
-    attributes = data.get("attributes") or {}
-    if not isinstance(experiment, str) or not experiment:
-        raise ValidationError("experiment must be a non-empty string")
-    if not isinstance(unit_id, str):
-        raise ValidationError("unit_id must be a non-empty string")
-    if not isinstance(attributes, dict):
-        raise ValidationError("attributes must be a JSON object")
+    experiment = check_reference(data.get("experiment"), "experiment")
+    unit_id = check_reference(data.get("unit_id"), "unit_id")
+    attributes = check_attributes(data.get("attributes"))
     assigner = state.assigner
     found = assigner.try_assign(principal.project_id, experiment, unit_id, attributes)
     if found is None:  # needs the store: off the event loop
@@ -110,8 +101,8 @@ async def events(request: Request) -> Response:
             details={"limit": limit, "received": len(batch)},
         )
     default = data.get("experiment")
-    if default is not None and not isinstance(default, str):
-        raise ValidationError("experiment must be a string")
+    if default is not None:
+        check_reference(default, "experiment")
     ctx = principal.context(state.store)
     lookup = partial(state.experiments.lookup, principal.project_id)
     result: IngestResult = await run_in_threadpool(
@@ -153,11 +144,9 @@ async def predict(request: Request) -> Response:
     experiment_ref = request.scope["path"][len(PREDICT_PREFIX) :]
     data = _object(await request.body())
     _only(data, _PREDICT_FIELDS)
-    unit_id, attributes = data.get("unit_id"), data.get("attributes") or {}
-    if not isinstance(unit_id, str):
-        raise ValidationError("unit_id must be a non-empty string")
-    if not isinstance(attributes, dict):
-        raise ValidationError("attributes must be a JSON object")
+    check_reference(experiment_ref, "experiment")
+    unit_id = check_reference(data.get("unit_id"), "unit_id")
+    attributes = check_attributes(data.get("attributes"))
     if "features" not in data:
         raise ValidationError("features are needed: the model's input")
     project = principal.project_id

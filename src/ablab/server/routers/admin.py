@@ -10,9 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
 
-from ablab.contract.base import Schema
+from ablab.contract.admin import AdminExperimentCreate, AdminVariantCreate
 from ablab.contract.errors import error_responses
 from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
 from ablab.contract.results import ExperimentResults
@@ -28,21 +27,6 @@ router = APIRouter(
     tags=["admin"],
     responses=error_responses(401, 403, 404, 409, 413, 422),
 )
-
-
-class AdminExperimentCreate(Schema):
-    name: str
-    hypothesis: str = ""
-    bandit_enabled: bool = False
-    project_id: str | None = None
-    model_id: str | None = None
-    primary_metric: str = "accuracy"
-
-
-class AdminVariantCreate(Schema):
-    name: str
-    traffic_weight: float = Field(ge=0, le=1, description="share of traffic, 0..1")
-    model_version: str | None = None
 
 
 def _own_project(principal: Principal, project_id: str | None) -> None:

@@ -7,11 +7,9 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
 
-from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
-from ablab.contract.decision import ExperimentDecision
+from ablab.contract.decision import ExperimentDecision, FlaggerHook
 from ablab.contract.errors import error_responses
 from ablab.contract.experiments import (
     ExperimentCreate,
@@ -184,16 +182,6 @@ async def decision(ref: Ref, principal: ReadCaller, state: StateDep) -> Experime
     ctx = context_of(principal, state)
     found = await run_in_threadpool(experiment_results, ctx, state.events, ref)
     return decision_of(found)
-
-
-class FlaggerHook(Schema):
-    """What Flagger's webhooks post; a key may come in ``metadata.api_key`` (Flagger sends
-    no headers of its own)."""
-
-    name: str | None = None
-    namespace: str | None = None
-    phase: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 def _reads() -> None:
