@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -45,6 +45,30 @@ class Settings(BaseSettings):
             (``ABLAB_DOCS_ACCESS``): ``public`` (the default: they describe the API, which is
             published with ablab, and hold no data), ``key`` (a ``read`` key, or a console
             sign-in for the pages), or ``off``.
+        artifact_folders: Folders whose joblib, pickle and skops files a server may load as
+            models (``ABLAB_ARTIFACT_FOLDERS``, comma-separated; none by default). Paths are
+            resolved (links, ``..``) before the check. The local store loads from anywhere.
+        artifact_modules: Module prefixes whose ``module:attribute`` callables a server may
+            load (``ABLAB_ARTIFACT_MODULES``, comma-separated: ``acme.models`` allows
+            ``acme.models.triage:predict``; none by default).
+        skops_trusted_types: Types a skops file may hold beyond scikit-learn's estimators and
+            the numpy/scipy types skops trusts (``ABLAB_SKOPS_TRUSTED_TYPES``,
+            comma-separated, e.g. ``sklearn.tree._tree.Tree`` for tree ensembles you made).
+        mlflow_tracking_uri: MLflow's tracking store (``ABLAB_MLFLOW_TRACKING_URI``); set, a
+            server loads ``models:/...`` and ``runs:/...`` artifacts from it (needs
+            ``pip install 'ablab[mlflow]'``). The local store falls back to MLflow's own
+            default (``MLFLOW_TRACKING_URI``).
+        mlflow_registry_uri: MLflow's model registry when it is not the tracking store
+            (``ABLAB_MLFLOW_REGISTRY_URI``).
+        outbound_allow: Networks (``10.0.0.0/8``, ``::1``) and host names
+            (``models.internal``, ``*.models.internal``) a server may send requests to:
+            model endpoints, LLM webhooks, the alert webhook (``ABLAB_OUTBOUND_ALLOW``,
+            comma-separated). Empty (the default): any address not denied.
+        outbound_deny: Networks and host names a server never calls
+            (``ABLAB_OUTBOUND_DENY``, comma-separated), beyond those always denied:
+            link-local (``169.254.0.0/16``, ``fe80::/10``), cloud metadata
+            (``fd00:ec2::254``, ...), unspecified, multicast and broadcast addresses.
+            Deny wins over allow; loopback is allowed unless denied here.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -69,3 +93,24 @@ class Settings(BaseSettings):
     gc_freeze: bool = True
     metrics_access: Literal["public", "key", "off"] = "key"
     docs_access: Literal["public", "key", "off"] = "public"
+    artifact_folders: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    artifact_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    skops_trusted_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mlflow_tracking_uri: SecretStr | None = None
+    mlflow_registry_uri: SecretStr | None = None
+    outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outbound_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator(
+        "artifact_folders",
+        "artifact_modules",
+        "skops_trusted_types",
+        "outbound_allow",
+        "outbound_deny",
+        mode="before",
+    )
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -4,22 +4,32 @@ Every backend answers ``await backend.predict(features)`` with the model's predi
 raises :class:`BackendError`. HTTP backends share one aiohttp session (one connection
 pool for every model server): measured here, a FastAPI proxy on aiohttp's client served
 about 4,800 requests/s where httpx's AsyncClient managed about 1,000 (PERF_NOTES).
+
+Both obey the operator's :class:`~ablab.domain.trust.Trust`: an endpoint reaches only
+addresses the outbound policy allows (checked on the resolved addresses, see
+:mod:`ablab.gateway.outbound`), and an artifact loads only where the artifact policy
+allows (see :mod:`ablab.gateway.artifacts`). A refusal is a :class:`BackendError` like
+any other failure, so the gateway falls back to the control.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
 
 from ablab.domain.models import BackendKind, ModelVersion
+from ablab.domain.trust import ArtifactPolicy, OutboundPolicy
 from ablab.errors import AblabError, ValidationError
+from ablab.gateway.artifacts import load_artifact
+from ablab.gateway.outbound import AddressRefused, GuardedResolver
+from ablab.services.outbound import url_refusal
 
 __all__ = [
+    "ArtifactModel",
     "Backend",
     "BackendError",
     "HttpModel",
@@ -30,6 +40,9 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 2.0
+# A model whose artifact failed to load (refused, missing, a registry down) answers with
+# that failure, and its load is tried again after this many seconds.
+RELOAD_AFTER = 30.0
 
 
 class BackendError(Exception):
@@ -44,15 +57,21 @@ class Backend(Protocol):
 
 
 class SessionPool:
-    """One aiohttp session for all HTTP backends, made in the running event loop."""
+    """One aiohttp session for all HTTP backends, made in the running event loop; its
+    connections go only where ``outbound`` allows."""
 
-    def __init__(self, *, connections: int = 256) -> None:
+    def __init__(self, *, connections: int = 256, outbound: OutboundPolicy | None = None) -> None:
         self._connections = connections
+        self.outbound = outbound or OutboundPolicy()
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=self._connections,
+                ttl_dns_cache=300,
+                resolver=None if self.outbound.anywhere else GuardedResolver(self.outbound),
+            )
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
@@ -63,24 +82,33 @@ class SessionPool:
 
 class HttpModel:
     """``POST url`` with ``{"features": ...}``; the answer is ``{"prediction": ...}`` or any
-    JSON value, taken whole."""
+    JSON value, taken whole. Redirects are not followed: they could lead anywhere."""
 
     def __init__(
         self, name: str, url: str, pool: SessionPool, *, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
         self.name, self.url, self.timeout = name, url, timeout
         self._pool = pool
+        # aiohttp connects to a literal address without asking the (guarded) resolver.
+        self._refusal = url_refusal(pool.outbound, url)
 
     async def predict(self, features: Any) -> Any:
+        if self._refusal is not None:
+            raise BackendError(f"{self.name} refused: {self._refusal}")
         try:
             async with self._pool.session().post(
                 self.url,
                 json={"features": features},
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
+                allow_redirects=False,
             ) as response:
-                if response.status >= 400:
+                if response.status >= 300:
                     raise BackendError(f"{self.name} answered HTTP {response.status}")
                 body = await response.json(content_type=None)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):
+                raise BackendError(f"{self.name} refused: {exc.os_error}") from None
+            raise BackendError(f"{self.name} failed: {type(exc).__name__}") from None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise BackendError(f"{self.name} failed: {type(exc).__name__}") from None
         if isinstance(body, dict) and "prediction" in body:
@@ -133,42 +161,58 @@ def _plain(value: Any) -> Any:
     return tolist() if callable(tolist) else value
 
 
-def load_artifact(uri: str) -> Any:
-    """A model from a joblib or pickle file, a skops file, or ``module:attribute``.
+class ArtifactModel:
+    """A model loaded from its artifact on first use, in a worker thread (a large file or
+    MLflow's import never stalls the event loop; concurrent first calls share one load).
+    A load that fails, refused by the policy included, is this backend's
+    :class:`BackendError`, and is tried again after :data:`RELOAD_AFTER` seconds."""
 
-    Only load artifacts you trust: joblib and pickle files run code when loaded.
+    def __init__(
+        self, name: str, uri: str, policy: ArtifactPolicy, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.name, self.uri, self.timeout = name, uri, timeout
+        self._policy = policy
+        self._model: PythonModel | None = None
+        self._loading: asyncio.Future[PythonModel] | None = None
+        self._failed: tuple[float, str] | None = None
 
-    Raises:
-        ValidationError: the file is missing, of an unknown kind, or the attribute absent.
-    """
-    if ":" in uri and not Path(uri).suffix:
-        module_name, _, attribute = uri.partition(":")
+    async def predict(self, features: Any) -> Any:
+        return await (await self._loaded()).predict(features)
+
+    async def _loaded(self) -> PythonModel:
+        if self._model is not None:
+            return self._model
+        if self._failed is not None and time.monotonic() - self._failed[0] < RELOAD_AFTER:
+            raise BackendError(self._failed[1])
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+        loading = self._loading
         try:
-            found: Any = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                found = getattr(found, part)
-        except (ImportError, AttributeError) as exc:
-            raise ValidationError(f"cannot load {uri!r}: {exc}") from None
-        return found
-    path = Path(uri)
-    if not path.is_file():
-        raise ValidationError(f"model artifact not found: {uri}")
-    if path.suffix == ".skops":
-        try:
-            import skops.io
-        except ImportError:
-            raise ValidationError("a .skops artifact needs the skops package installed") from None
-        return skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
-    import joblib
+            # Shielded: a caller that gives up does not cancel the load others wait for.
+            self._model = await asyncio.shield(loading)
+        except Exception as exc:  # whatever stops a load makes this backend fail
+            reason = str(exc) if isinstance(exc, AblabError) else f"{type(exc).__name__}: {exc}"
+            self._failed = (time.monotonic(), f"{self.name} cannot be loaded: {reason}")
+            raise BackendError(self._failed[1]) from None
+        finally:
+            if self._loading is loading and loading.done():
+                self._loading = None
+        return self._model
 
-    return joblib.load(path)
+    def _load(self) -> PythonModel:
+        return PythonModel(self.name, load_artifact(self.uri, self._policy), timeout=self.timeout)
 
 
 def backend_for(
-    model: str, version: ModelVersion, pool: SessionPool, *, timeout: float = DEFAULT_TIMEOUT
+    model: str,
+    version: ModelVersion,
+    pool: SessionPool,
+    *,
+    artifacts: ArtifactPolicy | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Backend:
-    """The backend of a registered model version."""
+    """The backend of a registered model version; it loads nothing until it is called."""
     name = f"{model}@{version.version}"
     if version.backend is BackendKind.ENDPOINT:
         return HttpModel(name, version.backend_uri, pool, timeout=timeout)
-    return PythonModel(name, load_artifact(version.backend_uri), timeout=timeout)
+    return ArtifactModel(name, version.backend_uri, artifacts or ArtifactPolicy(), timeout=timeout)

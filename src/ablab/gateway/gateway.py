@@ -18,6 +18,7 @@ from typing import Any
 
 from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment
+from ablab.domain.trust import Trust
 from ablab.errors import AblabError, Unavailable
 from ablab.gateway.backends import Backend, BackendError, SessionPool, backend_for
 from ablab.gateway.breaker import CircuitBreaker
@@ -61,13 +62,16 @@ class Gateway:
         shadow_queue: int = 1_000,
         shadow_workers: int = 8,
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+        trust: Trust | None = None,
     ) -> None:
         self._store = store
         self._log = log
         self._timeout = timeout
         self._shadow_sample = shadow_sample
         self._new_breaker = breaker
-        self.pool = SessionPool()
+        # What models may load and which addresses endpoints may reach (the operator's).
+        self._trust = trust or Trust()
+        self.pool = SessionPool(outbound=self._trust.outbound)
         self._backends: dict[tuple[str, str, str], Backend] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
         self._shadow: asyncio.Queue[_Mirror] | None = None
@@ -185,7 +189,11 @@ class Gateway:
             if registered is None:
                 raise Unavailable(f"model {experiment.model} {version} is not registered")
             found = self._backends[key] = backend_for(
-                experiment.model, registered, self.pool, timeout=self._timeout
+                experiment.model,
+                registered,
+                self.pool,
+                artifacts=self._trust.artifacts,
+                timeout=self._timeout,
             )
         return found
 

@@ -3,7 +3,9 @@
 The same decisions as the server's gateway (``routing``): assign, call the variant's model
 with its breaker and timeout, fall back to the control, mirror to shadows without waiting,
 and log exposures and predictions through the client (queued, never in the way).
-Models are Python objects (callables or estimators with ``predict``) or backend URIs.
+Models are Python objects (callables or estimators with ``predict``) or artifact URIs (a
+joblib/pickle/skops file, ``module:attribute``, ``models:/name/version``), loaded here with
+the local store's open policy: the caller's own process may run any code already.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
+from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.contract.catalogue import AssignmentPublic
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.predictions import PredictionPublic
-from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.trust import ArtifactPolicy, Trust
 from ablab.errors import Unavailable, ValidationError
-from ablab.gateway.backends import BackendError, PythonModel
+from ablab.gateway.backends import BackendError, PythonModel, load_artifact
 from ablab.gateway.breaker import CircuitBreaker
 from ablab.gateway.routing import Plan, Served, plan_request, prediction_events, shadow_event
 
@@ -74,13 +77,19 @@ class LocalRouter:
         shadow_queue: int = 1_000,
         refresh: float = 5.0,
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+        artifacts: ArtifactPolicy | None = None,
     ) -> None:
         if not models:
             raise ValidationError("a router needs at least one model: {version: model}")
         self._client = client
         self._load = experiment
+        policy = artifacts or Trust.local().artifacts
         self._models = {
-            version: PythonModel(f"{version}", model, timeout=timeout)
+            version: PythonModel(
+                f"{version}",
+                load_artifact(model, policy) if isinstance(model, str) else model,
+                timeout=timeout,
+            )
             for version, model in models.items()
         }
         self.breakers = {version: breaker() for version in self._models}

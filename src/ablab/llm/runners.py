@@ -132,6 +132,8 @@ class WebhookRunner:
         retries: Attempts after the first, for failures that may pass.
         backoff: Pause before the first retry, in seconds; it doubles for each next one.
         client: An httpx client to send with (left open); one is made and owned otherwise.
+        transport: The httpx transport of the client this runner makes (the server's
+            enforces its outbound policy); httpx's own when ``None``.
         rng: The source of the back-off jitter (seed it for reproducible pauses).
 
     Raises:
@@ -148,6 +150,7 @@ class WebhookRunner:
         retries: int = 3,
         backoff: float = 0.5,
         client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
         try:
@@ -167,7 +170,7 @@ class WebhookRunner:
         self._retries = retries
         self._backoff = backoff
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or httpx.AsyncClient(timeout=timeout, transport=transport)
         self._rng = rng or random.Random()
         # deliver() comes from the server's thread while run() waits in this one; the lock
         # makes "find and remove the waiting run" one step, so each run is settled once.
@@ -256,7 +259,7 @@ class WebhookRunner:
                 response = await self._client.post(
                     self.url, content=body, headers=headers, timeout=self._timeout
                 )
-            except httpx.UnsupportedProtocol as exc:
+            except httpx.UnsupportedProtocol as exc:  # a refused destination too: final
                 return _failed(test_id, f"cannot send: {exc}", started, attempts)
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}" + (f": {exc}" if str(exc) else "")

@@ -37,6 +37,7 @@ from ablab.server.routers import (
 from ablab.server.security_headers import SecurityHeaders
 from ablab.server.sign_in_throttle import SignInThrottle
 from ablab.server.state import EventLog, ExperimentCache, ServerState
+from ablab.server.trust import operator_trust
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
 from ablab.services.llm_runs import recover_interrupted
@@ -74,7 +75,12 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
     except BaseException:
         store.close()
         raise
-    alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
+    trust = operator_trust(settings)
+    alerts = (
+        WebhookAlerts(settings.alert_webhook, outbound=trust.outbound)
+        if settings.alert_webhook
+        else None
+    )
     assigner = LiveAssigner(store)
     experiments = ExperimentCache(store)
     event_log = EventLog(store, events, experiments, assigner)
@@ -82,7 +88,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         settings=settings,
         store=store,
         events=events,
-        keys=KeyCache(store, ttl=settings.key_cache_seconds),
+        keys=KeyCache(store, ttl=settings.key_cache_seconds, trust=trust),
         assigner=assigner,
         experiments=experiments,
         telemetry=telemetry,
@@ -91,10 +97,12 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
             event_log.log,
             timeout=settings.model_timeout,
             shadow_sample=settings.shadow_sample,
+            trust=trust,
         ),
         event_log=event_log,
         alerts=alerts,
         sign_ins=SignInThrottle(settings.console_sign_in_attempts),
+        trust=trust,
     )
     if settings.monitor_interval > 0:
         state.monitor = Monitor(store, events, alerts, interval=settings.monitor_interval)
@@ -113,6 +121,7 @@ def close_state(state: ServerState) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ablab server. ``settings`` default to the ``ABLAB_*`` environment."""
     settings = settings or Settings()
+    operator_trust(settings)  # a malformed ABLAB_ARTIFACT_*/OUTBOUND_* refuses to start here
     telemetry = Telemetry(lambda: _experiments_by_status(app.state.ablab.store))
 
     @asynccontextmanager

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ablab.domain.keys import ApiKey, Scope, grants
+from ablab.domain.trust import Trust
 from ablab.errors import Forbidden, Unauthorized
 from ablab.services.context import Context, utc_now
 from ablab.services.keys import authenticate
@@ -26,9 +27,11 @@ _TOUCH_EVERY = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: its key, hence its project and scopes."""
+    """An authenticated caller: its key, hence its project and scopes, and the server's
+    trust (what its requests may make the server load or call)."""
 
     key: ApiKey
+    trust: Trust = field(default_factory=Trust)
 
     @property
     def project_id(self) -> str:
@@ -49,7 +52,7 @@ class Principal:
         return self
 
     def context(self, store: MetadataStore) -> Context:
-        return Context(store, self.project_id, self.actor)
+        return Context(store, self.project_id, self.actor, trust=self.trust)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -67,9 +70,10 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class KeyCache:
-    def __init__(self, store: MetadataStore, ttl: float = 2.0) -> None:
+    def __init__(self, store: MetadataStore, ttl: float = 2.0, trust: Trust | None = None) -> None:
         self._store = store
         self._ttl = ttl
+        self._trust = trust or Trust()
         self._checked: dict[str, tuple[float, ApiKey]] = {}
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -92,7 +96,7 @@ class KeyCache:
                     self._checked.clear()
                 self._checked[token] = (now, key)
         self._touch(key, now)
-        return Principal(key)
+        return Principal(key, self._trust)
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (it was just revoked through this process)."""

@@ -37,7 +37,7 @@ class LlmJobs:
         """Record the runs (raising at once for a mistake) and send them in the background."""
         check_webhook(get_llm_experiment(ctx, ref))  # before anything is recorded
         experiment = begin_run(ctx, ref, variant, allow_python=allow_python)
-        runner = webhook_runner(experiment)
+        runner = webhook_runner(experiment, ctx.trust.outbound)
         with self._lock:
             self._runners[experiment.id] = runner
         thread = threading.Thread(

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from ablab.domain.experiments import Experiment
+from ablab.domain.trust import Trust
 from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
@@ -116,6 +117,8 @@ class ServerState:
     monitor: Monitor | None = None
     llm_jobs: LlmJobs = field(default_factory=LlmJobs)
     sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
+    # The operator's: what requests may make the server load or call.
+    trust: Trust = field(default_factory=Trust)
 
     def store_ping(self) -> None:
         with self.store.session() as session:

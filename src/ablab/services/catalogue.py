@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ablab.contract.catalogue import GroupCreate, ModelVersionCreate
 from ablab.domain.experiments import validate_name
 from ablab.domain.groups import DeviceGroup, validate_group_definition
 from ablab.domain.ids import new_id
 from ablab.domain.models import BackendKind, Model, ModelVersion, validate_backend
 from ablab.errors import Conflict, NotFound, ValidationError
+from ablab.services.artifact_access import check_artifact
 from ablab.services.audit import record
 from ablab.services.context import Context
+from ablab.services.outbound import check_url
 from ablab.services.ports import MetadataSession
 
 __all__ = [
@@ -30,10 +30,13 @@ def register_model_version(
     """Register ``spec.model``/``spec.version``, creating the model on its first version.
 
     A local artifact path is checked and stored absolute, so the server finds it from any
-    working directory.
+    working directory. Both are checked against ``ctx.trust``: an artifact must be one the
+    operator lets the server load, an endpoint's host one it may call (as far as the URL
+    alone tells; the gateway checks the resolved addresses on every connection).
 
     Raises:
-        ValidationError: not exactly one of endpoint and artifact, or a malformed one.
+        ValidationError: not exactly one of endpoint and artifact, a malformed one, or one
+            the policy refuses (nothing is written).
         Conflict: the version is already registered.
     """
     validate_name(spec.model, "model name")
@@ -42,9 +45,11 @@ def register_model_version(
         raise ValidationError("give exactly one of --endpoint URL and --artifact PATH")
     if spec.endpoint is not None:
         backend, uri = BackendKind.ENDPOINT, validate_backend(BackendKind.ENDPOINT, spec.endpoint)
+        check_url(ctx.trust.outbound, uri, "endpoint")
     else:
         assert spec.artifact is not None
-        backend, uri = BackendKind.ARTIFACT, _artifact_location(spec.artifact)
+        backend = BackendKind.ARTIFACT
+        uri = check_artifact(ctx.trust.artifacts, spec.artifact).uri
     now = ctx.clock()
     with ctx.store.session() as session:
         model = session.get_model(ctx.project_id, spec.model)
@@ -81,18 +86,6 @@ def register_model_version(
             after={"version": version.version, "backend": backend.value, "uri": uri},
         )
         return model, session.list_model_versions(model.id)
-
-
-def _artifact_location(artifact: str) -> str:
-    validate_backend(BackendKind.ARTIFACT, artifact)
-    path = Path(artifact).expanduser()
-    if path.suffix.lower() in (".joblib", ".pkl", ".pickle", ".skops"):
-        if not path.is_file():
-            raise ValidationError(
-                f"artifact file not found: {artifact}", details={"artifact": artifact}
-            )
-        return str(path.resolve())
-    return artifact
 
 
 def require_model(session: MetadataSession, ctx: Context, name: str) -> Model:

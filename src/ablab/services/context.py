@@ -1,4 +1,4 @@
-"""Who is acting, in which project, against which store, at what time."""
+"""Who is acting, in which project, against which store, at what time, trusting what."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ablab.domain.trust import Trust
 from ablab.services.ports import MetadataStore
 
 __all__ = ["Context", "utc_now"]
@@ -24,9 +25,13 @@ class Context:
         project_id: The tenant every read and write is confined to.
         actor: Recorded in the audit log (``local:alice``, ``key:key_3f9c...``).
         clock: Injected so tests can move time.
+        trust: What models may load and where requests may go. The default is a server's
+            with nothing configured (no in-process model, no link-local address); the
+            server passes its operator's, the local store :meth:`Trust.local`.
     """
 
     store: MetadataStore
     project_id: str
     actor: str
     clock: Callable[[], datetime] = field(default=utc_now)
+    trust: Trust = field(default_factory=Trust)

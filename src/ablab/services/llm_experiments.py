@@ -32,6 +32,7 @@ from ablab.errors import InvalidTransition, NotFound, ValidationError
 from ablab.llm.evaluators import parse_evaluator
 from ablab.services.audit import record
 from ablab.services.context import Context
+from ablab.services.outbound import check_url
 from ablab.services.ports import MetadataSession
 
 __all__ = [
@@ -153,6 +154,8 @@ def create_llm_experiment(ctx: Context, spec: LlmExperimentCreate) -> LlmExperim
         if not is_valid_name(step):
             raise ValidationError(f"step external_id {step!r} is not a plain name")
     _check_webhook(spec.webhook_url, spec.webhook_secret)
+    if spec.webhook_url is not None:  # the host alone; each call checks where it resolves
+        check_url(ctx.trust.outbound, spec.webhook_url, "webhook_url")
     now = ctx.clock()
     with ctx.store.session() as session:
         task_ids = _task_ids(session, ctx, spec.tasks)

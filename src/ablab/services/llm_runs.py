@@ -20,6 +20,7 @@ from typing import Any
 
 from ablab.domain.llm import LlmAction, LlmStatus, effective_config, next_status, overrides
 from ablab.domain.llm_records import BASELINE, LlmExperiment, LlmRun, LlmTask, RunState
+from ablab.domain.trust import OutboundPolicy
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ablab.llm.evaluators import (
     EvaluatorKind,
@@ -33,6 +34,7 @@ from ablab.llm.runners import Runner, RunOutcome, TaskRun, WebhookRunner, run_al
 from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.llm_experiments import PYTHON_REFUSED, require_llm_experiment
+from ablab.services.outbound import guarded_async_transport
 from ablab.services.ports import MetadataStore
 
 __all__ = [
@@ -61,9 +63,10 @@ def check_webhook(experiment: LlmExperiment) -> tuple[str, str]:
     return experiment.webhook_url, experiment.webhook_secret
 
 
-def webhook_runner(experiment: LlmExperiment) -> WebhookRunner:
-    """The runner of an experiment with a webhook (raises as :func:`check_webhook`)."""
-    return WebhookRunner(*check_webhook(experiment))
+def webhook_runner(experiment: LlmExperiment, outbound: OutboundPolicy) -> WebhookRunner:
+    """The runner of an experiment with a webhook (raises as :func:`check_webhook`); its
+    requests go only where ``outbound`` allows, checked on the resolved addresses."""
+    return WebhookRunner(*check_webhook(experiment), transport=guarded_async_transport(outbound))
 
 
 def _specs(task: LlmTask, judges: Judges, *, allow_python: bool = True) -> list[EvaluatorSpec]:
@@ -368,5 +371,5 @@ def run_configuration(
         with ctx.store.session() as session:
             check_webhook(require_llm_experiment(session, ctx, ref))
     experiment = begin_run(ctx, ref, variant, judges=judges)
-    chosen = runner if runner is not None else webhook_runner(experiment)
+    chosen = runner if runner is not None else webhook_runner(experiment, ctx.trust.outbound)
     return execute_run(ctx, experiment.id, chosen, judges=judges, progress=progress)

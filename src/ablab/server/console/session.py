@@ -62,7 +62,9 @@ class Viewer:
 
     @property
     def ctx(self) -> Context:
-        return Context(self.state.store, self.session.project_id, self.session.actor)
+        return Context(
+            self.state.store, self.session.project_id, self.session.actor, trust=self.state.trust
+        )
 
     def can(self, scope: Scope) -> bool:
         return grants(frozenset({self.session.role}), scope)
