@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import Attributes, ConfigObject, Identifier, Label, Location, Text
-from ablab.domain.assignments import Assignment, AssignmentReason
 from ablab.domain.audit import AuditEntry
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.limits import MAX_MEMBERS

@@ -22,6 +22,7 @@ from ablab.contract.fields import (
     Probability,
     RecordVersion,
     Text,
+    Weight,
 )
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
@@ -42,7 +43,7 @@ class VariantCreate(RequestSchema):
 
     name: Label
     model_version: Identifier | None = None
-    weight: Percent = 0.0
+    weight: Weight = 0.0
     config: ConfigObject = Field(default_factory=dict)
     is_control: Flag = False
 
@@ -103,7 +104,7 @@ class ExperimentUpdate(RequestSchema):
     """
 
     traffic_split: Percent | None = None
-    weights: dict[Label, Percent] | None = Field(default=None, max_length=MAX_VARIANTS)
+    weights: dict[Label, Weight] | None = Field(default=None, max_length=MAX_VARIANTS)
     hypothesis: Text | None = None
     min_samples: Count | None = None
     guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)

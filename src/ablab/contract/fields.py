@@ -70,6 +70,7 @@ __all__ = [
     "TaskValue",
     "Text",
     "Trials",
+    "Weight",
 ]
 
 
@@ -164,6 +165,10 @@ Percent = Annotated[
     float, Field(strict=True, allow_inf_nan=False, json_schema_extra=_range(0, 100))
 ]
 """A percentage of traffic, 0 to 100: a traffic split or a variant's weight."""
+
+Weight = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=100)]
+"""A variant's weight, a percentage of the experiment's traffic (checked here: the domain's
+message names a variant, not the field it came in)."""
 
 Coverage = Annotated[
     float,

@@ -22,6 +22,7 @@ from ablab.contract.rollouts import PromoteRequest
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.limits import MAX_VERSION
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, bearer, context_of
 from ablab.services import assignment, audit, experiments
 from ablab.services.bandit import rebalance
@@ -41,6 +42,7 @@ ExpectedVersion = Annotated[
     int | None,
     Query(
         ge=1,
+        le=MAX_VERSION,
         description="The version the caller saw: 409 if the experiment changed since "
         "(of two people acting on it at once, only the first one's action is taken).",
     ),
@@ -233,8 +235,7 @@ async def timeseries(
 
 @router.get("/{ref}/assignments")
 def assignment_counts(ref: Ref, principal: ReadCaller, state: StateDep) -> dict[str, int]:
-    """Units stored per variant (first assignments are written within a fraction of a second)."""
-    state.assigner.flush()
+    """Units stored per variant (a unit's first assignment is stored before it is answered)."""
     return assignment.assignment_counts(context_of(principal, state), ref)
 
 
