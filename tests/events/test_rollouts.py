@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from ablab.assignment.decide import AssignmentReason
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.assignment.decide import AssignmentReason
 from ablab.domain.lifecycle import Action
 from ablab.domain.rollouts import RolloutAction, RolloutSettings, RolloutStatus
 from ablab.errors import Conflict, InvalidTransition, ValidationError

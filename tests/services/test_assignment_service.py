@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ablab.assignment.decide import AssignmentReason
 from ablab.contract.catalogue import GroupCreate
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
-from ablab.assignment.decide import AssignmentReason
 from ablab.domain.lifecycle import Action
 from ablab.errors import NotFound, ValidationError
 from ablab.services.assignment import assign, assign_many, assignment_counts

@@ -8,8 +8,10 @@ pydantic body cost about a quarter of FastAPI's throughput on a POST (PERF_NOTES
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -18,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ablab.assignment import Assignment
 from ablab.contract.body import check_attributes, check_reference, parse_object
 from ablab.domain.keys import Scope
 from ablab.errors import AblabError, PayloadTooLarge, ValidationError
@@ -67,12 +70,7 @@ async def assign(request: Request) -> Response:
     experiment = check_reference(data.get("experiment"), "experiment")
     unit_id = check_reference(data.get("unit_id"), "unit_id")
     attributes = check_attributes(data.get("attributes"))
-    assigner = state.assigner
-    found = assigner.try_assign(principal.project_id, experiment, unit_id, attributes)
-    if found is None:  # needs the store: off the event loop
-        found = await run_in_threadpool(
-            assigner.assign, principal.project_id, experiment, unit_id, attributes
-        )
+    found = await _assigned(state, principal.project_id, experiment, unit_id, attributes)
     state.telemetry.assignments.labels("true" if found.in_experiment else "false").inc()
     return _json(
         {
@@ -84,6 +82,18 @@ async def assign(request: Request) -> Response:
             "reason": found.reason.value,
         }
     )
+
+
+async def _assigned(
+    state: ServerState, project_id: str, ref: str, unit_id: str, attributes: dict[str, Any]
+) -> Assignment:
+    """The unit's assignment, from memory when it can be; a new unit's is durable first."""
+    found = state.assigner.try_assign(project_id, ref, unit_id, attributes)
+    if found is None:  # needs the store: off the event loop
+        return await run_in_threadpool(state.assigner.assign, project_id, ref, unit_id, attributes)
+    if isinstance(found, Future):  # a new unit: answered once its first assignment is stored
+        return await asyncio.wrap_future(found)
+    return found
 
 
 async def events(request: Request) -> Response:
@@ -152,13 +162,10 @@ async def predict(request: Request) -> Response:
     project = principal.project_id
     assigner = state.assigner
     experiment = assigner.experiment(project, experiment_ref, may_read=False)
-    found = assigner.try_assign(project, experiment_ref, unit_id, attributes)
-    if experiment is None or found is None:
+    if experiment is None:
         experiment = await run_in_threadpool(assigner.experiment, project, experiment_ref)
-        found = await run_in_threadpool(
-            assigner.assign, project, experiment_ref, unit_id, attributes
-        )
     assert experiment is not None
+    found = await _assigned(state, project, experiment_ref, unit_id, attributes)
     served = await state.gateway.predict(project, experiment, found, data["features"], attributes)
     return _json(
         {
