@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from ablab.contract.experiments import ExperimentUpdate
+from ablab.domain.lifecycle import Action
 from ablab.notify import WebhookAlerts
 from ablab.services.assignment import assign
 from ablab.services.audit import list_audit
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
-from ablab.services.experiments import get_experiment, update_experiment
+from ablab.services.experiments import get_experiment, transition, update_experiment
 from ablab.services.guard import AutomaticAction, analyze_experiment, enforce
 from ablab.services.monitor import Monitor, check_running_experiments
 from ablab.services.ports import EventStore
@@ -139,6 +140,22 @@ def test_auto_promote_on_a_clear_win(
     assert (results.experiment.status, results.experiment.winner) == ("promoted", "treatment")
     assert receiver.bodies[0]["action"] == "auto_promoted"
     assert receiver.bodies[0]["variant"] == "treatment"
+
+
+def test_auto_promote_acts_only_on_the_version_it_analysed(
+    ctx: Context, trial: str, events: EventStore
+) -> None:
+    update_experiment(ctx, "trial", ExperimentUpdate(auto_promote=True))
+    stream = traffic(
+        400, {"control": 0.80, "treatment": 0.92}, {"control": 0.0, "treatment": 0.0}, seed=4
+    )
+    ingest_events(clock(ctx), events, stream)
+    results = experiment_results(clock(ctx), events, "trial")
+    assert results.recommendation.action == "promote"
+    # A person pauses it between the analysis and the automatic action: the pause holds.
+    transition(ctx, "trial", Action.PAUSE)
+    assert enforce(clock(ctx), results) is None
+    assert get_experiment(ctx, "trial").status == "paused"
 
 
 def test_no_action_without_auto_promote_or_below_min_samples(

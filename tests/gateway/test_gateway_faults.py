@@ -70,7 +70,7 @@ def test_a_failing_treatment_falls_back_and_the_breaker_opens_and_recovers(
     assert all(a.json()["fallback"] and a.json()["prediction"] == "normal" for a in answers)
     # The breaker opened after a few failures: most requests never reached the model.
     assert treatment.calls - before < 20
-    breaker = project.server.state.gateway.breakers["radiology-v1@2.0.0"]
+    breaker = project.server.state.gateway.breakers[(project.id, "radiology-v1@2.0.0")]
     assert breaker.opened >= 1
     # Recovered: after the open period a probe closes it again.
     treatment.mode = "ok"

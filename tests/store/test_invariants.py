@@ -7,11 +7,13 @@ racing would), so what decides is the write: a unique index, or a conditional UP
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ablab.contract.catalogue import ModelVersionCreate
 from ablab.domain.keys import Scope
 from ablab.domain.llm import LlmStatus
 from ablab.domain.llm_records import LlmExperiment, LlmRun, RunState
@@ -19,8 +21,10 @@ from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.domain.users import ConsoleSession
 from ablab.errors import Conflict
 from ablab.services.audit import list_audit
+from ablab.services.catalogue import get_model, register_model_version
 from ablab.services.context import Context
 from ablab.services.keys import create_key, revoke_key
+from ablab.services.projects import ensure_project
 from ablab.services.users import create_user, disable_user
 from ablab.store.metadata import SqlMetadataStore
 
@@ -174,3 +178,39 @@ def test_a_task_run_is_ended_once(ctx: Context, metadata_store: SqlMetadataStore
         stored = session.get_llm_run(pending.test_id)
     assert stored is not None
     assert (stored.state, stored.output, stored.error) == (RunState.PASSED, "4", None)
+
+
+@pytest.mark.postgres
+def test_first_writes_racing_on_postgres_both_succeed(request: pytest.FixtureRequest) -> None:
+    """Two replicas creating one project, or registering the first two versions of one
+    model, at the same moment: the loser of the insert reads the winner's row and goes on.
+
+    On PostgreSQL only: SQLite's writers take the write lock first (BEGIN IMMEDIATE), so
+    they never interleave there.
+    """
+    store: SqlMetadataStore = request.getfixturevalue("_postgres_store")
+    name = f"raced-{uuid.uuid4().hex[:8]}"
+    barrier = threading.Barrier(2)
+    found: dict[str, object] = {}
+
+    def project(n: int) -> None:
+        barrier.wait()
+        found[f"project{n}"] = ensure_project(store, name).id
+
+    def version(n: int) -> None:
+        ctx = Context(store, str(found["project1"]), "test:race")
+        spec = ModelVersionCreate(model=name, version=f"{n}.0.0", endpoint="http://x/")
+        barrier.wait()
+        found[f"version{n}"] = register_model_version(ctx, spec)[0].id
+
+    for target in (project, version):
+        threads = [threading.Thread(target=target, args=(n,)) for n in (1, 2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert found["project1"] == found["project2"]
+    assert found["version1"] == found["version2"]
+    ctx = Context(store, str(found["project1"]), "test:race")
+    _, versions = get_model(ctx, name)
+    assert sorted(v.version for v in versions) == ["1.0.0", "2.0.0"]

@@ -156,6 +156,7 @@ class Client:
         when it fails or its circuit is open, mirrors to shadows in shadow mode, and logs
         the exposure and the prediction.
         """
+        from ablab.client._trust import local_trust
         from ablab.gateway.local_router import LocalRouter
 
         return LocalRouter(
@@ -164,6 +165,7 @@ class Client:
             models,
             timeout=timeout,
             shadow_sample=shadow_sample,
+            artifacts=local_trust(self.settings).artifacts,
         )
 
     def track(self, event: Mapping[str, Any]) -> bool:

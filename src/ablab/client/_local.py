@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ablab.client._llm import LlmBackend
+from ablab.client._trust import local_trust
 from ablab.contract.catalogue import (
     AssignmentPublic,
     AuditEntryPublic,
@@ -30,7 +31,6 @@ from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutP
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
-from ablab.domain.trust import Trust
 from ablab.notify import WebhookAlerts
 from ablab.services import assignment, audit, catalogue, experiments, keys, metrics, rollouts
 from ablab.services.bandit import rebalance
@@ -58,7 +58,7 @@ class LocalBackend:
         self._alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
         self._events: EventStore | None = None
         self._ctx = Context(
-            self._store, project.id, actor=f"local:{_user()}", trust=_local_trust(settings)
+            self._store, project.id, actor=f"local:{_user()}", trust=local_trust(settings)
         )
 
     def llm(self) -> LlmBackend:
@@ -188,17 +188,6 @@ class LocalBackend:
         if self._events is not None:
             self._events.close()
         self._store.close()
-
-
-def _local_trust(settings: Settings) -> Trust:
-    """A person's own machine: any model file or module, any destination (they can run any
-    code there already); MLflow and skops as their settings say."""
-    tracking, registry = settings.mlflow_tracking_uri, settings.mlflow_registry_uri
-    return Trust.local(
-        mlflow_tracking_uri=tracking.get_secret_value() if tracking else None,
-        mlflow_registry_uri=registry.get_secret_value() if registry else None,
-        skops_trusted_types=settings.skops_trusted_types,
-    )
 
 
 def _user() -> str:

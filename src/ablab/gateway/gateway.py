@@ -73,7 +73,8 @@ class Gateway:
         self._trust = trust or Trust()
         self.pool = SessionPool(outbound=self._trust.outbound)
         self._backends: dict[tuple[str, str, str], Backend] = {}
-        self.breakers: dict[str, CircuitBreaker] = {}
+        # One breaker per project and backend: one tenant's failing model never opens another's.
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._shadow: asyncio.Queue[_Mirror] | None = None
         self._shadow_size = shadow_queue
         self._shadow_workers = shadow_workers
@@ -126,7 +127,7 @@ class Gateway:
         if plan.version is not None:
             backend = self._backend(project_id, experiment, plan.version)
             try:
-                answer = await self._call(backend, features)
+                answer = await self._call(project_id, backend, features)
                 return Served(
                     answer,
                     plan.logged_variant,
@@ -145,7 +146,7 @@ class Gateway:
             )
         backend = self._backend(project_id, experiment, plan.fallback_version)
         try:
-            answer = await self._call(backend, features)
+            answer = await self._call(project_id, backend, features)
         except BackendError as exc:
             raise Unavailable(
                 f"no model could answer for experiment {experiment.name!r}: {failure}; "
@@ -165,8 +166,8 @@ class Gateway:
             answered_by=backend.name,
         )
 
-    async def _call(self, backend: Backend, features: Any) -> Any:
-        breaker = self.breakers.setdefault(backend.name, self._new_breaker())
+    async def _call(self, project_id: str, backend: Backend, features: Any) -> Any:
+        breaker = self.breakers.setdefault((project_id, backend.name), self._new_breaker())
         if not breaker.allow():
             raise BackendError(f"{backend.name}: circuit open")
         try:
@@ -225,7 +226,7 @@ class Gateway:
             started = time.perf_counter()
             try:
                 backend = self._backend(mirror.project_id, mirror.experiment, mirror.version)
-                answer, error = await self._call(backend, mirror.features), False
+                answer, error = await self._call(mirror.project_id, backend, mirror.features), False
             except (BackendError, AblabError):
                 answer, error = None, True
             except Exception:  # a shadow must never take the worker down

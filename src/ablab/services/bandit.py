@@ -23,7 +23,7 @@ import numpy as np
 from ablab.contract.experiments import ExperimentUpdate
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric, MetricKind
-from ablab.errors import ValidationError
+from ablab.errors import Conflict, ValidationError
 from ablab.services.context import Context
 from ablab.services.experiments import update_experiment
 from ablab.services.metric_request import AnalysisSetup, analysis_setup
@@ -91,7 +91,8 @@ def bandit_state(ctx: Context, events: EventStore, ref: str) -> BanditState:
 def rebalance(
     ctx: Context, events: EventStore, ref: str, rng: np.random.Generator
 ) -> dict[str, float] | None:
-    """New weights for a running bandit experiment (None: not one, or nothing to change).
+    """New weights for a running bandit experiment (None: not one, nothing to change, or it
+    changed since it was analysed).
 
     Raises:
         ValidationError: the primary metric has no successes and failures.
@@ -109,7 +110,14 @@ def rebalance(
     current = {v.name: v.weight for v in experiment.variants}
     if max(abs(weights[n] - current[n]) for n in names) < MIN_CHANGE:
         return None
-    update_experiment(ctx, experiment.id, ExperimentUpdate(weights=weights))
+    try:
+        update_experiment(
+            ctx,
+            experiment.id,
+            ExperimentUpdate(weights=weights, expected_version=experiment.version),
+        )
+    except Conflict:
+        return None  # changed since it was analysed: the change made meanwhile wins
     return weights
 
 

@@ -61,8 +61,14 @@ def register_model_version(
                 created_at=now,
                 description=spec.description,
             )
-            session.add_model(model)
-            record(ctx, session, "create", "model", model.id, after={"name": model.name})
+            try:
+                session.add_model(model)
+                record(ctx, session, "create", "model", model.id, after={"name": model.name})
+            except Conflict:
+                # Another request registered the model's first version meanwhile: add to it.
+                model = session.get_model(ctx.project_id, spec.model)
+                if model is None:
+                    raise
         if session.get_model_version(model.id, spec.version) is not None:
             raise Conflict(
                 f"model {spec.model!r} already has a version {spec.version!r}",

@@ -83,7 +83,17 @@ def enforce(
         and not results.srm.mismatch
     ):
         automatic = _as_system(ctx, "ablab:auto-promote")
-        if not _act(automatic, experiment.id, Action.PROMOTE, variant=recommendation.variant):
+        # Promote only what was analysed: a person who paused or changed the experiment
+        # since then wins (the guardrail's stop above acts on any newer state: stopping is
+        # always the safe direction).
+        promoted = _act(
+            automatic,
+            experiment.id,
+            Action.PROMOTE,
+            variant=recommendation.variant,
+            expected_version=experiment.version,
+        )
+        if not promoted:
             return None
         _note(automatic, experiment.id, AutomaticAction.AUTO_PROMOTED, recommendation.reason, actor)
         _announce(
@@ -97,10 +107,16 @@ def enforce(
     return None
 
 
-def _act(ctx: Context, experiment_id: str, action: Action, variant: str | None = None) -> bool:
+def _act(
+    ctx: Context,
+    experiment_id: str,
+    action: Action,
+    variant: str | None = None,
+    expected_version: int | None = None,
+) -> bool:
     """Take ``action``; False when a concurrent analysis (or a person) got there first."""
     try:
-        transition(ctx, experiment_id, action, variant=variant)
+        transition(ctx, experiment_id, action, variant=variant, expected_version=expected_version)
     except (InvalidTransition, Conflict):
         return False
     return True
