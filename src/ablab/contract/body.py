@@ -78,10 +78,7 @@ def check_attributes(value: object, field: str = "attributes") -> dict[str, Any]
             f"{field} holds {len(value)} keys, more than the {MAX_ATTRIBUTE_KEYS} allowed",
             details={"field": field, "limit": MAX_ATTRIBUTE_KEYS},
         )
-    dumped = orjson.dumps(value)
-    # orjson writes NUL as \u0000; only then (or when too large) is the slower exact check run.
-    if len(dumped) > MAX_ATTRIBUTES_BYTES or b"\\u0000" in dumped:
-        check_json(value, field, max_bytes=MAX_ATTRIBUTES_BYTES, size=len(dumped))
+    check_json(value, field, max_bytes=MAX_ATTRIBUTES_BYTES)
     return value
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import orjson
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
@@ -43,7 +42,7 @@ from ablab.domain.limits import (
     MAX_VERSION,
     MIN_SECRET_LENGTH,
     control_character,
-    json_problem,
+    inspect_json,
 )
 
 __all__ = [
@@ -101,7 +100,7 @@ def _whole_number(value: Any) -> Any:
 
 def _plain_json(max_bytes: int, *, max_keys: int | None = None) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
-        problem = json_problem(value)
+        problem, size = inspect_json(value)
         if problem is not None:
             raise PydanticCustomError("json_value", "{problem}", {"problem": problem})
         if max_keys is not None and isinstance(value, dict) and len(value) > max_keys:
@@ -110,7 +109,6 @@ def _plain_json(max_bytes: int, *, max_keys: int | None = None) -> Callable[[Any
                 "holds {keys} keys, more than the {limit} allowed",
                 {"keys": len(value), "limit": max_keys},
             )
-        size = len(orjson.dumps(value))
         if size > max_bytes:
             raise PydanticCustomError(
                 "json_too_large",
