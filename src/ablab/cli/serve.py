@@ -1,12 +1,17 @@
 """``ablab serve``: the REST API (and the console) on uvicorn.
 
-With ``--workers N`` uvicorn's supervisor spawns N worker processes, each a fresh
-interpreter that builds its own app (``worker_app``) from the same ``ABLAB_*`` environment.
-What must happen once per store happens in the supervisor before any worker starts:
-the schema migrations, the event tables and the first admin key. Started in each worker,
-they raced: on a fresh PostgreSQL database both workers ran the first migration, one failed
-on a duplicate ``alembic_version`` type, and uvicorn stopped the whole server; two workers
-could also each make and print a "first" admin key.
+With ``--workers N`` uvicorn's supervisor runs N worker processes, each building its own
+app (``worker_app``) from the same ``ABLAB_*`` environment. What must happen once per
+store happens in the supervisor before any worker starts: the schema migrations, the event
+tables and the first admin key. Started in each worker, they raced: on a fresh PostgreSQL
+database both workers ran the first migration, one failed on a duplicate
+``alembic_version`` type, and uvicorn stopped the whole server; two workers could also
+each make and print a "first" admin key.
+
+Three things keep a busy machine's workers alive and replace a dead one in seconds (each
+measured on 2 cores under event ingestion, with two more programs using the CPU): a
+health-check timeout that a loaded worker can meet, a supervisor that notices a death at
+once, and workers forked from a process that has imported the server already.
 """
 
 from __future__ import annotations
@@ -30,21 +35,20 @@ __all__ = ["serve", "worker_app"]
 
 logger = logging.getLogger("ablab.server")
 
-# The supervisor hands its logging options to the worker processes here: a spawned worker
-# is a fresh interpreter, and logging set up in the supervisor does not reach it (before,
-# workers wrote no access log and plain-text lines whatever --json-logs said).
+# The supervisor hands its logging options to the workers here: a worker descends from a
+# fresh interpreter, and logging set up in the supervisor does not reach it (before, the
+# workers wrote no access log, and plain lines whatever --json-logs said).
 WORKER_LOGGING = "ABLAB_SERVE_WORKER_LOGGING"
 
-# uvicorn's supervisor pings each worker every 0.5 s and replaces one that has not answered
-# within this many seconds; its default is 5. Measured on 2 cores under event ingestion
-# (64 connections, PostgreSQL): a new worker first answered 2.2 to 3.9 s after it was
-# spawned, because the spawned interpreter re-imports the `ablab` command (1.5 to 1.8 s of
-# CPU) before it can answer, and that import alone took up to 8.5 s while the machine
-# also ran other work. So 5 s killed new workers in a loop (7 kills over 10 starts, one
-# worker up only after 6 tries). A started worker under the same load answered within
-# 0.53 s at worst. 30 s (gunicorn's default worker timeout) is three times the worst start
-# seen; a worker that crashed is still replaced at once (the supervisor checks the process
-# before it pings).
+# uvicorn's supervisor pings each worker every 0.5 s and kills one that has not answered
+# within this many seconds; its default is 5. A worker spawned as uvicorn does it answered
+# its first ping only after re-importing the `ablab` command (1.5 to 1.8 s of CPU): 2.2 to
+# 5.5 s after it was spawned under load, so 5 s killed 8 new workers over 10 starts (one
+# came up after 6 tries). Forked from the warm process below, a new worker answers within
+# 0.5 to 1.1 s, and a started one under load within 0.53 s at worst (p99 0.08 to 0.4 s).
+# 30 s (gunicorn's default worker timeout) leaves room for a machine far busier than that;
+# a worker that died is replaced at once whatever the timeout (see
+# _notice_dead_workers_at_once).
 DEFAULT_HEALTHCHECK_TIMEOUT = 30
 
 
@@ -92,9 +96,10 @@ def _notice_dead_workers_at_once() -> None:
     The supervisor keeps its own copy of the worker's end of the health-check pipe, so that
     pipe never reaches its end when the worker dies: a worker that died with a ping
     unanswered (killed, out of memory) was noticed only when the whole timeout had passed,
-    and the other workers went unwatched meanwhile (measured under load: 2 of 8 kill -9s
-    were noticed 30 s late). The started worker holds its own copy; the supervisor closing
-    its copy ends the wait the moment the worker dies.
+    and the other workers went unwatched meanwhile (under load, 2 of 8 kill -9s were
+    noticed 30 s late; a worker stopped, then killed, was not noticed within 60 s with a
+    600 s timeout, and at once with this). The started worker holds its own copy; the
+    supervisor closing its copy ends the wait the moment the worker dies.
     """
     from uvicorn.supervisors.multiprocess import Process
 
@@ -110,6 +115,26 @@ def _notice_dead_workers_at_once() -> None:
     # A wrapper rather than a subclass: uvicorn makes its Process objects itself, and
     # pickles each one to its worker.
     Process.start = start_and_let_go  # type: ignore[method-assign]
+
+
+def _fork_workers_from_a_warm_process() -> None:
+    """Start uvicorn's workers by forking a process that has imported the server already.
+
+    uvicorn spawns each worker as a fresh interpreter, which imports the whole server again
+    before it can serve: about 3.4 s of CPU here, so 4 to 7 s on 2 busy cores, and 10 to
+    27 s when two more programs wanted the CPU. A multiprocessing fork server that
+    imports the server once forks each worker ready to build its app: a replacement then
+    served 1.4 to 2.8 s after its predecessor's kill -9 on that same busy machine. The
+    fork server is forked from while it runs one thread and holds no connection (nothing
+    in ablab works at import).
+    """
+    import multiprocessing
+
+    from uvicorn import _subprocess
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ablab.cli.serve", "ablab.server"])
+    _subprocess.spawn = context  # type: ignore[assignment]
 
 
 def worker_app() -> FastAPI:
@@ -170,6 +195,7 @@ def serve(
         os.environ[WORKER_LOGGING] = json.dumps(
             {"level": log_level, "json": json_logs, "access": access_log}
         )
+        _fork_workers_from_a_warm_process()
         _notice_dead_workers_at_once()
         target: object = "ablab.cli.serve:worker_app"
     else:
