@@ -69,6 +69,11 @@ class Settings(BaseSettings):
             link-local (``169.254.0.0/16``, ``fe80::/10``), cloud metadata
             (``fd00:ec2::254``, ...), unspecified, multicast and broadcast addresses.
             Deny wins over allow; loopback is allowed unless denied here.
+        llm_run_lease_seconds: How long a server's hold on an LLM experiment run it executes
+            lasts without renewal (``ABLAB_LLM_RUN_LEASE_SECONDS``, default 30; renewed every
+            sixth of it). Another server on the same database ends the run once the lease
+            has expired (its owner died); keep it above the clocks' disagreement between
+            machines.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -100,6 +105,7 @@ class Settings(BaseSettings):
     mlflow_registry_uri: SecretStr | None = None
     outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outbound_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    llm_run_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
 
     @field_validator(
         "artifact_folders",

@@ -4,6 +4,7 @@ lifecycle and locks, the merged configs sent, results checked against statsmodel
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ablab.llm.runners import CallableRunner
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
+from ablab.services.llm_leases import RunLease
 from ablab.services.llm_results import llm_results
 from ablab.services.llm_runs import begin_run, recover_interrupted, run_configuration
 from tests.llm.example_app import ExampleApp
@@ -229,14 +231,18 @@ def test_runs_are_recorded_per_task_and_trial(ctx: Context, app: ExampleApp) -> 
 
 def test_a_run_a_stopped_server_left_behind_is_ended(ctx: Context, app: ExampleApp) -> None:
     name = experiment(ctx, app)
-    begin_run(ctx, name)  # recorded, never sent: the server stopped here
+    gone = RunLease.new("server", seconds=30)
+    began = begin_run(ctx, name, lease=gone)  # recorded, never sent: the server stopped here
     assert llm.get_llm_experiment(ctx, name).status is LlmStatus.RUNNING_BASELINE
-    (ended,) = recover_interrupted(ctx.store)
+    assert recover_interrupted(ctx.store) == []  # its lease still holds
+    assert began.lease_expires_at is not None
+    after_the_lease = began.lease_expires_at + timedelta(seconds=1)
+    (ended,) = recover_interrupted(ctx.store, clock=lambda: after_the_lease)
     found = llm.get_llm_experiment(ctx, name)
     assert (found.id, found.status, found.running) == (ended, LlmStatus.BASELINE_FAILED, None)
     (baseline,) = llm_results(ctx, name).variants
     assert baseline.errors == TASKS
-    assert recover_interrupted(ctx.store) == []
+    assert recover_interrupted(ctx.store, clock=lambda: after_the_lease) == []
     # The baseline can be run again, and this time it completes.
     assert run_configuration(ctx, name).status is LlmStatus.BASELINE_COMPLETE
 
@@ -251,10 +257,11 @@ def test_progress_is_told_as_runs_end(ctx: Context, app: ExampleApp) -> None:
 
 def test_a_running_experiment_cannot_be_archived(ctx: Context, app: ExampleApp) -> None:
     name = experiment(ctx, app)
-    begin_run(ctx, name)
+    began = begin_run(ctx, name, lease=RunLease.new("server"))
     with pytest.raises(InvalidTransition, match="cannot archive"):
         llm.act(ctx, name, LlmAction.ARCHIVE)
-    recover_interrupted(ctx.store)
+    assert began.lease_expires_at is not None
+    recover_interrupted(ctx.store, clock=lambda: began.lease_expires_at + timedelta(seconds=1))
     assert llm.act(ctx, name, LlmAction.ARCHIVE).status is LlmStatus.ARCHIVED
 
 

@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 
+from ablab.services.llm_runs import recover_interrupted
 from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
 from ablab.store.metadata.migrate import (
     HEAD_REVISION,
@@ -141,3 +142,47 @@ def test_0007_keeps_the_first_of_two_rollouts_in_progress(empty_database: Engine
         ("ro_third", "rollback", "ablab:migration"),
     ]
     assert current_revision(empty_database) == HEAD_REVISION
+
+
+def test_0008_a_run_from_before_leases_is_ended_by_the_first_recovery(
+    empty_database: Engine,
+) -> None:
+    """A run recorded by a server from before leases has no owner: it counts as expired,
+    as every running run did at a start-up before."""
+    command.upgrade(alembic_config(empty_database), "0007")
+    at = datetime(2027, 1, 20, 8, 0, tzinfo=UTC)
+    with empty_database.begin() as connection:
+        connection.execute(
+            text("INSERT INTO projects (id, name, created_at) VALUES ('prj_1', 'p', :at)"),
+            {"at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO llm_experiments (id, project_id, name, status, description, steps, "
+                "task_ids, baseline, variants, trials, concurrency, running, created_at, "
+                "updated_at, revision) VALUES ('lle_old', 'prj_1', 'old', 'running_baseline', "
+                "'', '[\"writer\"]', '[\"llt_1\"]', '{}', '[]', 1, 8, 'baseline', :at, :at, 2)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO llm_runs (test_id, project_id, experiment_id, variant_id, task_id, "
+                "trial, state, verdicts, attempts, created_at) VALUES ('llr_1', 'prj_1', "
+                "'lle_old', 'baseline', 'llt_1', 0, 'pending', '[]', 0, :at)"
+            ),
+            {"at": at},
+        )
+    upgrade_to_head(empty_database)
+    store = SqlMetadataStore(empty_database)
+    with store.session() as session:
+        before = session.get_llm_experiment("prj_1", "lle_old")
+    assert before is not None
+    assert (before.running, before.run_owner, before.lease_expires_at) == ("baseline", None, None)
+    assert recover_interrupted(store, clock=lambda: at) == ["lle_old"]
+    with store.session() as session:
+        after = session.get_llm_experiment("prj_1", "lle_old")
+        (run,) = session.list_llm_runs("lle_old")
+    assert after is not None
+    assert (after.status.value, after.running) == ("baseline_failed", None)
+    assert run.state.value == "error"

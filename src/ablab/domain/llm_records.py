@@ -46,6 +46,12 @@ class LlmExperiment:
             by an in-process callable of the Python client).
         webhook_secret: The HMAC key of the webhook's signatures (never shown back).
         running: The variant being run now (``baseline`` or a variant id), if any.
+        run_owner: The process running it (a server instance, or a local client's run),
+            which holds its lease.
+        lease_expires_at: Until when the owner's lease holds; the owner renews it while
+            it runs, and once it has expired anyone may end the run (its owner died).
+            Both are None when nothing runs, and written only through the store's lease
+            methods, never with the rest of the record.
     """
 
     id: str
@@ -65,6 +71,8 @@ class LlmExperiment:
     webhook_secret: str | None = None
     running: str | None = None
     revision: int = 1
+    run_owner: str | None = None
+    lease_expires_at: datetime | None = None
 
     def variant(self, ref: str) -> LlmVariant | None:
         """The variant with this id or name."""

@@ -23,6 +23,7 @@ from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.hot_paths import FastPaths
 from ablab.server.input_guard import plain_parameters
+from ablab.server.llm_jobs import LlmJobs
 from ablab.server.observability import Telemetry, TelemetryMiddleware
 from ablab.server.routers import (
     access,
@@ -40,6 +41,7 @@ from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.server.trust import operator_trust
 from ablab.services.keys import bootstrap_admin_key
 from ablab.services.live_assignment import LiveAssigner
+from ablab.services.llm_leases import RunLease
 from ablab.services.llm_runs import recover_interrupted
 from ablab.services.monitor import Monitor
 from ablab.services.ports import MetadataStore
@@ -68,7 +70,8 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
         generated = bootstrap_admin_key(store, admin_key, settings.project)
-        # Runs of a server that stopped mid-way can never be answered now.
+        # Runs whose owner stopped mid-way (its lease expired) can never be answered now;
+        # the runs other replicas still renew are theirs to finish.
         recover_interrupted(store)
         events_url = settings.events_url.get_secret_value() if settings.events_url else None
         events = open_event_store(settings.home, events_url)
@@ -102,6 +105,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         event_log=event_log,
         alerts=alerts,
         sign_ins=SignInThrottle(settings.console_sign_in_attempts),
+        llm_jobs=LlmJobs(RunLease.new("server", settings.llm_run_lease_seconds)),
         trust=trust,
     )
     if settings.monitor_interval > 0:
@@ -110,6 +114,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
 
 
 def close_state(state: ServerState) -> None:
+    state.llm_jobs.close()
     if state.monitor is not None:
         state.monitor.stop()
     state.event_log.close()
@@ -140,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
         if state.monitor is not None:
             state.monitor.start()
+        state.llm_jobs.open(state.store)  # renews its runs' leases, ends expired ones
         try:
             yield
         finally:

@@ -5,6 +5,11 @@ A run can take minutes (every task, every trial, through the user's webhook), so
 goes on its :class:`WebhookRunner` is kept here by experiment id, so that an application
 answering later (202, then ``POST /v1/llm/callbacks/{test_id}``) reaches the runner that
 waits for it.
+
+Each server instance owns the runs it starts under an id of its own (:class:`RunLease`):
+its :class:`LeaseKeeper` renews their leases every few seconds while their threads go on,
+and after each renewal ends the runs of any process whose lease expired (a replica killed
+on the same database), so a dead replica's runs end even if no server restarts.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from ablab.errors import Conflict
 from ablab.llm.runners import WebhookRunner
 from ablab.services.context import Context
 from ablab.services.llm_experiments import get_llm_experiment
-from ablab.services.llm_runs import begin_run, check_webhook, execute_run, webhook_runner
+from ablab.services.llm_leases import LeaseKeeper, RunLease
+from ablab.services.llm_runs import (
+    begin_run,
+    check_webhook,
+    execute_run,
+    recover_interrupted,
+    webhook_runner,
+)
+from ablab.services.ports import MetadataStore
 
 __all__ = ["LlmJobs"]
 
@@ -26,17 +39,44 @@ logger = logging.getLogger("ablab.server.llm")
 
 
 class LlmJobs:
-    def __init__(self) -> None:
+    """The runs this server instance executes, and their leases.
+
+    Args:
+        lease: The instance's id and lease length (a fresh ``server@...`` id by default).
+    """
+
+    def __init__(self, lease: RunLease | None = None) -> None:
+        self.lease = lease or RunLease.new("server")
         self._runners: dict[str, WebhookRunner] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._keeper: LeaseKeeper | None = None
+
+    def open(self, store: MetadataStore) -> None:
+        """Start renewing this instance's leases and recovering expired runs."""
+        self._keeper = LeaseKeeper(
+            store, self.lease, self.running, also=lambda: recover_interrupted(store)
+        ).start()
+
+    def close(self) -> None:
+        """Stop renewing, and let the leases of the runs still going on here expire now: this
+        process is going away, and a replica (or this server started again) ends them at
+        once instead of a lease later."""
+        if self._keeper is not None:
+            self._keeper.stop(hand_back=True)
+            self._keeper = None
+
+    def running(self) -> set[str]:
+        """The experiments whose runs go on in this instance now."""
+        with self._lock:
+            return set(self._runners)
 
     def start(
         self, ctx: Context, ref: str, variant: str | None, *, allow_python: bool
     ) -> LlmExperiment:
         """Record the runs (raising at once for a mistake) and send them in the background."""
         check_webhook(get_llm_experiment(ctx, ref))  # before anything is recorded
-        experiment = begin_run(ctx, ref, variant, allow_python=allow_python)
+        experiment = begin_run(ctx, ref, variant, lease=self.lease, allow_python=allow_python)
         runner = webhook_runner(experiment, ctx.trust.outbound)
         with self._lock:
             self._runners[experiment.id] = runner
@@ -49,7 +89,7 @@ class LlmJobs:
 
     def _run(self, ctx: Context, experiment_id: str, runner: WebhookRunner) -> None:
         try:
-            execute_run(ctx, experiment_id, runner)
+            execute_run(ctx, experiment_id, runner, lease=self.lease)
         except Exception:  # the run's own bookkeeping failed: log it, keep serving
             logger.exception("the LLM experiment run of %s broke off", experiment_id)
         finally:

@@ -6,6 +6,9 @@ A run is recorded ``pending`` before it is sent and completed when its answer is
 so the progress of a long run can be read while it goes on. The baseline fails when any of
 its task runs got no usable answer (every variant is compared task by task with it, so it
 must be whole); a variant's failed or unanswered task counts against that variant only.
+
+The process that begins a run holds its lease (:mod:`ablab.services.llm_leases`) and ends
+it; another process ends it only once the lease has expired (:func:`recover_interrupted`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from ablab.domain.llm import LlmAction, LlmStatus, effective_config, next_status, overrides
+from ablab.domain.llm import LlmAction, effective_config, next_status, overrides
 from ablab.domain.llm_records import BASELINE, LlmExperiment, LlmRun, LlmTask, RunState
 from ablab.domain.trust import OutboundPolicy
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
@@ -34,8 +37,9 @@ from ablab.llm.runners import Runner, RunOutcome, TaskRun, WebhookRunner, run_al
 from ablab.services.audit import record
 from ablab.services.context import Context
 from ablab.services.llm_experiments import PYTHON_REFUSED, require_llm_experiment
+from ablab.services.llm_leases import LEASE_SECONDS, LeaseKeeper, RunLease
+from ablab.services.llm_run_end import end_run, recover_interrupted
 from ablab.services.outbound import guarded_async_transport
-from ablab.services.ports import MetadataStore
 
 __all__ = [
     "begin_run",
@@ -85,10 +89,12 @@ def begin_run(
     ref: str,
     variant: str | None = None,
     *,
+    lease: RunLease,
     judges: Judges | None = None,
     allow_python: bool = True,
 ) -> LlmExperiment:
-    """Mark the baseline (``variant`` None) or a variant running and record its task runs.
+    """Mark the baseline (``variant`` None) or a variant running and record its task runs;
+    ``lease.owner`` holds the run's lease from now on (it renews it while it runs).
 
     Raises:
         InvalidTransition: the lifecycle does not allow it now (another run goes on, no
@@ -136,18 +142,22 @@ def begin_run(
         if variant is None:  # a retried baseline starts over
             session.delete_llm_runs(current.id, BASELINE)
         session.add_llm_runs(runs)
-        stored = session.update_llm_experiment(
+        session.update_llm_experiment(
             replace(current, status=status, running=target, updated_at=now)
         )
+        # The revision check above let only this transaction start the run, and the run
+        # before it left no owner, so the lease is free; checked all the same.
+        if not session.take_llm_lease(current.id, lease.owner, lease.expiry(now)):
+            raise Conflict(f"another process runs {current.name!r}: wait for its run to end")
         record(
             ctx,
             session,
             action.value,
             "llm_experiment",
             current.id,
-            after={"running": target, "runs": len(runs)},
+            after={"running": target, "runs": len(runs), "owner": lease.owner},
         )
-        return stored
+        return require_llm_experiment(session, ctx, current.id)
 
 
 def execute_run(
@@ -155,24 +165,40 @@ def execute_run(
     ref: str,
     runner: Runner,
     *,
+    lease: RunLease,
     judges: Judges | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LlmExperiment:
     """Send the pending runs of the configuration being run, judge and store each answer,
     then move the lifecycle on. Closes a :class:`WebhookRunner` when done.
 
+    The caller keeps ``lease`` renewed meanwhile (a :class:`LeaseKeeper`); the run is ended
+    here only if ``lease.owner`` still holds it (else another process ended it already).
+
     Raises:
-        InvalidTransition: nothing is running.
+        InvalidTransition: nothing is running, or another process runs it.
     """
     with ctx.store.session() as session:
         experiment = require_llm_experiment(session, ctx, ref)
     if experiment.running is None:
         raise InvalidTransition(f"nothing of {experiment.name!r} is running")
+    if experiment.run_owner != lease.owner:
+        raise InvalidTransition(
+            f"the run of {experiment.name!r} belongs to another process",
+            details={"owner": experiment.run_owner},
+        )
     try:
         _send(ctx, experiment, runner, judges or {}, progress)
     finally:
         # Whatever happened, the run ends: what is still pending counts as unanswered.
-        finished = _finish(ctx, experiment.id)
+        finished = end_run(
+            ctx,
+            experiment.id,
+            lambda session: session.release_llm_lease(experiment.id, lease.owner),
+        )
+    if finished is None:  # its lease expired, and another process ended it
+        with ctx.store.session() as session:
+            return require_llm_experiment(session, ctx, experiment.id)
     return finished
 
 
@@ -281,79 +307,6 @@ def _run_to_the_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         pool.submit(lambda: asyncio.run(work())).result()
 
 
-def _finish(ctx: Context, experiment_id: str) -> LlmExperiment:
-    """Move the lifecycle on once the running configuration's runs are all answered (or the
-    run broke off: what is still pending then counts as unanswered).
-
-    A variant added meanwhile changes the experiment's revision: the write is tried again on
-    the fresh record (twice at most, then the Conflict propagates)."""
-    for attempt in range(3):
-        try:
-            return _finish_once(ctx, experiment_id)
-        except Conflict:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _finish_once(ctx: Context, experiment_id: str) -> LlmExperiment:
-    with ctx.store.session() as session:
-        current = require_llm_experiment(session, ctx, experiment_id)
-        chosen = current.running
-        runs = session.list_llm_runs(current.id, chosen) if chosen else []
-        for run in runs:
-            if run.state is RunState.PENDING:
-                session.update_llm_run(
-                    replace(
-                        run,
-                        state=RunState.ERROR,
-                        error="the run broke off before this task was answered",
-                        completed_at=ctx.clock(),
-                    )
-                )
-        errors = sum(r.state in (RunState.ERROR, RunState.PENDING) for r in runs)
-        if current.status is LlmStatus.RUNNING_BASELINE:
-            action = LlmAction.BASELINE_FAILED if errors else LlmAction.BASELINE_SUCCEEDED
-            status = next_status(current.status, action)
-        elif current.status is LlmStatus.RUNNING_VARIANT:
-            action = LlmAction.VARIANT_FINISHED
-            status = next_status(current.status, action)
-        else:  # moved on by other means (a record from before archiving was refused)
-            action, status = LlmAction.VARIANT_FINISHED, current.status
-        stored = session.update_llm_experiment(
-            replace(current, status=status, running=None, updated_at=ctx.clock())
-        )
-        record(
-            ctx,
-            session,
-            action.value,
-            "llm_experiment",
-            current.id,
-            after={"ran": chosen, "runs": len(runs), "errors": errors},
-        )
-        return stored
-
-
-def recover_interrupted(store: MetadataStore) -> list[str]:
-    """End the runs a stopped server left behind: what was still pending counts as
-    unanswered (a baseline fails, a variant finishes with those runs lost). Returns the
-    experiments' ids; the server calls this as it starts, before it runs anything."""
-    ended = []
-    for project in _projects(store):
-        ctx = Context(store, project, "ablab:recovery")
-        with store.session() as session:
-            running = [e for e in session.list_llm_experiments(project) if e.running]
-        for experiment in running:
-            _finish(ctx, experiment.id)
-            ended.append(experiment.id)
-    return ended
-
-
-def _projects(store: MetadataStore) -> list[str]:
-    with store.session() as session:
-        return [p.id for p in session.list_projects()]
-
-
 def run_configuration(
     ctx: Context,
     ref: str,
@@ -362,14 +315,22 @@ def run_configuration(
     runner: Runner | None = None,
     judges: Judges | None = None,
     progress: Callable[[int, int], None] | None = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> LlmExperiment:
     """Run the baseline (``variant`` None) or a variant to the end, here and now.
 
-    Without ``runner`` the experiment's webhook is called.
+    Without ``runner`` the experiment's webhook is called. The run's lease lasts
+    ``lease_seconds`` and is renewed from a thread of this process until the run ends.
     """
     if runner is None:  # checked before anything is recorded: a mistake changes nothing
         with ctx.store.session() as session:
             check_webhook(require_llm_experiment(session, ctx, ref))
-    experiment = begin_run(ctx, ref, variant, judges=judges)
+    # This process owns the run, under an id of its own, and keeps its lease while it runs:
+    # a server on the same database leaves it alone, and ends it if this process dies.
+    lease = RunLease.new("local", lease_seconds)
+    experiment = begin_run(ctx, ref, variant, lease=lease, judges=judges)
     chosen = runner if runner is not None else webhook_runner(experiment, ctx.trust.outbound)
-    return execute_run(ctx, experiment.id, chosen, judges=judges, progress=progress)
+    with LeaseKeeper(ctx.store, lease, lambda: {experiment.id}, clock=ctx.clock):
+        return execute_run(
+            ctx, experiment.id, chosen, lease=lease, judges=judges, progress=progress
+        )

@@ -6,7 +6,7 @@ A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everyt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,6 +132,34 @@ class MetadataSession(Protocol):
     def add_llm_experiment(self, experiment: LlmExperiment) -> None: ...
     def update_llm_experiment(self, experiment: LlmExperiment) -> LlmExperiment:
         """Write if the stored revision is still ``experiment.revision``; raises Conflict."""
+        ...
+
+    # The lease of a running configuration (see ``services.llm_leases``): every write is
+    # conditional, and True (or the id) only for the one call that changed the row.
+    def take_llm_lease(self, experiment_id: str, owner: str, expires_at: datetime) -> bool:
+        """Make ``owner`` the holder of the running configuration's lease, if it has none."""
+        ...
+
+    def renew_llm_leases(
+        self, owner: str, experiment_ids: Collection[str], expires_at: datetime
+    ) -> set[str]:
+        """Move on to ``expires_at`` the leases of those of ``experiment_ids`` that
+        ``owner`` holds; the ids it still holds (a lease another process ended is gone)."""
+        ...
+
+    def release_llm_lease(self, experiment_id: str, owner: str) -> bool:
+        """Clear the lease if ``owner`` holds it: the caller ends the run in this
+        transaction. False when it does not (another process ended the run)."""
+        ...
+
+    def break_expired_llm_lease(self, experiment_id: str, now: datetime) -> bool:
+        """Clear the lease if it expired before ``now`` (or was never taken): the caller
+        ends the run in this transaction. False when it is live or already ended."""
+        ...
+
+    def list_expired_llm_runs(self, now: datetime) -> list[LlmExperiment]:
+        """Experiments of every project running a configuration whose lease expired before
+        ``now`` (or was never taken)."""
         ...
 
     def add_llm_runs(self, runs: Iterable[LlmRun]) -> None: ...

@@ -176,8 +176,14 @@ def llm_experiment_from_row(row: LlmExperimentRow) -> LlmExperiment:
     )
 
 
+# Written only by the lease methods (a conditional UPDATE each): a record read before a
+# renewal and written after it must not put the older expiry back.
+_LEASE_COLUMNS = ("run_owner", "lease_expires_at")
+
+
 def llm_experiment_columns(experiment: LlmExperiment) -> dict[str, Any]:
-    return _columns(
+    """The columns of an add or update; never the lease's (see ``_LEASE_COLUMNS``)."""
+    columns = _columns(
         experiment,
         status=experiment.status.value,
         steps=list(experiment.steps),
@@ -185,6 +191,9 @@ def llm_experiment_columns(experiment: LlmExperiment) -> dict[str, Any]:
         baseline={step: dict(values) for step, values in experiment.baseline.items()},
         variants=[_variant_to_json(v) for v in experiment.variants],
     )
+    for name in _LEASE_COLUMNS:
+        del columns[name]
+    return columns
 
 
 def llm_run_from_row(row: LlmRunRow) -> LlmRun:

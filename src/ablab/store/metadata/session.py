@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,6 +56,11 @@ def _chunks(items: Iterable[str], size: int = _CHUNK) -> Iterator[list[str]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def _lease_expired(now: datetime) -> ColumnElement[bool]:
+    """The lease ran out before ``now``, or was never taken (a run from before leases)."""
+    return or_(LlmExperimentRow.lease_expires_at.is_(None), LlmExperimentRow.lease_expires_at < now)
 
 
 class SqlMetadataSession:
@@ -339,6 +344,72 @@ class SqlMetadataSession:
         row = self._session.get(LlmExperimentRow, experiment.id)
         assert row is not None
         return mapping.llm_experiment_from_row(row)
+
+    # The lease of a running configuration: each a conditional UPDATE, so two processes
+    # acting on one lease at once change it once (the row lock on PostgreSQL, the write
+    # lock of BEGIN IMMEDIATE on SQLite).
+    def take_llm_lease(self, experiment_id: str, owner: str, expires_at: datetime) -> bool:
+        return self._lease_update(
+            experiment_id,
+            LlmExperimentRow.run_owner.is_(None),
+            run_owner=owner,
+            lease_expires_at=expires_at,
+        )
+
+    def renew_llm_leases(
+        self, owner: str, experiment_ids: Collection[str], expires_at: datetime
+    ) -> set[str]:
+        if not experiment_ids:
+            return set()
+        held = (
+            LlmExperimentRow.id.in_(list(experiment_ids)),
+            LlmExperimentRow.run_owner == owner,
+            LlmExperimentRow.running.is_not(None),
+        )
+        self._session.execute(
+            update(LlmExperimentRow)
+            .where(*held)
+            .values(lease_expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+        return set(self._session.scalars(select(LlmExperimentRow.id).where(*held)))
+
+    def release_llm_lease(self, experiment_id: str, owner: str) -> bool:
+        return self._lease_update(
+            experiment_id,
+            LlmExperimentRow.run_owner == owner,
+            run_owner=None,
+            lease_expires_at=None,
+        )
+
+    def break_expired_llm_lease(self, experiment_id: str, now: datetime) -> bool:
+        return self._lease_update(
+            experiment_id, _lease_expired(now), run_owner=None, lease_expires_at=None
+        )
+
+    def list_expired_llm_runs(self, now: datetime) -> list[LlmExperiment]:
+        rows = self._session.scalars(
+            select(LlmExperimentRow)
+            .where(LlmExperimentRow.running.is_not(None), _lease_expired(now))
+            .order_by(LlmExperimentRow.lease_expires_at, LlmExperimentRow.id)
+        )
+        return [mapping.llm_experiment_from_row(r) for r in rows]
+
+    def _lease_update(
+        self, experiment_id: str, condition: ColumnElement[bool], **values: object
+    ) -> bool:
+        result = self._session.execute(
+            update(LlmExperimentRow)
+            .where(
+                LlmExperimentRow.id == experiment_id,
+                LlmExperimentRow.running.is_not(None),
+                condition,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()  # a later read in this transaction sees the new lease
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def add_llm_runs(self, runs: Iterable[LlmRun]) -> None:
         self._session.add_all(LlmRunRow(**mapping.llm_run_columns(r)) for r in runs)

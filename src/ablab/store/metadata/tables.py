@@ -260,6 +260,9 @@ class LlmExperimentRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     revision: Mapped[int]
+    # Who runs ``running`` and until when the database trusts it to (migration 0008).
+    run_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class LlmRunRow(Base):
