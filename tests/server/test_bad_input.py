@@ -32,8 +32,16 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from ablab.contract.experiments import ExperimentCreate, VariantCreate
+from ablab.domain.keys import Scope
 from ablab.domain.limits import MAX_ATTRIBUTE_KEYS
+from ablab.domain.rollouts import RolloutAction
+from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.server.openapi import openapi_document
+from ablab.services.context import Context
+from ablab.services.keys import create_key
+from ablab.services.rollouts import act_on_rollout
+from ablab.services.users import check_password, disable_user
 from ablab.store.metadata.tables import Base
 from tests.server.conftest import Project, RunningServer, serving
 
@@ -624,3 +632,23 @@ def event_problem(response: httpx.Response, field: str) -> str | None:
     if rejected["index"] != 0 or field not in rejected["reason"]:
         return f"the reason does not name {field}: {rejected['reason']!r:.300}"
     return None
+
+
+# The console's forms reach the services without the API's schemas in between.
+
+
+def test_what_the_console_passes_on_is_checked_by_the_services(ctx: Context) -> None:
+    """On both stores (PostgreSQL refuses NUL in text: these were 500s there)."""
+    with pytest.raises(ValidationError, match="name holds a control character"):
+        create_key(ctx, "ci\x00key", [Scope.READ])
+    with pytest.raises(ValidationError, match="reason holds a NUL character"):
+        act_on_rollout(ctx, "ro_000000000000", RolloutAction.PAUSE, "because\x00")
+    with pytest.raises(Unauthorized, match="user name or password is not right"):
+        check_password(ctx.store, "alice\x00", "a password")
+    with pytest.raises(NotFound, match="unknown user"):
+        disable_user(ctx, "alice\x00")
+    # The console builds the schemas itself: ablab's error, which its pages show, not pydantic's.
+    with pytest.raises(ValidationError, match="invalid hypothesis: must not hold a NUL"):
+        ExperimentCreate(name="e", hypothesis="a\x00b")
+    with pytest.raises(ValidationError, match=r"invalid name: must not hold a control character"):
+        VariantCreate(name="control\x07")

@@ -20,6 +20,7 @@ from ablab.domain.keys import (
     secret_matches,
     split_key,
 )
+from ablab.domain.limits import MAX_LABEL_LENGTH, check_identifier
 from ablab.domain.projects import DEFAULT_PROJECT
 from ablab.errors import Conflict, NotFound, Unauthorized, ValidationError
 from ablab.services.audit import record
@@ -39,6 +40,7 @@ def create_key(ctx: Context, name: str, scopes: Iterable[Scope]) -> tuple[ApiKey
         raise ValidationError("a key needs at least one scope: admin, write, read or sdk")
     if not name.strip():
         raise ValidationError("a key needs a name (what or who uses it)")
+    check_identifier(name.strip(), "name", max_length=MAX_LABEL_LENGTH)  # the console's too
     key_id = new_id("k").removeprefix("k_")[:_ID_DIGITS]
     secret = new_secret()
     key = ApiKey(

@@ -24,6 +24,7 @@ from enum import StrEnum
 from ablab.contract.results import GuardrailResult
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.experiments import Experiment
+from ablab.domain.limits import check_text
 from ablab.domain.metrics import CustomMetric, MetricKind
 from ablab.domain.rollouts import Rollout, RolloutAction, RolloutStatus, apply_rollout_action
 from ablab.errors import Conflict, InvalidTransition, NotFound
@@ -88,6 +89,7 @@ def act_on_rollout(
         Conflict: it changed since it was read (a concurrent action), or since
             ``expected_revision``.
     """
+    check_text(reason, "reason")  # the console's form as well as the API's body
     with ctx.store.session() as session:
         current = _require(session, ctx, rollout_id)
         if expected_revision is not None and current.revision != expected_revision:

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ablab.domain.ids import new_id
 from ablab.domain.keys import Scope
+from ablab.domain.limits import control_character
 from ablab.domain.users import User, check_password_rules, check_user_name
 from ablab.errors import NotFound, Unauthorized
 from ablab.services.audit import record
@@ -64,7 +65,7 @@ def disable_user(ctx: Context, name: str) -> User:
         NotFound: no such user in this project.
     """
     with ctx.store.session() as session:
-        user = session.get_user_by_name(name.strip())
+        user = session.get_user_by_name(name.strip()) if not control_character(name) else None
         if user is None or user.project_id != ctx.project_id:
             raise NotFound(f"unknown user {name!r}", details={"user": name})
         now = ctx.clock()
@@ -83,7 +84,8 @@ def check_password(store: MetadataStore, name: str, password: str) -> User:
             so a guess learns nothing about which names exist).
     """
     with store.session() as session:
-        user = session.get_user_by_name(name.strip())
+        # A name with a control character names nobody (and PostgreSQL refuses NUL).
+        user = session.get_user_by_name(name.strip()) if not control_character(name) else None
     try:
         _HASHER.verify(user.password_hash if user else _DECOY_HASH, password)
         verified = user is not None
