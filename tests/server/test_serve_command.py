@@ -64,3 +64,22 @@ def test_serve_prints_a_first_key_once_and_answers(tmp_path: Path) -> None:
         process.terminate()
         process.wait(30)
     assert len(re.findall(r"abk_[0-9a-f]+_[A-Za-z0-9_-]+", log.read_text())) == 1
+
+
+def test_several_workers_on_duckdb_are_refused_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ABLAB_")}
+    env.update(ABLAB_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [str(ABLAB), "serve", "--port", str(free_port()), "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: several workers need a shared event store: set ABLAB_EVENTS_URL to a "
+        "postgresql:// URL (DuckDB opens in one process)"
+    ]
+    assert not (tmp_path / "home").exists()  # refused before anything was opened
