@@ -198,6 +198,23 @@ def test_a_local_run_holds_its_lease_while_it_runs(clocked: Context) -> None:
     assert endings(clocked, done.id) == [("baseline_succeeded", clocked.actor)]
 
 
+def test_a_local_run_ends_a_dead_ones_run_once_its_lease_expired(clocked: Context) -> None:
+    """A CLI run killed mid-way: trying again is refused while its lease holds, and works
+    once it has expired, with no server to recover it."""
+    dead = RunLease("local@laptop:9:deaddeaddead", seconds=30)
+    experiment = started(clocked, lease=dead)
+    echo = CallableRunner(lambda task, config: str(task["n"]))
+    with pytest.raises(InvalidTransition):
+        run_configuration(clocked, experiment.id, runner=echo)
+    clock_of(clocked).advance(31)
+    done = run_configuration(clocked, experiment.id, runner=echo)
+    assert done.status is LlmStatus.BASELINE_COMPLETE
+    assert endings(clocked, experiment.id) == [
+        ("baseline_succeeded", clocked.actor),
+        ("baseline_failed", RECOVERY_ACTOR),
+    ]
+
+
 def _owner_claim(experiment_id: str, owner: str) -> Callable[[MetadataSession], bool]:
     return lambda session: session.release_llm_lease(experiment_id, owner)
 

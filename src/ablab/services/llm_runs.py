@@ -325,6 +325,9 @@ def run_configuration(
     if runner is None:  # checked before anything is recorded: a mistake changes nothing
         with ctx.store.session() as session:
             check_webhook(require_llm_experiment(session, ctx, ref))
+    # A run whose process died (a CLI run killed) is ended once its lease has expired, so
+    # that trying again works without a server to recover it.
+    recover_interrupted(ctx.store, clock=ctx.clock)
     # This process owns the run, under an id of its own, and keeps its lease while it runs:
     # a server on the same database leaves it alone, and ends it if this process dies.
     lease = RunLease.new("local", lease_seconds)
