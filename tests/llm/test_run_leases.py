@@ -171,6 +171,19 @@ def test_an_owner_that_lost_its_lease_ends_nothing(clocked: Context) -> None:
     assert endings(clocked, experiment.id) == [("baseline_failed", RECOVERY_ACTOR)]
 
 
+def test_a_stopping_server_hands_its_leases_back(clocked: Context) -> None:
+    """A server shutting down lets its runs' leases expire at once: the next recovery (a
+    replica's, or its own after a restart) need not wait a lease."""
+    experiment = started(clocked)
+    clock = clock_of(clocked)
+    clock.advance(5)
+    keeper = LeaseKeeper(clocked.store, SERVER_A, lambda: {experiment.id}, clock=clock)
+    keeper.stop(hand_back=True)
+    assert stored(clocked, experiment.id).lease_expires_at == clock.now
+    clock.advance(0.001)
+    assert recover_interrupted(clocked.store, clock=clock) == [experiment.id]
+
+
 def test_a_local_run_holds_its_lease_while_it_runs(clocked: Context) -> None:
     """``run_configuration`` (the CLI and the local client) owns its run under an id of its
     own: a server's recovery meanwhile leaves it alone, and it ends it itself."""

@@ -62,9 +62,13 @@ class LlmJobs:
         """Stop renewing, and let the leases of the runs still going on here expire now: this
         process is going away, and a replica (or this server started again) ends them at
         once instead of a lease later."""
-        if self._keeper is not None:
-            self._keeper.stop(hand_back=True)
-            self._keeper = None
+        if self._keeper is None:
+            return
+        keeper, self._keeper = self._keeper, None
+        try:
+            keeper.stop(hand_back=True)
+        except Exception:  # the database is gone: the leases expire on their own
+            logger.exception("could not hand back the leases of LLM runs on shutdown")
 
     def running(self) -> set[str]:
         """The experiments whose runs go on in this instance now."""
