@@ -69,7 +69,7 @@ def parse_guardrail(spec: str) -> Guardrail:
         ValidationError: the text is not ``metric<=number``, ``metric>=number`` or one of
             those with a signed percentage.
     """
-    match = _SPEC.match(spec)
+    match = _SPEC.fullmatch(spec)
     if match is None:
         raise ValidationError(
             f"invalid guardrail {spec!r}: expected METRIC<=NUMBER, METRIC>=NUMBER "

@@ -252,7 +252,7 @@ def _split_rules(rules: Iterable[str], setting: str) -> tuple[tuple[Network, ...
         except ValueError:
             pass
         name = _normal(rule)
-        if not _HOST_NAME.match(name):
+        if not _HOST_NAME.fullmatch(name):
             raise ValidationError(
                 f"{setting}: {rule!r} is neither a network (10.0.0.0/8, ::1) nor a host name",
                 details={"setting": setting, "entry": rule},

@@ -236,7 +236,7 @@ def load_function(reference: str) -> Callable[..., Any]:
         >>> load_function("json:dumps")([1])
         '[1]'
     """
-    if not _REFERENCE.match(reference):
+    if not _REFERENCE.fullmatch(reference):
         raise ValidationError(
             f"a python evaluator's function is 'module:attr', got {reference!r}",
             details={"function": reference},
@@ -331,7 +331,7 @@ def _parse_python(where: str, params: Mapping[str, Any]) -> dict[str, Any]:
     _known_keys(where, params, {"function"})
     function = params.get("function")
     # Only the form is checked: importing runs the user's code, which waits for the run.
-    if not isinstance(function, str) or not _REFERENCE.match(function):
+    if not isinstance(function, str) or not _REFERENCE.fullmatch(function):
         raise ValidationError(
             f"{where}: function must be 'module:attr' such as 'my_evals:is_polite', "
             f"got {function!r}"
