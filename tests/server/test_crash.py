@@ -84,12 +84,29 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def model() -> Iterator[ModelServer]:
+    server = ModelServer("normal")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def started() -> Iterator[list[ServeProcess]]:
+    """The servers a test starts; any still running at its end (a failure) is killed."""
+    processes: list[ServeProcess] = []
+    yield processes
+    for process in processes:
+        if process.process.poll() is None:
+            process.kill()
+
+
 def test_kill_9_under_load_loses_no_acknowledged_assignment_or_event(
-    stores: Stores, tmp_path: Path
+    stores: Stores, tmp_path: Path, model: ModelServer, started: list[ServeProcess]
 ) -> None:
     acked = Acknowledged()
-    model = ModelServer("normal")
     server = start_serve(tmp_path, stores.env)
+    started.append(server)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
         experiment_id = _set_up(http, model.url)
@@ -97,6 +114,7 @@ def test_kill_9_under_load_loses_no_acknowledged_assignment_or_event(
     for life in range(LIVES):
         _load_then_kill(server, acked, life, rng)
         server = start_serve(tmp_path, stores.env)
+        started.append(server)
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
             _send_again(http, acked)
             patched = http.patch(
@@ -128,7 +146,6 @@ def test_kill_9_under_load_loses_no_acknowledged_assignment_or_event(
     assert missing == set(), f"{len(missing)} acknowledged events lost"
     twice = {e: n for e, n in counts.items() if n > 1}
     assert twice == {}, f"{len(twice)} events stored more than once"
-    model.stop()
 
 
 def _set_up(http: httpx.Client, model_url: str) -> str:
