@@ -48,6 +48,8 @@ bench: install
 	@command -v wrk >/dev/null || echo "wrk is not installed (apt-get install wrk): bench/server.py falls back to a Python load generator"
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/gateway.py
+	# 10 minutes of mixed traffic at half capacity (--minutes 1 for a quick look).
+	$(BIN)/python bench/soak.py
 
 # The committed OpenAPI document (a test fails when it differs from the app's).
 openapi: install
