@@ -163,7 +163,7 @@ def test_health_metrics_and_request_ids(project: Project) -> None:
 def test_access_log_is_one_json_line_per_request(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _configure_logging("info", json_logs=True)
+    _configure_logging("info", json_logs=True, access_log=True)
     try:
         project.http().get("/v1/whoami", headers={"X-Request-ID": "log-me"})
         time.sleep(0.05)
