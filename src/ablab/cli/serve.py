@@ -125,8 +125,8 @@ def _fork_workers_from_a_warm_process() -> None:
     27 s when two more programs wanted the CPU. A multiprocessing fork server that
     imports the server once forks each worker ready to build its app: a replacement then
     served 1.4 to 2.8 s after its predecessor's kill -9 on that same busy machine. The
-    fork server is forked from while it runs one thread and holds no connection (nothing
-    in ablab works at import).
+    fork server runs one Python thread and holds no connection or file of ablab's when it
+    forks (nothing in ablab works at import), as gunicorn's ``--preload`` asks of an app.
     """
     import multiprocessing
 
