@@ -7,7 +7,6 @@ from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,11 +23,11 @@ from ablab.domain.rollouts import ACTIVE, Rollout
 from ablab.domain.users import ConsoleSession, User
 from ablab.errors import Conflict
 from ablab.store.metadata import mapping
+from ablab.store.metadata.first_assignments_sql import insert_first_assignments
 from ablab.store.metadata.tables import (
     ApiKeyRow,
     AssignmentRow,
     AuditRow,
-    Base,
     ConsoleSessionRow,
     ExperimentRow,
     GroupRow,
@@ -44,9 +43,6 @@ from ablab.store.metadata.tables import (
 )
 
 __all__ = ["SqlMetadataSession"]
-
-# The Core table: its inserts report rowcount, which ORM-enabled inserts do not.
-_ASSIGNMENTS = Base.metadata.tables[AssignmentRow.__tablename__]
 
 # SQLite allows 32766 bound parameters; stay well below on every engine.
 _CHUNK = 900
@@ -528,23 +524,16 @@ class SqlMetadataSession:
     ) -> dict[str, str]:
         if not variants:
             return {}
-        dialect = self._session.get_bind().dialect.name
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        rows = [
-            {"experiment_id": experiment_id, "unit_id": u, "variant": v, "assigned_at": at}
-            for u, v in variants.items()
-        ]
         # A unit assigned concurrently by another process keeps the variant stored first.
-        statement = insert_fn(_ASSIGNMENTS).on_conflict_do_nothing(
-            index_elements=["experiment_id", "unit_id"]
-        )
-        if len(rows) == 1:
-            inserted = self._session.connection().execute(statement, rows[0])
-            if inserted.rowcount == 1:
-                return dict(variants)  # stored as given: no need to read it back
-        else:
-            for start in range(0, len(rows), 10_000):
-                self._session.connection().execute(statement, rows[start : start + 10_000])
+        units = list(variants.items())
+        inserted = 0
+        for start in range(0, len(units), 10_000):
+            chunk = dict(units[start : start + 10_000])
+            inserted += insert_first_assignments(
+                self._session.connection(), experiment_id, chunk, at
+            )
+        if inserted == len(units):
+            return dict(variants)  # all stored as given: no need to read them back
         return self.get_assignments(experiment_id, variants)
 
     def count_assignments(self, experiment_id: str) -> dict[str, int]:
