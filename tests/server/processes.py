@@ -67,13 +67,15 @@ class ServeProcess:
             self.kill()
 
 
-def start_serve(
+def launch_serve(
     folder: Path,
     env: Mapping[str, str],
     args: Sequence[str] = (),
     port: int | None = None,
 ) -> ServeProcess:
-    """``ablab serve`` with ``env`` and ``ABLAB_HOME=folder/home``, ready to answer."""
+    """``ablab serve`` with ``env`` and ``ABLAB_HOME=folder/home``, started but not waited
+    for (several servers can start together); its output, both streams, in
+    ``folder/serve.log``."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = folder / "serve.log"
@@ -84,4 +86,14 @@ def start_serve(
             stdout=handle,
             stderr=handle,
         )
-    return ServeProcess(process, f"http://127.0.0.1:{port}", log).wait_ready()
+    return ServeProcess(process, f"http://127.0.0.1:{port}", log)
+
+
+def start_serve(
+    folder: Path,
+    env: Mapping[str, str],
+    args: Sequence[str] = (),
+    port: int | None = None,
+) -> ServeProcess:
+    """:func:`launch_serve`, ready to answer."""
+    return launch_serve(folder, env, args, port).wait_ready()

@@ -16,11 +16,7 @@ must hold is the database's rule, not a read before the write:
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,63 +33,19 @@ from ablab.services.context import Context
 from ablab.services.keys import create_key
 from ablab.services.projects import ensure_project
 from ablab.store.metadata import metadata_url, open_metadata_store
-from tests.server.conftest import ADMIN_KEY
-from tests.server.test_serve_command import free_port
+from tests.server.processes import ServeProcess, launch_serve, serve_environment
 
 pytestmark = pytest.mark.slow
 
-ABLAB = Path(sys.executable).with_name("ablab")
 ROUNDS = 4
-
-
-@dataclass
-class Replica:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
-
-
-def launch(folder: Path, env: dict[str, str]) -> Replica:
-    port = free_port()
-    folder.mkdir(parents=True)
-    log = folder / "serve.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(ABLAB), "serve", "--port", str(port), "--no-access-log"],
-            env={**env, "ABLAB_HOME": str(folder / "home")},
-            stdout=handle,
-            stderr=handle,
-        )
-    return Replica(process, f"http://127.0.0.1:{port}", log)
-
-
-def wait_until_up(replica: Replica) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{replica.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if replica.process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"ablab serve did not start:\n{replica.log.read_text()}")
-        time.sleep(0.1)
 
 
 @dataclass
 class Pair:
     """Two servers on one metadata database, and that database's URL."""
 
-    first: Replica
-    second: Replica
+    first: ServeProcess
+    second: ServeProcess
     database_url: str
 
 
@@ -104,8 +56,7 @@ def pair(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp(f"races-{request.param}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ABLAB_")}
-    env.update(ABLAB_ADMIN_KEY=ADMIN_KEY, ABLAB_MONITOR_INTERVAL="0", ABLAB_GC_FREEZE="false")
+    env = serve_environment(gc_freeze="false")
     if request.param == "sqlite":
         database_url = f"sqlite:///{folder / 'shared.db'}"
     else:
@@ -117,10 +68,10 @@ def pair(
     store = open_metadata_store(metadata_url(folder, database_url))
     ensure_project(store, "default")
     store.close()
-    replicas = [launch(folder / "first", env), launch(folder / "second", env)]
+    replicas = [launch_serve(folder / "first", env), launch_serve(folder / "second", env)]
     try:
         for replica in replicas:
-            wait_until_up(replica)
+            replica.wait_ready()
         yield Pair(*replicas, database_url)
     finally:
         for replica in replicas:

@@ -11,9 +11,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,18 +23,12 @@ import psycopg
 import pytest
 
 from ablab.store.events import PostgresEventStore
+from tests.server.conftest import ADMIN_KEY
+from tests.server.processes import launch_serve, serve_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-ABLAB = Path(sys.executable).with_name("ablab")
-ADMIN_KEY = "abk_00000000work_" + "w" * 40
 BATCH = 500
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,31 +44,15 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
 
 
 class Server:
-    """``ablab serve --workers 2`` in a process of its own, its log in a file."""
+    """``ablab serve --workers 2`` in a process of its own, read through its log."""
 
-    def __init__(self, home: Path, database: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = home.parent / "serve.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ABLAB_")}
-        env.update(
-            ABLAB_HOME=str(home),
-            ABLAB_DATABASE_URL=database,
-            ABLAB_EVENTS_URL=database,
-            ABLAB_ADMIN_KEY=ADMIN_KEY,
-            ABLAB_MONITOR_INTERVAL="0",
-        )
-        command = [str(ABLAB), "serve", "--port", str(self.port), "--workers", "2"]
-        with self.log.open("wb") as handle:
-            self.process = subprocess.Popen(
-                [*command, "--plain-logs", "--no-access-log"],
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
+    def __init__(self, folder: Path, database: str) -> None:
+        env = serve_environment(database_url=database, events_url=database)
+        self.serve = launch_serve(folder, env, ["--workers", "2", "--plain-logs"])
+        self.url, self.process = self.serve.url, self.serve.process
 
     def text(self) -> str:
-        return self.log.read_text(errors="replace")
+        return self.serve.log.read_text(errors="replace")
 
     def worker_pids(self) -> list[int]:
         return [int(p) for p in re.findall(r"Started server process \[(\d+)\]", self.text())]
@@ -104,12 +79,7 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+            self.serve.stop()
 
 
 class Ingestion:
@@ -188,7 +158,7 @@ def stored_ids(database: str, prefix: str) -> set[str]:
 def test_two_workers_under_load_are_not_killed_and_a_dead_one_is_replaced(
     tmp_path: Path, fresh_database: str
 ) -> None:
-    server = Server(tmp_path / "home", fresh_database)
+    server = Server(tmp_path, fresh_database)
     try:
         server.wait_until(server.answers, "both workers start on a fresh database")
         server.wait_until(lambda: server.ready_count() == 2, "both workers report ready")
