@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -26,8 +26,7 @@ from ablab.services.llm_run_end import RECOVERY_ACTOR, end_run
 from ablab.services.llm_runs import begin_run, execute_run, recover_interrupted, run_configuration
 from ablab.services.ports import MetadataSession, MetadataStore
 from ablab.store.metadata import SqlMetadataStore
-
-T = TypeVar("T")
+from tests.concurrently import together
 
 START = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 TASKS = 4
@@ -230,29 +229,6 @@ def test_a_local_run_ends_a_dead_ones_run_once_its_lease_expired(clocked: Contex
 
 def _owner_claim(experiment_id: str, owner: str) -> Callable[[MetadataSession], bool]:
     return lambda session: session.release_llm_lease(experiment_id, owner)
-
-
-def together(calls: list[Callable[[], T]]) -> list[T]:
-    """Run ``calls`` in threads released at once by a barrier; their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[T | BaseException | None] = [None] * len(calls)
-
-    def one(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except BaseException as exc:  # raised below, in the test's thread
-            results[index] = exc
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results  # type: ignore[return-value]
 
 
 def test_racing_recoveries_end_an_expired_run_once(clocked: Context) -> None:

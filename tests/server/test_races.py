@@ -16,7 +16,6 @@ must hold is the database's rule, not a read before the write:
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from ablab.services.context import Context
 from ablab.services.keys import create_key
 from ablab.services.projects import ensure_project
 from ablab.store.metadata import metadata_url, open_metadata_store
+from tests.concurrently import together
 from tests.server.processes import ServeProcess, launch_serve, serve_environment
 
 pytestmark = pytest.mark.slow
@@ -109,25 +109,7 @@ def project(pair: Pair, tmp_path: Path) -> Iterator[Project]:
 
 def race(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
     """Run ``calls`` in threads released together; their responses in the same order."""
-    barrier = threading.Barrier(len(calls))
-    answers: list[httpx.Response | BaseException | None] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            answers[index] = calls[index]()
-        except BaseException as exc:  # reported below, in the test's thread
-            answers[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for answer in answers:
-        if not isinstance(answer, httpx.Response):
-            raise AssertionError(f"a racing request failed: {answer!r}")
-    return answers  # type: ignore[return-value]
+    return together(calls)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
