@@ -25,7 +25,7 @@ from ablab.stats.lift import RelativeLift, relative_lift
 from ablab.stats.means import welch_t_test
 from ablab.stats.moments import CovariateMoments, Moments, RatioMoments
 from ablab.stats.multiplicity import adjust_p_values
-from ablab.stats.paired import mcnemar_test
+from ablab.stats.paired import McNemarScoreResult, mcnemar_score_test, mcnemar_test
 from ablab.stats.power import (
     power_means,
     power_proportions,
@@ -64,6 +64,7 @@ __all__ = [
     "ComparisonResult",
     "CovariateMoments",
     "McNemarResult",
+    "McNemarScoreResult",
     "Moments",
     "QuantileEstimate",
     "RatioCovariateMoments",
@@ -82,6 +83,7 @@ __all__ = [
     "compare_quantiles",
     "comparison_summary",
     "cuped_test",
+    "mcnemar_score_test",
     "mcnemar_test",
     "mean_interval",
     "mixing_variance_for_horizon",
