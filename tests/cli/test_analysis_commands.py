@@ -81,6 +81,8 @@ def test_analyze_prints_the_report(run: Run, units_file: Path) -> None:
         "variant",
         "--metric",
         "correct",
+        "--weights",
+        "control=50,treatment=50",
     )
     assert result.code == 0, result.stderr
     for expected in (

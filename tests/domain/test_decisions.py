@@ -78,7 +78,7 @@ def test_practical_threshold() -> None:
     assert decide(small).decision is RolloutDecision.GRADUAL_ROLLOUT
     strict = decide(small, DecisionThresholds(min_lift=0.05))
     assert strict.decision is RolloutDecision.KEEP_CONTROL
-    assert "below the practical threshold of +5.0%" in strict.reason
+    assert "not above the practical threshold of +5.0%" in strict.reason
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,13 @@ from ablab.domain.experiments import AnalysisMethod
 from ablab.services.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
 from ablab.store.unit_files import DuckDBUnitTableReader
 
-__all__ = ["analyze"]
+__all__ = ["Alternative", "analyze"]
+
+
+class Alternative(StrEnum):
+    TWO_SIDED = "two-sided"
+    GREATER = "greater"
+    LESS = "less"
 
 
 def analyze(
@@ -27,11 +34,19 @@ def analyze(
         str | None, typer.Option(help="Control variant [the one called 'control'].")
     ] = None,
     weights: Annotated[
-        str | None, typer.Option(help="Configured split, e.g. control=0.95,treatment=0.05.")
+        str | None,
+        typer.Option(
+            help="Configured split, e.g. control=0.95,treatment=0.05; without it no SRM "
+            "check is run (an equal split is never assumed)."
+        ),
     ] = None,
     method: Annotated[
         AnalysisMethod, typer.Option(help="Which test decides significance.")
     ] = AnalysisMethod.SEQUENTIAL,
+    alternative: Annotated[
+        Alternative,
+        typer.Option(help="greater: treatment above control; less: below; or two-sided."),
+    ] = Alternative.TWO_SIDED,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     mde: Annotated[
         float | None, typer.Option(help="Planned relative MDE, e.g. 0.05 for +5%.")
@@ -54,6 +69,7 @@ def analyze(
             control=control,
             weights=parse_weights(weights) if weights else None,
             method=method,
+            alternative=alternative.value,
             alpha=alpha,
             mde=mde,
             min_samples=min_samples,
@@ -86,6 +102,7 @@ def render_report(report: AnalysisReport) -> None:
     console.print(
         f"[bold]{report.metric}[/] ({report.metric_kind}): {report.units} units from "
         f"{report.rows} rows, {report.analysis_method} analysis, alpha {report.alpha:g}"
+        + ("" if report.alternative == "two-sided" else f", one-sided ({report.alternative})")
     )
     if report.excluded_units:
         console.print(
@@ -132,12 +149,17 @@ def render_report(report: AnalysisReport) -> None:
         comparisons.add_row(label, *cells)
     console.print(comparisons)
     srm = report.srm
-    verdict = "[red]MISMATCH[/]" if srm.mismatch else "[green]ok[/]"
-    console.print(
-        f"SRM check: {verdict} (p={_number(srm.p_value, 3)}, alarm below {srm.threshold:g}; "
-        + ", ".join(f"{k} {v} vs {srm.expected[k]:.0f} expected" for k, v in srm.observed.items())
-        + ")"
-    )
+    if not srm.checked:
+        console.print(f"[yellow]SRM check: not run[/] ({srm.note})")
+    else:
+        verdict = "[red]MISMATCH[/]" if srm.mismatch else "[green]ok[/]"
+        console.print(
+            f"SRM check: {verdict} (p={_number(srm.p_value, 3)}, alarm below {srm.threshold:g}; "
+            + ", ".join(
+                f"{k} {v} vs {srm.expected[k]:.0f} expected" for k, v in srm.observed.items()
+            )
+            + ")"
+        )
     for c in report.comparisons:
         if c.cuped is not None:
             reduction = c.cuped.variance_reduction

@@ -15,6 +15,8 @@ __all__ = [
     "ComparisonPublic",
     "CupedPublic",
     "DecisionPublic",
+    "DurationPublic",
+    "MinSamplesRule",
     "SrmPublic",
     "VariantFigures",
 ]
@@ -78,11 +80,19 @@ class SrmPublic(Schema):
     observed: dict[str, int]
     expected: dict[str, float]
     threshold: float
+    checked: bool = Field(
+        default=True,
+        description="false when the configured weights are unknown: no check was run "
+        "(ablab never assumes an equal split)",
+    )
+    note: str = Field(default="", description="why the check did not run, when it did not")
 
 
 class DecisionPublic(Schema):
-    """``action`` is one of promote, keep_control, continue, rollback; ``decision`` says how
-    (full_rollout, gradual_rollout, keep_control, extend_test, rollback)."""
+    """``action`` is one of promote, keep_control, continue, rollback, or none when the
+    experiment's status allows none of them (a draft, or an experiment that has ended);
+    ``decision`` says how (full_rollout, gradual_rollout, keep_control, extend_test,
+    rollback, stop_for_futility, shadow_passed, shadow_failed, not_launched, ended)."""
 
     action: str
     decision: str
@@ -90,10 +100,49 @@ class DecisionPublic(Schema):
     reason: str
 
 
+class MinSamplesRule(Schema):
+    """Which count the minimum-samples rule reads, and whether every variant reached it.
+
+    ``counts`` names the per-variant field it compares with ``min_samples``: the units that
+    carry the primary metric (``units_with_labels`` for accuracy, ``units_with_predictions``
+    for latency and error rate, ``units_exposed`` for metrics from events), or
+    ``mirrored_predictions`` (each shadow report's ``pairs``) in shadow mode.
+    """
+
+    min_samples: int
+    counts: str
+    reached: bool
+    statement: str
+
+
+class DurationPublic(Schema):
+    """Where the test stands in time: days run, the maximum duration, and the days left.
+
+    ``planned_units`` is each variant's planned sample size for the primary metric's test
+    (the MDE at the experiment's power and alpha; empty without an MDE), in the units that
+    test counts (``units_in_test``); ``days_left`` extrapolates the rate observed so far
+    (``units_per_day``) to the planned sample size, None when it cannot be estimated.
+    """
+
+    days_run: float | None
+    max_duration_days: int | None
+    max_duration_reached: bool
+    planned_units: dict[str, int]
+    units_in_test: dict[str, int]
+    units_per_day: dict[str, float]
+    days_left: float | None
+    basis: str
+
+
 class AnalysisReport(Schema):
     metric: str
     metric_kind: str
     analysis_method: str
+    alternative: str = Field(
+        default="two-sided",
+        description="the fixed-horizon test's alternative: two-sided, greater (treatment "
+        "above control) or less",
+    )
     alpha: float
     rows: int
     units: int

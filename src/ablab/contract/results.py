@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ablab.contract.analysis import ComparisonPublic, DecisionPublic, SrmPublic
+from ablab.contract.analysis import (
+    ComparisonPublic,
+    DecisionPublic,
+    DurationPublic,
+    MinSamplesRule,
+    SrmPublic,
+)
 from ablab.contract.base import Schema
 from ablab.contract.experiments import ExperimentPublic
 
@@ -36,12 +42,26 @@ class MetricValue(Schema):
 
 
 class VariantResults(Schema):
+    """One variant's figures and counts.
+
+    The counts, named the same way in the CLI table and the console: ``units_exposed``
+    (every unit seen, through an exposure or a prediction; ``units`` is the same number,
+    kept for older readers), ``units_with_predictions``, ``units_with_labels`` (units with
+    at least one labelled prediction), ``predictions``, ``labels`` (labelled predictions)
+    and ``conversions`` (units converted, when the primary metric is a proportion).
+    """
+
     name: str
     model_version: str | None
     weight: float
     units: int
     predictions: int
     metrics: dict[str, MetricValue]
+    units_exposed: int = 0
+    units_with_predictions: int = 0
+    units_with_labels: int = 0
+    labels: int = 0
+    conversions: int | None = None
 
     def metric(self, name: str) -> float | None:
         """The value of metric ``name`` (None when there is no data for it yet)."""
@@ -149,6 +169,11 @@ class ShadowReport(Schema):
     labelled: int
     served_accuracy: float | None
     shadow_accuracy: float | None
+    verdict: DecisionPublic | None = Field(
+        default=None,
+        description="the shadow check of this treatment: agreement, errors, latency and "
+        "accuracy against the served model (see ablab.domain.shadow_verdict)",
+    )
 
 
 class BanditArm(Schema):
@@ -176,6 +201,16 @@ class ExperimentResults(Schema):
     )
     shadow: list[ShadowReport] | None = Field(
         default=None, description="for a shadow experiment, each treatment's shadow report"
+    )
+    min_samples_rule: MinSamplesRule | None = Field(
+        default=None, description="which count min_samples_reached reads, in words"
+    )
+    duration: DurationPublic | None = Field(
+        default=None, description="days run, the maximum duration and the days left"
+    )
+    decisions: list[DecisionPublic] = Field(
+        default_factory=list,
+        description="each treatment's own decision; recommendation is the overall one",
     )
 
     @property

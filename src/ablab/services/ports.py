@@ -336,7 +336,8 @@ class VariantSums:
     there is none): accuracy = correct / labelled predictions, latency = latency sum /
     predictions, error rate = errors / predictions; a custom metric's denominator is 1 per
     unit except for a ``mean``, whose denominator is the unit's event count.
-    ``latency_p95_ms`` is over predictions. ``units`` counts units with predictions;
+    ``latency_p95_ms`` is over predictions. ``units`` counts units with predictions,
+    ``units_with_labels`` those with at least one labelled prediction;
     ``units_by_period`` counts every unit seen (exposed or predicted for), by the weight
     period of its first arrival.
     """
@@ -348,6 +349,7 @@ class VariantSums:
     latency_p95_ms: float | None
     metrics: Mapping[str, RatioCovariateMoments]
     units_by_period: tuple[int, ...] = ()
+    units_with_labels: int = 0
 
     @property
     def seen(self) -> int:

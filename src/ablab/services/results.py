@@ -19,24 +19,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from ablab.contract.analysis import DecisionPublic, SrmPublic
+from ablab.contract.analysis import SrmPublic
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import BanditArm, ExperimentResults, MetricValue, VariantResults
-from ablab.domain.decisions import decide, decide_overall
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
 from ablab.services.audit import list_audit
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
-    evidence_for,
     finite,
     is_significant,
-    oriented_lift,
-    planned_units_reached,
 )
 from ablab.services.context import Context
-from ablab.services.guardrails import broken_guardrails, evaluate_guardrails
+from ablab.services.decision import rule_count, unit_counts, verdict_of
+from ablab.services.guardrails import evaluate_guardrails
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
 from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
 from ablab.services.ports import EventStore, VariantSums
@@ -110,29 +107,21 @@ def experiment_results(
     guardrails = evaluate_guardrails(
         experiment, variants, {pair: test.arm for pair, test in tests.items()}
     )
-    higher_is_better = setup.definitions[experiment.primary_metric].higher_is_better
     primary = experiment.primary_metric
-    recommendations = [
-        decide(
-            evidence_for(
-                t.name,
-                tests[(t.name, primary)].arm,
-                higher_is_better=higher_is_better,
-                significant=significance[(t.name, primary)],
-                min_samples=experiment.min_samples,
-                planned_units_reached=planned_units_reached(
-                    tests[(t.name, primary)].arm, mde=experiment.mde, power=experiment.power
-                ),
-                srm_mismatch=srm.mismatch,
-                violated_guardrails=broken_guardrails(guardrails, t.name),
-            )
-        )
-        for t in experiment.treatments
-    ]
-    lifts = [
-        oriented_lift(tests[(t.name, primary)].arm, higher_is_better) for t in experiment.treatments
-    ]
-    overall = decide_overall(recommendations, lifts)
+    definition = setup.definitions[primary]
+    shadow = shadow_reports(ctx, events, experiment.id) if experiment.shadow else None
+    verdict = verdict_of(
+        experiment,
+        {t.name: tests[(t.name, primary)].arm for t in experiment.treatments},
+        {t.name: significance[(t.name, primary)] for t in experiment.treatments},
+        higher_is_better=definition.higher_is_better,
+        counts=rule_count(experiment, definition),
+        variants=variants,
+        srm_mismatch=srm.mismatch,
+        guardrails=guardrails,
+        shadow=shadow,
+        now=ctx.clock(),
+    )
     breakdown = None
     if segment is not None:
         breakdown = segment_breakdown(segmented, segment, events.metric_sums(segmented.request))
@@ -144,15 +133,13 @@ def experiment_results(
         srm=srm,
         guardrails=guardrails,
         is_significant=any(significance[(t.name, primary)] for t in experiment.treatments),
-        min_samples_reached=all(v.units >= experiment.min_samples for v in variants),
-        recommendation=DecisionPublic(
-            action=overall.action.value,
-            decision=overall.decision.value,
-            variant=overall.variant,
-            reason=overall.reason,
-        ),
+        min_samples_reached=verdict.min_samples_rule.reached,
+        recommendation=verdict.recommendation,
         segments=breakdown,
-        shadow=shadow_reports(ctx, events, experiment.id) if experiment.shadow else None,
+        shadow=shadow,
+        min_samples_rule=verdict.min_samples_rule,
+        duration=verdict.duration,
+        decisions=verdict.decisions,
         bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
 
@@ -241,6 +228,7 @@ def variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> Varia
         units=sums.seen,
         predictions=sums.predictions,
         metrics=metrics,
+        **unit_counts(setup.definitions[experiment.primary_metric], sums),
     )
 
 

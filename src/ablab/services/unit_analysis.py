@@ -9,13 +9,21 @@ decides significance. p-values are Holm-adjusted across treatments.
 The mSPRT mixing variance comes from the MDE when one is given (tau = MDE on the metric's
 scale), otherwise from the current sample as the horizon (the tau that makes the confidence
 sequence tightest at this n): see ``ablab.stats.sequential_design``.
+
+``alternative`` (two-sided, greater: treatment above control, less) goes to the fixed-horizon
+test and its interval. The decision follows seed 001's rules (``ablab.domain.decisions``),
+with the MDE as the practical threshold.
+
+The sample ratio check needs the configured split: a file does not say whether a 95/5 split
+was deliberate, so without ``weights`` no SRM check is run and the report says so (an equal
+split is never assumed).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ablab.contract.analysis import (
@@ -58,6 +66,9 @@ from ablab.stats import (
 
 __all__ = ["UnitAnalysisOptions", "analyze_unit_file", "analyze_unit_table", "parse_weights"]
 
+# DESIGN.md: the SRM alarm sounds at p < 0.001 (sample_ratio_mismatch's default).
+SRM_THRESHOLD = 0.001
+
 
 @dataclass(frozen=True, slots=True)
 class UnitAnalysisOptions:
@@ -66,11 +77,15 @@ class UnitAnalysisOptions:
     Attributes:
         metric: Name shown in the report.
         control: The control's variant name; default: the variant called ``control``.
-        weights: Configured share of each variant (any positive scale); default: equal.
+        weights: Configured share of each variant (any positive scale); without them there
+            is no SRM check (the split is unknown, never assumed equal).
         method: Which test decides significance.
+        alternative: ``two-sided``, ``greater`` (treatment above control) or ``less``.
         alpha: Significance level.
         mde: Relative minimum detectable effect (0.05 is +5%), if planned.
         min_samples: Units per arm below which the decision is to extend the test.
+        power: Planned power, with ``mde`` the planned sample size at which a test that is
+            still not significant keeps the control.
         higher_is_better: False for metrics such as latency or error rate.
         covariate: Name of the pre-experiment covariate column, for the report.
     """
@@ -79,9 +94,11 @@ class UnitAnalysisOptions:
     control: str | None = None
     weights: Mapping[str, float] | None = None
     method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
+    alternative: str = "two-sided"
     alpha: float = 0.05
     mde: float | None = None
     min_samples: int = 100
+    power: float = 0.8
     higher_is_better: bool = True
     covariate: str | None = None
     thresholds: DecisionThresholds = field(default_factory=DecisionThresholds)
@@ -143,7 +160,7 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
     control = _control_name(names, options.control)
     treatments = [n for n in names if n != control]
     weights = _normalised_weights(names, options.weights)
-    srm = sample_ratio_mismatch([table.variants[n].n for n in names], [weights[n] for n in names])
+    srm = _srm(names, {n: table.variants[n].n for n in names}, weights)
     kind = "cuped" if options.covariate else "proportion" if table.binary else "continuous"
     arms = [_compare(table.variants[control], table.variants[t], kind, options) for t in treatments]
     fixed_adjusted = adjust_p_values([a.comparison.p_value for a in arms], "holm")
@@ -179,9 +196,10 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
             higher_is_better=options.higher_is_better,
             significant=significant,
             min_samples=options.min_samples,
-            planned_units_reached=planned_units_reached(arm, mde=options.mde, power=0.8),
+            planned_units_reached=planned_units_reached(arm, mde=options.mde, power=options.power),
             srm_mismatch=srm.mismatch,
         )
+        evidence = replace(evidence, mde=options.mde)
         recommendations.append(decide(evidence, options.thresholds))
     overall = decide_overall(
         recommendations, [oriented_lift(a, options.higher_is_better) for a in arms]
@@ -190,23 +208,42 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
         metric=options.metric,
         metric_kind=kind,
         analysis_method=options.method.value,
+        alternative=options.alternative,
         alpha=options.alpha,
         rows=table.rows,
         units=table.units,
         excluded_units=table.excluded_units,
         variants=[
-            _figures(n, n == control, table.variants[n], weights[n], options.alpha) for n in names
+            _figures(n, n == control, table.variants[n], weights.get(n), options.alpha)
+            for n in names
         ],
         comparisons=comparisons,
-        srm=SrmPublic(
-            p_value=finite(srm.p_value),
-            mismatch=srm.mismatch,
-            observed={n: table.variants[n].n for n in names},
-            expected=dict(zip(names, srm.expected, strict=True)),
-            threshold=srm.threshold,
-        ),
+        srm=srm,
         recommendation=_decision_public(overall),
         decisions=[_decision_public(r) for r in recommendations],
+    )
+
+
+def _srm(names: list[str], observed: dict[str, int], weights: dict[str, float]) -> SrmPublic:
+    """The chi-square against the configured ``weights``; not run when they are unknown."""
+    if not weights:
+        return SrmPublic(
+            p_value=None,
+            mismatch=False,
+            observed=observed,
+            expected={},
+            threshold=SRM_THRESHOLD,
+            checked=False,
+            note="no SRM check: the configured split is unknown (a deliberate 95/5 split "
+            "is no mismatch); give it with --weights, e.g. control=0.95,treatment=0.05",
+        )
+    result = sample_ratio_mismatch([observed[n] for n in names], [weights[n] for n in names])
+    return SrmPublic(
+        p_value=finite(result.p_value),
+        mismatch=result.mismatch,
+        observed=observed,
+        expected=dict(zip(names, result.expected, strict=True)),
+        threshold=result.threshold,
     )
 
 
@@ -214,12 +251,17 @@ def _compare(
     control: CovariateMoments, treatment: CovariateMoments, kind: str, options: UnitAnalysisOptions
 ) -> Arm:
     plain_control, plain_treatment = _metric_only(control), _metric_only(treatment)
+    level, alternative = options.alpha, options.alternative
     if kind == "cuped":
-        comparison = cuped_test(control, treatment, alpha=options.alpha)
+        comparison = cuped_test(control, treatment, alpha=level, alternative=alternative)
     elif kind == "proportion":
-        comparison = two_proportion_z_test(plain_control, plain_treatment, alpha=options.alpha)
+        comparison = two_proportion_z_test(
+            plain_control, plain_treatment, alpha=level, alternative=alternative
+        )
     else:
-        comparison = welch_t_test(plain_control, plain_treatment, alpha=options.alpha)
+        comparison = welch_t_test(
+            plain_control, plain_treatment, alpha=level, alternative=alternative
+        )
     proportions = (plain_control, plain_treatment) if kind == "proportion" else None
     return evaluate(comparison, mde=options.mde, proportions=proportions)
 
@@ -229,7 +271,7 @@ def _metric_only(moments: CovariateMoments) -> Moments:
 
 
 def _figures(
-    name: str, is_control: bool, moments: CovariateMoments, weight: float, alpha: float
+    name: str, is_control: bool, moments: CovariateMoments, weight: float | None, alpha: float
 ) -> VariantFigures:
     plain = _metric_only(moments)
     return VariantFigures(
@@ -267,8 +309,9 @@ def _control_name(names: list[str], control: str | None) -> str:
 
 
 def _normalised_weights(names: list[str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Shares summing to 1, or nothing when the split is unknown."""
     if weights is None:
-        return {n: 1 / len(names) for n in names}
+        return {}
     missing, unknown = set(names) - set(weights), set(weights) - set(names)
     if missing or unknown:
         raise ValidationError(

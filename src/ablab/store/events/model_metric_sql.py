@@ -114,6 +114,7 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
 
     columns = ["u.variant AS sums_variant", f"{segment} AS sums_segment", "count(*) AS units"]
     columns.append("sum(u.predictions) AS predictions")
+    columns.append("count(*) FILTER (WHERE u.labelled > 0) AS units_with_labels")
     u: str | None
     v: str | None
     for name, numerator, denominator in MODEL_METRICS:

@@ -56,6 +56,7 @@ def read_model_metrics(
                 segment=None if named["segment"] is None else str(named["segment"]),
                 units=n,
                 predictions=int(number(named["predictions"])),
+                units_with_labels=int(number(named["units_with_labels"])),
                 latency_p95_ms=None if p95 is None else number(p95),
                 metrics={name: _moments(n, named, name) for name, _, _ in MODEL_METRICS},
                 units_by_period=tuple(
