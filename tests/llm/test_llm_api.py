@@ -90,8 +90,58 @@ def test_a_run_in_the_background_then_its_results(project: Project, app: Example
     results = http.get("/v1/llm/experiments/answers/results").json()
     baseline, hot = results["variants"]
     assert (baseline["pass_rate"], hot["pass_rate"]) == (1.0, 0.5)
-    assert hot["mcnemar"]["only_baseline_passed"] == 3
-    assert results["correction"] == "holm"
+    test = hot["mcnemar"]
+    assert (test["only_baseline_passed"], test["only_variant_passed"], test["pairs"]) == (3, 0, 6)
+    # One comparison: the adjusted pair is the unadjusted one, and they agree with the flag.
+    assert (results["correction"], results["comparisons"]) == ("bonferroni", 1)
+    assert test["adjusted_p_value"] == pytest.approx(test["p_value"])
+    assert test["p_value"] > 0.05
+    assert not test["significant"]
+    assert test["adjusted_ci"][0] < 0 < test["adjusted_ci"][1]
+    # Each failed task says why: the evaluator's verdict on what the application answered.
+    reasons = {t["name"]: t["reason"] for t in hot["tasks"]}
+    assert reasons["t0"] is not None
+    assert reasons["t0"].startswith("exact_match: expected '0', got ")
+    assert reasons["t5"] is None
+    # Not significantly better: refused as the winner unless forced, with a reason.
+    refused = http.post("/v1/llm/experiments/answers/complete", json={"winner": "hot"})
+    assert refused.status_code == 409, refused.text
+    assert "not significantly better than the baseline" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"]["significantly_better"] is False
+    no_reason = http.post(
+        "/v1/llm/experiments/answers/complete", json={"winner": "hot", "force": True}
+    )
+    assert no_reason.status_code == 422
+    assert http.get("/v1/llm/experiments/answers").json()["status"] == "idle"
+    forced = http.post(
+        "/v1/llm/experiments/answers/complete",
+        json={"winner": "hot", "force": True, "reason": "cheaper model, same quality for us"},
+    )
+    assert forced.status_code == 200, forced.text
+    done = forced.json()
+    assert (done["status"], done["winner"], done["winner_forced"]) == (
+        "completed",
+        shown["id"],
+        True,
+    )
+    (entry, *_) = http.get("/v1/audit", params={"object_id": done["id"]}).json()
+    assert entry["action"] == "complete"
+    assert entry["after"]["forced"] is True
+    assert entry["after"]["reason"] == "cheaper model, same quality for us"
+    assert entry["after"]["evidence"]["adjusted_p_value"] == pytest.approx(test["p_value"])
+
+
+def test_a_variant_that_changes_nothing_is_refused(project: Project, app: ExampleApp) -> None:
+    http = setup(project, app, tasks=1)
+    same = {"name": "same", "step": "response_generator", "parameter": "temperature",
+            "value": 0.5}  # fmt: skip
+    refused = http.post("/v1/llm/experiments/answers/variants", json=same)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["message"] == (
+        "variant 'same' changes nothing: response_generator.temperature is 0.5 in the "
+        "baseline already; choose another value, parameter or step"
+    )
+    assert http.get("/v1/llm/experiments/answers").json()["variants"] == []
 
 
 def test_an_answer_can_come_later_by_a_signed_callback(

@@ -69,6 +69,14 @@ def test_a_baseline_and_a_variant_tree_end_to_end(ctx: Context, app: ExampleApp)
     assert llm.get_llm_experiment(ctx, name).status is LlmStatus.BASELINE_PENDING
     done = run_configuration(ctx, name)
     assert done.status is LlmStatus.BASELINE_COMPLETE
+    # The baseline's webhook carries its whole configuration, and no changes.
+    whole = {"response_generator": {"temperature": 0.7, "model": "small"}}
+    sent_for_baseline = [r["experiment"] for r in app.state.received]
+    assert len(sent_for_baseline) == TASKS
+    assert all(
+        (e["variant_id"], e["overrides"], e["changes"]) == (None, whole, {})
+        for e in sent_for_baseline
+    )
     # Scope and baseline are locked now.
     with pytest.raises(InvalidTransition, match="locked"):
         llm.select_tasks(ctx, name, ["sum-1"])
@@ -84,9 +92,14 @@ def test_a_baseline_and_a_variant_tree_end_to_end(ctx: Context, app: ExampleApp)
     llm.add_variant(ctx, name, bigger)
     app.state.received.clear()
     assert run_configuration(ctx, name, "hot-big").status is LlmStatus.IDLE
-    # The grandchild's webhook carries both overrides on its branch.
+    # The grandchild's webhook carries its merged configuration: the baseline's, with both
+    # changes on its branch; and the changes themselves.
     (sent, *_) = app.state.received
     assert sent["experiment"]["overrides"] == {
+        "response_generator": {"temperature": 0.9, "model": "small"},
+        "classifier": {"model": "large"},
+    }
+    assert sent["experiment"]["changes"] == {
         "response_generator": {"temperature": 0.9},
         "classifier": {"model": "large"},
     }
@@ -103,18 +116,26 @@ def test_a_baseline_and_a_variant_tree_end_to_end(ctx: Context, app: ExampleApp)
         assert row.completed_at is not None
         assert row.mcnemar is not None
         assert (row.mcnemar.only_baseline_passed, row.mcnemar.only_variant_passed) == (6, 0)
-        # statsmodels' exact McNemar on the same 2x2 table of tasks.
+        # statsmodels' McNemar (no continuity correction) on the same 2x2 table of tasks.
         table = [[6, 6], [0, 0]]  # rows: baseline pass/fail; columns: variant pass/fail
-        assert row.mcnemar.p_value == pytest.approx(mcnemar(table, exact=True).pvalue)
+        expected = mcnemar(table, exact=False, correction=False).pvalue
+        assert row.mcnemar.p_value == pytest.approx(expected)
         ci = row.mcnemar.ci
         assert ci[0] is not None
         assert ci[1] is not None
         assert ci[0] < -0.5 < ci[1] < 0
+        # Bonferroni over the two variants: p doubled, the interval at 97.5%, and the
+        # verdict agreeing with both.
+        assert results.comparisons == 2
+        assert row.mcnemar.adjusted_p_value == pytest.approx(min(1.0, 2 * expected))
+        assert row.mcnemar.adjusted_confidence == pytest.approx(0.975)
+        low, high = row.mcnemar.adjusted_ci
+        assert low is not None
+        assert high is not None
+        assert low < ci[0] < ci[1] < high < 0
+        assert row.mcnemar.significant
         assert row.evaluators["exact_match"].delta == -0.5
         assert row.evaluators["regex"].delta == 0.0
-    # Holm over the two variants: the smaller p doubled, the larger kept (they are equal).
-    p = rows["hot"].mcnemar.p_value  # type: ignore[union-attr]
-    assert rows["hot"].mcnemar.adjusted_p_value == pytest.approx(min(1.0, 2 * p))  # type: ignore[union-attr]
     assert llm.act(ctx, name, LlmAction.COMPLETE).status is LlmStatus.COMPLETED
     with pytest.raises(InvalidTransition):
         llm.add_variant(ctx, name, hot.model_copy(update={"name": "late"}))

@@ -79,18 +79,22 @@ def callbacks() -> Iterator[Callbacks]:
     receiver._server.stop()
 
 
-def task(number: int, *, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> TaskRun:
-    """Task ``task-{number}``: "n+n" answers "2n"; under the baseline, or under ``overrides``."""
-    overrides = overrides or {}
-    config = {"response_generator": {"temperature": 0.7, **overrides.get("response_generator", {})}}
+BASELINE_CONFIG = {"response_generator": {"temperature": 0.7, "model": "small"}}
+
+
+def task(number: int, *, changes: Mapping[str, Mapping[str, Any]] | None = None) -> TaskRun:
+    """Task ``task-{number}``: "n+n" answers "2n"; under the baseline, or with ``changes``."""
+    changes = changes or {}
+    config = {"response_generator": {**BASELINE_CONFIG["response_generator"],
+                                     **changes.get("response_generator", {})}}  # fmt: skip
     return TaskRun(
-        test_id=f"exp-1:{'hot' if overrides else 'base'}:task-{number}:0",
+        test_id=f"exp-1:{'hot' if changes else 'base'}:task-{number}:0",
         task_id=f"task-{number}",
         task_input={"question": f"{number}+{number}", "answer": str(2 * number)},
         expected=str(2 * number),
         experiment_id="exp-1",
-        variant_id="var-hot" if overrides else None,
-        overrides=overrides,
+        variant_id="var-hot" if changes else None,
+        changes=changes,
         config=config,
     )
 
@@ -123,8 +127,8 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
 # -- what the application receives -----------------------------------------------------
 
 
-def test_the_app_receives_the_task_and_the_overrides_signed(app: ExampleApp) -> None:
-    outcome = run_one(webhook(app), task(3, overrides=HOT))
+def test_the_app_receives_the_task_and_the_whole_configuration_signed(app: ExampleApp) -> None:
+    outcome = run_one(webhook(app), task(3, changes=HOT))
 
     assert app.state.received == [
         {
@@ -137,7 +141,9 @@ def test_the_app_receives_the_task_and_the_overrides_signed(app: ExampleApp) -> 
             "experiment": {
                 "id": "exp-1",
                 "variant_id": "var-hot",
-                "overrides": {"response_generator": {"temperature": 0.9}},
+                # What to run with: the baseline's configuration with the branch's changes.
+                "overrides": {"response_generator": {"temperature": 0.9, "model": "small"}},
+                "changes": {"response_generator": {"temperature": 0.9}},
             },
         }
     ]
@@ -150,13 +156,14 @@ def test_the_app_receives_the_task_and_the_overrides_signed(app: ExampleApp) -> 
     assert outcome.latency_ms > 0
 
 
-def test_the_baseline_is_sent_with_no_variant_and_no_overrides(app: ExampleApp) -> None:
+def test_the_baseline_is_sent_with_its_whole_configuration(app: ExampleApp) -> None:
     outcome = run_one(webhook(app), task(3))
 
     assert app.state.received[0]["experiment"] == {
         "id": "exp-1",
         "variant_id": None,
-        "overrides": {},
+        "overrides": BASELINE_CONFIG,
+        "changes": {},
     }
     assert outcome.output == "6"
 
@@ -165,9 +172,9 @@ def test_the_app_answers_deterministically_per_configuration(app: ExampleApp) ->
     mild = {"response_generator": {"temperature": 0.8}}
     runs = (
         [task(n) for n in range(1, 5)]
-        + [task(n, overrides=HOT) for n in range(1, 5)]
+        + [task(n, changes=HOT) for n in range(1, 5)]
         + [
-            TaskRun(f"mild-{n}", f"task-{n}", {"answer": "x"}, "x", "exp-1", "var-mild", mild)
+            TaskRun(f"mild-{n}", f"task-{n}", {"answer": "x"}, "x", "exp-1", "var-mild", mild, mild)
             for n in (1, 2)
         ]
     )
@@ -345,7 +352,7 @@ def test_the_app_posts_the_callback_and_the_runs_complete(
     app.state.callback_delay = 0.05
     runner = webhook(app)
     callbacks.runner = runner
-    runs = [task(n, overrides=HOT) for n in range(1, 5)]
+    runs = [task(n, changes=HOT) for n in range(1, 5)]
 
     async def work(runner: WebhookRunner) -> list[RunOutcome]:
         outcomes = await run_all(runner, runs)
@@ -463,13 +470,13 @@ def test_a_sync_function_gets_input_and_config_in_a_worker_thread() -> None:
         seen.append((task_input, config, is_main))
         return task_input["answer"]
 
-    outcome = asyncio.run(CallableRunner(pipeline).run(task(2, overrides=HOT)))
+    outcome = asyncio.run(CallableRunner(pipeline).run(task(2, changes=HOT)))
 
-    assert outcome == RunOutcome(task(2, overrides=HOT).test_id, "4", None, outcome.latency_ms, 1)
+    assert outcome == RunOutcome(task(2, changes=HOT).test_id, "4", None, outcome.latency_ms, 1)
     assert seen == [
         (
             {"question": "2+2", "answer": "4"},
-            {"response_generator": {"temperature": 0.9}},
+            {"response_generator": {"temperature": 0.9, "model": "small"}},
             False,
         )
     ]
@@ -482,7 +489,7 @@ def test_an_async_function_is_awaited() -> None:
 
     outcome = asyncio.run(CallableRunner(pipeline).run(task(1)))
 
-    assert outcome.output == {"text": "2", "temperature": {"temperature": 0.7}}
+    assert outcome.output == {"text": "2", "temperature": BASELINE_CONFIG["response_generator"]}
     assert outcome.error is None
 
 

@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.cli.state import client_of
-from ablab.contract.llm import LlmExperimentPublic, LlmResults
+from ablab.contract.llm import LlmExperimentPublic, LlmMcNemar, LlmResults
 from ablab.errors import ValidationError
 
 app = typer.Typer(help="LLM configuration experiments: baseline, variants, results.",
@@ -244,7 +244,8 @@ def run(
 
 @app.command()
 def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
-    """Pass rates against the baseline, McNemar with Holm across variants, flaky tasks."""
+    """Pass rates against the baseline, McNemar (Bonferroni across variants) with the
+    interval that agrees with it, flaky tasks, and why tasks failed."""
     found = client_of(ctx).llm.results(name)
     if output is OutputFormat.JSON:
         print_json(found)
@@ -253,9 +254,24 @@ def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputForm
 
 
 @app.command()
-def complete(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
-    """Mark the testing done."""
-    _show(client_of(ctx).llm.complete(name), output)
+def complete(
+    ctx: typer.Context,
+    name: NameArg,
+    winner: Annotated[
+        str | None,
+        typer.Option(
+            help="The configuration to ship: baseline, or a variant significantly better "
+            "than the baseline."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Name a variant that is not significantly better anyway.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (required with --force; audited).")] = "",
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Mark the testing done, and name the winner."""
+    _show(client_of(ctx).llm.complete(name, winner, force=force, reason=reason), output)
 
 
 @app.command()
@@ -271,6 +287,10 @@ def _show(experiment: LlmExperimentPublic, output: OutputFormat) -> None:
     console.print(f"[bold]{experiment.name}[/bold] {experiment.status.value} · steps "
                   f"{', '.join(experiment.steps)} · {len(experiment.tasks)} tasks × "
                   f"{experiment.trials} trials")  # fmt: skip
+    winner = experiment.winner_name()
+    if winner is not None:
+        forced = " (forced: not significantly better)" if experiment.winner_forced else ""
+        console.print(f"Winner: [bold]{winner}[/bold]{forced}")
     root = Tree(f"baseline {json.dumps(experiment.baseline)}")
     nodes: dict[str | None, Tree] = {None: root}
     for v in experiment.variants:  # parents come before their children
@@ -279,13 +299,19 @@ def _show(experiment: LlmExperimentPublic, output: OutputFormat) -> None:
     console.print(root)
 
 
+# Failed tasks listed per configuration under the results table; the JSON has them all.
+_REASONS_SHOWN = 10
+
+
 def _render_results(found: LlmResults) -> None:
+    family = found.comparisons
+    confidence = 1 - found.alpha / family if family else 1 - found.alpha
     table = Table(show_edge=False)
     for column in ("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
-                   "McNemar p (Holm)", "95% CI of difference", "Completed"):  # fmt: skip
+                   f"McNemar p (Bonferroni ×{family})", f"{confidence:.1%} CI of task difference",
+                   "Verdict", "Completed"):  # fmt: skip
         table.add_column(column)
     for row in found.variants:
-        test = row.mcnemar
         table.add_row(
             row.name,
             f"{row.pass_rate:.1%}" if row.pass_rate is not None else "-",
@@ -293,10 +319,38 @@ def _render_results(found: LlmResults) -> None:
             f"{row.tasks_passed}/{row.tasks_total}",
             str(row.flaky_tasks),
             str(row.errors),
-            f"{test.adjusted_p_value:.4f}" if test and test.adjusted_p_value is not None else "-",
-            f"[{test.ci[0]:+.1%}, {test.ci[1]:+.1%}]"
-            if test and test.ci[0] is not None and test.ci[1] is not None
-            else "-",
+            *_verdict_cells(row.mcnemar),
             row.completed_at.strftime("%Y-%m-%d %H:%M") if row.completed_at else "-",
         )
     console.print(table)
+    if family:
+        console.print(
+            f"The p-value and the interval come from the same test (McNemar's score test, "
+            f"Tango's interval), both adjusted for the {family} variant(s) compared with the "
+            "baseline; the unadjusted ones are in --output json."
+        )
+    winner = found.experiment.winner_name()
+    if winner is not None:
+        forced = " (forced: not significantly better)" if found.experiment.winner_forced else ""
+        console.print(f"Winner: [bold]{winner}[/bold]{forced}")
+    for row in found.variants:
+        failed = [t for t in row.tasks if t.reason is not None]
+        for task in failed[:_REASONS_SHOWN]:
+            console.print(f"{row.name} · {task.name} ({task.passes}/{task.trials} passed): "
+                          f"{task.reason}", markup=False, highlight=False)  # fmt: skip
+        if len(failed) > _REASONS_SHOWN:
+            console.print(f"{row.name} · and {len(failed) - _REASONS_SHOWN} more failed tasks")
+
+
+def _verdict_cells(test: LlmMcNemar | None) -> tuple[str, str, str]:
+    if test is None or test.adjusted_p_value is None:
+        return "-", "-", "-"
+    low, high = test.adjusted_ci
+    interval = f"[{low:+.1%}, {high:+.1%}]" if low is not None and high is not None else "-"
+    if not test.significant:
+        verdict = "no difference shown"
+    elif (test.difference or 0.0) > 0:
+        verdict = "better"
+    else:
+        verdict = "worse"
+    return f"{test.adjusted_p_value:.4f}", interval, verdict

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ablab.contract.base import parse
 from ablab.contract.llm import (
     LlmBaselineSet,
+    LlmCompleteRequest,
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
@@ -56,6 +57,7 @@ class LlmBackend(Protocol):
         ...
 
     def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic: ...
+    def complete(self, ref: str, spec: LlmCompleteRequest) -> LlmExperimentPublic: ...
     def results(self, ref: str) -> LlmResults: ...
 
 
@@ -114,6 +116,11 @@ class HttpLlm:
     def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic:
         return self._remote._one(
             LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/{action.value}"
+        )
+
+    def complete(self, ref: str, spec: LlmCompleteRequest) -> LlmExperimentPublic:
+        return self._remote._one(
+            LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/complete", json=_json(spec)
         )
 
     def results(self, ref: str) -> LlmResults:
@@ -227,8 +234,14 @@ class Llm:
                 return found
         raise Unavailable(f"the run of {ref!r} did not end within {timeout:g} s")
 
-    def complete(self, ref: str) -> LlmExperimentPublic:
-        return self._backend.act(ref, LlmAction.COMPLETE)
+    def complete(
+        self, ref: str, winner: str | None = None, *, force: bool = False, reason: str = ""
+    ) -> LlmExperimentPublic:
+        """Mark the testing done, naming the ``winner`` if you like: ``"baseline"``, or a
+        variant significantly better than the baseline (:class:`~ablab.errors.Conflict`
+        otherwise, unless ``force`` with a ``reason``, both kept in the audit log)."""
+        spec = LlmCompleteRequest(winner=winner, force=force, reason=reason)
+        return self._backend.complete(ref, spec)
 
     def archive(self, ref: str) -> LlmExperimentPublic:
         return self._backend.act(ref, LlmAction.ARCHIVE)

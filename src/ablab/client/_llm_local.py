@@ -7,6 +7,7 @@ import builtins
 from ablab.client._llm import Progress, TaskFunction
 from ablab.contract.llm import (
     LlmBaselineSet,
+    LlmCompleteRequest,
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
@@ -20,6 +21,7 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.llm.runners import CallableRunner
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
+from ablab.services.llm_completion import complete
 from ablab.services.llm_results import llm_results
 from ablab.services.llm_runs import run_configuration
 
@@ -70,6 +72,10 @@ class LocalLlm:
 
     def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic:
         return self._public(llm.act(self._ctx, ref, action))
+
+    def complete(self, ref: str, spec: LlmCompleteRequest) -> LlmExperimentPublic:
+        done = complete(self._ctx, ref, winner=spec.winner, force=spec.force, reason=spec.reason)
+        return self._public(done)
 
     def results(self, ref: str) -> LlmResults:
         return llm_results(self._ctx, ref)

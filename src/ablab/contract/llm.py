@@ -11,6 +11,7 @@ from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import (
     Concurrency,
     ConfigObject,
+    Flag,
     Identifier,
     Label,
     Location,
@@ -26,6 +27,7 @@ from ablab.domain.llm_records import LlmExperiment, LlmTask
 
 __all__ = [
     "LlmBaselineSet",
+    "LlmCompleteRequest",
     "LlmEvaluatorDelta",
     "LlmExperimentCreate",
     "LlmExperimentPublic",
@@ -120,6 +122,20 @@ class LlmRunRequest(RequestSchema):
     )
 
 
+class LlmCompleteRequest(RequestSchema):
+    """Completing the testing, and naming the configuration to ship."""
+
+    winner: Identifier | None = Field(
+        default=None,
+        description="baseline, or a variant's name or id; a variant must be significantly "
+        "better than the baseline (the Bonferroni-adjusted McNemar verdict) unless forced",
+    )
+    force: Flag = Field(
+        default=False, description="name a variant that is not significantly better anyway"
+    )
+    reason: Text = Field(default="", description="why; required with force, kept in the audit")
+
+
 class LlmVariantPublic(Schema):
     id: str
     name: str
@@ -152,8 +168,19 @@ class LlmExperimentPublic(Schema):
     webhook_url: str | None
     webhook_secret_set: bool
     progress: LlmProgress
+    winner: str | None = Field(
+        default=None, description="baseline or a variant's id, named at completion"
+    )
+    winner_forced: bool = Field(
+        default=False, description="named without significant evidence, on purpose"
+    )
     created_at: datetime
     updated_at: datetime
+
+    def winner_name(self) -> str | None:
+        """The winner's name (``baseline`` or the variant's), None when none was named."""
+        found = next((v.name for v in self.variants if v.id == self.winner), None)
+        return found or self.winner
 
     @classmethod
     def from_domain(cls, experiment: LlmExperiment, progress: LlmProgress) -> LlmExperimentPublic:
@@ -185,22 +212,40 @@ class LlmExperimentPublic(Schema):
             webhook_url=experiment.webhook_url,
             webhook_secret_set=experiment.webhook_secret is not None,
             progress=progress,
+            winner=experiment.winner,
+            winner_forced=experiment.winner_forced,
             created_at=experiment.created_at,
             updated_at=experiment.updated_at,
         )
 
 
 class LlmMcNemar(Schema):
-    """The exact McNemar test against the baseline, over tasks (each task's majority
-    outcome across its trials), with the Agresti-Min interval of the paired difference."""
+    """McNemar's test against the baseline over tasks (each task's majority outcome across
+    its trials), as a score test, with Tango's score interval of the paired difference: the
+    interval inverts the same test, so a p-value and the interval beside it always agree.
 
+    Two such pairs are given. ``p_value`` and ``ci`` are this comparison's alone
+    (confidence ``confidence``). ``adjusted_p_value`` and ``adjusted_ci`` are adjusted with
+    Bonferroni over the results' ``comparisons`` (p times their number; confidence
+    ``adjusted_confidence``, the intervals holding together); ``significant`` is their
+    verdict, the one ablab shows and acts on: true exactly when ``adjusted_p_value`` is
+    below alpha and ``adjusted_ci`` leaves out 0.
+    """
+
+    method: str = Field(
+        default="mcnemar_score_tango", description="McNemar's score test, Tango's interval"
+    )
     pairs: int
     only_baseline_passed: int
     only_variant_passed: int
-    difference: float | None
+    difference: float | None = Field(description="variant minus baseline, in task pass rate")
+    statistic: float | None = Field(default=None, description="(c - b) / sqrt(b + c)")
     ci: tuple[float | None, float | None]
     p_value: float | None
+    confidence: float | None = None
     adjusted_p_value: float | None
+    adjusted_ci: tuple[float | None, float | None] = (None, None)
+    adjusted_confidence: float | None = None
     significant: bool
 
 
@@ -218,6 +263,11 @@ class LlmTaskOutcome(Schema):
     errors: int
     passed: bool = Field(description="passed in more than half of its trials")
     flaky: bool = Field(description="its trials disagree")
+    reason: str | None = Field(
+        default=None,
+        description="why its first trial that did not pass failed: the error of a run "
+        "without a usable answer, or the failing evaluators' verdicts; none when all passed",
+    )
 
 
 class LlmVariantResult(Schema):
@@ -242,6 +292,12 @@ class LlmVariantResult(Schema):
 
 class LlmResults(Schema):
     experiment: LlmExperimentPublic
-    correction: str = Field(description="holm: across the variants' McNemar p-values")
+    correction: str = Field(
+        description="bonferroni: over the variants compared with the baseline, for both "
+        "the McNemar p-values and their intervals"
+    )
+    comparisons: int = Field(
+        default=0, description="variants with a McNemar comparison (the Bonferroni family)"
+    )
     alpha: float
     variants: list[LlmVariantResult]

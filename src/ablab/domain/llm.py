@@ -60,6 +60,7 @@ __all__ = [
     "Parameter",
     "Verbosity",
     "allowed_actions",
+    "check_changes_something",
     "check_config",
     "check_value",
     "check_variant",
@@ -280,9 +281,9 @@ def overrides(
     """The overrides a variant applies to the baseline, ``{step: {parameter: value}}``.
 
     The lineage's changes are applied root first, so the nearest ancestor (or the variant
-    itself) wins when two set the same parameter of the same step. This is what the webhook
-    payload carries: the application applies it on top of its own configuration. The
-    baseline (``variant_id=None``) overrides nothing.
+    itself) wins when two set the same parameter of the same step. The webhook payload
+    carries them as ``changes``, beside the whole configuration (:func:`effective_config`)
+    the application runs with. The baseline (``variant_id=None``) changes nothing.
 
     Raises:
         ValidationError: as :func:`lineage`.
@@ -330,6 +331,54 @@ def effective_config(
     for step, changes in overrides(variants, variant_id).items():
         config.setdefault(step, {}).update(changes)
     return config
+
+
+def check_changes_something(
+    baseline: Mapping[str, Mapping[str, object]],
+    variants: Mapping[str, LlmVariant],
+    variant_id: str,
+) -> None:
+    """Refuse a variant whose configuration is its parent's: it would run the parent again
+    and call the difference an effect.
+
+    Raises:
+        Conflict: the variant's effective configuration equals its parent's (the parent
+            already has that value, from the baseline or an ancestor's change).
+        ValidationError: as :func:`lineage`.
+
+    Examples:
+        >>> baseline = {"s": {"temperature": 0.7}}
+        >>> same = LlmVariant("a", "same", None, "s", Parameter.TEMPERATURE, 0.7)
+        >>> check_changes_something(baseline, {"a": same}, "a")
+        Traceback (most recent call last):
+        ...
+        ablab.errors.Conflict: variant 'same' changes nothing: s.temperature is 0.7 in the ...
+    """
+    variant = variants[variant_id]
+    mine = effective_config(baseline, variants, variant_id)
+    parents = effective_config(baseline, variants, variant.parent_id)
+    if mine != parents:
+        return
+    parent = "the baseline"
+    if variant.parent_id is not None:
+        parent = f"its parent {variants[variant.parent_id].name!r}"
+    setting = f"{variant.step}.{_parameter(variant.parameter).value}"
+    raise Conflict(
+        f"variant {variant.name!r} changes nothing: {setting} is {_shown_value(variant.value)} "
+        f"in {parent} already; choose another value, parameter or step",
+        details={
+            "variant": variant.name,
+            "parent": variant.parent_id,
+            "step": variant.step,
+            "parameter": _parameter(variant.parameter).value,
+            "value": _shown(variant.value),
+        },
+    )
+
+
+def _shown_value(value: object) -> str:
+    shown = _shown(value)
+    return repr(shown) if isinstance(shown, str) else str(shown)
 
 
 class LlmStatus(StrEnum):

@@ -12,9 +12,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ablab.domain.limits import MAX_TEXT_LENGTH
 from ablab.domain.llm import LlmStatus, LlmVariant
 
-__all__ = ["BASELINE", "LlmExperiment", "LlmRun", "LlmTask", "RunState"]
+__all__ = [
+    "BASELINE",
+    "LlmExperiment",
+    "LlmRun",
+    "LlmTask",
+    "RunState",
+    "bounded_reason",
+    "failure_reason",
+]
 
 # The variant id of the baseline's runs (variants have ids of their own: ``llv_...``).
 BASELINE = "baseline"
@@ -52,6 +61,10 @@ class LlmExperiment:
             it runs, and once it has expired anyone may end the run (its owner died).
             Both are None when nothing runs, and written only through the store's lease
             methods, never with the rest of the record.
+        winner: The configuration named the winner when the experiment was completed
+            (``baseline`` or a variant's id); None until then, or when none was named.
+        winner_forced: Whether the winner was named without the evidence the rule asks
+            for (a variant not significantly better than the baseline), on purpose.
     """
 
     id: str
@@ -73,6 +86,8 @@ class LlmExperiment:
     revision: int = 1
     run_owner: str | None = None
     lease_expires_at: datetime | None = None
+    winner: str | None = None
+    winner_forced: bool = False
 
     def variant(self, ref: str) -> LlmVariant | None:
         """The variant with this id or name."""
@@ -108,3 +123,52 @@ class LlmRun:
     latency_ms: float | None = None
     attempts: int = 0
     completed_at: datetime | None = None
+
+
+_CLIPPED = " [...]"
+
+
+def bounded_reason(text: str) -> str:
+    """``text`` as ablab stores a reason it did not write (an application's error, an
+    evaluator's detail): at most ``MAX_TEXT_LENGTH`` characters, clipped with a marker, and
+    NUL replaced (PostgreSQL cannot store it), so no answer can make a run's record
+    unwritable or unbounded.
+
+    Examples:
+        >>> bounded_reason("timed out")
+        'timed out'
+        >>> len(bounded_reason("x" * 10_000)) == MAX_TEXT_LENGTH
+        True
+        >>> bounded_reason("bad\\x00byte") == "bad\\ufffdbyte"
+        True
+    """
+    cleaned = text.replace("\x00", "\ufffd")
+    if len(cleaned) <= MAX_TEXT_LENGTH:
+        return cleaned
+    return cleaned[: MAX_TEXT_LENGTH - len(_CLIPPED)] + _CLIPPED
+
+
+def failure_reason(run: LlmRun) -> str | None:
+    """Why ``run`` did not pass, in one line: the error of a run that got no usable answer,
+    or each failing evaluator's verdict (``name: detail``) of one that was judged and
+    failed; None for a run that passed or is pending.
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> run = LlmRun("t", "p", "e", "baseline", "task", 0, RunState.FAILED,
+        ...     datetime(2027, 1, 1, tzinfo=UTC),
+        ...     verdicts=({"evaluator": "exact_match", "passed": False,
+        ...                "detail": "expected '4', got '5'"},))
+        >>> failure_reason(run)
+        "exact_match: expected '4', got '5'"
+    """
+    if run.state is RunState.ERROR:
+        return bounded_reason(run.error or "no usable answer")
+    if run.state is not RunState.FAILED:
+        return None
+    failing = [
+        f"{verdict['evaluator']}: {verdict.get('detail') or 'failed'}"
+        for verdict in run.verdicts
+        if not verdict.get("passed")
+    ]
+    return bounded_reason("; ".join(failing) or "an evaluator failed it")

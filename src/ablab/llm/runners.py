@@ -2,7 +2,7 @@
 
 An offline LLM experiment runs every task of its task set under the baseline and under each
 variant. ablab does not call a model itself: a runner hands the task and the configuration
-overrides to the user's pipeline and brings back what it answered. Two runners exist:
+to run it with to the user's pipeline and brings back what it answered. Two runners exist:
 
 * :class:`WebhookRunner` POSTs a signed JSON body to the application, which answers at once
   (``200 {"output": ...}``) or later (``202``, then a signed POST to ablab's callback
@@ -62,10 +62,12 @@ class TaskRun:
             application's own logging).
         experiment_id: The experiment's id.
         variant_id: The variant's id, ``None`` for the baseline.
-        overrides: What the application applies for this run, by inference step
-            ``external_id``: ``{"response_generator": {"temperature": 0.9}}``.
-        config: The effective configuration by step, the baseline's with every override on
-            the variant's branch applied; :class:`CallableRunner` passes it to the function.
+        changes: What the variant's branch changes from the baseline, by inference step
+            ``external_id``: ``{"response_generator": {"temperature": 0.9}}`` (nothing for
+            the baseline).
+        config: The configuration to run with, by step: the baseline's whole configuration
+            with every change on the variant's branch applied. The application applies it
+            (the webhook's ``overrides``); :class:`CallableRunner` passes it to the function.
         trial: Which repetition of the same task and configuration this is, from 0.
     """
 
@@ -75,7 +77,7 @@ class TaskRun:
     expected: Any
     experiment_id: str
     variant_id: str | None
-    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trial: int = 0
 
@@ -115,8 +117,19 @@ class Runner(Protocol):
 class WebhookRunner:
     """POST each task, signed, to the user's application, and wait for its output.
 
-    The body is ``{"test_id", "task": {"id", "input", "expected_output"}, "experiment":
-    {"id", "variant_id", "overrides"}}``, signed with :func:`ablab.llm.signing.sign`. The
+    The body (signed with :func:`ablab.llm.signing.sign`)::
+
+        {"test_id": "llr_...",
+         "task": {"id": "llt_...", "input": ..., "expected_output": ...},
+         "experiment": {"id": "lle_...", "variant_id": "llv_..." | null,
+                        "overrides": {step: {parameter: value}},
+                        "changes": {step: {parameter: value}}}}
+
+    ``overrides`` is the whole configuration to run with, the baseline's with every change
+    on the variant's branch applied (the baseline's own for the baseline), keyed by
+    inference step as seed 002's payload is: an application that applies it over its own
+    defaults runs exactly what ablab records. ``changes`` is what the variant's branch
+    changes from the baseline (``{}`` for the baseline), for the application's logs. The
     application answers ``200 {"output": ...}`` (or ``{"error": "..."}`` to report its own
     failure), or ``202`` to answer later through :meth:`deliver`. Connection errors,
     timeouts, 429 and 5xx are retried with exponential back-off; other answers are final.
@@ -396,7 +409,8 @@ def _body(run: TaskRun) -> bytes:
             "experiment": {
                 "id": run.experiment_id,
                 "variant_id": run.variant_id,
-                "overrides": {step: dict(values) for step, values in run.overrides.items()},
+                "overrides": {step: dict(values) for step, values in run.config.items()},
+                "changes": {step: dict(values) for step, values in run.changes.items()},
             },
         },
         separators=(",", ":"),

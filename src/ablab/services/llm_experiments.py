@@ -22,6 +22,7 @@ from ablab.domain.llm import (
     LlmAction,
     LlmStatus,
     LlmVariant,
+    check_changes_something,
     check_config,
     check_variant,
     next_status,
@@ -280,7 +281,8 @@ def add_variant(ctx: Context, ref: str, spec: LlmVariantCreate) -> LlmExperiment
 
     Raises:
         ValidationError: the step is out of scope, the parent unknown, the value invalid.
-        Conflict: a variant of that name exists.
+        Conflict: a variant of that name exists, or it would run its parent's configuration
+            (the parent has that value already).
         InvalidTransition: the experiment is completed or archived.
     """
     with ctx.store.session() as session:
@@ -313,6 +315,7 @@ def add_variant(ctx: Context, ref: str, spec: LlmVariantCreate) -> LlmExperiment
             ),
         )
         changed = replace(current, variants=(*current.variants, variant))
+        check_changes_something(current.baseline, changed.variants_by_id, variant.id)
         return _write(ctx, session, current, changed, "add_variant")
 
 

@@ -3,12 +3,16 @@ with the paired statistics the task set allows.
 
 Every variant runs the baseline's tasks, so the comparison is paired by task. A task's
 outcome for a configuration is its majority over the ``trials`` runs (passed in more than
-half); the exact McNemar test then compares the variant with the baseline on the tasks where
-the two disagree, with the Agresti-Min interval of the paired difference in pass rates
-(:func:`ablab.stats.mcnemar_test`). The p-values of all variants are adjusted together with
-Holm's method, since every variant is tested against the same baseline. The pass rate itself
-counts runs (a flaky task counts by the share of its trials that passed); a task is flaky
-when its trials disagree. Runs without an answer count as failures.
+half); McNemar's test then compares the variant with the baseline on the tasks where the two
+disagree, as a score test with Tango's interval of the paired difference in pass rates,
+which inverts it (:func:`ablab.stats.mcnemar_score_test`): a p-value and the interval shown
+beside it cannot disagree. Every variant is tested against the same baseline, so the family
+is adjusted with Bonferroni, p-values (times the number of comparisons ``m``) and intervals
+(confidence ``1 - alpha / m``) alike; Holm's step-down has no interval that agrees with its
+verdicts in this simple way, which is why it is not used here. The pass rate itself counts
+runs (a flaky task counts by the share of its trials that passed); a task is flaky when its
+trials disagree. Runs without an answer count as failures, and each task that did not pass
+every trial says why (:func:`ablab.domain.llm_records.failure_reason`).
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from ablab.contract.llm import (
     LlmTaskOutcome,
     LlmVariantResult,
 )
-from ablab.domain.llm_records import BASELINE, LlmRun, RunState
+from ablab.domain.llm_records import BASELINE, LlmRun, RunState, failure_reason
 from ablab.services.context import Context
 from ablab.services.llm_experiments import progress_of, require_llm_experiment
-from ablab.stats import adjust_p_values, mcnemar_test
+from ablab.stats import mcnemar_score_test
 
-__all__ = ["llm_results"]
+__all__ = ["ALPHA", "compare_with_baseline", "llm_results"]
 
 ALPHA = 0.05
 
@@ -67,26 +71,85 @@ def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
                 baseline_runs,
                 baseline_tasks,
                 {t: task.name for t, task in tasks.items() if task is not None},
-                alpha,
             )
         )
-    adjusted = iter(adjust_p_values([_p(r) for r in results if r.mcnemar is not None]))
-    for result in results:
-        if result.mcnemar is not None:
-            p = next(adjusted)
-            result.mcnemar.adjusted_p_value = None if math.isnan(p) else p
-            result.mcnemar.significant = not math.isnan(p) and p < alpha
+    compared = [r for r in results if r.mcnemar is not None]
+    tables = [(r.mcnemar.only_baseline_passed, r.mcnemar.only_variant_passed, r.mcnemar.pairs)
+              for r in compared if r.mcnemar is not None]  # fmt: skip
+    for result, verdict in zip(compared, compare_with_baseline(tables, alpha), strict=True):
+        result.mcnemar = verdict
     return LlmResults(
         experiment=LlmExperimentPublic.from_domain(experiment, progress_of(ctx, experiment)),
-        correction="holm",
+        correction="bonferroni",
+        comparisons=len(compared),
         alpha=alpha,
         variants=results,
     )
 
 
-def _p(result: LlmVariantResult) -> float:
-    assert result.mcnemar is not None
-    return result.mcnemar.p_value if result.mcnemar.p_value is not None else math.nan
+def compare_with_baseline(
+    tables: Sequence[tuple[int, int, int]], alpha: float = ALPHA
+) -> list[LlmMcNemar]:
+    """McNemar's score test and Tango's interval for each variant against the baseline,
+    alone and Bonferroni-adjusted over the family.
+
+    Args:
+        tables: One ``(only_baseline_passed, only_variant_passed, pairs)`` per variant.
+        alpha: The family-wise significance level.
+
+    Returns:
+        One comparison per table, in order. ``significant`` is the adjusted verdict: the
+        adjusted p-value ``min(1, m p)`` is below ``alpha`` exactly when the interval at
+        confidence ``1 - alpha / m`` leaves out 0.
+
+    References:
+        Dunn, O. J. (1961). Multiple comparisons among means. Journal of the American
+        Statistical Association 56(293), 52-64 (Bonferroni intervals).
+
+    Examples:
+        >>> (found,) = compare_with_baseline([(5, 0, 10)])
+        >>> round(found.p_value, 4), found.significant
+        (0.0253, True)
+        >>> found, _, _ = compare_with_baseline([(5, 0, 10)] * 3)
+        >>> round(found.adjusted_p_value, 4), found.significant, found.adjusted_ci[1] > 0
+        (0.076, False, True)
+    """
+    family = sum(pairs > 0 for _, _, pairs in tables)
+    compared = []
+    for only_baseline, only_variant, pairs in tables:
+        alone = mcnemar_score_test(only_baseline, only_variant, pairs, alpha=alpha)
+        if math.isnan(alone.p_value):
+            compared.append(
+                LlmMcNemar(
+                    pairs=pairs,
+                    only_baseline_passed=only_baseline,
+                    only_variant_passed=only_variant,
+                    difference=None,
+                    ci=(None, None),
+                    p_value=None,
+                    adjusted_p_value=None,
+                    significant=False,
+                )
+            )
+            continue
+        adjusted = mcnemar_score_test(only_baseline, only_variant, pairs, alpha=alpha / family)
+        compared.append(
+            LlmMcNemar(
+                pairs=pairs,
+                only_baseline_passed=only_baseline,
+                only_variant_passed=only_variant,
+                difference=alone.difference,
+                statistic=alone.statistic,
+                ci=alone.difference_ci,
+                p_value=alone.p_value,
+                confidence=1.0 - alpha,
+                adjusted_p_value=min(1.0, family * alone.p_value),
+                adjusted_ci=adjusted.difference_ci,
+                adjusted_confidence=1.0 - alpha / family,
+                significant=adjusted.significant,
+            )
+        )
+    return compared
 
 
 def _outcomes(runs: Sequence[LlmRun]) -> dict[str, tuple[int, int, int]]:
@@ -117,6 +180,16 @@ def _evaluator_rates(runs: Sequence[LlmRun]) -> dict[str, float]:
     return {name: passed / total for name, (passed, total) in tally.items() if total}
 
 
+def _reasons(runs: Sequence[LlmRun]) -> dict[str, str]:
+    """Each task's reason for its first trial (in trial order) that did not pass."""
+    reasons: dict[str, str] = {}
+    for run in sorted(runs, key=lambda r: r.trial):
+        reason = failure_reason(run)
+        if reason is not None:
+            reasons.setdefault(run.task_id, reason)
+    return reasons
+
+
 def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, parent, runs
     variant_id: str,
     name: str,
@@ -125,9 +198,9 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
     baseline_runs: Sequence[LlmRun],
     baseline_tasks: dict[str, tuple[int, int, int]],
     task_names: dict[str, str],
-    alpha: float,
 ) -> LlmVariantResult:
     outcomes = _outcomes(runs)
+    reasons = _reasons(runs)
     done = [r for r in runs if r.state is not RunState.PENDING]
     pending = len(runs) - len(done)
     passed_runs = sum(r.state is RunState.PASSED for r in done)
@@ -148,10 +221,11 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
             errors=e,
             passed=_majority(p, n),
             flaky=0 < p < n,
+            reason=reasons.get(task),
         )
         for task, (p, n, e) in sorted(outcomes.items(), key=lambda i: task_names.get(i[0], i[0]))
     ]
-    mcnemar = None if is_baseline or pending else _mcnemar(outcomes, baseline_tasks, alpha)
+    mcnemar = None if is_baseline or pending else _paired_table(outcomes, baseline_tasks)
     own, base = _evaluator_rates(done), _evaluator_rates(base_done)
     evaluators = {
         evaluator: LlmEvaluatorDelta(
@@ -189,11 +263,11 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
     )
 
 
-def _mcnemar(
-    outcomes: dict[str, tuple[int, int, int]],
-    baseline: dict[str, tuple[int, int, int]],
-    alpha: float,
+def _paired_table(
+    outcomes: dict[str, tuple[int, int, int]], baseline: dict[str, tuple[int, int, int]]
 ) -> LlmMcNemar:
+    """The discordant tasks only; :func:`compare_with_baseline` fills in the statistics
+    once the whole family is known."""
     shared = sorted(set(outcomes) & set(baseline))
     only_baseline = only_variant = 0
     for task in shared:
@@ -201,15 +275,13 @@ def _mcnemar(
         theirs = _majority(*baseline[task][:2])
         only_baseline += theirs and not mine
         only_variant += mine and not theirs
-    test = mcnemar_test(only_baseline, only_variant, len(shared), alpha=alpha)
-    finite = not math.isnan(test.p_value)
     return LlmMcNemar(
         pairs=len(shared),
         only_baseline_passed=only_baseline,
         only_variant_passed=only_variant,
-        difference=test.difference if finite else None,
-        ci=(test.difference_ci[0], test.difference_ci[1]) if finite else (None, None),
-        p_value=test.p_value if finite else None,
+        difference=None,
+        ci=(None, None),
+        p_value=None,
         adjusted_p_value=None,
         significant=False,
     )

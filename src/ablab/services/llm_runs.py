@@ -21,8 +21,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from ablab.domain.llm import LlmAction, effective_config, next_status, overrides
-from ablab.domain.llm_records import BASELINE, LlmExperiment, LlmRun, LlmTask, RunState
+from ablab.domain.llm import (
+    LlmAction,
+    check_changes_something,
+    effective_config,
+    next_status,
+    overrides,
+)
+from ablab.domain.llm_records import (
+    BASELINE,
+    LlmExperiment,
+    LlmRun,
+    LlmTask,
+    RunState,
+    bounded_reason,
+)
 from ablab.domain.trust import OutboundPolicy
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ablab.llm.evaluators import (
@@ -102,6 +115,7 @@ def begin_run(
         ValidationError: no tasks, or an evaluator that cannot run (unknown judge, python
             function that does not import).
         NotFound: no such variant.
+        Conflict: the variant would run its parent's configuration.
     """
     with ctx.store.session() as session:
         current = require_llm_experiment(session, ctx, ref)
@@ -113,6 +127,8 @@ def begin_run(
                 raise NotFound(f"unknown variant {variant!r}", details={"variant": variant})
             target, action = found.id, LlmAction.START_VARIANT
         status = next_status(current.status, action)
+        if variant is not None:  # the baseline may have changed since the variant was added
+            check_changes_something(current.baseline, current.variants_by_id, target)
         tasks = [session.get_llm_task(ctx.project_id, t) for t in current.task_ids]
         if not tasks:
             raise ValidationError(f"choose the tasks of {current.name!r} before running it")
@@ -243,9 +259,15 @@ def _send(
             stored_runs[run.test_id],
             state=state,
             output=outcome.output if problem is None or outcome.error else None,
-            error=problem,
+            # The application and python evaluators write these: bounded before storing.
+            error=None if problem is None else bounded_reason(problem),
             verdicts=tuple(
-                {"evaluator": v.evaluator, "passed": v.passed, "score": v.score, "detail": v.detail}
+                {
+                    "evaluator": v.evaluator,
+                    "passed": v.passed,
+                    "score": v.score,
+                    "detail": bounded_reason(v.detail),
+                }
                 for v in verdicts
             ),
             latency_ms=outcome.latency_ms,
@@ -269,7 +291,7 @@ def _send(
             expected=tasks[r.task_id].expected_output,
             experiment_id=experiment.id,
             variant_id=variant_id,
-            overrides=changes,
+            changes=changes,
             config=config,
             trial=r.trial,
         )

@@ -15,6 +15,7 @@ from ablab.contract.base import Schema
 from ablab.contract.errors import error_responses
 from ablab.contract.llm import (
     LlmBaselineSet,
+    LlmCompleteRequest,
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
@@ -32,6 +33,7 @@ from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
 from ablab.server.state import ServerState
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
+from ablab.services.llm_completion import complete as complete_experiment
 from ablab.services.llm_results import llm_results
 
 router = APIRouter(
@@ -124,24 +126,33 @@ def run(
     return _public(ctx, started)
 
 
-def _act(action: LlmAction) -> None:
-    def endpoint(ref: Ref, principal: WriteCaller, state: StateDep) -> LlmExperimentPublic:
-        ctx = context_of(principal, state)
-        return _public(ctx, llm.act(ctx, ref, action))
+@router.post("/experiments/{ref}/complete", name="llm_complete")
+def llm_complete(
+    ref: Ref, principal: WriteCaller, state: StateDep, spec: LlmCompleteRequest | None = None
+) -> LlmExperimentPublic:
+    """Complete the experiment, naming the ``winner`` if you like: ``baseline``, or a variant
+    significantly better than the baseline (409 otherwise, unless ``force`` with a
+    ``reason``, which the audit log keeps)."""
+    ctx = context_of(principal, state)
+    found = spec or LlmCompleteRequest()
+    done = complete_experiment(
+        ctx, ref, winner=found.winner, force=found.force, reason=found.reason
+    )
+    return _public(ctx, done)
 
-    endpoint.__name__ = f"llm_{action.value}"
-    endpoint.__doc__ = f"{action.value.capitalize()} the experiment."
-    router.post(f"/experiments/{{ref}}/{action.value}", name=f"llm_{action.value}")(endpoint)
 
-
-for _action in (LlmAction.COMPLETE, LlmAction.ARCHIVE):
-    _act(_action)
+@router.post("/experiments/{ref}/archive", name="llm_archive")
+def llm_archive(ref: Ref, principal: WriteCaller, state: StateDep) -> LlmExperimentPublic:
+    """Archive the experiment."""
+    ctx = context_of(principal, state)
+    return _public(ctx, llm.act(ctx, ref, LlmAction.ARCHIVE))
 
 
 @router.get("/experiments/{ref}/results")
 async def results(ref: Ref, principal: ReadCaller, state: StateDep) -> LlmResults:
-    """Pass rates against the baseline, the exact McNemar test with Holm across variants,
-    the task breakdown with flaky tasks, and each evaluator's delta."""
+    """Pass rates against the baseline, McNemar's score test with the interval that agrees
+    with it (alone, and Bonferroni-adjusted across variants), the task breakdown with flaky
+    tasks and each failed task's reason, and each evaluator's delta."""
     return await run_in_threadpool(llm_results, context_of(principal, state), ref)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -263,6 +264,9 @@ class LlmExperimentRow(Base):
     # Who runs ``running`` and until when the database trusts it to (migration 0008).
     run_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    # The configuration named at completion, and whether without evidence (migration 0011).
+    winner: Mapped[str | None] = mapped_column(String(32))
+    winner_forced: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class LlmRunRow(Base):

@@ -54,5 +54,7 @@ def llm_experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Respon
             "by_variant": by_variant,
             "variants": {v.id: v for v in experiment.variants},
             "tree": order,
+            # The adjusted intervals' confidence, Bonferroni over the variants compared.
+            "confidence": 1 - results.alpha / max(results.comparisons, 1),
         },
     )
