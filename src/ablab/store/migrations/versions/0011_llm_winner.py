@@ -22,14 +22,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("llm_experiments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("winner", sa.String(length=32), nullable=True))
-        batch_op.add_column(
-            sa.Column("winner_forced", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN, never a batch: SQLite's batch mode would copy the table, and
+    # dropping the old llm_experiments cascades to every llm_runs row (foreign keys are on).
+    op.add_column("llm_experiments", sa.Column("winner", sa.String(length=32), nullable=True))
+    op.add_column(
+        "llm_experiments",
+        sa.Column("winner_forced", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("llm_experiments", schema=None) as batch_op:
-        batch_op.drop_column("winner_forced")
-        batch_op.drop_column("winner")
+    # DROP COLUMN (SQLite 3.35 and later), for the same reason as above.
+    op.drop_column("llm_experiments", "winner_forced")
+    op.drop_column("llm_experiments", "winner")
