@@ -6,17 +6,21 @@ the results of a live experiment read alike.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from ablab.contract.base import Schema
 
 __all__ = [
+    "AllocationPeriodPublic",
     "AnalysisReport",
     "ComparisonPublic",
     "CupedPublic",
     "DecisionPublic",
     "DurationPublic",
     "MinSamplesRule",
+    "SrmPeriodPublic",
     "SrmPublic",
     "VariantFigures",
 ]
@@ -74,6 +78,25 @@ class ComparisonPublic(Schema):
     )
 
 
+class AllocationPeriodPublic(Schema):
+    """The split in force from ``started_at`` until the next period: weights in percent of
+    the experiment's traffic by variant, coverage in percent of eligible units."""
+
+    started_at: datetime
+    weights: dict[str, float]
+    coverage: float
+    reason: str = Field(description="launch, split (a person changed it) or bandit")
+    actor: str
+
+
+class SrmPeriodPublic(AllocationPeriodPublic):
+    """The units first seen in one allocation period against that period's weights."""
+
+    observed: dict[str, int]
+    expected: dict[str, float]
+    p_value: float | None
+
+
 class SrmPublic(Schema):
     p_value: float | None
     mismatch: bool
@@ -86,6 +109,11 @@ class SrmPublic(Schema):
         "(ablab never assumes an equal split)",
     )
     note: str = Field(default="", description="why the check did not run, when it did not")
+    periods: list[SrmPeriodPublic] = Field(
+        default_factory=list,
+        description="the same test on each allocation period alone; p_value above tests "
+        "them all at once (empty where there is no stored history, as in `ablab analyze`)",
+    )
 
 
 class DecisionPublic(Schema):

@@ -23,11 +23,11 @@ from ablab.assignment import (
     compile_rules,
     decide,
 )
-from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.rollouts import Rollout
 from ablab.errors import ValidationError
+from ablab.services.allocation_periods import periods_of, plan_changed
 from ablab.services.context import Context
 from ablab.services.experiments import require_experiment
 from ablab.services.ports import MetadataSession
@@ -145,7 +145,7 @@ def rules_of(
     if rollouts is None and experiment.model is not None:
         rollouts = session.list_rollouts(experiment.project_id, experiment.model)
     own, governing = split_rollouts(experiment, rollouts or ())
-    history = session.list_audit(experiment.project_id, object_id=experiment.id, limit=10_000)
+    history = periods_of(session, experiment)
     return ExperimentRules(
         id=experiment.id,
         name=experiment.name,
@@ -164,18 +164,6 @@ def rules_of(
         if governing is None
         else GoverningRollout(governing.id, governing.share, governing.previous_version),
     )
-
-
-def plan_changed(history: Sequence[AuditEntry]) -> bool:
-    """Whether the weights or the coverage changed while the experiment ran."""
-    seen = set()
-    for entry in history:
-        after = entry.after or {}
-        if not after.get("started_at") or not after.get("variants"):
-            continue
-        weights = tuple((v["name"], float(v["weight"])) for v in after["variants"])
-        seen.add((weights, float(after.get("coverage", 100.0))))
-    return len(seen) > 1
 
 
 def rollouts_of(

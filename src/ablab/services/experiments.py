@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate, VariantCreate
+from ablab.domain.allocations import AllocationReason
 from ablab.domain.experiments import (
     Experiment,
     Variant,
@@ -26,6 +27,7 @@ from ablab.domain.ids import new_id
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutSettings
 from ablab.errors import Conflict, NotFound, ValidationError
+from ablab.services.allocation_periods import record_allocation
 from ablab.services.audit import experiment_snapshot, record
 from ablab.services.catalogue import require_group, require_model
 from ablab.services.context import Context
@@ -98,6 +100,7 @@ def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
                 details={"name": spec.name},
             )
         session.add_experiment(experiment)
+        record_allocation(ctx, session, None, experiment, AllocationReason.LAUNCH)
         record(
             ctx,
             session,
@@ -202,10 +205,18 @@ def list_experiments(ctx: Context, status: ExperimentStatus | None = None) -> li
         return session.list_experiments(ctx.project_id, status)
 
 
-def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experiment:
+def update_experiment(
+    ctx: Context,
+    ref: str,
+    spec: ExperimentUpdate,
+    *,
+    reason: AllocationReason = AllocationReason.SPLIT,
+) -> Experiment:
     """Apply the fields given in ``spec``.
 
     A new split applies to units never assigned before; assigned units keep their variant.
+    A split change of a launched experiment starts an allocation period, recorded with
+    ``reason`` (a bandit's rebalance says so).
 
     Raises:
         Conflict: ``spec.expected_version`` is stale, or a concurrent write won.
@@ -238,7 +249,7 @@ def update_experiment(ctx: Context, ref: str, spec: ExperimentUpdate) -> Experim
             _check_references(session, ctx, updated)
         if replace(updated, updated_at=current.updated_at) == current:
             return current  # nothing changed: no write, no audit entry, no new version
-        return _write(ctx, session, current, updated, "update")
+        return _write(ctx, session, current, updated, "update", reason=reason)
 
 
 def _check_expected(current: Experiment, expected_version: int | None) -> None:
@@ -313,8 +324,11 @@ def _write(
     before: Experiment,
     after: Experiment,
     action: str,
+    *,
+    reason: AllocationReason = AllocationReason.SPLIT,
 ) -> Experiment:
     stored = session.update_experiment(after)
+    record_allocation(ctx, session, before, stored, reason)
     record(
         ctx,
         session,

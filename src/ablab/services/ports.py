@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from ablab.domain.allocations import AllocationPeriod
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
@@ -225,6 +226,15 @@ class MetadataSession(Protocol):
     def list_audit(
         self, project_id: str, object_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]: ...
+
+    # Allocation periods (the weight history)
+    def add_allocation_period(self, period: AllocationPeriod) -> None:
+        """Append one period in the caller's transaction, so it commits with the change."""
+        ...
+
+    def list_allocation_periods(self, experiment_id: str) -> list[AllocationPeriod]:
+        """The experiment's periods, oldest first."""
+        ...
 
 
 class MetadataStore(Protocol):

@@ -8,7 +8,8 @@ events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> d
   together across treatments and metrics (exploratory, so the false discovery rate is
   controlled rather than the family-wise error). Secondary metrics never cost the primary
   decision power.
-- SRM judges the units first seen in each weight period against that period's weights.
+- SRM judges the units first seen in each allocation period against that period's
+  weights, with each arm's exact count distribution (``stats.exact_sample_ratio_mismatch``).
 - Guardrails: absolute thresholds and non-inferiority margins (``guardrails``).
 """
 
@@ -17,14 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 
 from ablab.contract.analysis import SrmPublic
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import BanditArm, ExperimentResults, MetricValue, VariantResults
+from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
-from ablab.services.audit import list_audit
+from ablab.services.allocation_periods import allocation_periods
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
@@ -39,7 +40,8 @@ from ablab.services.metric_tests import compare_variants, metric_sums, metric_va
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
 from ablab.services.shadow_report import shadow_reports
-from ablab.stats import adjust_p_values, sample_ratio_mismatch_over_periods
+from ablab.services.srm_periods import srm_periods
+from ablab.stats import adjust_p_values, exact_sample_ratio_mismatch
 from ablab.stats.multiplicity import MultiplicityMethod
 
 __all__ = [
@@ -49,9 +51,6 @@ __all__ = [
     "variant_sums",
     "weight_periods",
 ]
-
-# Weight changes are rare; an experiment with more audit entries than this is unusual.
-_AUDIT_LIMIT = 10_000
 
 
 def experiment_results(
@@ -66,7 +65,7 @@ def experiment_results(
     segmented = analysis_setup(ctx, ref, segment=segment)
     experiment = segmented.experiment
     periods = weight_periods(ctx, experiment)
-    boundaries = tuple(start for start, _ in periods[1:])
+    boundaries = tuple(period.started_at for period in periods[1:])
     request = replace(segmented.request, segment=None, period_boundaries=boundaries)
     setup = replace(segmented, request=request)
     per_variant = variant_sums(experiment, events.metric_sums(request))
@@ -232,30 +231,32 @@ def variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> Varia
     )
 
 
-def weight_periods(ctx: Context, experiment: Experiment) -> list[tuple[datetime, dict[str, float]]]:
-    """The weights in force since launch, one entry per change, read from the audit log.
+def weight_periods(ctx: Context, experiment: Experiment) -> list[AllocationPeriod]:
+    """The allocation periods since launch, oldest first, from their table.
 
-    Each entry is (start, weights by variant); the first starts at launch. A split change
-    applies to units not assigned before, so each period's weights judge the units first
-    seen in it.
+    The first starts at launch. A split change applies to units not assigned before, so
+    each period's weights judge the units first seen in it. A draft (analysed on events
+    sent before launch) is judged against its current weights since its creation.
     """
-    history: list[tuple[datetime, dict[str, float]]] = []
-    for entry in reversed(list_audit(ctx, object_id=experiment.id, limit=_AUDIT_LIMIT)):
-        after = entry.after or {}
-        if not after.get("started_at") or not after.get("variants"):
-            continue
-        weights = {v["name"]: float(v["weight"]) for v in after["variants"]}
-        if not history or history[-1][1] != weights:
-            history.append((entry.at, weights))
+    history = allocation_periods(ctx, experiment)
     if not history:
-        start = experiment.started_at or experiment.created_at
-        history.append((start, {v.name: v.weight for v in experiment.variants}))
+        weights = {v.name: v.weight for v in experiment.variants}
+        history.append(
+            AllocationPeriod(
+                experiment.id,
+                experiment.created_at,
+                weights,
+                experiment.coverage,
+                AllocationReason.LAUNCH,
+                actor="",
+            )
+        )
     return history
 
 
 def _srm(
     experiment: Experiment,
-    periods: list[tuple[datetime, dict[str, float]]],
+    periods: list[AllocationPeriod],
     per_variant: dict[str, VariantSums],
 ) -> SrmPublic:
     names = [v.name for v in experiment.variants]
@@ -264,10 +265,10 @@ def _srm(
         counts = per_variant[name].units_by_period
         return counts[period] if period < len(counts) else 0
 
-    result = sample_ratio_mismatch_over_periods(
+    result = exact_sample_ratio_mismatch(
         [
-            ([seen_in(i, n) for n in names], [weights.get(n, 0.0) for n in names])
-            for i, (_, weights) in enumerate(periods)
+            ([seen_in(i, n) for n in names], [period.weights.get(n, 0.0) for n in names])
+            for i, period in enumerate(periods)
         ]
     )
     return SrmPublic(
@@ -276,4 +277,5 @@ def _srm(
         observed=dict(zip(names, result.observed, strict=True)),
         expected=dict(zip(names, result.expected, strict=True)),
         threshold=result.threshold,
+        periods=srm_periods(names, periods, per_variant, threshold=result.threshold),
     )

@@ -55,6 +55,7 @@ from ablab.stats.sequential_design import (
     sequential_power_cost,
 )
 from ablab.stats.srm import sample_ratio_mismatch, sample_ratio_mismatch_over_periods
+from ablab.stats.srm_exact import exact_sample_ratio_mismatch
 from ablab.stats.summary import comparison_summary
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "compare_quantiles",
     "comparison_summary",
     "cuped_test",
+    "exact_sample_ratio_mismatch",
     "mcnemar_score_test",
     "mcnemar_test",
     "mean_interval",

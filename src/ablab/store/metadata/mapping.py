@@ -6,6 +6,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.groups import DeviceGroup
@@ -20,6 +21,7 @@ from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.domain.users import ConsoleSession, User
 from ablab.store.metadata.tables import (
+    AllocationPeriodRow,
     ApiKeyRow,
     AuditRow,
     ConsoleSessionRow,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="DataclassInstance")
 
 __all__ = [
+    "allocation_period_from_row",
+    "allocation_period_to_row",
     "audit_from_row",
     "experiment_columns",
     "experiment_from_row",
@@ -273,6 +277,17 @@ def experiment_columns(experiment: Experiment) -> dict[str, Any]:
 
 def audit_from_row(row: AuditRow) -> AuditEntry:
     return _from_row(AuditEntry, row)
+
+
+def allocation_period_from_row(row: AllocationPeriodRow) -> AllocationPeriod:
+    weights = {name: float(weight) for name, weight in row.weights.items()}
+    return _from_row(AllocationPeriod, row, weights=weights, reason=AllocationReason(row.reason))
+
+
+def allocation_period_to_row(period: AllocationPeriod) -> AllocationPeriodRow:
+    return AllocationPeriodRow(
+        **_columns(period, weights=dict(period.weights), reason=period.reason.value)
+    )
 
 
 def _guardrails(rows: list[Any]) -> tuple[Guardrail, ...]:

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ablab.domain.allocations import AllocationPeriod
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
 from ablab.domain.groups import DeviceGroup
@@ -25,6 +26,7 @@ from ablab.errors import Conflict
 from ablab.store.metadata import mapping
 from ablab.store.metadata.first_assignments_sql import insert_first_assignments
 from ablab.store.metadata.tables import (
+    AllocationPeriodRow,
     ApiKeyRow,
     AssignmentRow,
     AuditRow,
@@ -567,6 +569,19 @@ class SqlMetadataSession:
             query = query.where(AuditRow.object_id == object_id)
         rows = self._session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
         return [mapping.audit_from_row(r) for r in rows]
+
+    # Allocation periods
+    def add_allocation_period(self, period: AllocationPeriod) -> None:
+        self._session.add(mapping.allocation_period_to_row(period))
+        self._session.flush()
+
+    def list_allocation_periods(self, experiment_id: str) -> list[AllocationPeriod]:
+        rows = self._session.scalars(
+            select(AllocationPeriodRow)
+            .where(AllocationPeriodRow.experiment_id == experiment_id)
+            .order_by(AllocationPeriodRow.started_at, AllocationPeriodRow.id)
+        )
+        return [mapping.allocation_period_from_row(r) for r in rows]
 
     def _add(
         self, row: object, conflict_message: str, details: Mapping[str, object] | None = None

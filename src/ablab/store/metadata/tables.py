@@ -29,6 +29,7 @@ from ablab.domain.rollouts import ACTIVE as ROLLOUT_ACTIVE
 
 __all__ = [
     "ONE_ACTIVE_ROLLOUT",
+    "AllocationPeriodRow",
     "ApiKeyRow",
     "AssignmentRow",
     "AuditRow",
@@ -356,3 +357,21 @@ class AuditRow(Base):
     at: Mapped[datetime]
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+
+class AllocationPeriodRow(Base):
+    """The weights and coverage of an experiment from ``started_at`` until the next row's.
+
+    Written in the transaction of the change that started it (``domain.allocations``).
+    """
+
+    __tablename__ = "allocation_periods"
+    __table_args__ = (Index("ix_allocation_periods_experiment", "experiment_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    weights: Mapped[dict[str, Any]]
+    coverage: Mapped[float]
+    reason: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
