@@ -27,6 +27,7 @@ from ablab.stats import (
     two_proportion_z_test,
     welch_t_test,
 )
+from tests.stats._interval_references import fieller_by_inversion
 
 counts = st.lists(st.integers(min_value=0, max_value=5_000), min_size=2, max_size=6)
 
@@ -77,7 +78,7 @@ def test_thompson_misuse(arguments: dict[str, object]) -> None:
     ("alternative", "degrees_of_freedom"),
     [("two-sided", math.inf), ("greater", 30.0), ("less", math.inf)],
 )
-def test_relative_lift_matches_the_statsmodels_delta_method(
+def test_relative_lift_has_the_delta_method_error_and_fieller_interval(
     alternative: str, degrees_of_freedom: float
 ) -> None:
     lift = relative_lift(
@@ -100,13 +101,36 @@ def test_relative_lift_matches_the_statsmodels_delta_method(
         if math.isfinite(degrees_of_freedom)
         else scipy_stats.norm.ppf(level)
     )
-    lower, upper = 0.125 - critical * lift.standard_error, 0.125 + critical * lift.standard_error
+    lower, upper = fieller_by_inversion(12.0, 0.4, 13.5, 0.5, critical)
     expected = {
         "two-sided": (lower, upper),
         "greater": (lower, math.inf),
         "less": (-math.inf, upper),
     }[alternative]
     assert lift.ci == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("alternative", "expected"), [("greater", (-math.inf, 0.2)), ("less", (0.2, math.inf))]
+)
+def test_fieller_one_sided_bound_flips_with_a_negative_control(
+    alternative: str, expected: tuple[float, float]
+) -> None:
+    # Control -10, treatment -12: treatment is lower, and t / c - 1 = +0.2 is above 0.
+    lift = relative_lift(-10.0, 0.1, -12.0, 0.1, alternative=alternative)
+    finite = [bound for bound in lift.ci if math.isfinite(bound)]
+    assert len(finite) == 1
+    assert (lift.ci[0] == -math.inf) == (expected[0] == -math.inf)
+    assert lift.ci[0] <= 0.2 <= lift.ci[1]
+    # Only "less" (treatment below control) is supported by the data, so only its interval
+    # excludes 0.
+    assert (lift.ci[0] > 0 or lift.ci[1] < 0) == (alternative == "less")
+
+
+def test_fieller_is_unbounded_when_the_control_is_not_clear_of_zero() -> None:
+    lift = relative_lift(0.5, 0.4, 1.5, 0.4)
+    assert lift.ci == (-math.inf, math.inf)
+    assert math.isfinite(lift.estimate)
 
 
 def test_relative_lift_of_a_zero_baseline_is_nan() -> None:

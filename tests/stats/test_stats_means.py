@@ -10,6 +10,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.weightstats import CompareMeans
 
 from ablab.stats import Moments, Status, welch_t_test
+from tests.stats._interval_references import fieller_by_inversion
 
 STATSMODELS_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
 
@@ -81,16 +82,19 @@ def test_matches_statsmodels(
     assert result.absolute_ci == pytest.approx(compare.tconfint_diff(usevar="unequal"), rel=1e-7)
 
 
-def test_relative_interval_uses_the_welch_critical_value() -> None:
+def test_relative_interval_is_fieller_at_the_welch_critical_value() -> None:
     control, treatment = _samples(11, 40, 45, 5.0, "normal")
     result = welch_t_test(Moments.from_values(control), Moments.from_values(treatment))
     critical = scipy_stats.t.ppf(0.975, result.degrees_of_freedom)
     control_error = control.std(ddof=1) / math.sqrt(control.size)
     treatment_error = treatment.std(ddof=1) / math.sqrt(treatment.size)
-    ratio = treatment.mean() / control.mean()
-    error = math.sqrt(treatment_error**2 + ratio**2 * control_error**2) / control.mean()
-    assert result.relative_ci == pytest.approx(
-        (ratio - 1 - critical * error, ratio - 1 + critical * error), rel=1e-9
+    expected = fieller_by_inversion(
+        control.mean(), control_error, treatment.mean(), treatment_error, critical
+    )
+    assert result.relative_ci == pytest.approx(expected, rel=1e-9)
+    # Fieller's interval inverts the Welch t statistic itself: at the ratio 1 it is the test.
+    assert result.statistic == pytest.approx(
+        (treatment.mean() - control.mean()) / math.hypot(control_error, treatment_error)
     )
 
 

@@ -1,4 +1,4 @@
-"""Two-proportion z test against statsmodels."""
+"""Two-proportion z test and its score intervals against statsmodels and scipy."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import math
 
 import numpy as np
 import pytest
-from statsmodels.stats._delta_method import NonlinearDeltaCov
+from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportions_ztest,
+    score_test_proportions_2indep,
+)
 
 from ablab.errors import ValidationError
 from ablab.stats import Moments, Status, adjust_p_values, two_proportion_z_test
+from tests.stats._interval_references import (
+    score_difference_by_inversion,
+    score_ratio_statistic,
+)
 
 STATSMODELS_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
 
@@ -38,7 +46,7 @@ CASES = [
     ("control_successes", "control_units", "treatment_successes", "treatment_units"), CASES
 )
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
-def test_matches_statsmodels(
+def test_test_matches_the_statsmodels_pooled_z_test(
     control_successes: int,
     control_units: int,
     treatment_successes: int,
@@ -56,8 +64,53 @@ def test_matches_statsmodels(
         alternative=STATSMODELS_ALTERNATIVE[alternative],
     )
     assert result.statistic == pytest.approx(statistic, rel=1e-9)
+    assert result.statistic == result.absolute_lift / result.standard_error
     assert result.p_value == pytest.approx(p_value, rel=1e-8, abs=1e-300)
     assert result.significant == (p_value < 0.05)
+    assert result.absolute_lift == pytest.approx(
+        treatment_successes / treatment_units - control_successes / control_units, abs=1e-15
+    )
+    # The score test at no difference is this very test (statsmodels, no N/(N-1) factor).
+    score = score_test_proportions_2indep(
+        treatment_successes,
+        treatment_units,
+        control_successes,
+        control_units,
+        correction=False,
+        alternative=STATSMODELS_ALTERNATIVE[alternative],
+    )
+    assert result.p_value == pytest.approx(score.pvalue, rel=1e-8, abs=1e-300)
+
+
+def _one_sided(interval: tuple[float, float], alternative: str) -> tuple[float, float]:
+    lower, upper = interval
+    return {
+        "two-sided": (lower, upper),
+        "greater": (lower, math.inf),
+        "less": (-math.inf, upper),
+    }[alternative]
+
+
+@pytest.mark.parametrize(
+    ("control_successes", "control_units", "treatment_successes", "treatment_units"), CASES
+)
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_relative_interval_is_the_statsmodels_ratio_score_interval(
+    control_successes: int,
+    control_units: int,
+    treatment_successes: int,
+    treatment_units: int,
+    alternative: str,
+) -> None:
+    result = two_proportion_z_test(
+        Moments.from_successes(control_successes, control_units),
+        Moments.from_successes(treatment_successes, treatment_units),
+        alternative=alternative,
+    )
+    if control_successes == 0:
+        assert result.status is Status.ZERO_BASELINE
+        assert all(math.isnan(bound) for bound in result.relative_ci)
+        return
     # One-sided bounds at alpha are the two-sided bounds at 2 alpha.
     level = 0.05 if alternative == "two-sided" else 0.10
     lower, upper = confint_proportions_2indep(
@@ -65,52 +118,74 @@ def test_matches_statsmodels(
         treatment_units,
         control_successes,
         control_units,
-        method="wald",
-        compare="diff",
+        method="score",
+        compare="ratio",
+        correction=False,
         alpha=level,
     )
-    expected_ci = {
-        "two-sided": (lower, upper),
-        "greater": (lower, math.inf),
-        "less": (-math.inf, upper),
-    }[alternative]
-    assert result.absolute_ci == pytest.approx(expected_ci, rel=1e-9, abs=1e-12)
-    assert result.absolute_lift == pytest.approx(
-        treatment_successes / treatment_units - control_successes / control_units, abs=1e-15
-    )
+    expected = _one_sided((float(lower) - 1.0, float(upper) - 1.0), alternative)
+    if treatment_successes == 0 and alternative != "less":
+        # No treatment successes: the ratio's lower bound is 0 itself, which statsmodels'
+        # root-finder only approaches.
+        assert result.relative_ci[0] == -1.0
+        assert expected[0] == pytest.approx(-1.0, abs=1e-6)
+        expected = (-1.0, expected[1])
+    # statsmodels' root-finder stops up to 1e-6 (relative) short of the bound near a ratio
+    # of 1; the statistic at ours is the critical value to 1e-9.
+    assert result.relative_ci == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    critical = float(scipy_stats.norm.ppf(1 - level / 2))
+    for bound, sign in zip(result.relative_ci, (1.0, -1.0), strict=True):
+        if math.isfinite(bound) and bound > -1.0 and treatment_successes > 0:
+            counts = (control_successes, control_units, treatment_successes, treatment_units)
+            statistic = score_ratio_statistic(*counts, bound + 1.0)
+            assert statistic == pytest.approx(sign * critical, rel=1e-9)
+
+
+INTERIOR = [
+    case
+    for case in CASES
+    if all(0 < case.values[i] < case.values[i + 1] for i in (0, 2)) and case.values[1] <= 2_000_000
+]
 
 
 @pytest.mark.parametrize(
-    ("control_successes", "control_units", "treatment_successes", "treatment_units"), CASES
+    ("control_successes", "control_units", "treatment_successes", "treatment_units"), INTERIOR
 )
-def test_relative_interval_matches_the_statsmodels_delta_method(
-    control_successes: int, control_units: int, treatment_successes: int, treatment_units: int
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_absolute_interval_inverts_the_score_test(
+    control_successes: int,
+    control_units: int,
+    treatment_successes: int,
+    treatment_units: int,
+    alternative: str,
 ) -> None:
+    # statsmodels' score interval for a difference uses a cubic with a wrong coefficient
+    # (statsmodels issue 10269), so the reference maximises the restricted likelihood with
+    # scipy and inverts the score statistic by root-finding.
+    counts = (control_successes, control_units, treatment_successes, treatment_units)
     result = two_proportion_z_test(
-        Moments.from_successes(control_successes, control_units),
-        Moments.from_successes(treatment_successes, treatment_units),
+        Moments.from_successes(*counts[:2]),
+        Moments.from_successes(*counts[2:]),
+        alternative=alternative,
     )
-    control_rate = control_successes / control_units
-    treatment_rate = treatment_successes / treatment_units
-    if control_rate == 0.0:
-        assert result.status is Status.ZERO_BASELINE
-        assert math.isnan(result.relative_lift)
-        assert all(math.isnan(bound) for bound in result.relative_ci)
-        return
-    covariance = np.diag(
-        [
-            control_rate * (1 - control_rate) / control_units,
-            treatment_rate * (1 - treatment_rate) / treatment_units,
-        ]
+    level = 0.975 if alternative == "two-sided" else 0.95
+    expected = score_difference_by_inversion(*counts, float(scipy_stats.norm.ppf(level)))
+    assert result.absolute_ci == pytest.approx(
+        _one_sided(expected, alternative), rel=1e-7, abs=1e-10
     )
-    delta = NonlinearDeltaCov(
-        lambda p: p[1] / p[0] - 1.0, np.array([control_rate, treatment_rate]), covariance
+
+
+def test_the_ninety_ten_contradiction_is_gone() -> None:
+    # Issue 14: p = 0.0414 beside a Wald interval of (-8e-5, 0.0121) at a 90/10 split.
+    result = two_proportion_z_test(
+        Moments.from_successes(1_800, 45_000), Moments.from_successes(230, 5_000)
     )
-    standard_error = float(delta.se_vectorized())
-    lift = treatment_rate / control_rate - 1.0
-    assert result.relative_lift == pytest.approx(lift, rel=1e-12, abs=1e-15)
-    margin = 1.959963984540054 * standard_error
-    assert result.relative_ci == pytest.approx((lift - margin, lift + margin), rel=1e-6, abs=1e-12)
+    assert result.p_value == pytest.approx(0.0414, abs=5e-5)
+    assert result.significant
+    assert result.absolute_ci[0] > 0
+    assert result.relative_ci[0] > 0
+    wald = confint_proportions_2indep(230, 5_000, 1_800, 45_000, method="wald", compare="diff")
+    assert wald[0] < 0  # what the results showed before
 
 
 def test_a_b_n_comparisons_and_holm_match_statsmodels() -> None:

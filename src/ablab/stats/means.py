@@ -28,7 +28,9 @@ def welch_t_test(
     ``n - 1``) and ``v = s**2 / n`` per arm, ``t = (mean_t - mean_c) / sqrt(v_c + v_t)`` on
     the Welch-Satterthwaite degrees of freedom
     ``(v_c + v_t)**2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))``. The absolute and
-    relative intervals use the t quantile on those degrees of freedom.
+    relative intervals use the t quantile on those degrees of freedom: the absolute interval
+    is ``lift -/+ q * standard_error`` and the relative one Fieller's, which inverts the same
+    t statistic, so both exclude 0 exactly when ``p_value < alpha``.
 
     Args:
         control: Control arm statistics.

@@ -1,4 +1,4 @@
-"""Two-proportion z test (conversion, pass rate, error rate per unit)."""
+"""Two-proportion z test with score intervals (conversion, pass rate, error rate per unit)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 
 from ablab.errors import ValidationError
 from ablab.stats._comparison import compare, unavailable
+from ablab.stats._inference import critical_value
+from ablab.stats._score_intervals import score_difference_interval, score_ratio_interval
 from ablab.stats._validation import check_alpha, check_alternative
 from ablab.stats.moments import Moments
 from ablab.stats.results import ComparisonResult, Status
@@ -40,19 +42,27 @@ def two_proportion_z_test(
     alpha: float = 0.05,
     alternative: str = "two-sided",
 ) -> ComparisonResult:
-    """Compare two proportions with a z test.
+    """Compare two proportions with the pooled z test and the score intervals that invert it.
 
     Needs, per arm, ``n`` and ``sum`` (successes) of a 0/1 metric. With ``p_c = x_c / n_c``,
     ``p_t = x_t / n_t`` and the pooled ``p = (x_c + x_t) / (n_c + n_t)``:
 
-    * the **test** uses the pooled standard error, the one that holds under the null of
-      equal proportions: ``z = (p_t - p_c) / sqrt(p (1 - p) (1/n_c + 1/n_t))``;
-    * the **interval** uses the unpooled (Wald) standard error, the one that holds at the
-      estimate: ``sqrt(p_c (1 - p_c) / n_c + p_t (1 - p_t) / n_t)``.
+    * the **test** is the z test with the standard error under the null of equal
+      proportions, ``standard_error = sqrt(p (1 - p) (1/n_c + 1/n_t))``, and
+      ``statistic = (p_t - p_c) / standard_error`` (its square is Pearson's chi-square);
+    * the **absolute interval** is the score interval: the differences ``delta`` whose
+      score test, with the variance at the proportions that maximise the likelihood under
+      ``p_t - p_c = delta``, is not rejected. At ``delta = 0`` that variance is the pooled
+      one, so the interval excludes 0 exactly when ``p_value < alpha``;
+    * the **relative interval** (``p_t / p_c - 1``) inverts the score test of the ratio the
+      same way, and excludes 0 exactly when the absolute one does.
 
-    The two can disagree at the margin (p just under alpha with an interval touching 0).
-    The relative lift ``p_t / p_c - 1`` gets a delta-method interval
-    (:func:`ablab.stats.relative_lift`).
+    One test, one variance convention, intervals that agree with it. The unpooled (Wald)
+    alternative was rejected: it is not the test's variance, so the two disagree near the
+    margin, and at unequal splits with rare events it rejects far too often (exact size at
+    alpha 0.05 with 900/100 units: 0.36 at a 1% rate, 0.083 at 5%; the pooled test: 0.040
+    and 0.047). ``control_standard_error`` and ``treatment_standard_error`` stay each arm's
+    own ``sqrt(p (1 - p) / n)``.
 
     Args:
         control: Control arm as a proportion, e.g. ``Moments.from_successes(120, 1000)``.
@@ -72,9 +82,17 @@ def two_proportion_z_test(
         Fleiss, J. L., Levin, B., Paik, M. C. (2003). Statistical Methods for Rates and
         Proportions, 3rd ed. Wiley, Chapter 2 (the pooled z statistic for a fourfold table;
         its square is Pearson's chi-square).
+        Miettinen, O., Nurminen, M. (1985). Comparative analysis of two rates. Statistics in
+        Medicine 4(2), 213-226 (score intervals for the difference and the ratio of two
+        proportions by inverting the restricted-likelihood score test).
+        Farrington, C. P., Manning, G. (1990). Test statistics and sample size formulae for
+        comparative binomial trials with null hypothesis of non-zero risk difference or
+        non-unity relative risk. Statistics in Medicine 9(12), 1447-1454 (the same score
+        statistics without the ``N / (N - 1)`` factor, so that at the null of no difference
+        they equal the pooled z statistic).
         Newcombe, R. G. (1998). Interval estimation for the difference between independent
-        proportions: comparison of eleven methods. Statistics in Medicine 17, 873-890,
-        method 1 (the simple asymptotic, Wald, interval).
+        proportions: comparison of eleven methods. Statistics in Medicine 17, 873-890
+        (score-based intervals keep their coverage where the Wald interval does not).
 
     Examples:
         >>> from ablab.stats import Moments, two_proportion_z_test
@@ -84,7 +102,9 @@ def two_proportion_z_test(
         >>> result.status, round(result.p_value, 4), round(result.relative_lift, 3)
         (<Status.OK: 'ok'>, 0.0124, 0.25)
         >>> [round(bound, 4) for bound in result.absolute_ci]
-        [0.0054, 0.0446]
+        [0.0054, 0.0447]
+        >>> result.statistic == result.absolute_lift / result.standard_error
+        True
     """
     level = check_alpha(alpha)
     hypothesis = check_alternative(alternative)
@@ -108,6 +128,13 @@ def two_proportion_z_test(
     pooled_standard_error = math.sqrt(
         pooled * (1.0 - pooled) * (1.0 / control_units + 1.0 / treatment_units)
     )
+    absolute_ci = relative_ci = None
+    if pooled_standard_error > 0.0:
+        critical = critical_value(level, math.inf, hypothesis)
+        counts = (control.sum, control_units, treatment.sum, treatment_units)
+        absolute_ci = score_difference_interval(*counts, critical=critical, alternative=hypothesis)
+        if control.sum > 0.0:
+            relative_ci = score_ratio_interval(*counts, critical=critical, alternative=hypothesis)
     return compare(
         METHOD,
         level,
@@ -122,4 +149,6 @@ def two_proportion_z_test(
         ),
         degrees_of_freedom=math.inf,
         test_standard_error=pooled_standard_error,
+        absolute_ci=absolute_ci,
+        relative_ci=relative_ci,
     )

@@ -78,8 +78,8 @@ def ratio_test(
     the arm's metric is ``R = sum(y) / sum(x)``. A first-order expansion gives
     ``Var(R) = (s_y**2 - 2 R s_xy + R**2 s_x**2) / (n * mean(x)**2)`` with sample
     (co)variances ``s``. The arms are independent, so the difference has variance
-    ``Var(R_c) + Var(R_t)``; the test is a z test, and the relative lift gets a delta-method
-    interval on the two ratios.
+    ``Var(R_c) + Var(R_t)``; the test is a z test, the absolute interval inverts it and the
+    relative lift gets Fieller's interval on the two ratios (which inverts it too).
 
     Args:
         control: Control arm sums (see :class:`RatioMoments`).

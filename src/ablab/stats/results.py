@@ -73,8 +73,13 @@ class ComparisonResult:
         absolute_lift: ``treatment_value - control_value``.
         absolute_ci: Interval for ``absolute_lift``; one-sided tests give an infinite bound.
         relative_lift: ``treatment_value / control_value - 1``.
-        relative_ci: Delta-method interval for ``relative_lift``.
-        standard_error: Standard error of ``absolute_lift`` (unpooled; the interval's).
+        relative_ci: Interval for ``relative_lift`` that inverts the same test (Fieller's,
+            or the ratio score interval for proportions); ``(-inf, inf)`` when the control
+            value is too close to 0 for a bounded one, the verdict then follows
+            ``absolute_ci``.
+        standard_error: Standard error of ``absolute_lift`` under the test's variance
+            convention (pooled for the two-proportion z test, per-arm otherwise), so that
+            ``statistic == absolute_lift / standard_error``.
         statistic: The z or t statistic of the test.
         degrees_of_freedom: Welch-Satterthwaite degrees of freedom; ``inf`` for z tests.
         p_value: The test's p-value.
