@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.cli.state import client_of
-from ablab.contract.llm import LlmExperimentPublic, LlmMcNemar, LlmResults
+from ablab.contract.llm import LlmExperimentPublic, LlmResults, LlmVariantResult
 from ablab.errors import ValidationError
 
 app = typer.Typer(help="LLM configuration experiments: baseline, variants, results.",
@@ -304,12 +304,9 @@ _REASONS_SHOWN = 10
 
 
 def _render_results(found: LlmResults) -> None:
-    family = found.comparisons
-    confidence = 1 - found.alpha / family if family else 1 - found.alpha
     table = Table(show_edge=False)
     for column in ("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
-                   f"McNemar p (Bonferroni ×{family})", f"{confidence:.1%} CI of task difference",
-                   "Verdict", "Completed"):  # fmt: skip
+                   "Completed"):  # fmt: skip
         table.add_column(column)
     for row in found.variants:
         table.add_row(
@@ -319,16 +316,12 @@ def _render_results(found: LlmResults) -> None:
             f"{row.tasks_passed}/{row.tasks_total}",
             str(row.flaky_tasks),
             str(row.errors),
-            *_verdict_cells(row.mcnemar),
             row.completed_at.strftime("%Y-%m-%d %H:%M") if row.completed_at else "-",
         )
     console.print(table)
-    if family:
-        console.print(
-            f"The p-value and the interval come from the same test (McNemar's score test, "
-            f"Tango's interval), both adjusted for the {family} variant(s) compared with the "
-            "baseline; the unadjusted ones are in --output json."
-        )
+    compared = [r for r in found.variants if r.mcnemar and r.mcnemar.adjusted_p_value is not None]
+    if compared:
+        _render_verdicts(found, compared)
     winner = found.experiment.winner_name()
     if winner is not None:
         forced = " (forced: not significantly better)" if found.experiment.winner_forced else ""
@@ -342,15 +335,43 @@ def _render_results(found: LlmResults) -> None:
             console.print(f"{row.name} · and {len(failed) - _REASONS_SHOWN} more failed tasks")
 
 
-def _verdict_cells(test: LlmMcNemar | None) -> tuple[str, str, str]:
-    if test is None or test.adjusted_p_value is None:
-        return "-", "-", "-"
-    low, high = test.adjusted_ci
-    interval = f"[{low:+.1%}, {high:+.1%}]" if low is not None and high is not None else "-"
-    if not test.significant:
-        verdict = "no difference shown"
-    elif (test.difference or 0.0) > 0:
-        verdict = "better"
-    else:
-        verdict = "worse"
-    return f"{test.adjusted_p_value:.4f}", interval, verdict
+def _interval(bounds: tuple[float | None, float | None]) -> str:
+    low, high = bounds
+    return f"[{low:+.1%}, {high:+.1%}]" if low is not None and high is not None else "-"
+
+
+def _render_verdicts(found: LlmResults, compared: list[LlmVariantResult]) -> None:
+    """Each variant against the baseline, task by task: the adjusted p-value, the interval
+    from the same test and the verdict they agree on, in a table of their own."""
+    family = found.comparisons
+    confidence = 1 - found.alpha / family
+    console.print(
+        f"Against the baseline, task by task: McNemar's score test and Tango's interval of "
+        f"the difference in task pass rate, which come from the same test, Bonferroni-adjusted "
+        f"for {family} variant(s) (p × {family}, {confidence:.1%} intervals; the unadjusted "
+        "ones are in --output json).",
+        highlight=False,
+    )
+    table = Table(show_edge=False)
+    for column in ("Variant", "Tasks won/lost", "p (adjusted)"):
+        table.add_column(column)
+    table.add_column(f"{confidence:.1%} CI", no_wrap=True)  # an interval cut in two misleads
+    table.add_column("Verdict")
+    for row in compared:
+        test = row.mcnemar
+        assert test is not None
+        assert test.adjusted_p_value is not None
+        if not test.significant:
+            verdict = "no difference shown"
+        elif (test.difference or 0.0) > 0:
+            verdict = "better"
+        else:
+            verdict = "worse"
+        table.add_row(
+            row.name,
+            f"{test.only_variant_passed}/{test.only_baseline_passed}",
+            f"{test.adjusted_p_value:.4f}",
+            _interval(test.adjusted_ci),
+            verdict,
+        )
+    console.print(table)
