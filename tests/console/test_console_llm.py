@@ -12,6 +12,7 @@ from ablab.domain.llm import Parameter
 from ablab.llm.runners import CallableRunner
 from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
+from ablab.services.llm_completion import complete
 from ablab.services.llm_runs import run_configuration
 from tests.console.conftest import Console, screenshot, sign_in
 
@@ -61,4 +62,15 @@ def test_the_variant_tree_with_its_results(console: Console, page: Any) -> None:
     expect(tree.nth(2)).to_contain_text("└ hot-long")
     expect(tree.nth(3)).to_contain_text("not run yet")
     expect(page.locator("main")).to_contain_text("exact_match")
+    # hot loses 4 of 8 tasks: p 0.046 alone, but over 2 variants the adjusted p (0.091) and
+    # the 97.5% interval, side by side, both say no difference is shown.
+    expect(tree.nth(1)).to_contain_text("0.091")
+    expect(tree.nth(1)).to_contain_text("no difference shown")
+    expect(page.get_by_test_id("llm-tree").locator("thead")).to_contain_text("97.5% CI")
+    hot_tasks = page.locator("section[data-llm-tasks='hot']")
+    expect(hot_tasks).to_contain_text("exact_match: expected '1', got 'wrong'")
     screenshot(page, "13-llm-experiment")
+    complete(ctx, "writer-tuning", winner="hot", force=True, reason="a livelier voice")
+    page.reload()
+    expect(page.get_by_test_id("llm-winner")).to_contain_text("Winner: hot")
+    expect(page.get_by_test_id("llm-winner")).to_contain_text("forced")
