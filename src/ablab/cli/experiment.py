@@ -77,6 +77,13 @@ def create(
     mde: Annotated[
         float | None, typer.Option(help="Relative effect to detect, e.g. 0.05 for +5%.")
     ] = None,
+    sequential_tuning_units: Annotated[
+        int | None,
+        typer.Option(
+            help="Units of control and treatment together where the sequential test is "
+            "sharpest (fixes its mixing variance; default 5000, or your planned sample size)."
+        ),
+    ] = None,
     cuped: Annotated[
         bool, typer.Option("--cuped/--no-cuped", help="Adjust metrics by pre-launch data.")
     ] = True,
@@ -113,6 +120,7 @@ def create(
         analysis_method=method,
         alpha=alpha,
         mde=mde,
+        sequential_tuning_units=sequential_tuning_units,
         cuped=cuped,
         cuped_lookback_days=cuped_lookback_days,
         cuped_covariate=covariate,

@@ -74,6 +74,21 @@ def _significance(results: ExperimentResults) -> str:
     return f"Statistical significance: p={comparison.p_value:.3g} ({', '.join(details)})"
 
 
+def _sequential(results: ExperimentResults) -> str | None:
+    """The always-valid test's interval and how it was built (None without a look)."""
+    comparison = results.primary_comparison
+    design = None if comparison is None else comparison.sequential
+    if comparison is None or design is None or design.looks == 0:
+        return None
+    low, high = comparison.confidence_sequence
+    shown = f"[{_fmt(low, 'value')}, {_fmt(high, 'value')}]"
+    tau_sq = "-" if design.mixing_variance is None else f"{design.mixing_variance:.3g}"
+    return (
+        f"Confidence sequence {shown} (level {design.level:.3g}, {design.looks} looks; "
+        f"tau^2={tau_sq} tuned for {design.tuning_units:,} units)"
+    )
+
+
 def _render_segments(breakdown: SegmentBreakdown) -> None:
     table = Table(
         title=f"{breakdown.metric} by {breakdown.attribute} (Benjamini-Hochberg)", show_edge=False
@@ -110,6 +125,8 @@ def render_results(results: ExperimentResults) -> None:
         console.print(f"Model: {experiment.model_id}")
     console.print(_variant_table(results))
     console.print(_significance(results))
+    if (sequence := _sequential(results)) is not None:
+        console.print(sequence)
     if not results.min_samples_reached:
         console.print(
             f"[yellow]Below --min-samples ({experiment.min_samples} per variant): "

@@ -21,6 +21,7 @@ __all__ = [
     "DurationPublic",
     "MinSamplesRule",
     "SrmPeriodPublic",
+    "SequentialPublic",
     "SrmPublic",
     "VariantFigures",
 ]
@@ -41,6 +42,28 @@ class CupedPublic(Schema):
     covariate: str
     theta: float | None
     variance_reduction: float | None
+
+
+class SequentialPublic(Schema):
+    """How a comparison's always-valid test is built, and how many looks it has counted.
+
+    The mixing variance ``tau**2 = rho**2 * s**2`` is fixed before the data by
+    ``tuning_units`` (``rho``); only the per-unit variance ``s**2`` is estimated, so
+    ``mixing_variance`` (this look's) moves a little as it settles. ``level`` is the level of
+    ``confidence_sequence`` and of the test: the comparison's alpha divided among its family
+    (Bonferroni, which is what keeps the adjusted always-valid p-value and the interval in
+    agreement). The always-valid p-value is the minimum, and the confidence sequence the
+    intersection, over ``looks`` looks.
+    """
+
+    tuning_units: int
+    rho: float
+    mixing_variance: float | None
+    level: float
+    alternative: str
+    null_difference: float
+    looks: int
+
 
 
 class ComparisonPublic(Schema):
@@ -71,6 +94,9 @@ class ComparisonPublic(Schema):
     expected_loss: float | None
     significant: bool
     cuped: CupedPublic | None
+    sequential: SequentialPublic | None = Field(
+        default=None, description="the always-valid test's design and the looks it counted"
+    )
     correction: str = Field(
         default="holm",
         description="how adjusted_p_value was corrected: holm (primary metric, across "

@@ -27,6 +27,7 @@ from ablab.contract.fields import (
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.limits import MAX_LIST_ITEMS, MAX_VARIANTS
+from ablab.domain.sequential import DEFAULT_TUNING_UNITS
 
 __all__ = [
     "ExperimentCreate",
@@ -80,6 +81,12 @@ class ExperimentCreate(RequestSchema):
     power: Probability = 0.8
     mde: Mde | None = None
     analysis_method: AnalysisMethod = AnalysisMethod.SEQUENTIAL
+    sequential_tuning_units: Count | None = Field(
+        default=None,
+        description="units of control and treatment together at which the sequential "
+        "test's confidence sequence is tightest; fixes its mixing variance before the data "
+        "(default 5000, gbstats' default; give the planned sample size when there is one)",
+    )
     cuped: Flag = True
     cuped_lookback_days: LookbackDays = Field(
         default=14, description="days before launch whose data adjusts each metric (CUPED)"
@@ -153,6 +160,9 @@ class ExperimentPublic(Schema):
     power: float
     mde: float | None
     analysis_method: AnalysisMethod
+    sequential_tuning_units: int = Field(
+        description="tuning sample size of the sequential tests (both arms together)"
+    )
     cuped: bool
     cuped_lookback_days: int
     cuped_covariate: str | None
@@ -196,6 +206,7 @@ class ExperimentPublic(Schema):
             power=experiment.power,
             mde=experiment.mde,
             analysis_method=experiment.analysis_method,
+            sequential_tuning_units=experiment.sequential_tuning_units or DEFAULT_TUNING_UNITS,
             cuped=experiment.cuped,
             cuped_lookback_days=experiment.cuped_lookback_days,
             cuped_covariate=experiment.cuped_covariate,

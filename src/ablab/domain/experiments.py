@@ -102,6 +102,9 @@ class Experiment:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     version: int = 1
+    # Units of control and treatment together at which the sequential test is sharpest,
+    # fixed at creation (``domain.sequential``); None: created before it was stored.
+    sequential_tuning_units: int | None = None
 
     @property
     def control(self) -> Variant:
@@ -232,6 +235,12 @@ def validate_settings(experiment: Experiment) -> None:
         raise ValidationError(
             f"min samples must be 0 to {MAX_COUNT}, got {_shown(experiment.min_samples)}",
             details={"field": "min_samples"},
+        )
+    tuning = experiment.sequential_tuning_units
+    if tuning is not None and not 1 <= tuning <= MAX_COUNT:
+        raise ValidationError(
+            f"sequential tuning units must be 1 to {MAX_COUNT}, got {_shown(tuning)}",
+            details={"field": "sequential_tuning_units"},
         )
     days = experiment.max_duration_days
     if days is not None and not 1 <= days <= MAX_DURATION_DAYS:

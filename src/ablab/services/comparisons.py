@@ -1,9 +1,21 @@
 """One treatment against the control, as every report shows it.
 
 The fixed-horizon test comes from the caller (it depends on the metric). This module adds
-what every comparison row carries: the mSPRT (tau from the MDE when planned, otherwise
-from the current sample as the horizon), the Bayesian probability to beat control, the
-significance under the experiment's method, and the public row.
+what every comparison row carries: the mSPRT, the Bayesian probability to beat control,
+the significance under the experiment's method, and the public row.
+
+The mSPRT's mixing variance is fixed before the data: ``tau**2 = rho(N*)**2 * s**2``
+(``ablab.stats.mixing_variance_for_tuning_units``), ``N*`` the experiment's tuning sample
+size (units of control and treatment together; 5,000 by default, as in gbstats) and
+``s**2 = se**2 * (n_c + n_t)`` the per-unit variance, the only quantity estimated from the
+data. It is never derived from the current standard error: a mixture that shrinks with
+the sample turns the test into a fixed ``|z|`` cut-off, which many looks eventually cross.
+The MDE does not set it either: an MDE is relative to a control mean nobody knows before
+the data, so it would bring in a second plug-in; plan with ``ablab sample-size`` and give
+the planned units as the tuning sample size instead.
+
+One look's test is :func:`sequential_look`; ``services.sequential_looks`` carries it over
+the looks taken (running minimum of the p-value, running intersection of the interval).
 """
 
 from __future__ import annotations
@@ -11,25 +23,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ablab.contract.analysis import ComparisonPublic, CupedPublic
+from ablab.contract.analysis import ComparisonPublic, CupedPublic, SequentialPublic
 from ablab.domain.decisions import Evidence
 from ablab.domain.experiments import AnalysisMethod
+from ablab.domain.sequential import DEFAULT_TUNING_UNITS, SequentialDesign, SequentialState
 from ablab.stats import (
     BayesianResult,
     ComparisonResult,
     Moments,
     SequentialResult,
+    Status,
     bayesian_from_comparison,
     bayesian_proportions,
-    mixing_variance_for_horizon,
-    mixing_variance_from_mde,
+    mixing_variance_for_tuning_units,
     msprt,
     sample_size_means,
+    sequential_rho,
 )
 
 __all__ = [
     "Arm",
     "comparison_row",
+    "default_design",
     "evaluate",
     "evidence_for",
     "finite",
@@ -37,52 +52,113 @@ __all__ = [
     "is_significant",
     "oriented_lift",
     "planned_units_reached",
+    "sequential_look",
+    "unit_variance",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Arm:
+    """A comparison with its always-valid test (``design``, after ``looks`` looks)."""
+
     comparison: ComparisonResult
     sequential: SequentialResult
     bayesian: BayesianResult
+    design: SequentialDesign | None = None
+    looks: int = 1
+
+
+def default_design(
+    comparison: ComparisonResult, tuning_units: int | None = None
+) -> SequentialDesign:
+    """The design of a comparison's own test: its alpha and alternative, no margin."""
+    return SequentialDesign(
+        tuning_units=DEFAULT_TUNING_UNITS if tuning_units is None else tuning_units,
+        level=comparison.alpha,
+        alternative=comparison.alternative,
+    )
+
+
+def unit_variance(comparison: ComparisonResult) -> float | None:
+    """``s**2 = se**2 * (n_c + n_t)``: the per-unit variance of the difference (gbstats').
+
+    None when the comparison has no positive, finite standard error.
+    """
+    error = comparison.standard_error
+    units = comparison.control_units + comparison.treatment_units
+    if not (math.isfinite(error) and error > 0.0 and units > 0):
+        return None
+    return error * error * units
+
+
+def sequential_look(
+    comparison: ComparisonResult,
+    design: SequentialDesign,
+    previous: SequentialState | None = None,
+) -> SequentialResult:
+    """The mSPRT at this look, carried on from ``previous`` when it holds for ``design``.
+
+    A ``previous`` state of another design (other tuning units, level, alternative or
+    null) is ignored: the running values restart at this look.
+    """
+    variance = unit_variance(comparison)
+    tau_sq = 1.0  # unused: without a standard error msprt reports the comparison's status
+    if variance is not None:
+        tau_sq = mixing_variance_for_tuning_units(
+            variance, design.tuning_units, alpha=design.level, alternative=design.alternative
+        )
+    carried = previous if previous is not None and previous.design == design else None
+    return msprt(
+        comparison,
+        mixing_variance=tau_sq,
+        previous_p_value=None if carried is None else carried.always_valid_p_value,
+        previous_interval=None if carried is None else carried.interval,
+        alternative=design.alternative,
+        null_difference=design.null_difference,
+        alpha=design.level,
+    )
 
 
 def evaluate(
     comparison: ComparisonResult,
     *,
-    mde: float | None,
+    mde: float | None = None,
     proportions: tuple[Moments, Moments] | None = None,
+    design: SequentialDesign | None = None,
 ) -> Arm:
-    """Add the mSPRT and the Bayesian figures to a fixed-horizon comparison.
+    """Add one look's mSPRT and the Bayesian figures to a fixed-horizon comparison.
 
-    ``mde`` is relative (0.05 is +5%); ``proportions`` (control, treatment) switches the
-    Bayesian model to Beta-Binomial.
+    ``design`` fixes the mixture (default: :func:`default_design`, the comparison's alpha
+    and alternative with the default tuning sample size). ``mde`` (relative, 0.05 is +5%)
+    is accepted for the callers' sake and does not change the mixture (module docstring).
+    ``proportions`` (control, treatment) switches the Bayesian model to Beta-Binomial.
     """
-    if mde is not None and math.isfinite(comparison.control_value):
-        tau2 = mixing_variance_from_mde(abs(mde * comparison.control_value) or mde)
-    elif math.isfinite(comparison.standard_error) and comparison.standard_error > 0:
-        tau2 = mixing_variance_for_horizon(comparison.standard_error**2, comparison.alpha)
-    else:
-        tau2 = 1.0  # unused: the comparison's status already says why there is no test
-    sequential = msprt(comparison, mixing_variance=tau2)
+    del mde  # the mixture is fixed by the tuning sample size, not the MDE
+    chosen = default_design(comparison) if design is None else design
+    sequential = sequential_look(comparison, chosen)
     if proportions is not None:
         bayesian = bayesian_proportions(*proportions)
     else:
         bayesian = bayesian_from_comparison(comparison)
-    return Arm(comparison, sequential, bayesian)
+    return Arm(comparison, sequential, bayesian, chosen, 1)
 
 
 def is_significant(
     arm: Arm, method: AnalysisMethod, *, fixed_adjusted: float, valid_adjusted: float
 ) -> bool:
-    """Significance under ``method``, from p-values already adjusted for multiplicity."""
-    if arm.comparison.status != "ok":
-        return False
+    """Significance under ``method``, from p-values already adjusted for multiplicity.
+
+    The sequential verdict is the running one: a look without a test (no data in an arm
+    yet, no variance) carries the p-value and interval of the looks before it, and NaN (no
+    look has tested anything) is not significant.
+    """
     alpha = arm.comparison.alpha
-    if method is AnalysisMethod.FIXED:
-        return fixed_adjusted < alpha
     if method is AnalysisMethod.SEQUENTIAL:
         return valid_adjusted < alpha
+    if arm.comparison.status != "ok":
+        return False
+    if method is AnalysisMethod.FIXED:
+        return fixed_adjusted < alpha
     probability = arm.bayesian.probability_to_beat_control
     return probability > 1 - alpha or probability < alpha
 
@@ -118,6 +194,23 @@ def comparison_row(
         expected_loss=finite(b.expected_loss_treatment),
         significant=significant,
         cuped=cuped,
+        sequential=_sequential_public(arm),
+    )
+
+
+def _sequential_public(arm: Arm) -> SequentialPublic | None:
+    design, result = arm.design, arm.sequential
+    if design is None:
+        return None
+    tested = result.status == Status.OK
+    return SequentialPublic(
+        tuning_units=design.tuning_units,
+        rho=sequential_rho(design.level, design.tuning_units, alternative=design.alternative),
+        mixing_variance=finite(result.mixing_variance) if tested else None,
+        level=design.level,
+        alternative=design.alternative,
+        null_difference=design.null_difference,
+        looks=arm.looks,
     )
 
 

@@ -26,6 +26,7 @@ from ablab.domain.guardrails import parse_guardrail
 from ablab.domain.ids import new_id
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutSettings
+from ablab.domain.sequential import DEFAULT_TUNING_UNITS
 from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.allocation_periods import record_allocation
 from ablab.services.audit import experiment_snapshot, record
@@ -80,6 +81,11 @@ def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
         power=spec.power,
         mde=spec.mde,
         analysis_method=spec.analysis_method,
+        sequential_tuning_units=(
+            DEFAULT_TUNING_UNITS
+            if spec.sequential_tuning_units is None
+            else spec.sequential_tuning_units
+        ),
         cuped=spec.cuped,
         cuped_lookback_days=spec.cuped_lookback_days,
         cuped_covariate=spec.cuped_covariate,

@@ -26,6 +26,7 @@ from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout
+from ablab.domain.sequential import SequentialState
 from ablab.domain.users import ConsoleSession, User
 from ablab.stats import CovariateMoments, RatioCovariateMoments
 
@@ -234,6 +235,18 @@ class MetadataSession(Protocol):
 
     def list_allocation_periods(self, experiment_id: str) -> list[AllocationPeriod]:
         """The experiment's periods, oldest first."""
+        ...
+
+    # Sequential tests between looks (domain.sequential)
+    def lock_sequential_states(
+        self, experiment_id: str, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], SequentialState]:
+        """The stored state of each (metric, variant) of ``keys`` that has one, each row
+        locked until the transaction ends, so a concurrent look waits and then merges."""
+        ...
+
+    def save_sequential_state(self, state: SequentialState) -> None:
+        """Write the state after a look, in the transaction that locked it."""
         ...
 
 

@@ -7,7 +7,11 @@ events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> d
   family the decision rests on); the secondary metrics' are Benjamini-Hochberg-adjusted
   together across treatments and metrics (exploratory, so the false discovery rate is
   controlled rather than the family-wise error). Secondary metrics never cost the primary
-  decision power.
+  decision power. The always-valid p-values are Bonferroni-adjusted in the same families
+  instead, each test running at its share of alpha, so that the adjusted p-value and the
+  confidence sequence shown beside it always agree (``sequential_looks``).
+- Every results computation is a look: the always-valid tests are carried over the looks
+  in the metadata store (``sequential_looks.record_looks``).
 - SRM judges the units first seen in each allocation period against that period's
   weights, with each arm's exact count distribution (``stats.exact_sample_ratio_mismatch``).
 - Guardrails: absolute thresholds and non-inferiority margins (``guardrails``).
@@ -39,6 +43,7 @@ from ablab.services.metric_request import AnalysisSetup, Definition, analysis_se
 from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
+from ablab.services.sequential_looks import adjusted_always_valid, record_looks
 from ablab.services.shadow_report import shadow_reports
 from ablab.services.srm_periods import srm_periods
 from ablab.stats import adjust_p_values, exact_sample_ratio_mismatch
@@ -77,6 +82,7 @@ def experiment_results(
         for t in experiment.treatments
         for m in compared
     }
+    tests = record_looks(ctx, experiment, tests)
     reported = [experiment.primary_metric, *experiment.secondary_metrics]
     pairs = [(t.name, m) for m in reported for t in experiment.treatments]
     fixed, valid, corrections = _adjusted(experiment, pairs, [tests[p].arm for p in pairs])
@@ -198,9 +204,7 @@ def _adjusted(
         if not members:
             continue
         adjusted_fixed = adjust_p_values([arms[i].comparison.p_value for i in members], method)
-        adjusted_valid = adjust_p_values(
-            [arms[i].sequential.always_valid_p_value for i in members], method
-        )
+        adjusted_valid = adjusted_always_valid([arms[i] for i in members])
         for i, f, v in zip(members, adjusted_fixed, adjusted_valid, strict=True):
             fixed[i], valid[i], corrections[i] = f, v, method
     return fixed, valid, corrections

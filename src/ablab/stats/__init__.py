@@ -51,8 +51,11 @@ from ablab.stats.results import (
 from ablab.stats.sequential import always_valid_p_values, msprt, msprt_from_difference
 from ablab.stats.sequential_design import (
     mixing_variance_for_horizon,
+    mixing_variance_for_tuning_units,
     mixing_variance_from_mde,
     sequential_power_cost,
+    sequential_rho,
+    truncation_optimal_mixing_variance,
 )
 from ablab.stats.srm import sample_ratio_mismatch, sample_ratio_mismatch_over_periods
 from ablab.stats.srm_exact import exact_sample_ratio_mismatch
@@ -89,6 +92,7 @@ __all__ = [
     "mcnemar_test",
     "mean_interval",
     "mixing_variance_for_horizon",
+    "mixing_variance_for_tuning_units",
     "mixing_variance_from_mde",
     "msprt",
     "msprt_from_difference",
@@ -106,7 +110,9 @@ __all__ = [
     "sample_size_means",
     "sample_size_proportions",
     "sequential_power_cost",
+    "sequential_rho",
     "thompson_weights",
+    "truncation_optimal_mixing_variance",
     "two_proportion_z_test",
     "welch_t_test",
 ]

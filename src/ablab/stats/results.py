@@ -123,8 +123,13 @@ class SequentialResult:
         mixing_variance: The variance ``tau**2`` of the normal mixing distribution.
         log_likelihood_ratio: Log of the mixture likelihood ratio against no difference.
         always_valid_p_value: ``min(previous, 1, 1 / likelihood_ratio)``.
-        confidence_sequence: Always-valid interval for the difference at this look.
-        significant: ``always_valid_p_value < alpha``.
+        confidence_sequence: Always-valid interval for the difference: the intersection of
+            the looks' intervals when the previous one was passed in; one-sided tests give
+            an infinite bound.
+        significant: ``always_valid_p_value < alpha``, i.e. ``null_difference`` lies outside
+            ``confidence_sequence``.
+        alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
+        null_difference: The difference under the null (``theta0``).
     """
 
     status: Status
@@ -136,6 +141,8 @@ class SequentialResult:
     always_valid_p_value: float
     confidence_sequence: Interval
     significant: bool
+    alternative: Alternative = "two-sided"
+    null_difference: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

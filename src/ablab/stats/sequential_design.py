@@ -4,13 +4,194 @@ from __future__ import annotations
 
 import math
 
-from scipy.special import lambertw, ndtr
+from scipy.special import erfcx, lambertw, ndtr
 
+from ablab.errors import ValidationError
 from ablab.stats._sample_size import means_total_units, sample_size_record, solve_total_units
-from ablab.stats._validation import check_alpha, check_finite, check_fraction, check_positive
+from ablab.stats._validation import (
+    Alternative,
+    check_alpha,
+    check_alternative,
+    check_finite,
+    check_fraction,
+    check_positive,
+)
 from ablab.stats.results import SequentialPowerCost
 
-__all__ = ["mixing_variance_for_horizon", "mixing_variance_from_mde", "sequential_power_cost"]
+__all__ = [
+    "mixing_variance_for_horizon",
+    "mixing_variance_for_tuning_units",
+    "mixing_variance_from_mde",
+    "sequential_power_cost",
+    "sequential_rho",
+    "truncation_optimal_mixing_variance",
+]
+
+
+def sequential_rho(
+    alpha: float, tuning_units: float, *, alternative: Alternative = "two-sided"
+) -> float:
+    """gbstats' mixing scale ``rho(N*)``: ``tau = rho * s``, ``s`` the per-unit deviation.
+
+    ``rho = sqrt((-2 log a + log(1 - 2 log a)) / N*)`` with ``a = alpha`` for a two-sided
+    test and ``a = 2 alpha`` for a one-sided one. With ``tau**2 = rho**2 s**2`` and the
+    difference's variance ``s**2 / n`` after ``n`` units, the normal-mixture confidence
+    sequence is (to the approximation of Waudby-Smith et al.) narrowest at ``n = N*``: the
+    tuning sample size says *when* the test should be sharpest, and is chosen before the
+    data. ``N*`` counts the units of both arms together (gbstats' ``n = n_a + n_b``; its
+    default is 5,000).
+
+    Args:
+        alpha: Level of the test.
+        tuning_units: ``N*``, units of control and treatment together.
+        alternative: ``"two-sided"``, or ``"greater"``/``"less"`` (uses ``2 alpha``).
+
+    Returns:
+        ``rho``, the mixture's spread in units of the per-unit standard deviation.
+
+    References:
+        Waudby-Smith, I., Arbour, D., Sinha, R., Kennedy, E. H., Ramdas, A. (2023).
+        Time-uniform central limit theory and asymptotic confidence sequences.
+        arXiv:2103.06476v7, eq. 161 (the choice of rho for a target sample size), eq. 9
+        (the two-sided asymptotic confidence sequence it tunes).
+        GrowthBook gbstats, ``packages/stats/gbstats/frequentist/tests.py``
+        (``sequential_rho``; ``SequentialConfig.sequential_tuning_parameter = 5000``).
+
+    Examples:
+        >>> round(sequential_rho(0.05, 5_000), 5)
+        0.03984
+        >>> round(sequential_rho(0.05, 5_000, alternative="greater"), 5)
+        0.03558
+
+        gbstats' own test (``test_sequential_test_runs``: estimate 0.50336, standard error
+        0.33341, 6,461 units, N* = 1,000) publishes the interval (-0.55844, 1.56516):
+
+        >>> from ablab.stats import msprt_from_difference
+        >>> rho, se, units = sequential_rho(0.05, 1_000), 0.33341, 6_461
+        >>> tau_sq = mixing_variance_for_tuning_units(se**2 * units, 1_000)
+        >>> result = msprt_from_difference(0.50336, se**2, mixing_variance=tau_sq)
+        >>> [round(bound, 4) for bound in result.confidence_sequence]
+        [-0.5584, 1.5652]
+    """
+    level = check_alpha(alpha)
+    units = check_positive(tuning_units, "tuning_units")
+    side = check_alternative(alternative)
+    effective = level if side == "two-sided" else 2.0 * level
+    if effective >= 1.0:
+        raise ValidationError(
+            f"a one-sided test needs alpha below 0.5, got {alpha!r}", details={"alpha": alpha}
+        )
+    log_level = math.log(effective)
+    return math.sqrt((-2.0 * log_level + math.log(1.0 - 2.0 * log_level)) / units)
+
+
+def mixing_variance_for_tuning_units(
+    unit_variance: float,
+    tuning_units: float,
+    *,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+) -> float:
+    """``tau**2 = rho(N*)**2 * s**2``: the mixture fixed by a tuning sample size.
+
+    Only ``s**2``, the per-unit variance, comes from the data, and it settles as units
+    arrive; ``N*`` is fixed before the data. For a two-sample difference with variance
+    ``V = s_c**2 / n_c + s_t**2 / n_t``, the per-unit variance is ``V * (n_c + n_t)`` (for
+    equal arms ``2 (s_c**2 + s_t**2)``), as gbstats computes it. Never pass the current
+    ``V`` itself: a mixture that shrinks with the data is a fixed cut-off on ``|z|``, and a
+    fixed cut-off crossed at any of many looks is not always valid.
+
+    Args:
+        unit_variance: ``s**2``, the variance per unit of the difference's estimator.
+        tuning_units: ``N*``, units of both arms together where the test is sharpest.
+        alpha: Level of the test.
+        alternative: The test's alternative (one-sided tests use ``2 alpha`` in ``rho``).
+
+    Returns:
+        The mixing variance ``tau**2``.
+
+    References:
+        Waudby-Smith, I., Arbour, D., Sinha, R., Kennedy, E. H., Ramdas, A. (2023).
+        Time-uniform central limit theory and asymptotic confidence sequences.
+        arXiv:2103.06476v7, eq. 9 and 161.
+        Johari, R., Pekelis, L., Walsh, D. J. (2022). Always valid inference: continuous
+        monitoring of A/B tests. Operations Research 70(3), 1806-1821 (the mixing
+        distribution is chosen before the test; the variance is a plug-in).
+
+    Examples:
+        >>> round(mixing_variance_for_tuning_units(4.0, 5_000), 6)
+        0.006349
+    """
+    variance = check_positive(unit_variance, "unit_variance")
+    rho = sequential_rho(alpha, tuning_units, alternative=alternative)
+    return rho * rho * variance
+
+
+def truncation_optimal_mixing_variance(
+    effect_variance: float,
+    truncation_units: float,
+    *,
+    alpha: float = 0.05,
+    unit_variance: float = 1.0,
+) -> float:
+    """Johari et al.'s ``tau**2`` for a test that stops at ``M`` observations at the latest.
+
+    Effects ``theta ~ N(0, effect_variance)`` (the prior the user has in mind); the mSPRT
+    rejects after about ``T(theta) = 2 v log(1/alpha) / theta**2`` observations of
+    variance ``v``, plus ``(v / theta**2) log tau**2 + v / tau**2`` from the mixture
+    (Johari et al., expansion of ``log Lambda_n``). Only effects with
+    ``theta**2 > theta_M**2 = 2 v log(1/alpha) / M`` are detected before the truncation;
+    minimising their expected run length over ``tau**2`` gives the harmonic mean of
+    ``theta**2`` over them, which for the normal prior is
+
+        tau**2 = effect_variance * Phi(-b) / (phi(b) / b - Phi(-b)),
+        b = theta_M / sqrt(effect_variance) = sqrt(2 v log(1/alpha) / (M effect_variance)).
+
+    It is computed through the Mills ratio ``Phi(-b) / phi(b)`` (scaled erfc), so large
+    ``b`` does not underflow. For two arms in Johari et al.'s two-stream form an
+    observation is a pair of units, one per arm: ``M`` is units per arm and ``v`` the
+    variance of one pair's difference (``s_c**2 + s_t**2``).
+
+    Args:
+        effect_variance: Prior variance of the true difference (metric units squared).
+        truncation_units: ``M``, the most observations the test will take.
+        alpha: Level of the test.
+        unit_variance: ``v``, the variance of one observation.
+
+    Returns:
+        The mixing variance ``tau**2``, to leading order as ``alpha -> 0``.
+
+    References:
+        Johari, R., Pekelis, L., Walsh, D. J. (2022). Always valid inference: continuous
+        monitoring of A/B tests. Operations Research 70(3), 1806-1821 (the truncated mSPRT
+        and the mixing variance that minimises its expected run length for a normal prior:
+        ``tau**2 = sigma**2 Phi(-b) / (phi(b) / b - Phi(-b))``).
+        Johari, R., Koomen, P., Pekelis, L., Walsh, D. (2017). Peeking at A/B tests: why it
+        matters, and what to do about it. KDD '17, 1517-1525.
+
+    Examples:
+        Effects of typical size 0.1 on a metric of unit variance per arm (so 2 per pair), a
+        test of 10,000 units per arm at most:
+
+        >>> round(truncation_optimal_mixing_variance(0.01, 10_000, unit_variance=2.0), 6)
+        0.005058
+
+        Small effects that the truncation leaves undetectable pull ``tau**2`` towards the
+        smallest detectable effect, ``theta_M**2 = 2 v log(1/alpha) / M``:
+
+        >>> theta_m_sq = 2 * 2.0 * math.log(20) / 1_000
+        >>> tau_sq = truncation_optimal_mixing_variance(1e-5, 1_000, unit_variance=2.0)
+        >>> round(tau_sq / theta_m_sq, 2)
+        1.0
+    """
+    prior = check_positive(effect_variance, "effect_variance")
+    truncation = check_positive(truncation_units, "truncation_units")
+    level = check_alpha(alpha)
+    variance = check_positive(unit_variance, "unit_variance")
+    b = math.sqrt(2.0 * variance * -math.log(level) / (truncation * prior))
+    # Phi(-b) / phi(b) = sqrt(pi / 2) erfcx(b / sqrt 2).
+    mills = math.sqrt(math.pi / 2.0) * float(erfcx(b / math.sqrt(2.0)))
+    return prior * mills / (1.0 / b - mills)
 
 
 def mixing_variance_from_mde(mde: float) -> float:

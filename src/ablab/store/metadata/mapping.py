@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +20,7 @@ from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout, RolloutStatus
+from ablab.domain.sequential import SequentialDesign, SequentialState, alternative_of
 from ablab.domain.users import ConsoleSession, User
 from ablab.store.metadata.tables import (
     AllocationPeriodRow,
@@ -35,6 +37,7 @@ from ablab.store.metadata.tables import (
     ModelVersionRow,
     ProjectRow,
     RolloutRow,
+    SequentialStateRow,
     UserRow,
 )
 
@@ -63,6 +66,8 @@ __all__ = [
     "project_to_row",
     "rollout_columns",
     "rollout_from_row",
+    "sequential_state_columns",
+    "sequential_state_from_row",
 ]
 
 
@@ -322,3 +327,45 @@ def rollout_columns(rollout: Rollout) -> dict[str, Any]:
         steps=list(rollout.steps),
         guardrails=_guardrail_rows(rollout.guardrails),
     )
+
+
+def sequential_state_from_row(row: SequentialStateRow) -> SequentialState | None:
+    """The state of a row, or None for the empty row a first look creates and locks."""
+    if row.looks == 0 or row.tuning_units is None or row.level is None:
+        return None
+    assert row.always_valid_p_value is not None
+    assert row.updated_at is not None
+    return SequentialState(
+        experiment_id=row.experiment_id,
+        metric=row.metric,
+        variant=row.variant,
+        design=SequentialDesign(
+            tuning_units=row.tuning_units,
+            level=row.level,
+            alternative=alternative_of(row.alternative or "two-sided"),
+            null_difference=row.null_difference or 0.0,
+        ),
+        looks=row.looks,
+        always_valid_p_value=row.always_valid_p_value,
+        lower=row.lower,
+        upper=row.upper,
+        mixing_variance=row.mixing_variance if row.mixing_variance is not None else math.nan,
+        updated_at=row.updated_at,
+    )
+
+
+def sequential_state_columns(state: SequentialState) -> dict[str, Any]:
+    """Column values of ``state``, keyed by SequentialStateRow attribute names."""
+    design = state.design
+    return {
+        "tuning_units": design.tuning_units,
+        "level": design.level,
+        "alternative": design.alternative,
+        "null_difference": design.null_difference,
+        "looks": state.looks,
+        "always_valid_p_value": state.always_valid_p_value,
+        "lower": state.lower,
+        "upper": state.upper,
+        "mixing_variance": state.mixing_variance if math.isfinite(state.mixing_variance) else None,
+        "updated_at": state.updated_at,
+    }

@@ -7,6 +7,8 @@ from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,7 @@ from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import ACTIVE, Rollout
+from ablab.domain.sequential import SequentialState
 from ablab.domain.users import ConsoleSession, User
 from ablab.errors import Conflict
 from ablab.store.metadata import mapping
@@ -41,6 +44,7 @@ from ablab.store.metadata.tables import (
     ModelVersionRow,
     ProjectRow,
     RolloutRow,
+    SequentialStateRow,
     UserRow,
 )
 
@@ -582,6 +586,50 @@ class SqlMetadataSession:
             .order_by(AllocationPeriodRow.started_at, AllocationPeriodRow.id)
         )
         return [mapping.allocation_period_from_row(r) for r in rows]
+
+    # Sequential tests between looks: a read-modify-write under a row lock. The empty rows
+    # are inserted first (ON CONFLICT DO NOTHING waits for a concurrent inserter of the same
+    # key on PostgreSQL), then every row is read FOR UPDATE in key order, so two servers
+    # taking a look at once queue, and the second merges its look into the first's.
+    # SQLite's BEGIN IMMEDIATE already serialises the whole transaction.
+    def lock_sequential_states(
+        self, experiment_id: str, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], SequentialState]:
+        ordered = sorted(set(keys))
+        if not ordered:
+            return {}
+        empty = [
+            {"experiment_id": experiment_id, "metric": metric, "variant": variant, "looks": 0}
+            for metric, variant in ordered
+        ]
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        statement = (postgresql_insert if postgres else sqlite_insert)(SequentialStateRow)
+        self._session.execute(statement.values(empty).on_conflict_do_nothing())
+        rows = self._session.scalars(
+            select(SequentialStateRow)
+            .where(SequentialStateRow.experiment_id == experiment_id)
+            .order_by(SequentialStateRow.metric, SequentialStateRow.variant)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        found: dict[tuple[str, str], SequentialState] = {}
+        for row in rows:
+            state = mapping.sequential_state_from_row(row)
+            if state is not None:
+                found[(row.metric, row.variant)] = state
+        return found
+
+    def save_sequential_state(self, state: SequentialState) -> None:
+        self._session.execute(
+            update(SequentialStateRow)
+            .where(
+                SequentialStateRow.experiment_id == state.experiment_id,
+                SequentialStateRow.metric == state.metric,
+                SequentialStateRow.variant == state.variant,
+            )
+            .values(**mapping.sequential_state_columns(state))
+            .execution_options(synchronize_session=False)
+        )
 
     def _add(
         self, row: object, conflict_message: str, details: Mapping[str, object] | None = None

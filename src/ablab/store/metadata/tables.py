@@ -41,6 +41,7 @@ __all__ = [
     "ModelVersionRow",
     "ProjectRow",
     "RolloutRow",
+    "SequentialStateRow",
     "UtcDateTime",
 ]
 
@@ -159,6 +160,7 @@ class ExperimentRow(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    sequential_tuning_units: Mapped[int | None]
 
 
 class MetricRow(Base):
@@ -375,3 +377,29 @@ class AllocationPeriodRow(Base):
     coverage: Mapped[float]
     reason: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
+
+
+class SequentialStateRow(Base):
+    """The running always-valid test of one (experiment, metric, treatment) between looks.
+
+    A row with ``looks == 0`` holds no state yet: it is created empty so that two servers
+    taking the first look at once queue on the same row lock (``domain.sequential``).
+    """
+
+    __tablename__ = "sequential_states"
+
+    experiment_id: Mapped[str] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tuning_units: Mapped[int | None]
+    level: Mapped[float | None]
+    alternative: Mapped[str | None] = mapped_column(String(16))
+    null_difference: Mapped[float | None]
+    looks: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    always_valid_p_value: Mapped[float | None]
+    lower: Mapped[float | None]
+    upper: Mapped[float | None]
+    mixing_variance: Mapped[float | None]
+    updated_at: Mapped[datetime | None]

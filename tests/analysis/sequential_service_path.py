@@ -1,0 +1,196 @@
+"""A/A experiments run through the service layer: events in, results out, looked at often.
+
+Shared by the slow simulation tests and by ``python -m tests.analysis.sequential_service_path``,
+which prints the false-positive rate of more experiments than a test can afford. Each
+experiment compares two identical arms on a custom metric (one ``metric`` event of a
+standard normal value per unit, its variant from an ``exposure`` event); after every
+``batch`` units per arm every experiment's results are computed, and an experiment counts
+as a false positive when any of its looks calls the primary comparison significant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ablab.contract.analysis import ComparisonPublic
+from ablab.contract.catalogue import ModelVersionCreate
+from ablab.contract.experiments import ExperimentCreate
+from ablab.contract.metrics import MetricCreate
+from ablab.contract.results import ExperimentResults
+from ablab.services.catalogue import register_model_version
+from ablab.services.context import Context
+from ablab.services.events import ingest_events
+from ablab.services.experiments import create_experiment
+from ablab.services.metrics import define_metric
+from ablab.services.ports import EventStore
+from ablab.services.projects import ensure_project
+from ablab.services.results import experiment_results
+from ablab.store.events import DuckDBEventStore
+from ablab.store.metadata import open_metadata_store
+
+LAUNCH = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePathRun:
+    """What every look of every experiment said.
+
+    Attributes:
+        experiments: A/A experiments run.
+        looks: Looks at each experiment.
+        first_significant_look: Per experiment, the first look (1-based) whose primary
+            comparison was significant, or 0 when none was.
+        contradictions: Looks whose significance flag disagreed with their own interval
+            (significant with 0 inside the confidence sequence, or the other way round).
+        values: Per experiment, the metric values sent, shape (looks, 2 arms, batch).
+        shown: Per experiment and look, the primary comparison as the results showed it.
+    """
+
+    experiments: int
+    looks: int
+    first_significant_look: tuple[int, ...]
+    contradictions: int
+    values: tuple[np.ndarray, ...] = ()
+    shown: tuple[tuple[ComparisonPublic, ...], ...] = ()
+
+    @property
+    def false_positives(self) -> int:
+        return sum(1 for look in self.first_significant_look if look)
+
+    @property
+    def rate(self) -> float:
+        return self.false_positives / self.experiments
+
+
+def _events(name: str, start: int, values: np.ndarray, when: datetime) -> list[dict[str, Any]]:
+    """Exposure and metric events of ``values`` (control first, then treatment)."""
+    stamp = when.isoformat()
+    batch = values.shape[1]
+    stream: list[dict[str, Any]] = []
+    for offset in range(2 * batch):
+        unit = f"{name}-u{start + offset}"
+        arm = offset % 2
+        variant = "treatment" if arm else "control"
+        stream.append(
+            {"event_id": f"x-{unit}", "type": "exposure", "experiment": name,
+             "unit_id": unit, "variant": variant, "timestamp": stamp}
+        )  # fmt: skip
+        stream.append(
+            {"event_id": f"m-{unit}", "type": "metric", "experiment": name, "unit_id": unit,
+             "name": "score", "value": float(values[arm, offset // 2]), "timestamp": stamp}
+        )  # fmt: skip
+    return stream
+
+
+def _contradicts(results: ExperimentResults) -> bool:
+    row = results.comparisons[0]
+    low, high = row.confidence_sequence
+    if low is None or high is None:
+        return False
+    return row.significant == (low <= 0.0 <= high)
+
+
+def run_service_path(
+    ctx: Context,
+    events: EventStore,
+    *,
+    experiments: int,
+    looks: int,
+    batch: int = 100,
+    seed: int = 0,
+    **settings: Any,
+) -> ServicePathRun:
+    """Run ``experiments`` A/A tests side by side, ``looks`` looks of ``batch`` units per arm.
+
+    ``settings`` go to ``ExperimentCreate`` (e.g. ``alpha``).
+    """
+    for version in ("1", "2"):
+        register_model_version(
+            ctx, ModelVersionCreate(model="aa", version=version, endpoint="http://127.0.0.1:9/")
+        )
+    define_metric(ctx, MetricCreate(name="score", aggregation="sum", kind="continuous"))
+    launched = replace(ctx, clock=lambda: LAUNCH)
+    names = [f"aa-{i}" for i in range(experiments)]
+    for name in names:
+        create_experiment(
+            launched,
+            ExperimentCreate(
+                name=name, model_id="aa", control_version="1", treatment_version="2",
+                primary_metric="score", cuped=False, **settings,
+            ),
+        )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((experiments, looks, 2, batch))
+    first = [0] * experiments
+    contradictions = 0
+    shown: list[list[ComparisonPublic]] = [[] for _ in names]
+    for look in range(1, looks + 1):
+        now = LAUNCH + timedelta(minutes=look)
+        timed = replace(ctx, clock=lambda now=now: now)
+        stream: list[dict[str, Any]] = []
+        for index, name in enumerate(names):
+            stream += _events(name, (look - 1) * 2 * batch, values[index, look - 1], now)
+        outcome = ingest_events(timed, events, stream)
+        assert not outcome.rejected, outcome.rejected[:3]
+        for index, name in enumerate(names):
+            results = experiment_results(timed, events, name)
+            contradictions += _contradicts(results)
+            shown[index].append(results.comparisons[0])
+            if results.is_significant and not first[index]:
+                first[index] = look
+    return ServicePathRun(
+        experiments,
+        looks,
+        tuple(first),
+        contradictions,
+        values=tuple(values),
+        shown=tuple(tuple(rows) for rows in shown),
+    )
+
+
+def run_in_temporary_stores(**options: Any) -> ServicePathRun:
+    """:func:`run_service_path` on a fresh SQLite metadata store and DuckDB event store."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_metadata_store(f"sqlite:///{Path(folder) / 'ablab.db'}")
+        events = DuckDBEventStore(Path(folder) / "events.duckdb")
+        try:
+            project = ensure_project(store, "default")
+            ctx = Context(store, project.id, actor="test:simulation")
+            return run_service_path(ctx, events, **options)
+        finally:
+            events.close()
+            store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiments", type=int, default=200)
+    parser.add_argument("--looks", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    arguments = parser.parse_args()
+    run = run_in_temporary_stores(
+        experiments=arguments.experiments,
+        looks=arguments.looks,
+        batch=arguments.batch,
+        seed=arguments.seed,
+    )
+    error = math.sqrt(run.rate * (1 - run.rate) / run.experiments)
+    print(
+        f"A/A through the service path: {run.false_positives}/{run.experiments} experiments "
+        f"significant at some look of {run.looks} (every {arguments.batch} units per arm): "
+        f"rate {run.rate:.4f} +/- {error:.4f}; looks contradicting their interval: "
+        f"{run.contradictions}"
+    )
+
+
+if __name__ == "__main__":
+    main()
