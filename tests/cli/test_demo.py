@@ -40,12 +40,12 @@ def test_the_demo_prints_a_real_two_model_experiment(tmp_path: Path) -> None:
         "held-out accuracy",
         "Control (1.0.0)",
         "Treatment (2.0.0)",
-        "Devices",
+        "Units exposed",
         "Accuracy",
         "Statistical significance: p=",
         "Recommendation:",
         "Agreement",
     ):
         assert expected in out, expected
-    devices = next(line for line in out.splitlines() if line.strip().startswith("Devices"))
-    assert sum(int(cell) for cell in devices.replace("│", " ").split()[1:]) == 600
+    devices = next(line for line in out.splitlines() if line.strip().startswith("Units exposed"))
+    assert sum(int(cell) for cell in devices.replace("│", " ").split()[2:]) == 600

@@ -56,7 +56,11 @@ def test_seed_000_lifecycle_with_json_output(registered: Run) -> None:
     shown = json.loads(registered("experiment", "show", created["id"], "-o", "json").stdout)
     assert [v["weight"] for v in shown["variants"]] == [20, 80]
 
-    promoted = registered("experiment", "promote", "my-experiment")
+    refused = registered("experiment", "promote", "my-experiment")
+    assert refused.code == 2
+    assert refused.stderr.startswith("error: no evidence to promote treatment: only 0 units")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    promoted = registered("experiment", "promote", "my-experiment", "--force")
     assert "treatment (2.0.0) is the winner" in promoted.stdout
     listed = json.loads(registered("experiment", "list", "-o", "json").stdout)
     assert [(e["name"], e["status"]) for e in listed] == [("my-experiment", "promoted")]

@@ -94,8 +94,8 @@ def test_results_table_in_the_layout_of_seed_000(imported: Run) -> None:
     table = result.stdout
     assert "Control (1.0.0)" in table
     assert "Treatment (2.0.0)" in table
-    devices = next(line for line in lines if line.strip().startswith("Devices"))
-    assert devices.replace("│", " ").split()[1:] == ["600", "600"]
+    exposed = next(line for line in lines if line.strip().startswith("Units exposed"))
+    assert exposed.replace("│", " ").split()[2:] == ["600", "600"]
     for row in ("Accuracy", "Latency", "Error rate"):
         assert any(line.strip().startswith(row) for line in lines), row
     significance = next(line for line in lines if line.startswith("Statistical significance"))

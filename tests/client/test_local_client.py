@@ -48,11 +48,12 @@ def test_seed_000_python_flow(client: Client) -> None:
     assert served.in_experiment
     assert served.model_version in {"1.0.0", "2.0.0"}
     assert client.experiments.assignment_counts(experiment_id)[served.variant] == 1
-    promoted = client.experiments.promote(experiment_id)
+    promoted = client.experiments.promote(experiment_id, force=True)  # no data: forced
     assert (promoted.status, promoted.winner) == ("promoted", "treatment")
     assert client.experiments.archive(experiment_id).status == "archived"
     assert [e.action for e in client.experiments.audit(experiment_id)] == [
         "archive",
+        "forced_promotion",
         "promote",
         "resume",
         "pause",

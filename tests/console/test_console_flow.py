@@ -159,7 +159,8 @@ def test_a_rollout_is_advanced_and_paused_from_its_page(console: Console, page: 
         "treatment_version": "2.0.0",
     }
     assert api.post("/v1/experiments", json=body).status_code == 201
-    assert api.post("/v1/experiments/ranker-ab/promote").status_code == 200
+    # A rollout to work with, not a verdict: promoted without data, so by force.
+    assert api.post("/v1/experiments/ranker-ab/promote", json={"force": True}).status_code == 200
     sign_in(page, console.url, console.user(Scope.WRITE))
     page.get_by_role("link", name="Rollouts").click()
     card = page.locator("section.rollout")

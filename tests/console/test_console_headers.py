@@ -54,7 +54,8 @@ def seed(console: Console) -> None:
     register_models(api, "ranker", ["1.0.0", "2.0.0"])
     ranker = {**body, "name": "ranker-ab", "model_id": "ranker"}
     assert api.post("/v1/experiments", json=ranker).status_code == 201
-    assert api.post("/v1/experiments/ranker-ab/promote").status_code == 200
+    # A rollout to work with, not a verdict: promoted without data, so by force.
+    assert api.post("/v1/experiments/ranker-ab/promote", json={"force": True}).status_code == 200
     group = {"name": "eu-devices", "rule": {"region": {"$in": ["eu"]}}}
     assert api.post("/v1/groups", json=group).status_code == 201
     ctx = Context(console.server.state.store, console.project.id, "test:setup")

@@ -51,7 +51,8 @@ def test_two_buttons_of_one_page_take_one_action(console: Console) -> None:
     )
     assert api.get("/v1/experiments/ranker-ab").json()["status"] == "paused"
 
-    assert api.post("/v1/experiments/ranker-ab/promote").status_code == 200
+    # A rollout to work with, not a verdict: promoted without data, so by force.
+    assert api.post("/v1/experiments/ranker-ab/promote", json={"force": True}).status_code == 200
     (rollout,) = api.get("/v1/rollouts").json()
     listed = alice.get("/rollouts").text
     assert 'name="expected_revision" value="1"' in listed

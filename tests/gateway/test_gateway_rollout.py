@@ -15,7 +15,7 @@ def test_a_guardrail_breach_during_a_rollout_rolls_back(project: Project, models
     http = project.http()
     promoted = http.post(
         "/v1/experiments/trial/promote",
-        json={"steps": [50, 100], "min_step_units": 40, "min_step_minutes": 0},
+        json={"steps": [50, 100], "min_step_units": 40, "min_step_minutes": 0, "force": True},
     )
     assert promoted.status_code == 200, promoted.text
     (rollout,) = http.get("/v1/rollouts").json()

@@ -120,7 +120,10 @@ class Tenant:
             assert self.http.post("/v1/models", json=body).status_code == 201
         created = self.http.post("/v1/experiments", json=experiment_body(unique("ro"), model))
         assert created.status_code == 201, created.text
-        promoted = self.http.post(f"/v1/experiments/{created.json()['id']}/promote")
+        # No data behind it: a forced promotion.
+        promoted = self.http.post(
+            f"/v1/experiments/{created.json()['id']}/promote", json={"force": True}
+        )
         assert promoted.status_code == 200, promoted.text
         (rollout,) = self.http.get("/v1/rollouts", params={"model": model}).json()
         if status == "paused":
@@ -278,7 +281,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     },
     # Every fresh experiment is on radiology-v1, and one rollout per model at a time.
     ("POST", f"{_EXPERIMENT}/promote"): Case(
-        Scope.WRITE, status="running", body=lambda t: {"rollout": False}, refers="experiment"
+        Scope.WRITE,
+        status="running",
+        body=lambda t: {"rollout": False, "force": True},
+        refers="experiment",
     ),
     # rollouts
     ("GET", "/v1/rollouts"): Case(Scope.READ),

@@ -144,8 +144,8 @@ def test_two_promotions_on_one_model_start_one_rollout(project: Project) -> None
         a = experiment(one, f"a-{round_}", model, "2")
         b = experiment(two, f"b-{round_}", model, "3")
         answers = race(
-            partial(one.post, f"/v1/experiments/{a['name']}/promote"),
-            partial(two.post, f"/v1/experiments/{b['name']}/promote"),
+            partial(one.post, f"/v1/experiments/{a['name']}/promote", json={"force": True}),
+            partial(two.post, f"/v1/experiments/{b['name']}/promote", json={"force": True}),
         )
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         won, lost = (a, b) if answers[0].status_code == 200 else (b, a)
@@ -157,7 +157,8 @@ def test_two_promotions_on_one_model_start_one_rollout(project: Project) -> None
         stored = ok(two.get(f"/v1/experiments/{lost['name']}"))
         assert (stored["status"], stored["version"]) == ("running", lost["version"])
         assert audit_actions(two, lost["id"]) == ["create"]
-        assert audit_actions(one, won["id"]) == ["promote", "create"]
+        # The forced promotion's note went in with it, and out with the refused one.
+        assert audit_actions(one, won["id"]) == ["forced_promotion", "promote", "create"]
         # Both servers roll the winner back at once: one does, the other is told.
         rollout_id = rollouts[0]["id"]
         answers = race(

@@ -14,7 +14,8 @@ def test_promote_starts_a_rollout_moved_by_hand(project: Project) -> None:
     setup_experiment(project)
     http = project.http()
     promoted = http.post(
-        "/v1/experiments/trial/promote", json={"steps": [20, 60, 100], "min_step_units": 10}
+        "/v1/experiments/trial/promote",
+        json={"steps": [20, 60, 100], "min_step_units": 10, "force": True},
     )
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["status"] == "promoted"
@@ -38,7 +39,7 @@ def test_promote_starts_a_rollout_moved_by_hand(project: Project) -> None:
     done = http.post(f"/v1/rollouts/{rollout['id']}/advance").json()
     assert (done["status"], done["share"]) == ("completed", 100.0)
     audit = http.get(f"/v1/experiments/{promoted.json()['id']}/audit").json()
-    assert "promote" in [e["action"] for e in audit]
+    assert [e["action"] for e in audit][:2] == ["forced_promotion", "promote"]
 
 
 @pytest.mark.parametrize(
@@ -76,9 +77,11 @@ def test_the_python_client_reaches_rollouts_and_its_errors_are_typed(project: Pr
     with Client(base_url=project.server.url, api_key=project.admin_key) as client:
         with pytest.raises(ValidationError):
             client.experiments.promote("trial", steps=[30.0])
-        client.experiments.promote("trial", steps=[30.0, 100.0])
+        with pytest.raises(Conflict, match="no evidence to promote treatment"):
+            client.experiments.promote("trial", steps=[30.0, 100.0])
+        client.experiments.promote("trial", steps=[30.0, 100.0], force=True)
         with pytest.raises(Conflict, match="rolling out"):
-            client.experiments.promote("next")
+            client.experiments.promote("next", force=True)
         (rollout,) = client.rollouts.list()
         assert client.rollouts.get(rollout.id).rollout.share == 30.0
         assert client.rollouts.rollback(rollout.id, "bad reviews").status.value == "rolled_back"
@@ -86,7 +89,7 @@ def test_the_python_client_reaches_rollouts_and_its_errors_are_typed(project: Pr
             client.rollouts.resume(rollout.id)
         with pytest.raises(NotFound):
             client.rollouts.get("ro_missing")
-        client.experiments.promote("next", rollout=False)
+        client.experiments.promote("next", rollout=False, force=True)
         assert len(client.rollouts.list("radiology-v1")) == 1
 
 
@@ -95,7 +98,7 @@ def test_the_sdk_assigns_rollouts_as_the_server_does(project: Project) -> None:
     http = project.http()
     http.post("/v1/models", json={"model": "radiology-v1", "version": "3.0.0",
                                   "endpoint": "http://m/3.0.0"})  # fmt: skip
-    assert http.post("/v1/experiments/trial/promote").status_code == 200
+    assert http.post("/v1/experiments/trial/promote", json={"force": True}).status_code == 200
     (rollout,) = http.get("/v1/rollouts").json()
     created = http.post(
         "/v1/experiments",

@@ -179,7 +179,7 @@ def test_the_cli_flow(project: Project, tmp_path: Path, capsys: pytest.CaptureFi
     assert "5600 stored" in out
     code, out, err = run("experiment", "results", "my-experiment")
     assert code == 0, err
-    assert "Devices" in out
+    assert "Units exposed" in out
     assert "Accuracy" in out
     assert "Recommendation: promote treatment" in out
     assert run("experiment", "promote", "my-experiment")[0] == 0

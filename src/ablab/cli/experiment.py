@@ -55,6 +55,13 @@ def create(
     min_samples: Annotated[
         int, typer.Option(help="Units per variant before significance is acted on.")
     ] = 100,
+    max_duration_days: Annotated[
+        int | None,
+        typer.Option(
+            help="Days after launch when an inconclusive test stops for futility and keeps "
+            "the control [no limit]."
+        ),
+    ] = None,
     auto_promote: Annotated[
         bool, typer.Option("--auto-promote", help="Promote the treatment when it wins.")
     ] = False,
@@ -111,6 +118,7 @@ def create(
         group=group,
         primary_metric=metric,
         min_samples=min_samples,
+        max_duration_days=max_duration_days,
         auto_promote=auto_promote,
         draft=draft,
         hypothesis=hypothesis,
@@ -144,6 +152,10 @@ def update(
         list[str] | None, typer.Option("--weight", help="VARIANT=PERCENT; repeatable.")
     ] = None,
     min_samples: Annotated[int | None, typer.Option()] = None,
+    max_duration_days: Annotated[
+        int | None,
+        typer.Option(help="Days after launch when an inconclusive test stops for futility."),
+    ] = None,
     hypothesis: Annotated[str | None, typer.Option()] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
@@ -154,6 +166,7 @@ def update(
         traffic_split=traffic_split,
         weights=weights,
         min_samples=min_samples,
+        max_duration_days=max_duration_days,
         hypothesis=hypothesis,
     )
     split = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
@@ -223,9 +236,20 @@ def promote(
     min_step_units: Annotated[
         int | None, typer.Option(help="Least units per version a step needs [100].")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Promote even though the results do not recommend it (no data, not "
+            "significant, below the MDE...); the audit log records a forced promotion.",
+        ),
+    ] = False,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """End the experiment making the treatment the winner, and start its rollout."""
+    """End the experiment making the treatment the winner, and start its rollout.
+
+    Refused when the results do not recommend promoting the treatment, unless --force.
+    """
     client = client_of(ctx)
     experiment = client.experiments.promote(
         name,
@@ -234,6 +258,7 @@ def promote(
         steps=parse_steps(steps) if steps is not None else None,
         min_step_minutes=min_step_minutes,
         min_step_units=min_step_units,
+        force=force,
     )
     winner = next(v for v in experiment.variants if v.name == experiment.winner)
     message = (

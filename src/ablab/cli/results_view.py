@@ -33,6 +33,8 @@ def _fmt(value: float | None, kind: str) -> str:
         return f"{value:.1%}"
     if kind == "lift":
         return f"{value:+.1%}"
+    if kind == "count":
+        return f"{value:.0f}"
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
@@ -45,7 +47,13 @@ def _variant_table(results: ExperimentResults) -> Table:
     for variant in results.variants:
         table.add_column(_label(variant, variant.name == control_name, several), justify="right")
     variants = results.variants
-    table.add_row("Devices", *(str(v.units) for v in variants))
+    # The counts carry the names of the results JSON and the console.
+    table.add_row("Units exposed", *(str(v.units_exposed) for v in variants))
+    table.add_row("Units with predictions", *(str(v.units_with_predictions) for v in variants))
+    table.add_row("Units with labels", *(str(v.units_with_labels) for v in variants))
+    table.add_row("Predictions", *(str(v.predictions) for v in variants))
+    if any(v.conversions is not None for v in variants):
+        table.add_row("Conversions", *(_fmt(v.conversions, "count") for v in variants))
     for title, metric, kind in _BUILTIN_ROWS:
         table.add_row(title, *(_fmt(v.metric(metric), kind) for v in variants))
     builtin = {metric for _, metric, _ in _BUILTIN_ROWS}
@@ -127,11 +135,20 @@ def render_results(results: ExperimentResults) -> None:
     console.print(_significance(results))
     if (sequence := _sequential(results)) is not None:
         console.print(sequence)
-    if not results.min_samples_reached:
+    rule = results.min_samples_rule
+    if rule is not None:
+        colour = "" if rule.reached else "[yellow]"
+        console.print(
+            f"{colour}Minimum samples: {rule.statement}"
+            + ("" if rule.reached else "; results are directional[/]")
+        )
+    elif not results.min_samples_reached:
         console.print(
             f"[yellow]Below --min-samples ({experiment.min_samples} per variant): "
             "results are directional[/]"
         )
+    if results.duration is not None:
+        console.print(_duration(results))
     srm = results.srm
     if srm.mismatch:
         console.print(f"[red]Sample ratio mismatch (p={srm.p_value:.2g})[/]")
@@ -152,8 +169,12 @@ def render_results(results: ExperimentResults) -> None:
     if results.segments is not None:
         _render_segments(results.segments)
     recommendation = results.recommendation
+    # Decisions with more to say than their action (a futility stop, a shadow check, an
+    # experiment that has ended) are named as themselves.
+    named = recommendation.decision in _NAMED_DECISIONS
+    shown = recommendation.decision if named else recommendation.action
     console.print(
-        f"Recommendation: [bold]{recommendation.action.replace('_', ' ')}"
+        f"Recommendation: [bold]{shown.replace('_', ' ')}"
         + (
             f" {recommendation.variant}"
             if recommendation.variant and recommendation.action == "promote"
@@ -161,6 +182,25 @@ def render_results(results: ExperimentResults) -> None:
         )
         + f"[/] ({recommendation.reason})"
     )
+
+
+_NAMED_DECISIONS = {"stop_for_futility", "shadow_passed", "shadow_failed", "ended", "not_launched"}
+
+
+def _duration(results: ExperimentResults) -> str:
+    """Days run against the maximum duration, and the days left (or why there is no figure)."""
+    duration = results.duration
+    assert duration is not None
+    if duration.days_run is None:
+        return "Duration: not launched"
+    said = f"Duration: {duration.days_run:.1f} days"
+    if duration.max_duration_days is not None:
+        said += f" of at most {duration.max_duration_days}"
+        if duration.max_duration_reached:
+            said += " (reached)"
+    if duration.days_left is not None:
+        return said + f"; about {duration.days_left:.1f} days left to the planned sample size"
+    return said + f"; {duration.basis}"
 
 
 def render_timeseries(series: ExperimentTimeseries) -> None:

@@ -32,7 +32,16 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.notify import WebhookAlerts
-from ablab.services import assignment, audit, catalogue, experiments, keys, metrics, rollouts
+from ablab.services import (
+    assignment,
+    audit,
+    catalogue,
+    experiments,
+    keys,
+    metrics,
+    promotion,
+    rollouts,
+)
 from ablab.services.bandit import rebalance
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
@@ -87,8 +96,13 @@ class LocalBackend:
         return ExperimentPublic.from_domain(changed)
 
     def promote(self, ref: str, request: PromoteRequest) -> ExperimentPublic:
-        changed = experiments.transition(
-            self._ctx, ref, Action.PROMOTE, variant=request.variant, rollout=request.settings()
+        changed = promotion.promote_experiment(
+            self._ctx,
+            self._event_store(),
+            ref,
+            variant=request.variant,
+            rollout=request.settings(),
+            force=request.force,
         )
         return ExperimentPublic.from_domain(changed)
 

@@ -127,15 +127,20 @@ class Experiments:
         steps: builtins.list[float] | None = None,
         min_step_minutes: float | None = None,
         min_step_units: int | None = None,
+        force: bool = False,
     ) -> ExperimentPublic:
         """End the experiment making ``variant`` (default: the only treatment) the winner.
 
-        A winner on another model version than the control's is rolled out in ``steps``
-        (default 10, 25, 50, 100 percent; see ``client.rollouts``), each held at least
-        ``min_step_minutes`` (60) and ``min_step_units`` units per version (100), with
+        Only when the results recommend it: otherwise ``Conflict`` says what the evidence
+        lacks, unless ``force=True``, which promotes anyway and is audited as a forced
+        promotion. A winner on another model version than the control's is rolled out in
+        ``steps`` (default 10, 25, 50, 100 percent; see ``client.rollouts``), each held at
+        least ``min_step_minutes`` (60) and ``min_step_units`` units per version (100), with
         ``rollout=False`` it goes to everyone at once.
         """
         fields: dict[str, Any] = {"variant": variant, "rollout": rollout}
+        if force:
+            fields["force"] = True
         given = {"steps": steps, "min_step_minutes": min_step_minutes,
                  "min_step_units": min_step_units}  # fmt: skip
         fields.update({k: v for k, v in given.items() if v is not None})

@@ -76,7 +76,11 @@ class ExperimentCreate(RequestSchema):
         description='bounds such as "error_rate<=0.01"',
     )
     min_samples: Count = 100
-    max_duration_days: DurationDays | None = None
+    max_duration_days: DurationDays | None = Field(
+        default=None,
+        description="days after launch when an inconclusive test stops for futility and "
+        "keeps the control; before it, the results estimate the days left",
+    )
     alpha: Probability = 0.05
     power: Probability = 0.8
     mde: Mde | None = None
@@ -114,6 +118,10 @@ class ExperimentUpdate(RequestSchema):
     weights: dict[Label, Weight] | None = Field(default=None, max_length=MAX_VARIANTS)
     hypothesis: Text | None = None
     min_samples: Count | None = None
+    max_duration_days: DurationDays | None = Field(
+        default=None,
+        description="days after launch when an inconclusive test stops for futility",
+    )
     guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     auto_promote: Flag | None = None
     expected_version: RecordVersion | None = None

@@ -18,10 +18,17 @@ __all__ = ["PromoteRequest", "RolloutActionRequest", "RolloutCheckPublic", "Roll
 
 
 class PromoteRequest(RequestSchema):
-    """``rollout: false`` serves the winner to everyone at once."""
+    """``rollout: false`` serves the winner to everyone at once. ``force: true`` promotes
+    without evidence (the results do not recommend promoting the variant: no data, an
+    inconclusive test, a lift below the MDE...); the promotion is then audited as forced."""
 
     variant: Label | None = Field(default=None, description="default: the only treatment")
     rollout: Flag = True
+    force: Flag = Field(
+        default=False,
+        description="promote even though the results do not recommend it (audited as a "
+        "forced promotion); without it such a promotion is refused with 409",
+    )
     steps: list[Share] = Field(
         default_factory=lambda: list(DEFAULT_STEPS), min_length=1, max_length=MAX_LIST_ITEMS
     )

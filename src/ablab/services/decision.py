@@ -84,8 +84,12 @@ def rule_count(experiment: Experiment, primary: Definition) -> str:
     return "units_with_predictions"
 
 
-def unit_counts(primary: Definition, sums: VariantSums) -> dict[str, int | None]:
-    """A variant's counts, as :class:`~ablab.contract.results.VariantResults` names them."""
+def unit_counts(primary: Definition | None, sums: VariantSums) -> dict[str, int | None]:
+    """A variant's counts, as :class:`~ablab.contract.results.VariantResults` names them.
+
+    ``conversions`` counts the units converted when ``primary`` is a proportion metric
+    (None otherwise, and when the caller analyses other metrics only).
+    """
     conversions = None
     if isinstance(primary, CustomMetric) and primary.kind is MetricKind.PROPORTION:
         conversions = round(metric_sums(sums, primary.name).numerator_sum)

@@ -245,6 +245,8 @@ def update_experiment(
             changes["hypothesis"] = spec.hypothesis
         if spec.min_samples is not None:
             changes["min_samples"] = spec.min_samples
+        if spec.max_duration_days is not None:
+            changes["max_duration_days"] = spec.max_duration_days
         if spec.guardrails is not None:
             changes["guardrails"] = tuple(parse_guardrail(g) for g in spec.guardrails)
         if spec.auto_promote is not None:
@@ -281,8 +283,13 @@ def transition(
     variant: str | None = None,
     rollout: RolloutSettings | None = _DEFAULT_ROLLOUT,
     expected_version: int | None = None,
+    forced: str | None = None,
 ) -> Experiment:
     """Launch, pause, resume, stop, promote or archive.
+
+    ``forced`` says why a promotion had no evidence behind it (see
+    ``services.promotion``): it is written to the audit log as a ``forced_promotion``
+    entry beside the promotion, in the same transaction.
 
     ``variant`` names the treatment to promote when there are several. Promoting a winner
     that serves another model version than the control starts a rollout of that version
@@ -306,6 +313,15 @@ def transition(
             _check_references(session, ctx, current)
         updated = apply_action(current, action, ctx.clock(), winner=variant)
         stored = _write(ctx, session, current, updated, action.value)
+        if action is Action.PROMOTE and forced is not None:
+            record(
+                ctx,
+                session,
+                "forced_promotion",
+                "experiment",
+                stored.id,
+                after={"winner": stored.winner, "without_evidence": forced},
+            )
         if action is Action.PROMOTE and rollout is not None:
             begin_rollout(ctx, session, stored, rollout)
         return stored

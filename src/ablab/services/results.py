@@ -231,7 +231,7 @@ def variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> Varia
         units=sums.seen,
         predictions=sums.predictions,
         metrics=metrics,
-        **unit_counts(setup.definitions[experiment.primary_metric], sums),
+        **unit_counts(setup.definitions.get(experiment.primary_metric), sums),
     )
 
 

@@ -30,7 +30,7 @@ from ablab.services.comparisons import finite, interval
 from ablab.services.context import Context
 from ablab.services.experiments import get_experiment
 from ablab.services.ports import EventStore, ShadowSums
-from ablab.stats import Moments, mean_interval, two_proportion_z_test
+from ablab.stats import Moments, Status, mean_interval, two_proportion_z_test
 
 __all__ = ["shadow_report", "shadow_reports", "shadow_verdict"]
 
@@ -121,7 +121,8 @@ def _difference(served: int, shadow: int, total: int, alpha: float) -> tuple[flo
     comparison = two_proportion_z_test(
         Moments.from_successes(served, total), Moments.from_successes(shadow, total), alpha=alpha
     )
-    if comparison.status != "ok":
+    # A served error rate of 0 leaves the relative lift undefined, not the difference.
+    if comparison.status not in (Status.OK, Status.ZERO_BASELINE):
         return (math.nan, math.nan)
     return comparison.absolute_ci
 

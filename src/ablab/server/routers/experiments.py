@@ -24,7 +24,7 @@ from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.limits import MAX_VERSION
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, bearer, context_of
-from ablab.services import assignment, audit, experiments
+from ablab.services import assignment, audit, experiments, promotion
 from ablab.services.bandit import rebalance
 from ablab.services.decision import decision_of
 from ablab.services.guard import analyze_experiment
@@ -125,17 +125,20 @@ def promote(
 ) -> ExperimentPublic:
     """End the experiment with ``variant`` (default: the only treatment) as the winner.
 
-    A winner on another model version than the control's is rolled out in ``steps``
-    (``GET /v1/rollouts``); ``rollout: false`` serves it to everyone at once.
+    Only when the results recommend promoting it; otherwise 409 unless ``force: true``,
+    which is audited as a forced promotion. A winner on another model version than the
+    control's is rolled out in ``steps`` (``GET /v1/rollouts``); ``rollout: false`` serves
+    it to everyone at once.
     """
     body = body or PromoteRequest()
-    changed = experiments.transition(
+    changed = promotion.promote_experiment(
         context_of(principal, state),
+        state.events,
         ref,
-        Action.PROMOTE,
         variant=body.variant,
         rollout=body.settings(),
         expected_version=expected_version,
+        force=body.force,
     )
     state.changed()
     return ExperimentPublic.from_domain(changed)

@@ -7,6 +7,7 @@ REST API's ``analyze`` does).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -82,6 +83,8 @@ class NewExperimentForm:
     variants: list[tuple[str, str, str]] = field(
         default_factory=lambda: [("control", "", "50"), ("treatment", "", "50")]
     )
+    mde: str = ""
+    max_duration_days: str = ""
 
 
 def _new_page(
@@ -119,6 +122,8 @@ def create_experiment(
     variant_name: Annotated[list[str] | None, Form()] = None,
     variant_version: Annotated[list[str] | None, Form()] = None,
     variant_weight: Annotated[list[str] | None, Form()] = None,
+    mde: Annotated[str, Form(max_length=32)] = "",
+    max_duration_days: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     names, versions, weights = variant_name or [], variant_version or [], variant_weight or []
     rows = [
@@ -126,7 +131,16 @@ def create_experiment(
         for n, v, w in zip(names, versions, weights, strict=False)
         if n.strip() or v.strip() or w.strip()
     ]
-    form = NewExperimentForm(name.strip(), hypothesis.strip(), model, primary_metric, bandit, rows)
+    form = NewExperimentForm(
+        name.strip(),
+        hypothesis.strip(),
+        model,
+        primary_metric,
+        bandit,
+        rows,
+        mde.strip(),
+        max_duration_days.strip(),
+    )
     try:
         spec = _spec(form)
         created = experiments.create_experiment(viewer.ctx, spec)
@@ -170,8 +184,26 @@ def _spec(form: NewExperimentForm) -> ExperimentCreate:
         primary_metric=form.primary_metric or "accuracy",
         bandit=form.bandit,
         variants=variants,
+        mde=float(_number(form.mde, "the MDE")) if form.mde else None,
+        max_duration_days=(
+            int(_number(form.max_duration_days, "the maximum duration in days", whole=True))
+            if form.max_duration_days
+            else None
+        ),
         draft=True,
     )
+
+
+def _number(text: str, what: str, *, whole: bool = False) -> float:
+    """A number typed into the form (its range is the schema's to check)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (whole and not value.is_integer()):
+        kind = "a whole number" if whole else "a number"
+        raise ValidationError(f"{what} must be {kind}, got {text!r}")
+    return value
 
 
 @router.post("/experiments/{ref}/analyze")
