@@ -32,6 +32,7 @@ from ablab.stats.power import (
     sample_size_means,
     sample_size_proportions,
 )
+from ablab.stats.priors import BetaPrior, NormalPrior, Prior, parse_prior
 from ablab.stats.proportions import two_proportion_z_test
 from ablab.stats.quantiles import compare_quantiles, quantile_interval
 from ablab.stats.ratio import ratio_test
@@ -65,11 +66,14 @@ __all__ = [
     "Alternative",
     "BayesianResult",
     "BestArmResult",
+    "BetaPrior",
     "ComparisonResult",
     "CovariateMoments",
     "McNemarResult",
     "McNemarScoreResult",
     "Moments",
+    "NormalPrior",
+    "Prior",
     "QuantileEstimate",
     "RatioCovariateMoments",
     "RatioMoments",
@@ -96,6 +100,7 @@ __all__ = [
     "mixing_variance_from_mde",
     "msprt",
     "msprt_from_difference",
+    "parse_prior",
     "power_means",
     "power_proportions",
     "probability_best_means",

@@ -19,6 +19,7 @@ from ablab.stats._posteriors import (
 )
 from ablab.stats._quadrature import Vector, best_arm_integrals
 from ablab.stats.moments import Moments
+from ablab.stats.priors import JEFFREYS, BetaPrior
 from ablab.stats.proportions import check_binary
 from ablab.stats.results import BestArmResult, Status
 
@@ -40,14 +41,19 @@ def _best_arm_result(
     return BestArmResult(method, Status.OK, probabilities, losses)
 
 
-def probability_best_proportions(arms: Sequence[Moments]) -> BestArmResult:
+def probability_best_proportions(
+    arms: Sequence[Moments], *, prior: BetaPrior = JEFFREYS
+) -> BestArmResult:
     """Beta-Binomial probability that each arm has the highest rate, and each arm's loss.
 
-    ``P(k best) = integral f_k(x) prod_{j != k} F_j(x) dx`` over the Beta(x + 1, n - x + 1)
-    posteriors; the expected loss of choosing ``k`` is ``E[max_j p_j] - E[p_k]``.
+    ``P(k best) = integral f_k(x) prod_{j != k} F_j(x) dx`` over the ``Beta(a + x, b + n -
+    x)`` posteriors of the prior ``Beta(a, b)``; the expected loss of choosing ``k`` is
+    ``E[max_j p_j] - E[p_k]``.
 
     Args:
         arms: Each arm as a proportion, control first by convention.
+        prior: The Beta prior of each arm's rate (Jeffreys' by default, as
+            :func:`ablab.stats.bayesian_proportions`).
 
     Returns:
         A :class:`BestArmResult` in the order of ``arms``; ``empty_arm`` (empty tuples) when
@@ -67,15 +73,15 @@ def probability_best_proportions(arms: Sequence[Moments]) -> BestArmResult:
         >>> from ablab.stats import Moments, probability_best_proportions
         >>> arms = [Moments.from_successes(x, 1000) for x in (100, 110, 125)]
         >>> [round(p, 3) for p in probability_best_proportions(arms).probability_best]
-        [0.026, 0.143, 0.832]
+        [0.026, 0.142, 0.832]
     """
     _check_arms(arms)
     for index, arm in enumerate(arms):
         check_binary(arm, f"arms[{index}]")
     if any(arm.n == 0 for arm in arms):
         return BestArmResult("beta_binomial", Status.EMPTY_ARM, (), ())
-    alphas = np.array([arm.sum + 1.0 for arm in arms])
-    betas = np.array([arm.n - arm.sum + 1.0 for arm in arms])
+    alphas = np.array([arm.sum + prior.alpha for arm in arms])
+    betas = np.array([arm.n - arm.sum + prior.beta for arm in arms])
     totals = alphas + betas
     centres = alphas / totals
     scales = np.sqrt(centres * (1.0 - centres) / (totals + 1.0))
@@ -104,6 +110,9 @@ def probability_best_proportions(arms: Sequence[Moments]) -> BestArmResult:
 
 def probability_best_means(arms: Sequence[Moments]) -> BestArmResult:
     """Normal-approximation probability that each arm has the highest mean, and losses.
+
+    Each arm's mean is ``N(mean, s**2 / n)`` (a flat prior on each mean: an A/B/n choice has
+    no single relative effect to put gbstats' prior on).
 
     Args:
         arms: Each arm's statistics, control first by convention.

@@ -150,15 +150,26 @@ class BayesianResult:
     """Posterior view of treatment against control.
 
     Attributes:
-        method: ``"beta_binomial"`` (proportions, Beta(1, 1) prior) or ``"normal"``.
+        method: ``"beta_binomial"`` (proportions: a Beta prior on each arm's rate) or
+            ``"normal"`` (a normal posterior for the relative effect, as gbstats).
         status: See :class:`Status`.
-        control_value: Posterior mean of the control metric.
-        treatment_value: Posterior mean of the treatment metric.
-        probability_to_beat_control: Posterior probability that treatment exceeds control.
+        control_value: Posterior mean of the control metric (``"normal"``: its estimate).
+        treatment_value: Posterior mean of the treatment metric (``"normal"``: its estimate).
+        probability_to_beat_control: The chance to win: the posterior probability that the
+            relative lift is above 0 (treatment above control).
         expected_loss_treatment: ``E[max(control - treatment, 0)]``, the expected shortfall
-            if treatment ships.
+            if treatment ships, on the metric's scale.
         expected_loss_control: ``E[max(treatment - control, 0)]``, the expected shortfall if
-            control is kept.
+            control is kept, on the metric's scale.
+        prior: The prior, in words (``"Beta(0.5, 0.5) (Jeffreys) on each arm's rate"``).
+        relative_lift: The posterior median of the relative lift.
+        relative_credible_interval: Its equal-tailed ``1 - alpha`` credible interval; its
+            lower bound is above 0 exactly when the chance to win exceeds ``1 - alpha / 2``.
+        relative_expected_loss_treatment: The expected loss of shipping treatment as a
+            fraction of the control (``"normal"``: ``E[max(-effect, 0)]``, as gbstats;
+            ``"beta_binomial"``: ``expected_loss_treatment / E[control]``).
+        relative_expected_loss_control: The same for keeping control.
+        alpha: One minus the credible interval's level.
     """
 
     method: str
@@ -168,6 +179,12 @@ class BayesianResult:
     probability_to_beat_control: float
     expected_loss_treatment: float
     expected_loss_control: float
+    prior: str = ""
+    relative_lift: float = math.nan
+    relative_credible_interval: Interval = NAN_INTERVAL
+    relative_expected_loss_treatment: float = math.nan
+    relative_expected_loss_control: float = math.nan
+    alpha: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
