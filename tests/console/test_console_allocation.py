@@ -1,4 +1,5 @@
-"""The experiment page shows the allocation history, read from its table, over plain HTTP."""
+"""The experiment page shows the allocation history, read from its table, and the novelty
+check of each treatment, over plain HTTP."""
 
 from __future__ import annotations
 
@@ -37,3 +38,24 @@ def test_the_experiment_page_lists_each_allocation_period(console: Console) -> N
     assert "split" in rows[1]
     assert "control 25.0% · treatment 75.0%" in rows[1]
     assert re.search(r"key:\w+", rows[1])
+
+
+def test_the_analysis_says_when_the_novelty_check_starts(console: Console) -> None:
+    api = console.api()
+    register_models(api, "derm", ["1", "2"])
+    created = api.post(
+        "/v1/experiments",
+        json={"name": "fresh", "model_id": "derm", "control_version": "1",
+              "treatment_version": "2"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    send(
+        api, traffic("fresh", {"control": 30, "treatment": 30}, {"control": 0.7, "treatment": 0.8})
+    )
+    client, _ = signed_in(console, Scope.READ)
+    page = client.get("/experiments/fresh").text
+    found = re.search(
+        r'data-testid="novelty-treatment"><dt>Trend over days</dt><dd>(.*?)</dd>', page
+    )
+    assert found is not None
+    assert "checked for a trend from day 3 on (0.0 days so far)" in found.group(1)

@@ -154,6 +154,8 @@ def render_results(results: ExperimentResults) -> None:
         console.print(f"[red]Sample ratio mismatch (p={srm.p_value:.2g})[/]")
     elif srm.p_value is not None:
         console.print(f"SRM check: ok (p={srm.p_value:.2g}, each weight period judged alone)")
+    for line in _novelty(results):
+        console.print(line)
     for guardrail in results.guardrails:
         spec = f"{guardrail.metric}{guardrail.bound}" + (
             f"{guardrail.threshold * 100:+g}% of control"
@@ -201,6 +203,22 @@ def _duration(results: ExperimentResults) -> str:
     if duration.days_left is not None:
         return said + f"; about {duration.days_left:.1f} days left to the planned sample size"
     return said + f"; {duration.basis}"
+
+
+def _novelty(results: ExperimentResults) -> list[str]:
+    """One line per treatment: the trend check of its daily lift on the primary metric."""
+    several = len(results.experiment.treatments) > 1
+    lines = []
+    for comparison in results.comparisons:
+        check = comparison.novelty
+        if comparison.metric != results.primary_metric or check is None:
+            continue
+        who = f" ({comparison.variant})" if several else ""
+        if check.pattern != "none":
+            lines.append(f"[yellow]Novelty check{who}: {check.meaning}[/]")
+        else:
+            lines.append(f"Novelty check{who}: {check.meaning}")
+    return lines
 
 
 def render_timeseries(series: ExperimentTimeseries) -> None:

@@ -20,8 +20,9 @@ __all__ = [
     "DecisionPublic",
     "DurationPublic",
     "MinSamplesRule",
-    "SrmPeriodPublic",
+    "NoveltyPublic",
     "SequentialPublic",
+    "SrmPeriodPublic",
     "SrmPublic",
     "VariantFigures",
 ]
@@ -66,6 +67,29 @@ class SequentialPublic(Schema):
 
 
 
+class NoveltyPublic(Schema):
+    """Whether the lift trends over the experiment's days (``stats.lift_trend``).
+
+    Each point is the treatment-minus-control difference in the days of one window alone
+    (one day, or several when the experiment is long); the slope is per day, the lifts are
+    absolute differences of the metric. ``pattern`` is ``novelty`` (the lift shrinks: the
+    long-run effect is likely smaller than the average reported), ``primacy`` (it grows:
+    likely larger) or ``none``; ``meaning`` says so in words.
+    """
+
+    status: str = Field(description="ok, too_few_days (3 are needed) or zero_variance")
+    pattern: str
+    significant: bool
+    days: int = Field(description="points in the fit (days or windows with a lift)")
+    window_days: float = Field(description="days per point")
+    slope_per_day: float | None
+    p_value: float | None
+    first_lift: float | None = Field(description="fitted lift on the first day")
+    last_lift: float | None = Field(description="fitted lift on the last day")
+    average_lift: float | None = Field(description="inverse-variance weighted daily mean")
+    meaning: str
+
+
 class ComparisonPublic(Schema):
     """One treatment against the control on one metric.
 
@@ -101,6 +125,10 @@ class ComparisonPublic(Schema):
         default="holm",
         description="how adjusted_p_value was corrected: holm (primary metric, across "
         "treatments) or benjamini_hochberg (secondary metrics, across treatments and metrics)",
+    )
+    novelty: NoveltyPublic | None = Field(
+        default=None,
+        description="primary metric only: a trend in the daily lift (novelty or primacy)",
     )
 
 

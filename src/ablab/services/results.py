@@ -15,6 +15,8 @@ events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> d
 - SRM judges the units first seen in each allocation period against that period's
   weights, with each arm's exact count distribution (``stats.exact_sample_ratio_mismatch``).
 - Guardrails: absolute thresholds and non-inferiority margins (``guardrails``).
+- Novelty and primacy: the primary metric's lift, day by day from each day's events, is
+  tested for a trend (``novelty``); each primary comparison carries the check.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ablab.services.decision import rule_count, unit_counts, verdict_of
 from ablab.services.guardrails import evaluate_guardrails
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
 from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
+from ablab.services.novelty import novelty_checks, with_novelty
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
 from ablab.services.sequential_looks import adjusted_always_valid, record_looks
@@ -104,6 +107,8 @@ def experiment_results(
         ).model_copy(update={"correction": c})
         for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
+    primary_novelty = novelty_checks(ctx, events, setup)
+    comparisons = with_novelty(comparisons, experiment.primary_metric, primary_novelty)
     variants = [variant_results(setup, v.name, per_variant[v.name]) for v in experiment.variants]
     srm = _srm(experiment, periods, per_variant)
     if experiment.shadow:

@@ -25,6 +25,7 @@ from ablab.stats.lift import RelativeLift, relative_lift
 from ablab.stats.means import welch_t_test
 from ablab.stats.moments import CovariateMoments, Moments, RatioMoments
 from ablab.stats.multiplicity import adjust_p_values
+from ablab.stats.novelty import LiftTrend, TrendPattern, lift_trend
 from ablab.stats.paired import McNemarScoreResult, mcnemar_score_test, mcnemar_test
 from ablab.stats.power import (
     power_means,
@@ -69,6 +70,7 @@ __all__ = [
     "BetaPrior",
     "ComparisonResult",
     "CovariateMoments",
+    "LiftTrend",
     "McNemarResult",
     "McNemarScoreResult",
     "Moments",
@@ -83,6 +85,7 @@ __all__ = [
     "SequentialResult",
     "SrmResult",
     "Status",
+    "TrendPattern",
     "adjust_p_values",
     "always_valid_p_values",
     "bayesian_from_comparison",
@@ -92,6 +95,7 @@ __all__ = [
     "comparison_summary",
     "cuped_test",
     "exact_sample_ratio_mismatch",
+    "lift_trend",
     "mcnemar_score_test",
     "mcnemar_test",
     "mean_interval",

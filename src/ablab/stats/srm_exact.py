@@ -24,7 +24,7 @@ from ablab.errors import ValidationError
 from ablab.stats._validation import check_alpha, check_count, check_finite
 from ablab.stats.results import SrmResult, Status
 
-__all__ = ["EXACT_VARIANCE_LIMIT", "exact_sample_ratio_mismatch"]
+__all__ = ["exact_sample_ratio_mismatch"]
 
 # Above this variance of an arm's count the normal tail is used: the count's skewness is
 # at most 1/sd = 0.001 there, and the first Edgeworth term moves a 0.001 two-sided tail
