@@ -66,7 +66,6 @@ class SequentialPublic(Schema):
     looks: int
 
 
-
 class NoveltyPublic(Schema):
     """Whether the lift trends over the experiment's days (``stats.lift_trend``).
 
