@@ -21,7 +21,8 @@ the looks taken (running minimum of the p-value, running intersection of the int
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from ablab.contract.analysis import ComparisonPublic, CupedPublic, SequentialPublic
 from ablab.domain.decisions import Evidence
@@ -43,6 +44,8 @@ from ablab.stats import (
 
 __all__ = [
     "Arm",
+    "adjusted_always_valid",
+    "bonferroni_family",
     "comparison_row",
     "default_design",
     "evaluate",
@@ -117,6 +120,36 @@ def sequential_look(
         null_difference=design.null_difference,
         alpha=design.level,
     )
+
+
+def adjusted_always_valid(arms: Sequence[Arm]) -> list[float]:
+    """The family-adjusted always-valid p-values: ``min(1, p * alpha / level)``.
+
+    Each arm's test runs at its Bonferroni level (``alpha / m``), so this is below alpha
+    exactly when the arm's own (running) interval excludes the null. NaN (nothing tested
+    yet) stays NaN.
+    """
+    adjusted = []
+    for arm in arms:
+        p_value = arm.sequential.always_valid_p_value * arm.comparison.alpha / arm.sequential.alpha
+        adjusted.append(p_value if math.isnan(p_value) else min(1.0, p_value))
+    return adjusted
+
+
+def bonferroni_family(arms: Sequence[Arm]) -> tuple[list[Arm], list[float]]:
+    """One look of each arm's test at ``alpha / m`` (``m = len(arms)``), and the adjusted
+    always-valid p-values that agree with those arms' intervals (for single-look reports
+    such as ``ablab analyze``; live experiments go through ``services.sequential_looks``).
+    """
+    family = max(len(arms), 1)
+    tested = []
+    for arm in arms:
+        design = arm.design or default_design(arm.comparison)
+        shared = replace(design, level=arm.comparison.alpha / family)
+        tested.append(
+            replace(arm, sequential=sequential_look(arm.comparison, shared), design=shared)
+        )
+    return tested, adjusted_always_valid(tested)
 
 
 def evaluate(

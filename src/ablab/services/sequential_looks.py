@@ -27,13 +27,13 @@ look of the new one (``domain.sequential``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from ablab.domain.experiments import Experiment
 from ablab.domain.sequential import DEFAULT_TUNING_UNITS, SequentialDesign, SequentialState
-from ablab.services.comparisons import Arm, sequential_look
+from ablab.services.comparisons import Arm, adjusted_always_valid, sequential_look
 from ablab.services.context import Context
 from ablab.services.metric_tests import MetricTest
 from ablab.stats import SequentialResult, Status
@@ -49,19 +49,6 @@ def family_levels(experiment: Experiment) -> dict[str, float]:
     levels |= dict.fromkeys(experiment.secondary_metrics, alpha / secondary)
     levels[experiment.primary_metric] = alpha / treatments
     return levels
-
-
-def adjusted_always_valid(arms: Sequence[Arm]) -> list[float]:
-    """The family-adjusted always-valid p-values: ``min(1, p * alpha / level)``.
-
-    Each arm's test runs at its Bonferroni level, so this is below alpha exactly when the
-    arm's own running interval excludes the null. NaN (nothing tested yet) stays NaN.
-    """
-    adjusted = []
-    for arm in arms:
-        p_value = arm.sequential.always_valid_p_value * arm.comparison.alpha / arm.sequential.alpha
-        adjusted.append(p_value if math.isnan(p_value) else min(1.0, p_value))
-    return adjusted
 
 
 def _state_after(

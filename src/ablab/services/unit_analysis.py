@@ -6,9 +6,11 @@ comparison also carries the mSPRT (always-valid p-value, log likelihood ratio, c
 sequence) and the Bayesian probability to beat control; ``method`` chooses which of them
 decides significance. p-values are Holm-adjusted across treatments.
 
-The mSPRT mixing variance comes from the MDE when one is given (tau = MDE on the metric's
-scale), otherwise from the current sample as the horizon (the tau that makes the confidence
-sequence tightest at this n): see ``ablab.stats.sequential_design``.
+The mSPRT mixing variance is fixed by a tuning sample size (5,000 units of both arms, as in
+gbstats) times the per-unit variance, never by the current standard error, and follows the
+comparison's alternative; its always-valid p-values are Bonferroni-adjusted across
+treatments, each test at alpha / m, so that they agree with the confidence sequences shown
+(``services.comparisons``).
 
 ``alternative`` (two-sided, greater: treatment above control, less) goes to the fixed-horizon
 test and its interval. The decision follows seed 001's rules (``ablab.domain.decisions``),
@@ -43,6 +45,7 @@ from ablab.domain.experiments import AnalysisMethod
 from ablab.errors import ValidationError
 from ablab.services.comparisons import (
     Arm,
+    bonferroni_family,
     comparison_row,
     evaluate,
     evidence_for,
@@ -164,7 +167,7 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
     kind = "cuped" if options.covariate else "proportion" if table.binary else "continuous"
     arms = [_compare(table.variants[control], table.variants[t], kind, options) for t in treatments]
     fixed_adjusted = adjust_p_values([a.comparison.p_value for a in arms], "holm")
-    valid_adjusted = adjust_p_values([a.sequential.always_valid_p_value for a in arms], "holm")
+    arms, valid_adjusted = bonferroni_family(arms)  # each at alpha / m: p and interval agree
     comparisons, recommendations = [], []
     for name, arm, p_adj, valid_adj in zip(
         treatments, arms, fixed_adjusted, valid_adjusted, strict=True
