@@ -167,3 +167,11 @@ def test_a_rebalance_is_a_bandit_period_and_waits_for_new_units(
     assert state.variants["treatment"][2] == weights["treatment"]
     srm = experiment_results(timed, events, "hist").srm
     assert [sum(p.observed.values()) for p in srm.periods] == [200, MIN_NEW_UNITS - 1]
+
+
+def test_a_draft_shows_no_allocation_history(ctx: Context, events: EventStore) -> None:
+    timed, clock = setup(ctx, draft=True)
+    arrive(timed, clock, events, range(0, 40), share=0.5, seed=7)
+    srm = experiment_results(timed, events, "hist").srm
+    assert srm.periods == []
+    assert sum(srm.observed.values()) == 40  # still judged against the weights it has

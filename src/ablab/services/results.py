@@ -286,5 +286,8 @@ def _srm(
         observed=dict(zip(names, result.observed, strict=True)),
         expected=dict(zip(names, result.expected, strict=True)),
         threshold=result.threshold,
-        periods=srm_periods(names, periods, per_variant, threshold=result.threshold),
+        # A draft has no allocation history to show, only the weights it would launch with.
+        periods=srm_periods(names, periods, per_variant, threshold=result.threshold)
+        if experiment.started_at is not None
+        else [],
     )
