@@ -152,3 +152,22 @@ def test_p_value_is_a_probability(periods: list[tuple[list[int], list[float]]]) 
         assert result.mismatch == (result.p_value < result.threshold)
     assert sum(result.observed) == sum(sum(o) for o, _ in periods)
     assert sum(result.expected) == pytest.approx(sum(result.observed))
+
+
+@pytest.mark.parametrize(
+    "periods",
+    [
+        [([30, 0], [100, 0]), ([55, 45], [50, 50])],  # everyone to the control at first
+        [([10, 0, 0], [100, 0, 0]), ([0, 6, 4], [0, 50, 50])],  # arms that took turns
+    ],
+)
+def test_all_or_nothing_periods_match_the_brute_force_sum(periods: Periods) -> None:
+    arms = len(periods[0][0])
+    per_arm = [brute_force_p(periods, arm) for arm in range(arms)]
+    expected = per_arm[0] if arms == 2 else min(1.0, arms * min(per_arm))
+    assert exact_sample_ratio_mismatch(periods).p_value == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_unit_where_its_arm_had_no_chance_is_an_alarm_even_then() -> None:
+    result = exact_sample_ratio_mismatch([([9, 1, 0], [100, 0, 0]), ([0, 6, 4], [0, 50, 50])])
+    assert (result.p_value, result.mismatch, result.statistic) == (0.0, True, math.inf)
