@@ -28,6 +28,12 @@ def test_max_duration_days_on_create_and_update(registered: Run) -> None:
     assert len(refused.stderr.strip().splitlines()) == 1
     table = registered("experiment", "results", "trial")
     assert "Duration: 0.0 days of at most 30" in table.stdout
+    shown = [
+        " ".join(line.split())
+        for line in registered("experiment", "show", "trial").stdout.splitlines()
+    ]
+    assert "Max duration 30 days" in shown
+    assert "MDE +5.0%" in shown
 
 
 def _events(path: Path) -> Path:

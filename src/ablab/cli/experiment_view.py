@@ -71,6 +71,13 @@ def render_experiment(experiment: ExperimentPublic) -> None:
             ", ".join(g.spec for g in experiment.guardrails) or "-",
         ),
         ("Min samples", str(experiment.min_samples)),
+        ("MDE", "-" if experiment.mde is None else f"{experiment.mde:+.1%}"),
+        (
+            "Max duration",
+            "no limit"
+            if experiment.max_duration_days is None
+            else f"{experiment.max_duration_days} days",
+        ),
         (
             "Analysis",
             f"{experiment.analysis_method.value}, alpha {experiment.alpha:g}"
