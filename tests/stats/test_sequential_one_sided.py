@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 from scipy.stats import norm
 
+from ablab.errors import ValidationError
 from ablab.stats import (
     Moments,
     Status,
@@ -199,3 +200,19 @@ def test_vectorised_one_sided_paths_equal_look_by_look_results(alternative: str)
             )
             previous = result.always_valid_p_value
             assert paths[row, look] == pytest.approx(previous, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: msprt_from_difference(
+            0.1, 1.0, mixing_variance=1.0, previous_interval=(math.nan, 1.0)
+        ),
+        lambda: always_valid_p_values([0.1, 0.2], [1.0, 1.0], mixing_variance=[1.0, 0.0]),
+        lambda: always_valid_p_values([0.1], [1.0], mixing_variance=math.inf),
+        lambda: msprt_from_difference(0.1, 1.0, mixing_variance=1.0, alternative="up"),  # type: ignore[arg-type]
+    ],
+)
+def test_misuse(call: object) -> None:
+    with pytest.raises(ValidationError):
+        call()  # type: ignore[operator]
