@@ -3,6 +3,7 @@ day's events, the trend against statsmodels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,14 +40,21 @@ def launch(ctx: Context) -> None:
     )
 
 
-def traffic(seed: int) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-    """A week of labelled predictions; the treatment's edge fades from +15 points."""
+def fading(day: int) -> float:
+    return 0.15 * float(np.exp(-day / 2))
+
+
+def traffic(
+    seed: int, edge: Callable[[int], float] = fading, days: Sequence[int] = range(DAYS)
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Labelled predictions on ``days``; the treatment's accuracy is ``edge(day)`` above the
+    control's (by default an edge that fades from +15 points)."""
     rng = np.random.default_rng(seed)
     events: list[dict[str, Any]] = []
     rows = []
-    for day in range(DAYS):
+    for day in days:
         for variant in ("control", "treatment"):
-            accuracy = 0.7 + (0.15 * np.exp(-day / 2) if variant == "treatment" else 0.0)
+            accuracy = 0.7 + (edge(day) if variant == "treatment" else 0.0)
             for unit in range(300):
                 if rng.random() < 0.5:
                     continue  # not back today
@@ -118,3 +126,74 @@ def test_a_young_experiment_is_not_checked_yet(ctx: Context, events: EventStore)
     assert primary.novelty.status == "too_few_days"
     assert primary.novelty.pattern == "none"
     assert "(1.5 days so far)" in primary.novelty.meaning
+
+
+def test_a_growing_lift_is_primacy_and_empty_days_give_no_point(
+    ctx: Context, events: EventStore
+) -> None:
+    """Users warm to the treatment; nobody came on days 2 and 5, and the treatment's
+    events of day 4 were lost."""
+    launch(ctx)
+    stream, _ = traffic(seed=13, edge=lambda day: 0.03 * day, days=[0, 1, 3, 4, 6])
+    lost = [e for e in stream if "treatment-" in e.get("unit_id", "") and "-4-" in e["event_id"]]
+    kept = [e for e in stream if e not in lost]
+    a_week_later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=DAYS))
+    assert ingest_events(a_week_later, events, kept).rejected == []
+    results = experiment_results(a_week_later, events, "fresh")
+    (check,) = [c.novelty for c in results.comparisons if c.metric == "accuracy"]
+    assert check is not None
+    assert (check.status, check.days, check.pattern) == ("ok", 4, "primacy")
+    assert check.last_lift is not None
+    assert check.first_lift is not None
+    assert check.last_lift > check.first_lift > 0
+    assert "Primacy effect: the lift grew" in check.meaning
+    assert "likely larger than the average" in check.meaning
+
+
+def test_too_few_days_with_data_say_so(ctx: Context, events: EventStore) -> None:
+    launch(ctx)
+    stream, _ = traffic(seed=14, days=[0, 1])
+    four_days_later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=4))
+    assert ingest_events(four_days_later, events, stream).rejected == []
+    results = experiment_results(four_days_later, events, "fresh")
+    (check,) = [c.novelty for c in results.comparisons if c.metric == "accuracy"]
+    assert check is not None
+    assert (check.status, check.days, check.p_value) == ("too_few_days", 2, None)
+    assert check.meaning.startswith("Too few days with a lift in both arms")
+
+
+def test_a_long_steady_experiment_is_read_in_windows_of_days(
+    ctx: Context, events: EventStore
+) -> None:
+    """30 days make windows of 3 days (at most 14 points); a steady +5 points is no trend.
+    On day 9 nothing the treatment predicted was labelled: that window gives no point."""
+    launch(ctx)
+    stream, _ = traffic(seed=15, edge=lambda day: 0.05, days=range(0, 30, 3))
+    unlabelled = {e["prediction_id"] for e in stream if e["type"] == "prediction"
+                  and e["variant"] == "treatment" and "-9-" in e["prediction_id"]}  # fmt: skip
+    kept = [e for e in stream if e["type"] != "label" or e["prediction_id"] not in unlabelled]
+    a_month_later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=30))
+    assert ingest_events(a_month_later, events, kept).rejected == []
+    results = experiment_results(a_month_later, events, "fresh")
+    (check,) = [c.novelty for c in results.comparisons if c.metric == "accuracy"]
+    assert check is not None
+    assert (check.status, check.window_days, check.days, check.pattern) == ("ok", 3.0, 9, "none")
+    assert check.meaning.startswith("No trend in the daily lift over 9 windows of 3 days")
+
+
+def test_a_shadow_experiment_is_not_checked(ctx: Context, events: EventStore) -> None:
+    at_launch = replace(ctx, clock=lambda: LAUNCH)
+    for version in ("1", "2"):
+        register_model_version(
+            at_launch,
+            ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/"),
+        )
+    create_experiment(
+        at_launch,
+        ExperimentCreate(
+            name="fresh", model_id="m", control_version="1", treatment_version="2", shadow=True
+        ),
+    )
+    later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=DAYS))
+    results = experiment_results(later, events, "fresh")
+    assert all(c.novelty is None for c in results.comparisons)
