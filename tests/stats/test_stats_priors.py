@@ -15,9 +15,13 @@ from ablab.stats import (
     NormalPrior,
     Prior,
     Status,
+    bayesian_for_comparison,
+    bayesian_from_comparison,
     bayesian_means,
     bayesian_proportions,
     parse_prior,
+    two_proportion_z_test,
+    welch_t_test,
 )
 from ablab.stats.priors import DEFAULT_PRIOR, FLAT, JEFFREYS, UNIFORM
 
@@ -141,3 +145,33 @@ def test_effect_results_are_coherent(
     assert low <= result.relative_lift <= high
     if math.isfinite(low) and abs(chance - 0.975) > 1e-9:
         assert (low > 0) == (chance > 0.975)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+@pytest.mark.parametrize("treatment_successes", [100, 118, 121, 124, 130])
+def test_the_view_of_a_comparison_agrees_with_the_bayesian_verdict(
+    treatment_successes: int, alpha: float
+) -> None:
+    control, treatment = (
+        Moments.from_successes(100, 1_000),
+        Moments.from_successes(treatment_successes, 1_000),
+    )
+    comparison = two_proportion_z_test(control, treatment, alpha=alpha)
+    view = bayesian_for_comparison(comparison, parse_prior("uniform"))
+    direct = bayesian_proportions(control, treatment, prior=UNIFORM, alpha=2 * alpha)
+    assert view == direct
+    # The verdict's rule: chance above 1 - alpha (or below alpha); the interval at 1 - 2 alpha
+    # excludes 0 exactly then.
+    chance = view.probability_to_beat_control
+    low, high = view.relative_credible_interval
+    assert (low > 0 or high < 0) == (chance > 1 - alpha or chance < alpha)
+
+
+def test_the_view_of_other_comparisons_is_the_effect_model() -> None:
+    control = Moments(n=400, sum=4_000.0, sum_sq=440_000.0)
+    treatment = Moments(n=500, sum=5_100.0, sum_sq=570_000.0)
+    comparison = welch_t_test(control, treatment)
+    prior = parse_prior("normal:0,0.01")
+    view = bayesian_for_comparison(comparison, prior)
+    assert view == bayesian_from_comparison(comparison, prior=prior.effect, alpha=0.1)
+    assert view.method == "normal"

@@ -21,10 +21,17 @@ def results(
     segment: Annotated[
         str | None, typer.Option(help="Break the primary metric down by this unit attribute.")
     ] = None,
+    prior: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Bayesian prior, repeatable: jeffreys (default), uniform or beta:A,B for "
+            "proportions; flat (default) or normal:M,V on the relative lift."
+        ),
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Per-variant devices, accuracy, latency and error rate; significance; recommendation."""
-    found = client_of(ctx).experiments.results(name, segment=segment)
+    found = client_of(ctx).experiments.results(name, segment=segment, prior=prior or None)
     if output is OutputFormat.JSON:
         print_json(found)
     else:

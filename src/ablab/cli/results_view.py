@@ -6,6 +6,7 @@ from rich.table import Table
 
 from ablab.cli.experiment_view import age, status_markup
 from ablab.cli.output import console
+from ablab.contract.analysis import format_probability
 from ablab.contract.results import ExperimentResults, SegmentBreakdown, VariantResults
 from ablab.contract.timeseries import ExperimentTimeseries
 
@@ -133,6 +134,8 @@ def render_results(results: ExperimentResults) -> None:
         console.print(f"Model: {experiment.model_id}")
     console.print(_variant_table(results))
     console.print(_significance(results))
+    for line in _bayesian(results):
+        console.print(line)
     if (sequence := _sequential(results)) is not None:
         console.print(sequence)
     rule = results.min_samples_rule
@@ -203,6 +206,30 @@ def _duration(results: ExperimentResults) -> str:
     if duration.days_left is not None:
         return said + f"; about {duration.days_left:.1f} days left to the planned sample size"
     return said + f"; {duration.basis}"
+
+
+def _bayesian(results: ExperimentResults) -> list[str]:
+    """The chance to win of each treatment on the primary metric, with its interval and prior.
+
+    Probabilities go through :func:`ablab.contract.analysis.format_probability`, as in the
+    console: ">99.9%" rather than a "100.0%" no finite sample supports.
+    """
+    several = len(results.experiment.treatments) > 1
+    lines = []
+    for comparison in results.comparisons:
+        chance = comparison.prob_beat_control
+        if comparison.metric != results.primary_metric or chance is None:
+            continue
+        who = f" ({comparison.variant})" if several else ""
+        low, high = comparison.credible_interval
+        band = (
+            f", lift credible interval [{_fmt(low, 'lift')}, {_fmt(high, 'lift')}]"
+            if low is not None and high is not None
+            else ""
+        )
+        prior = f"; prior {comparison.prior}" if comparison.prior else ""
+        lines.append(f"Chance to beat control{who}: {format_probability(chance)}{band}{prior}")
+    return lines
 
 
 def _novelty(results: ExperimentResults) -> list[str]:

@@ -147,8 +147,12 @@ class HttpBackend:
         path = f"/v1/rollouts/{rollout_id}/{action.value}"
         return self._one(RolloutPublic, "POST", path, json={"reason": reason})
 
-    def results(self, ref: str, segment: str | None) -> ExperimentResults:
-        params = {"segment": segment} if segment is not None else {}
+    def results(
+        self, ref: str, segment: str | None, prior: tuple[str, ...] = ()
+    ) -> ExperimentResults:
+        params: dict[str, str | list[str]] = {"segment": segment} if segment is not None else {}
+        if prior:
+            params["prior"] = list(prior)
         return self._one(ExperimentResults, "GET", f"/v1/experiments/{ref}/results", params=params)
 
     def rebalance(self, ref: str) -> ExperimentPublic:

@@ -48,8 +48,10 @@ from ablab.services.events import ingest_events
 from ablab.services.guard import analyze_experiment
 from ablab.services.ports import EventStore
 from ablab.services.projects import ensure_project
+from ablab.services.results import experiment_results
 from ablab.services.timeseries import experiment_timeseries
 from ablab.settings import Settings
+from ablab.stats.priors import parse_prior
 from ablab.store.events import open_event_store
 from ablab.store.metadata import metadata_url, open_metadata_store
 
@@ -179,9 +181,18 @@ class LocalBackend:
         rebalance(self._ctx, self._event_store(), ref, np.random.default_rng())
         return self.get_experiment(ref)
 
-    def results(self, ref: str, segment: str | None) -> ExperimentResults:
-        return analyze_experiment(
+    def results(
+        self, ref: str, segment: str | None, prior: tuple[str, ...] = ()
+    ) -> ExperimentResults:
+        found = analyze_experiment(
             self._ctx, self._event_store(), ref, self._alerts, segment=segment
+        )
+        if not prior:
+            return found
+        # The automatic actions follow the experiment's own settings (the default prior);
+        # the prior asked for changes only how these results are read.
+        return experiment_results(
+            self._ctx, self._event_store(), ref, segment=segment, prior=parse_prior(prior)
         )
 
     def timeseries(self, ref: str, metric: str | None, interval: str) -> ExperimentTimeseries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from typing import Any
 
 from ablab.client._backend import Backend
@@ -28,6 +29,7 @@ from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutP
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
+from ablab.stats.priors import parse_prior
 
 __all__ = ["Events", "Experiments", "Groups", "Keys", "Metrics", "Models", "Rollouts"]
 
@@ -149,14 +151,30 @@ class Experiments:
     def archive(self, ref: str) -> ExperimentPublic:
         return self._backend.transition(ref, Action.ARCHIVE, None)
 
-    def results(self, ref: str, *, segment: str | None = None) -> ExperimentResults:
+    def results(
+        self,
+        ref: str,
+        *,
+        segment: str | None = None,
+        prior: str | Sequence[str] | None = None,
+    ) -> ExperimentResults:
         """Per-variant metrics, comparisons, SRM, guardrails and the recommendation.
 
         ``segment`` names a unit attribute (from exposures) to break the primary metric
-        down by. Analysing also takes the automatic actions (a broken guardrail stops the
-        experiment; with auto-promote a clear winner is promoted).
+        down by. ``prior`` chooses the Bayesian prior of this analysis: ``"jeffreys"``
+        (default), ``"uniform"`` or ``"beta:A,B"`` for proportions, ``"flat"`` (default) or
+        ``"normal:M,V"`` on the relative effect, one term or several (each comparison row
+        states the prior it used). Analysing also takes the automatic actions (a broken
+        guardrail stops the experiment; with auto-promote a clear winner is promoted).
+
+        Raises:
+            ValidationError: a prior outside that grammar (``details["field"] == "prior"``).
         """
-        return self._backend.results(ref, segment)
+        terms: tuple[str, ...] = ()
+        if prior is not None:
+            terms = tuple(prior.split()) if isinstance(prior, str) else tuple(prior)
+            parse_prior(prior)  # refused here, before any request
+        return self._backend.results(ref, segment, terms)
 
     def rebalance(self, ref: str) -> ExperimentPublic:
         """Bandit mode: move the weights toward the better arm now (Thompson sampling)."""

@@ -6,6 +6,7 @@ the results of a live experiment read alike.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from pydantic import Field
@@ -25,9 +26,33 @@ __all__ = [
     "SrmPeriodPublic",
     "SrmPublic",
     "VariantFigures",
+    "format_probability",
 ]
 
 Interval = tuple[float | None, float | None]
+
+# A posterior probability closer to 0 or 1 than this is shown as a bound: a model's
+# "100.0%" claims a certainty that no finite sample gives.
+_PROBABILITY_SHOWN_TO = 0.001
+
+
+def format_probability(value: float | None) -> str:
+    """A probability for people, as the CLI and the console show it: ``"96.1%"``, and
+    ``">99.9%"`` or ``"<0.1%"`` beyond one decimal of a percent, never ``"100.0%"`` or
+    ``"0.0%"``; ``"-"`` when there is none.
+
+    Examples:
+        >>> [format_probability(p) for p in (0.9614, 0.99995, 1.0, 0.0004, 0.0, None)]
+        ['96.1%', '>99.9%', '>99.9%', '<0.1%', '<0.1%', '-']
+    """
+    if value is None or math.isnan(value):
+        return "-"
+    if value > 1.0 - _PROBABILITY_SHOWN_TO:
+        return ">99.9%"
+    if value < _PROBABILITY_SHOWN_TO:
+        return "<0.1%"
+    # Between the bounds one decimal never rounds to 100.0% or 0.0%.
+    return f"{value:.1%}"
 
 
 class VariantFigures(Schema):
@@ -128,6 +153,20 @@ class ComparisonPublic(Schema):
     novelty: NoveltyPublic | None = Field(
         default=None,
         description="primary metric only: a trend in the daily lift (novelty or primacy)",
+    )
+    prior: str | None = Field(
+        default=None,
+        description="the Bayesian prior behind prob_beat_control, credible_interval and the "
+        "expected losses, in words",
+    )
+    credible_interval: Interval = Field(
+        default=(None, None),
+        description="equal-tailed credible interval of the relative lift at 1 - 2 alpha: it "
+        "excludes 0 exactly when prob_beat_control is above 1 - alpha or below alpha",
+    )
+    relative_expected_loss: float | None = Field(
+        default=None,
+        description="expected loss of shipping the treatment as a fraction of the control",
     )
 
 

@@ -42,7 +42,7 @@ from ablab.services.context import Context
 from ablab.services.decision import rule_count, unit_counts, verdict_of
 from ablab.services.guardrails import evaluate_guardrails
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
-from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
+from ablab.services.metric_tests import MetricTest, compare_variants, metric_sums, metric_value
 from ablab.services.novelty import novelty_checks, with_novelty
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
@@ -50,7 +50,9 @@ from ablab.services.sequential_looks import adjusted_always_valid, record_looks
 from ablab.services.shadow_report import shadow_reports
 from ablab.services.srm_periods import srm_periods
 from ablab.stats import adjust_p_values, exact_sample_ratio_mismatch
+from ablab.stats.bayesian import bayesian_for_comparison
 from ablab.stats.multiplicity import MultiplicityMethod
+from ablab.stats.priors import DEFAULT_PRIOR, Prior
 
 __all__ = [
     "compared_metrics",
@@ -62,9 +64,18 @@ __all__ = [
 
 
 def experiment_results(
-    ctx: Context, events: EventStore, ref: str, *, segment: str | None = None
+    ctx: Context,
+    events: EventStore,
+    ref: str,
+    *,
+    segment: str | None = None,
+    prior: Prior | None = None,
 ) -> ExperimentResults:
     """The results of experiment ``ref`` as of now, broken down by ``segment`` if given.
+
+    ``prior`` is the Bayesian prior of this analysis (``stats.parse_prior``; Jeffreys' Beta
+    for proportions and a flat prior on the relative effect when None). It sets the chance
+    to win, credible interval and expected losses of every comparison row, which state it.
 
     Raises:
         NotFound: no such experiment, or a custom metric it names is not defined.
@@ -86,6 +97,7 @@ def experiment_results(
         for m in compared
     }
     tests = record_looks(ctx, experiment, tests)
+    tests = _with_prior(tests, prior or DEFAULT_PRIOR)
     reported = [experiment.primary_metric, *experiment.secondary_metrics]
     pairs = [(t.name, m) for m in reported for t in experiment.treatments]
     fixed, valid, corrections = _adjusted(experiment, pairs, [tests[p].arm for p in pairs])
@@ -104,7 +116,7 @@ def experiment_results(
             valid_adjusted=v,
             significant=significance[(t, m)],
             cuped=tests[(t, m)].cuped,
-        ).model_copy(update={"correction": c})
+        ).model_copy(update={"correction": c, **_bayesian_fields(tests[(t, m)].arm)})
         for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
     primary_novelty = novelty_checks(ctx, events, setup)
@@ -152,6 +164,30 @@ def experiment_results(
         decisions=verdict.decisions,
         bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
+
+
+def _with_prior(
+    tests: dict[tuple[str, str], MetricTest], prior: Prior
+) -> dict[tuple[str, str], MetricTest]:
+    """Each arm's Bayesian view under the analysis's prior, before any verdict reads it."""
+    return {
+        pair: replace(
+            test,
+            arm=replace(test.arm, bayesian=bayesian_for_comparison(test.arm.comparison, prior)),
+        )
+        for pair, test in tests.items()
+    }
+
+
+def _bayesian_fields(arm: Arm) -> dict[str, object]:
+    """The row's Bayesian fields beyond prob_beat_control and expected_loss."""
+    bayesian = arm.bayesian
+    low, high = bayesian.relative_credible_interval
+    return {
+        "prior": bayesian.prior or None,
+        "credible_interval": (finite(low), finite(high)),
+        "relative_expected_loss": finite(bayesian.relative_expected_loss_treatment),
+    }
 
 
 def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> list[BanditArm]:

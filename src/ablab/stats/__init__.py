@@ -17,7 +17,12 @@ Examples:
 
 from ablab.stats._validation import Alternative
 from ablab.stats.bandit import thompson_weights
-from ablab.stats.bayesian import bayesian_from_comparison, bayesian_means, bayesian_proportions
+from ablab.stats.bayesian import (
+    bayesian_for_comparison,
+    bayesian_from_comparison,
+    bayesian_means,
+    bayesian_proportions,
+)
 from ablab.stats.best_arm import probability_best_means, probability_best_proportions
 from ablab.stats.cuped import cuped_test
 from ablab.stats.intervals import mean_interval, ratio_interval
@@ -88,6 +93,7 @@ __all__ = [
     "TrendPattern",
     "adjust_p_values",
     "always_valid_p_values",
+    "bayesian_for_comparison",
     "bayesian_from_comparison",
     "bayesian_means",
     "bayesian_proportions",

@@ -32,11 +32,16 @@ from ablab.stats._posteriors import (
 from ablab.stats._validation import check_alpha
 from ablab.stats.lift import relative_lift_parts
 from ablab.stats.moments import Moments
-from ablab.stats.priors import FLAT, JEFFREYS, BetaPrior, NormalPrior
+from ablab.stats.priors import FLAT, JEFFREYS, BetaPrior, NormalPrior, Prior
 from ablab.stats.proportions import check_binary
 from ablab.stats.results import NAN_INTERVAL, BayesianResult, ComparisonResult, Status
 
-__all__ = ["bayesian_from_comparison", "bayesian_means", "bayesian_proportions"]
+__all__ = [
+    "bayesian_for_comparison",
+    "bayesian_from_comparison",
+    "bayesian_means",
+    "bayesian_proportions",
+]
 
 
 def _unavailable(
@@ -365,3 +370,41 @@ def bayesian_means(
         )
     arms = (control_mean, control_error, treatment_mean, treatment_error)
     return _effect_or_zero_baseline(arms, prior=prior, alpha=level)
+
+
+PROPORTION_METHOD = "two_proportion_z_test"
+
+
+def bayesian_for_comparison(comparison: ComparisonResult, prior: Prior) -> BayesianResult:
+    """The Bayesian view of a comparison under ``prior``, the model chosen by its method.
+
+    A two-proportion comparison carries its counts (each arm's rate times its units, exact
+    in floating point below 2**52 units): it gets the Beta model with ``prior.proportions``.
+    Any other comparison gets the effect model with ``prior.effect``.
+
+    The credible interval is the equal-tailed one at ``1 - 2 alpha`` (90% at alpha 0.05):
+    its bounds are the lift's ``alpha`` and ``1 - alpha`` quantiles, so it excludes 0
+    exactly when the chance to win is above ``1 - alpha`` or below ``alpha``, the Bayesian
+    verdict's thresholds. A 95% interval beside a 95% threshold would contradict the
+    verdict whenever the chance lies between 95% and 97.5%.
+
+    Examples:
+        >>> from ablab.stats import Moments, parse_prior, two_proportion_z_test
+        >>> comparison = two_proportion_z_test(
+        ...     Moments.from_successes(100, 1000), Moments.from_successes(125, 1000)
+        ... )
+        >>> result = bayesian_for_comparison(comparison, parse_prior("uniform"))
+        >>> result.method, round(result.probability_to_beat_control, 4)
+        ('beta_binomial', 0.9614)
+    """
+    tails = 2.0 * comparison.alpha if comparison.alpha < 0.5 else comparison.alpha
+    if comparison.method != PROPORTION_METHOD:
+        return bayesian_from_comparison(comparison, prior=prior.effect, alpha=tails)
+    control, treatment = (
+        Moments.from_successes(round(value * units), units) if units else Moments.empty()
+        for value, units in (
+            (comparison.control_value, comparison.control_units),
+            (comparison.treatment_value, comparison.treatment_units),
+        )
+    )
+    return bayesian_proportions(control, treatment, prior=prior.proportions, alpha=tails)

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ablab.contract.analysis import format_probability
 from ablab.domain.keys import Scope
 from ablab.server.routers.access import AUDIT_LOG_SCOPE
 
@@ -63,6 +64,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(number=_number, percent=_percent, interval=_interval, when=_when, p=_p)
+    # One formatting of probabilities for the console and the CLI: ">99.9%", never "100.0%".
+    env.filters["probability"] = format_probability
     return env
 
 

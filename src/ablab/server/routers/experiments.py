@@ -30,6 +30,7 @@ from ablab.services.decision import decision_of
 from ablab.services.guard import analyze_experiment
 from ablab.services.results import experiment_results
 from ablab.services.timeseries import experiment_timeseries
+from ablab.stats.priors import parse_prior
 
 router = APIRouter(
     prefix="/v1/experiments",
@@ -150,10 +151,22 @@ async def results(
     principal: ReadCaller,
     state: StateDep,
     segment: Annotated[str | None, Query(max_length=64)] = None,
+    prior: Annotated[
+        list[str] | None,
+        Query(
+            max_length=64,
+            description="Bayesian prior of this analysis, repeatable: jeffreys (default), "
+            "uniform or beta:A,B for proportions; flat (default) or normal:M,V on the "
+            "relative effect",
+        ),
+    ] = None,
 ) -> ExperimentResults:
     """The results as of now (a read: the background monitor takes the automatic actions)."""
     ctx = context_of(principal, state)
-    return await run_in_threadpool(experiment_results, ctx, state.events, ref, segment=segment)
+    chosen = parse_prior(prior) if prior else None
+    return await run_in_threadpool(
+        experiment_results, ctx, state.events, ref, segment=segment, prior=chosen
+    )
 
 
 @router.post("/{ref}/analyze")
