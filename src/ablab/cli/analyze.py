@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
-from ablab.contract.analysis import AnalysisReport
+from ablab.contract.analysis import AnalysisReport, format_probability
 from ablab.domain.experiments import AnalysisMethod
 from ablab.services.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
 from ablab.store.unit_files import DuckDBUnitTableReader
@@ -135,7 +135,7 @@ def render_report(report: AnalysisReport) -> None:
         ("Holm-adjusted p", [_number(c.adjusted_p_value, 3) for c in report.comparisons]),
         ("Always-valid p", [_number(c.always_valid_p_value, 3) for c in report.comparisons]),
         ("mSPRT log-LR", [_number(c.msprt_log_lr, 3) for c in report.comparisons]),
-        ("P(beat control)", [_number(c.prob_beat_control, 3) for c in report.comparisons]),
+        ("P(beat control)", [format_probability(c.prob_beat_control) for c in report.comparisons]),
         (
             "Significant",
             [
