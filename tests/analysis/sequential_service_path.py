@@ -11,6 +11,7 @@ as a false positive when any of its looks calls the primary comparison significa
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 from dataclasses import dataclass, replace
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--looks", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dump", help="write each experiment's first significant look here")
     arguments = parser.parse_args()
     run = run_in_temporary_stores(
         experiments=arguments.experiments,
@@ -183,6 +185,8 @@ def main() -> None:
         batch=arguments.batch,
         seed=arguments.seed,
     )
+    if arguments.dump:
+        Path(arguments.dump).write_text(json.dumps(run.first_significant_look), encoding="utf-8")
     error = math.sqrt(run.rate * (1 - run.rate) / run.experiments)
     print(
         f"A/A through the service path: {run.false_positives}/{run.experiments} experiments "
