@@ -33,7 +33,10 @@ is the running intersection of ``{theta : Lambda_n(theta) < 1/alpha}`` over the 
 
 Because the p-value and the interval come from the same ``Lambda_n(theta)`` at the same
 looks, ``p < alpha`` exactly when ``theta0`` lies outside the running intersection: the
-significance flag and the interval shown beside it cannot disagree. For two arms of ``n``
+significance flag and the interval shown beside it cannot disagree. The intersection can
+come out empty (its bounds cross) only when every difference has been rejected at some look,
+an event of probability at most alpha when the model holds; the test is then significant.
+For two arms of ``n``
 units with variance ``sigma**2``, ``V_n = 2 sigma**2 / n`` recovers the two-stream form of
 Johari et al.; passing the estimated variance lets unequal arms, ratio metrics and CUPED
 plug in unchanged.
