@@ -254,3 +254,15 @@ def test_misuse_raises(keyword: str, value: object) -> None:
             Moments.from_successes(1, 2), Moments.from_successes(1, 2), **{keyword: value}
         )  # type: ignore[arg-type]
     assert keyword in raised.value.details
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+def test_a_one_sided_test_at_alpha_one_half_bounds_at_the_estimate(alternative: str) -> None:
+    """At alpha = 0.5 the one-sided critical value is 0: each bound is the estimate itself."""
+    control, treatment = Moments.from_successes(6, 10), Moments.from_successes(9, 10)
+    result = two_proportion_z_test(control, treatment, alternative=alternative, alpha=0.5)
+    finite = result.absolute_ci[0] if alternative == "greater" else result.absolute_ci[1]
+    assert finite == pytest.approx(result.absolute_lift, abs=1e-12)
+    relative = result.relative_ci[0] if alternative == "greater" else result.relative_ci[1]
+    assert relative == pytest.approx(result.relative_lift, abs=1e-12)
+    assert result.significant == (result.p_value < 0.5)

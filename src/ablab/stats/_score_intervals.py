@@ -278,6 +278,9 @@ def _root(
     answer), so that Brent's method starts from a narrow bracket.
     """
 
+    if target == 0.0:
+        return estimate  # a one-sided test at alpha = 0.5: the bound is the estimate itself
+
     def shifted(x: float) -> float:
         return function(x) - target
 
