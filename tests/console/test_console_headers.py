@@ -63,9 +63,9 @@ def seed(console: Console) -> None:
     llm.create_task(ctx, task)
     spec = LlmExperimentCreate(name="tuning", steps=["writer"], tasks=["echo"])
     llm.create_llm_experiment(ctx, spec)
-    for name, parent in (("hot", None), ("hotter", "hot")):
+    for name, parent, value in (("hot", None, 0.9), ("hotter", "hot", 1.2)):
         variant = LlmVariantCreate(
-            name=name, step="writer", parameter=Parameter.TEMPERATURE, value=0.9, parent=parent
+            name=name, step="writer", parameter=Parameter.TEMPERATURE, value=value, parent=parent
         )
         llm.add_variant(ctx, "tuning", variant)
 

@@ -313,15 +313,24 @@ class Case:
     body: Any  # None: no body
 
 
+def _as_url_text(label: str, value: Any) -> Any:
+    """A bad value as a URL can carry it: a URL has no room for a megabyte (10,000
+    characters stand in), and NaN or 1e400 are text there."""
+    if isinstance(value, list):
+        return [_as_url_text(label, item) for item in value]
+    if label == "a million characters":
+        return "x" * 10_000
+    return repr(value) if isinstance(value, float | Raw) else value
+
+
 def cases(op: Operation, base: dict[str, Any] | None) -> Iterator[Case]:
     for name, schema in op.query.items():
         for label, value in bad_values(name, schema):
-            if label in ("7", "true", "'50'"):
+            # A repeated parameter (a list) is judged by its item, as a single one is.
+            item_label = label.removeprefix("an item: ")
+            if item_label in ("7", "true", "'50'") or label == "an object":
                 continue  # a URL's values are all text: "50" is a number there
-            # A URL has no room for a megabyte; NaN and 1e400 are text there.
-            text = "x" * 10_000 if label == "a million characters" else value
-            text = repr(text) if isinstance(text, float | Raw) else text
-            yield Case(name, label, {name: text}, base)
+            yield Case(name, label, {name: _as_url_text(item_label, value)}, base)
     if op.body is None:
         return
     properties = resolve(op.body).get("properties", {})
