@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import settings
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from ablab.services.context import Context
 from ablab.services.projects import ensure_project
-from ablab.store.metadata import SqlMetadataStore, open_metadata_store
+from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
 from ablab.store.metadata.tables import Base
 
 # One process starts many servers here: frozen start-up objects would pile up (settings.py).
@@ -57,6 +58,35 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_postgres_database(postgres_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside ``postgres_url``'s, dropped afterwards."""
+    base, _, _ = postgres_url.rpartition("/")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database without any table: a new SQLite file or PostgreSQL database
+    (foreign keys on, as the store has them), for the migration tests."""
+    if request.param == "sqlite":
+        store = open_metadata_store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
+        yield store.engine
+        store.close()
+        return
+    with scratch_postgres_database(request.getfixturevalue("postgres_url"), "ablab_empty") as url:
+        store = open_metadata_store(metadata_url(tmp_path, url), migrate=False)
+        yield store.engine
+        store.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console
 from tests.console.test_console_access import signed_in
+from tests.conversion_test import send_conversion_test
 
 
 def test_the_analysis_shows_the_interval_its_level_looks_and_tuning(console: Console) -> None:
     api = console.api()
-    metric = {"name": "converted", "aggregation": "any", "kind": "proportion"}
-    assert api.post("/v1/metrics", json=metric).status_code == 201
-    body = {"name": "checkout", "primary_metric": "converted", "sequential_tuning_units": 2500,
-            "variants": [{"name": "control", "weight": 50, "is_control": True},
-                         {"name": "treatment", "weight": 50}]}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
-    stamp = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    events: list[dict[str, Any]] = []
-    for variant, converted in (("control", 60), ("treatment", 140)):
-        for i in range(400):
-            unit = f"{variant}-{i}"
-            events.append({"event_id": f"x-{unit}", "type": "exposure", "experiment": "checkout",
-                           "unit_id": unit, "variant": variant, "timestamp": stamp})  # fmt: skip
-            if i < converted:
-                events.append({"event_id": f"m-{unit}", "type": "metric", "unit_id": unit,
-                               "experiment": "checkout", "name": "converted", "value": 1,
-                               "timestamp": stamp})  # fmt: skip
-    assert api.post("/v1/events", json={"events": events}).status_code == 200
+    arms = {"control": (400, 60), "treatment": (400, 140)}
+    send_conversion_test(api, arms, sequential_tuning_units=2500)
     console.server.state.event_log.flush()
     client, token = signed_in(console, Scope.WRITE)
     assert (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console
 from tests.console.test_console_access import signed_in
+from tests.conversion_test import send_conversion_test
 
 
 def _form(token: str, **fields: str) -> dict[str, Any]:
@@ -48,25 +48,8 @@ def test_the_new_form_sets_the_mde_and_the_maximum_duration(console: Console) ->
 def test_a_conversion_test_shows_its_units_not_zero_exposures(console: Console) -> None:
     """About 400 units per arm with exposures and conversions, no predictions."""
     api = console.api()
-    metric = {"name": "converted", "aggregation": "any", "kind": "proportion"}
-    assert api.post("/v1/metrics", json=metric).status_code == 201
-    body = {"name": "checkout", "primary_metric": "converted", "max_duration_days": 30,
-            "variants": [{"name": "control", "weight": 50, "is_control": True},
-                         {"name": "treatment", "weight": 50}]}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201, body
-    stamp = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    events: list[dict[str, Any]] = []
-    for variant, units, converted in (("control", 400, 60), ("treatment", 404, 72)):
-        for i in range(units):
-            unit = f"{variant}-{i}"
-            events.append({"event_id": f"x-{unit}", "type": "exposure", "experiment": "checkout",
-                           "unit_id": unit, "variant": variant, "timestamp": stamp})  # fmt: skip
-            if i < converted:
-                events.append({"event_id": f"m-{unit}", "type": "metric", "unit_id": unit,
-                               "experiment": "checkout", "name": "converted", "value": 1,
-                               "timestamp": stamp})  # fmt: skip
-    stored = api.post("/v1/events", json={"events": events})
-    assert stored.status_code == 200, stored.text
+    arms = {"control": (400, 60), "treatment": (404, 72)}
+    send_conversion_test(api, arms, max_duration_days=30)
     console.server.state.event_log.flush()
     client, token = signed_in(console, Scope.WRITE)
     analysed = client.post("/experiments/checkout/analyze", data={"csrf_token": token})

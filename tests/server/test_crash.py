@@ -15,11 +15,9 @@ PostgreSQL:
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +29,7 @@ import psycopg
 import pytest
 
 from ablab.store.metadata import metadata_url, open_metadata_store
-from tests.conftest import DEFAULT_POSTGRES_URL
+from tests.conftest import scratch_postgres_database
 from tests.gateway.model_server import ModelServer
 from tests.server.conftest import ADMIN_KEY
 from tests.server.processes import ServeProcess, serve_environment, start_serve
@@ -71,17 +69,9 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         home = tmp_path / "home"
         yield Stores(serve_environment(), home, f"sqlite:///{home / 'ablab.db'}", None)
         return
-    request.getfixturevalue("postgres_url")  # skips, or fails under CI, when none answers
-    admin = os.environ.get("ABLAB_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    name = f"ablab_crash_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = f"{admin.rpartition('/')[0]}/{name}"
-    try:
+    postgres_url = request.getfixturevalue("postgres_url")  # skips, or fails under CI
+    with scratch_postgres_database(postgres_url, "ablab_crash") as url:
         yield Stores(serve_environment(database_url=url, events_url=url), tmp_path, url, url)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from ablab import Client
 from ablab.domain.keys import Scope
 from ablab.errors import ValidationError
+from tests.conversion_test import send_conversion_test
 from tests.server.conftest import Project
 from tests.stats._bayes_references import beta_chance_to_win, beta_relative_quantile
 from tests.stats._stats_references import beta_probability_exact
@@ -20,26 +20,8 @@ CONTROL, TREATMENT = (400, 60), (404, 78)
 
 def _conversion_test(project: Project) -> None:
     api = project.http()
-    metric = {"name": "converted", "aggregation": "any", "kind": "proportion"}
-    assert api.post("/v1/metrics", json=metric).status_code == 201
-    body = {"name": "checkout", "primary_metric": "converted", "analysis_method": "bayesian",
-            "variants": [{"name": "control", "weight": 50, "is_control": True},
-                         {"name": "treatment", "weight": 50}]}  # fmt: skip
-    created = api.post("/v1/experiments", json=body)
-    assert created.status_code == 201, created.text
-    stamp = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    events: list[dict[str, Any]] = []
-    for variant, (units, converted) in (("control", CONTROL), ("treatment", TREATMENT)):
-        for i in range(units):
-            unit = f"{variant}-{i}"
-            events.append({"event_id": f"x-{unit}", "type": "exposure", "experiment": "checkout",
-                           "unit_id": unit, "variant": variant, "timestamp": stamp})  # fmt: skip
-            if i < converted:
-                events.append({"event_id": f"m-{unit}", "type": "metric", "unit_id": unit,
-                               "experiment": "checkout", "name": "converted", "value": 1,
-                               "timestamp": stamp})  # fmt: skip
-    stored = api.post("/v1/events", json={"events": events})
-    assert stored.status_code == 200, stored.text
+    arms = {"control": CONTROL, "treatment": TREATMENT}
+    send_conversion_test(api, arms, analysis_method="bayesian")
     project.server.state.event_log.flush()
 
 

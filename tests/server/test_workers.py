@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from ablab.store.events import PostgresEventStore
+from tests.conftest import scratch_postgres_database
 from tests.server.conftest import ADMIN_KEY
 from tests.server.processes import launch_serve, serve_environment
 
@@ -34,13 +35,8 @@ BATCH = 500
 @pytest.fixture
 def fresh_database(postgres_url: str) -> Iterator[str]:
     """A database of its own, empty: the workers start on a store nobody has migrated."""
-    base, _, session_database = postgres_url.rpartition("/")
-    name = f"{session_database}_workers_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{base}/{name}"
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres_database(postgres_url, "ablab_workers") as url:
+        yield url
 
 
 class Server:

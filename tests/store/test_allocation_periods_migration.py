@@ -8,13 +8,9 @@ who made each change and why.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect
@@ -24,31 +20,17 @@ from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.projects import Project
 from ablab.services.audit import experiment_snapshot
-from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
+from ablab.store.metadata import SqlMetadataStore
 from ablab.store.metadata.migrate import HEAD_REVISION, alembic_config, current_revision
 
 T0 = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+@pytest.fixture
+def old_store(empty_database: Engine) -> Engine:
     """An engine on a new database migrated to 0009, the revision before the table."""
-    if request.param == "sqlite":
-        store = open_metadata_store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
-        command.upgrade(alembic_config(store.engine), "0009")
-        yield store.engine
-        store.close()
-        return
-    base, _, _ = request.getfixturevalue("postgres_url").rpartition("/")
-    name = f"ablab_periods_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    store = open_metadata_store(metadata_url(tmp_path, f"{base}/{name}"), migrate=False)
-    command.upgrade(alembic_config(store.engine), "0009")
-    yield store.engine
-    store.close()
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    command.upgrade(alembic_config(empty_database), "0009")
+    return empty_database
 
 
 def experiment(experiment_id: str, *, started: bool = True, control: float = 50.0) -> Experiment:

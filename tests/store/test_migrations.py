@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 
 from ablab.services.llm_runs import recover_interrupted
-from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
+from ablab.store.metadata import SqlMetadataStore, open_metadata_store
 from ablab.store.metadata.migrate import (
     HEAD_REVISION,
     alembic_config,
@@ -69,25 +65,6 @@ def test_event_tables_in_the_same_database_are_not_alembics(
     finally:
         with metadata_store.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE someone_elses_events")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a database without any table: a new SQLite file or PostgreSQL database."""
-    if request.param == "sqlite":
-        store = open_metadata_store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
-        yield store.engine
-        store.close()
-        return
-    base, _, _ = request.getfixturevalue("postgres_url").rpartition("/")
-    name = f"ablab_migration_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    store = open_metadata_store(metadata_url(tmp_path, f"{base}/{name}"), migrate=False)
-    yield store.engine
-    store.close()
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_0007_keeps_the_first_of_two_rollouts_in_progress(empty_database: Engine) -> None:
