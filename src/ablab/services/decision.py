@@ -59,7 +59,7 @@ __all__ = [
     "COUNT_WORDS",
     "Verdict",
     "decision_of",
-    "public",
+    "decision_public",
     "rule_count",
     "unit_counts",
     "verdict_of",
@@ -185,14 +185,15 @@ def verdict_of(
         duration = _duration(experiment, run, plans, primary_arms, shadow_mode=False)
     status, winner = experiment.status, experiment.winner
     return Verdict(
-        recommendation=public(within_status(overall, status, winner)),
-        decisions=[public(within_status(r, status, winner)) for r in recommendations],
+        recommendation=decision_public(within_status(overall, status, winner)),
+        decisions=[decision_public(within_status(r, status, winner)) for r in recommendations],
         min_samples_rule=rule,
         duration=duration,
     )
 
 
-def public(recommendation: Recommendation) -> DecisionPublic:
+def decision_public(recommendation: Recommendation) -> DecisionPublic:
+    """A recommendation as the results contract shows it."""
     return DecisionPublic(
         action=recommendation.action.value,
         decision=recommendation.decision.value,

@@ -119,18 +119,7 @@ def compare_with_baseline(
     for only_baseline, only_variant, pairs in tables:
         alone = mcnemar_score_test(only_baseline, only_variant, pairs, alpha=alpha)
         if math.isnan(alone.p_value):
-            compared.append(
-                LlmMcNemar(
-                    pairs=pairs,
-                    only_baseline_passed=only_baseline,
-                    only_variant_passed=only_variant,
-                    difference=None,
-                    ci=(None, None),
-                    p_value=None,
-                    adjusted_p_value=None,
-                    significant=False,
-                )
-            )
+            compared.append(_untested(pairs, only_baseline, only_variant))
             continue
         adjusted = mcnemar_score_test(only_baseline, only_variant, pairs, alpha=alpha / family)
         compared.append(
@@ -275,8 +264,13 @@ def _paired_table(
         theirs = _majority(*baseline[task][:2])
         only_baseline += theirs and not mine
         only_variant += mine and not theirs
+    return _untested(len(shared), only_baseline, only_variant)
+
+
+def _untested(pairs: int, only_baseline: int, only_variant: int) -> LlmMcNemar:
+    """The counts of a comparison that has no test (no discordant pair, or no pair)."""
     return LlmMcNemar(
-        pairs=len(shared),
+        pairs=pairs,
         only_baseline_passed=only_baseline,
         only_variant_passed=only_variant,
         difference=None,

@@ -31,13 +31,11 @@ from pathlib import Path
 from ablab.contract.analysis import (
     AnalysisReport,
     CupedPublic,
-    DecisionPublic,
     SrmPublic,
     VariantFigures,
 )
 from ablab.domain.decisions import (
     DecisionThresholds,
-    Recommendation,
     decide,
     decide_overall,
 )
@@ -55,6 +53,7 @@ from ablab.services.comparisons import (
     oriented_lift,
     planned_units_reached,
 )
+from ablab.services.decision import decision_public
 from ablab.services.ports import UnitTable, UnitTableReader
 from ablab.stats import (
     CovariateMoments,
@@ -222,8 +221,8 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
         ],
         comparisons=comparisons,
         srm=srm,
-        recommendation=_decision_public(overall),
-        decisions=[_decision_public(r) for r in recommendations],
+        recommendation=decision_public(overall),
+        decisions=[decision_public(r) for r in recommendations],
     )
 
 
@@ -284,15 +283,6 @@ def _figures(
         mean=finite(plain.mean) if plain.n else None,
         ci=interval(mean_interval(plain, alpha=alpha)),
         weight=weight,
-    )
-
-
-def _decision_public(recommendation: Recommendation) -> DecisionPublic:
-    return DecisionPublic(
-        action=recommendation.action.value,
-        decision=recommendation.decision.value,
-        variant=recommendation.variant,
-        reason=recommendation.reason,
     )
 
 
