@@ -14,7 +14,8 @@ events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> d
   in the metadata store (``sequential_looks.record_looks``).
 - SRM judges the units first seen in each allocation period against that period's
   weights, with each arm's exact count distribution (``stats.exact_sample_ratio_mismatch``).
-- Guardrails: absolute thresholds and non-inferiority margins (``guardrails``).
+- Guardrails: absolute thresholds, and non-inferiority margins judged by one-sided
+  always-valid tests carried over the looks like the comparisons' (``guardrails``).
 - Novelty and primacy: the primary metric's lift, day by day from each day's events, is
   tested for a trend (``novelty``); each primary comparison carries the check.
 """
@@ -40,7 +41,7 @@ from ablab.services.comparisons import (
 )
 from ablab.services.context import Context
 from ablab.services.decision import rule_count, unit_counts, verdict_of
-from ablab.services.guardrails import evaluate_guardrails
+from ablab.services.guardrails import evaluate_guardrails, margin_tests
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
 from ablab.services.metric_tests import MetricTest, compare_variants, metric_sums, metric_value
 from ablab.services.novelty import novelty_checks, with_novelty
@@ -96,7 +97,9 @@ def experiment_results(
         for t in experiment.treatments
         for m in compared
     }
-    tests = record_looks(ctx, experiment, tests)
+    margins = margin_tests(setup, per_variant)
+    looked = record_looks(ctx, experiment, tests | margins)
+    tests = {pair: looked[pair] for pair in tests}
     tests = _with_prior(tests, prior or DEFAULT_PRIOR)
     reported = [experiment.primary_metric, *experiment.secondary_metrics]
     pairs = [(t.name, m) for m in reported for t in experiment.treatments]
@@ -127,7 +130,7 @@ def experiment_results(
         # Everyone is served the control in shadow mode: the split does not apply.
         srm = srm.model_copy(update={"p_value": None, "mismatch": False})
     guardrails = evaluate_guardrails(
-        experiment, variants, {pair: test.arm for pair, test in tests.items()}
+        experiment, variants, {pair: looked[pair].arm for pair in margins}
     )
     primary = experiment.primary_metric
     definition = setup.definitions[primary]

@@ -25,18 +25,25 @@ from ablab.contract.results import GuardrailResult
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.experiments import Experiment
 from ablab.domain.limits import check_text
-from ablab.domain.metrics import CustomMetric, MetricKind
+from ablab.domain.metrics import CustomMetric
 from ablab.domain.rollouts import Rollout, RolloutAction, RolloutStatus, apply_rollout_action
 from ablab.errors import Conflict, InvalidTransition, NotFound
 from ablab.services.audit import record
+from ablab.services.comparisons import Arm
 from ablab.services.context import Context
-from ablab.services.guardrails import describe, evaluate_guardrails
+from ablab.services.guardrails import describe, evaluate_guardrails, margin_tests
 from ablab.services.metric_request import AnalysisSetup
-from ablab.services.metric_tests import compare_variants
 from ablab.services.metrics import resolve_metrics
-from ablab.services.ports import AlertSink, EventStore, MetadataSession, MetricRequest
+from ablab.services.ports import (
+    AlertSink,
+    EventStore,
+    MetadataSession,
+    MetricRequest,
+    VariantSums,
+)
 from ablab.services.results import variant_results, variant_sums
 from ablab.services.rollout_start import rollout_snapshot
+from ablab.services.sequential_looks import record_looks
 
 __all__ = [
     "RolloutStep",
@@ -157,15 +164,10 @@ def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, 
     setup = AnalysisSetup(view, definitions, request)
     per_variant = variant_sums(view, events.metric_sums(request))
     control, winner = view.control.name, experiment.winner
-    arms = {
-        (winner, metric): compare_variants(
-            setup, metric, per_variant[control], per_variant[winner]
-        ).arm
-        for metric, definition in definitions.items()
-        if definition.kind is not MetricKind.QUANTILE
-    }
     variants = [variant_results(setup, v.name, per_variant[v.name]) for v in view.variants]
-    guardrails = evaluate_guardrails(view, variants, arms)
+    guardrails = evaluate_guardrails(
+        view, variants, _step_margins(ctx, view, rollout, setup, per_variant)
+    )
     units = {
         rollout.previous_version: per_variant[control].seen,
         rollout.version: per_variant[winner].seen,
@@ -222,6 +224,27 @@ def _require(session: MetadataSession, ctx: Context, rollout_id: str) -> Rollout
     if found is None:
         raise NotFound(f"unknown rollout {rollout_id!r}", details={"rollout": rollout_id})
     return found
+
+
+def _step_margins(
+    ctx: Context,
+    view: Experiment,
+    rollout: Rollout,
+    setup: AnalysisSetup,
+    per_variant: dict[str, VariantSums],
+) -> dict[tuple[str, str], Arm]:
+    """The step's relative-guardrail tests, carried over this step's checks.
+
+    Every check of a step is a look at the same data (the step's units since it began),
+    so the monitor checking each minute must not inflate false rollbacks: the tests are
+    kept like an experiment's, under the experiment, with the rollout and step in place
+    of the treatment, and start afresh with each step.
+    """
+    winner = view.treatments[0].name
+    step = f"rollout {rollout.id} step {rollout.step}"
+    tests = margin_tests(setup, per_variant)
+    looked = record_looks(ctx, view, {(step, key): test for (_, key), test in tests.items()})
+    return {(winner, key): looked[(step, key)].arm for (_, key) in tests}
 
 
 def _step_view(experiment: Experiment, rollout: Rollout) -> Experiment:

@@ -139,6 +139,15 @@ class Moments:
             return NotImplemented
         return Moments(self.n + other.n, self.sum + other.sum, self.sum_sq + other.sum_sq)
 
+    def scaled(self, factor: float) -> Moments:
+        """The statistics of ``factor * x``: the sum times ``factor``, squares times its square.
+
+        Examples:
+            >>> Moments(2, 3.0, 5.0).scaled(2.0)
+            Moments(n=2, sum=6.0, sum_sq=20.0)
+        """
+        return Moments(self.n, factor * self.sum, factor * factor * self.sum_sq)
+
     @property
     def mean(self) -> float:
         """The arithmetic mean; NaN when there are no units."""
@@ -224,6 +233,26 @@ denominator_sum_sq=20.0, numerator_denominator_sum=14.0)
             self.denominator_sum + other.denominator_sum,
             self.denominator_sum_sq + other.denominator_sum_sq,
             self.numerator_denominator_sum + other.numerator_denominator_sum,
+        )
+
+    def scaled_numerator(self, factor: float) -> RatioMoments:
+        """The sums of the ratio ``factor * y / x``: ``y``'s sums scaled, ``x``'s kept.
+
+        The ratio and its delta-method standard error scale by ``factor`` (``|factor|``),
+        which is how a margin such as "at most 10% above the control" becomes a test of
+        ``treatment - 1.1 * control`` against 0.
+
+        Examples:
+            >>> RatioMoments(2, 3.0, 5.0, 4.0, 8.0, 6.0).scaled_numerator(2.0).ratio
+            1.5
+        """
+        return RatioMoments(
+            self.n,
+            factor * self.numerator_sum,
+            factor * factor * self.numerator_sum_sq,
+            self.denominator_sum,
+            self.denominator_sum_sq,
+            factor * self.numerator_denominator_sum,
         )
 
     @property

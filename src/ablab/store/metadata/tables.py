@@ -391,7 +391,8 @@ class SequentialStateRow(Base):
     experiment_id: Mapped[str] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
     )
-    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A metric's name, or a guardrail's test such as ``latency_ms<=+10%:harm``.
+    metric: Mapped[str] = mapped_column(String(128), primary_key=True)
     variant: Mapped[str] = mapped_column(String(128), primary_key=True)
     tuning_units: Mapped[int | None]
     level: Mapped[float | None]
