@@ -31,16 +31,15 @@ from ablab.domain.sequential import DEFAULT_TUNING_UNITS, SequentialDesign, Sequ
 from ablab.stats import (
     BayesianResult,
     ComparisonResult,
-    Moments,
     SequentialResult,
     Status,
-    bayesian_from_comparison,
-    bayesian_proportions,
+    bayesian_for_comparison,
     mixing_variance_for_tuning_units,
     msprt,
     sample_size_means,
     sequential_rho,
 )
+from ablab.stats.priors import DEFAULT_PRIOR, Prior
 
 __all__ = [
     "Arm",
@@ -155,25 +154,19 @@ def bonferroni_family(arms: Sequence[Arm]) -> tuple[list[Arm], list[float]]:
 def evaluate(
     comparison: ComparisonResult,
     *,
-    mde: float | None = None,
-    proportions: tuple[Moments, Moments] | None = None,
+    prior: Prior = DEFAULT_PRIOR,
     design: SequentialDesign | None = None,
 ) -> Arm:
     """Add one look's mSPRT and the Bayesian figures to a fixed-horizon comparison.
 
     ``design`` fixes the mixture (default: :func:`default_design`, the comparison's alpha
-    and alternative with the default tuning sample size). ``mde`` (relative, 0.05 is +5%)
-    is accepted for the callers' sake and does not change the mixture (module docstring).
-    ``proportions`` (control, treatment) switches the Bayesian model to Beta-Binomial.
+    and alternative with the default tuning sample size). ``prior`` is the analysis's
+    Bayesian prior: a two-proportion comparison gets the Beta-Binomial model, any other
+    the effect model (``stats.bayesian_for_comparison``), computed once here.
     """
-    del mde  # the mixture is fixed by the tuning sample size, not the MDE
     chosen = default_design(comparison) if design is None else design
     sequential = sequential_look(comparison, chosen)
-    if proportions is not None:
-        bayesian = bayesian_proportions(*proportions)
-    else:
-        bayesian = bayesian_from_comparison(comparison)
-    return Arm(comparison, sequential, bayesian, chosen, 1)
+    return Arm(comparison, sequential, bayesian_for_comparison(comparison, prior), chosen, 1)
 
 
 def is_significant(

@@ -32,6 +32,7 @@ from ablab.stats import (
     two_proportion_z_test,
     welch_t_test,
 )
+from ablab.stats.priors import DEFAULT_PRIOR, Prior
 
 __all__ = [
     "MetricTest",
@@ -90,10 +91,15 @@ def compare_metric(
     mde: float | None,
     cuped: bool,
     covariate_label: str,
+    prior: Prior = DEFAULT_PRIOR,
 ) -> MetricTest:
-    """The fixed-horizon comparison (CUPED when asked and possible), mSPRT and Bayesian."""
+    """The fixed-horizon comparison (CUPED when asked and possible), mSPRT and Bayesian.
+
+    ``mde`` is accepted for the callers' sake: the mixture is fixed by the tuning sample
+    size, not the MDE (``services.comparisons``).
+    """
+    del mde
     adjust = cuped and _covariate_varies(control, treatment)
-    proportions: tuple[Moments, Moments] | None = None
     comparison: ComparisonResult
     if is_ratio(definition):
         if adjust:
@@ -103,11 +109,12 @@ def compare_metric(
     elif adjust:
         comparison = cuped_test(_with_covariate(control), _with_covariate(treatment), alpha=alpha)
     elif definition.kind is MetricKind.PROPORTION:
-        proportions = (_unit_values(control), _unit_values(treatment))
-        comparison = two_proportion_z_test(*proportions, alpha=alpha)
+        comparison = two_proportion_z_test(
+            _unit_values(control), _unit_values(treatment), alpha=alpha
+        )
     else:
         comparison = welch_t_test(_unit_values(control), _unit_values(treatment), alpha=alpha)
-    arm = evaluate(comparison, mde=mde, proportions=proportions)
+    arm = evaluate(comparison, prior=prior)
     if not adjust:
         return MetricTest(arm, None)
     return MetricTest(
@@ -139,9 +146,14 @@ def metric_sums(sums: VariantSums, metric: str) -> RatioCovariateMoments:
 
 
 def compare_variants(
-    setup: AnalysisSetup, metric: str, control: VariantSums, treatment: VariantSums
+    setup: AnalysisSetup,
+    metric: str,
+    control: VariantSums,
+    treatment: VariantSums,
+    *,
+    prior: Prior = DEFAULT_PRIOR,
 ) -> MetricTest:
-    """:func:`compare_metric` with the experiment's settings."""
+    """:func:`compare_metric` with the experiment's settings and the analysis's ``prior``."""
     experiment = setup.experiment
     return compare_metric(
         setup.definitions[metric],
@@ -151,4 +163,5 @@ def compare_variants(
         mde=experiment.mde,
         cuped=experiment.cuped,
         covariate_label=covariate_label(experiment, metric),
+        prior=prior,
     )

@@ -43,7 +43,7 @@ from ablab.services.context import Context
 from ablab.services.decision import rule_count, unit_counts, verdict_of
 from ablab.services.guardrails import evaluate_guardrails, margin_tests
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
-from ablab.services.metric_tests import MetricTest, compare_variants, metric_sums, metric_value
+from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
 from ablab.services.novelty import novelty_checks, with_novelty
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
@@ -51,7 +51,6 @@ from ablab.services.sequential_looks import adjusted_always_valid, record_looks
 from ablab.services.shadow_report import shadow_reports
 from ablab.services.srm_periods import srm_periods
 from ablab.stats import adjust_p_values, exact_sample_ratio_mismatch
-from ablab.stats.bayesian import bayesian_for_comparison
 from ablab.stats.multiplicity import MultiplicityMethod
 from ablab.stats.priors import DEFAULT_PRIOR, Prior
 
@@ -89,10 +88,11 @@ def experiment_results(
     request = replace(segmented.request, segment=None, period_boundaries=boundaries)
     setup = replace(segmented, request=request)
     per_variant = variant_sums(experiment, events.metric_sums(request))
+    chosen = prior or DEFAULT_PRIOR
     compared = compared_metrics(experiment, setup.definitions)
     tests = {
         (t.name, m): compare_variants(
-            setup, m, per_variant[experiment.control.name], per_variant[t.name]
+            setup, m, per_variant[experiment.control.name], per_variant[t.name], prior=chosen
         )
         for t in experiment.treatments
         for m in compared
@@ -100,7 +100,6 @@ def experiment_results(
     margins = margin_tests(setup, per_variant)
     looked = record_looks(ctx, experiment, tests | margins)
     tests = {pair: looked[pair] for pair in tests}
-    tests = _with_prior(tests, prior or DEFAULT_PRIOR)
     reported = [experiment.primary_metric, *experiment.secondary_metrics]
     pairs = [(t.name, m) for m in reported for t in experiment.treatments]
     fixed, valid, corrections = _adjusted(experiment, pairs, [tests[p].arm for p in pairs])
@@ -167,19 +166,6 @@ def experiment_results(
         decisions=verdict.decisions,
         bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
-
-
-def _with_prior(
-    tests: dict[tuple[str, str], MetricTest], prior: Prior
-) -> dict[tuple[str, str], MetricTest]:
-    """Each arm's Bayesian view under the analysis's prior, before any verdict reads it."""
-    return {
-        pair: replace(
-            test,
-            arm=replace(test.arm, bayesian=bayesian_for_comparison(test.arm.comparison, prior)),
-        )
-        for pair, test in tests.items()
-    }
 
 
 def _bayesian_fields(arm: Arm) -> dict[str, object]:

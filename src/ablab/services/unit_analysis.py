@@ -264,8 +264,7 @@ def _compare(
         comparison = welch_t_test(
             plain_control, plain_treatment, alpha=level, alternative=alternative
         )
-    proportions = (plain_control, plain_treatment) if kind == "proportion" else None
-    return evaluate(comparison, mde=options.mde, proportions=proportions)
+    return evaluate(comparison)
 
 
 def _metric_only(moments: CovariateMoments) -> Moments:
