@@ -27,9 +27,10 @@ from ablab.services.events import ingest_events
 from ablab.services.experiments import create_experiment
 from ablab.services.guardrails import margin_tests
 from ablab.services.metric_request import analysis_setup
+from ablab.services.metric_tests import variant_sums
 from ablab.services.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results, variant_sums
+from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_interval, ratio_test
 
 LAUNCH = datetime(2026, 11, 20, tzinfo=UTC)

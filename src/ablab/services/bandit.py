@@ -31,8 +31,8 @@ from ablab.services.allocation_periods import allocation_periods
 from ablab.services.context import Context
 from ablab.services.experiments import get_experiment, update_experiment
 from ablab.services.metric_request import AnalysisSetup, analysis_setup
+from ablab.services.metric_tests import variant_sums
 from ablab.services.ports import EventStore, VariantSums
-from ablab.services.results import variant_sums
 from ablab.stats import thompson_weights
 
 __all__ = [

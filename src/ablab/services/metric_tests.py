@@ -12,9 +12,11 @@ otherwise the plain test runs and the row says no CUPED was applied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ablab.contract.analysis import CupedPublic
+from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.services.comparisons import Arm, evaluate, finite, interval
 from ablab.services.metric_request import AnalysisSetup, Definition, covariate_label
@@ -41,6 +43,7 @@ __all__ = [
     "is_ratio",
     "metric_sums",
     "metric_value",
+    "variant_sums",
 ]
 
 
@@ -165,3 +168,12 @@ def compare_variants(
         covariate_label=covariate_label(experiment, metric),
         prior=prior,
     )
+
+
+def variant_sums(experiment: Experiment, found: Sequence[VariantSums]) -> dict[str, VariantSums]:
+    """The sums of each variant of ``experiment`` (empty ones for a variant without data)."""
+    by_variant = {s.variant: s for s in found if s.segment is None}
+    return {
+        v.name: by_variant.get(v.name) or VariantSums(v.name, None, 0, 0, None, {})
+        for v in experiment.variants
+    }

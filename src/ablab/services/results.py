@@ -23,7 +23,6 @@ events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import replace
 
 from ablab.contract.analysis import SrmPublic
@@ -33,6 +32,7 @@ from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
 from ablab.services.allocation_periods import allocation_periods
+from ablab.services.bandit import successes_and_failures
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
@@ -43,7 +43,12 @@ from ablab.services.context import Context
 from ablab.services.decision import rule_count, unit_counts, verdict_of
 from ablab.services.guardrails import evaluate_guardrails, margin_tests
 from ablab.services.metric_request import AnalysisSetup, Definition, analysis_setup
-from ablab.services.metric_tests import compare_variants, metric_sums, metric_value
+from ablab.services.metric_tests import (
+    compare_variants,
+    metric_sums,
+    metric_value,
+    variant_sums,
+)
 from ablab.services.novelty import novelty_checks, with_novelty
 from ablab.services.ports import EventStore, VariantSums
 from ablab.services.segments import segment_breakdown
@@ -58,7 +63,6 @@ __all__ = [
     "compared_metrics",
     "experiment_results",
     "variant_results",
-    "variant_sums",
     "weight_periods",
 ]
 
@@ -181,8 +185,6 @@ def _bayesian_fields(arm: Arm) -> dict[str, object]:
 
 def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> list[BanditArm]:
     """Each arm's Beta posterior from the primary metric (the bandit's own counts)."""
-    from ablab.services.bandit import successes_and_failures  # bandit imports this module
-
     counts = successes_and_failures(setup, per_variant)
     if counts is None:
         return []
@@ -191,15 +193,6 @@ def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> l
                   weight=v.weight)
         for v in setup.experiment.variants
     ]  # fmt: skip
-
-
-def variant_sums(experiment: Experiment, found: Sequence[VariantSums]) -> dict[str, VariantSums]:
-    """The sums of each variant of ``experiment`` (empty ones for a variant without data)."""
-    by_variant = {s.variant: s for s in found if s.segment is None}
-    return {
-        v.name: by_variant.get(v.name) or VariantSums(v.name, None, 0, 0, None, {})
-        for v in experiment.variants
-    }
 
 
 def compared_metrics(experiment: Experiment, definitions: dict[str, Definition]) -> list[str]:

@@ -33,6 +33,7 @@ from ablab.services.comparisons import Arm
 from ablab.services.context import Context
 from ablab.services.guardrails import describe, evaluate_guardrails, margin_tests
 from ablab.services.metric_request import AnalysisSetup
+from ablab.services.metric_tests import variant_sums
 from ablab.services.metrics import resolve_metrics
 from ablab.services.ports import (
     AlertSink,
@@ -41,7 +42,7 @@ from ablab.services.ports import (
     MetricRequest,
     VariantSums,
 )
-from ablab.services.results import variant_results, variant_sums
+from ablab.services.results import variant_results
 from ablab.services.rollout_start import rollout_snapshot
 from ablab.services.sequential_looks import record_looks
 
