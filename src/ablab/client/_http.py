@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from ablab.client._llm import LlmBackend
+from ablab.client._llm import HttpLlm, LlmBackend
 from ablab.contract.catalogue import (
     AssignmentPublic,
     AuditEntryPublic,
@@ -80,8 +80,6 @@ class HttpBackend:
         )
 
     def llm(self) -> LlmBackend:
-        from ablab.client._llm import HttpLlm
-
         return HttpLlm(self)
 
     # Plumbing
