@@ -2,15 +2,19 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per extra installed: ablab[dev] (which includes ablab[demo]) for everything but
+# `make demo`, which needs only ablab[demo] (scikit-learn).
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install browser lint test test-fast demo bench openapi clean
 
-$(STAMP): pyproject.toml
+# __init__.py holds the version the installed metadata reports.
+$(VENV)/.installed-%: pyproject.toml src/ablab/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
 
 install: $(STAMP)
 
@@ -36,7 +40,7 @@ test: lint browser
 test-fast: install
 	$(BIN)/pytest -m "not slow" -q
 
-demo: install
+demo: $(DEMO_STAMP)
 	$(BIN)/ablab demo
 
 bench: install

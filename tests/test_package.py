@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 
@@ -13,6 +14,11 @@ def test_all_is_sorted_and_every_name_exists() -> None:
     assert ablab.__all__ == sorted(ablab.__all__)
     for name in ablab.__all__:
         assert getattr(ablab, name) is not None
+
+
+def test_the_installed_version_is_the_one_in_ablab() -> None:
+    # pyproject.toml reads it from ablab.__version__, the one place it is written.
+    assert importlib.metadata.version("ablab") == ablab.__version__
 
 
 def test_importing_ablab_loads_no_store_server_or_numerics() -> None:

@@ -5,15 +5,20 @@ traffic of thousands of simulated devices to them through ``POST /v1/predict``, 
 labels arrive, a shadow experiment mirrors 2.0.0 behind 1.0.0, and the results and the
 recommendation are printed. The servers keep running until Ctrl-C (``DEMO_EXIT=1``: exit
 after printing). The work is in :mod:`ablab.cli.demo.run`, imported when the command runs,
-so that every other command starts without scikit-learn and the server.
+so that every other command starts without scikit-learn and the server. scikit-learn comes with
+the ``demo`` extra (``pip install 'ablab[demo]'``); without it the command says so in one line
+and exits with code 2, like ablab's other errors.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from ablab.cli.output import stderr
 
 __all__ = ["demo"]
 
@@ -33,6 +38,17 @@ def demo(
     ] = 40.0,
 ) -> None:
     """Run a real two-model experiment on embedded stores and print its results."""
+    try:
+        importlib.import_module("sklearn")
+    except ImportError as exc:
+        # Also a broken install (a missing compiled library), whose reason may run over
+        # several lines: its first line is kept.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        stderr.print(
+            f"error: ablab demo needs scikit-learn ({reason}): pip install 'ablab[demo]'",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
     from ablab.cli.demo.run import Waves, run_demo
 
     run_demo(home, devices, port, Waves(waves, wave_gap))
