@@ -3,7 +3,7 @@
 Every backend answers ``await backend.predict(features)`` with the model's prediction or
 raises :class:`BackendError`. HTTP backends share one aiohttp session (one connection
 pool for every model server): measured here, a FastAPI proxy on aiohttp's client served
-about 4,800 requests/s where httpx's AsyncClient managed about 1,000 (PERF_NOTES).
+about 4,900 requests/s where httpx's AsyncClient managed 750 to 1,400 (docs/performance.md).
 
 Both obey the operator's :class:`~ablab.domain.trust.Trust`: an endpoint reaches only
 addresses the outbound policy allows (checked on the resolved addresses, see

@@ -3,7 +3,7 @@
 They parse the body with orjson instead of a pydantic model and skip FastAPI's dependency
 machinery: ``FastPaths`` answers them before routing, from the same handlers the documented
 FastAPI routes call, so the OpenAPI document and the behaviour are one. Measured here, a
-pydantic body cost about a quarter of FastAPI's throughput on a POST (PERF_NOTES).
+pydantic body cost about a quarter of FastAPI's throughput on a POST (docs/performance.md).
 """
 
 from __future__ import annotations
