@@ -83,3 +83,21 @@ def test_a_one_sided_analysis_is_never_significant_for_harm() -> None:
     assert not row.significant
     assert row.always_valid_p_value == 1.0
     assert row.confidence_sequence[1] is None  # one-sided: no upper bound
+
+
+def test_analyze_rows_state_their_bayesian_prior_and_credible_interval() -> None:
+    """Welch rows get GrowthBook's effect model under the flat default prior: the chance
+    to win is ``Phi(lift / se)`` on the relative scale, and the 90% credible interval
+    (1 - 2 alpha) excludes 0 exactly when that chance passes 95% or falls below 5%."""
+    rng = np.random.default_rng(4)
+    values = {"control": rng.normal(10.0, 2.0, 500), "a": rng.normal(10.3, 2.0, 500)}
+    (row,) = analyze_unit_table(table(values), UnitAnalysisOptions(metric="score")).comparisons
+    assert row.prior is not None
+    assert row.prob_beat_control is not None
+    low, high = row.credible_interval
+    assert low is not None
+    assert high is not None
+    assert low < row.relative_lift < high
+    decided = row.prob_beat_control > 0.95 or row.prob_beat_control < 0.05
+    assert decided == (not low <= 0.0 <= high)
+    assert row.relative_expected_loss is not None

@@ -122,7 +122,7 @@ def experiment_results(
             valid_adjusted=v,
             significant=significance[(t, m)],
             cuped=tests[(t, m)].cuped,
-        ).model_copy(update={"correction": c, **_bayesian_fields(tests[(t, m)].arm)})
+        ).model_copy(update={"correction": c})
         for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
     primary_novelty = novelty_checks(ctx, events, setup)
@@ -170,17 +170,6 @@ def experiment_results(
         decisions=verdict.decisions,
         bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
-
-
-def _bayesian_fields(arm: Arm) -> dict[str, object]:
-    """The row's Bayesian fields beyond prob_beat_control and expected_loss."""
-    bayesian = arm.bayesian
-    low, high = bayesian.relative_credible_interval
-    return {
-        "prior": bayesian.prior or None,
-        "credible_interval": (finite(low), finite(high)),
-        "relative_expected_loss": finite(bayesian.relative_expected_loss_treatment),
-    }
 
 
 def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> list[BanditArm]:
