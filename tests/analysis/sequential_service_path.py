@@ -5,7 +5,9 @@ which prints the false-positive rate of more experiments than a test can afford.
 experiment compares two identical arms on a custom metric (one ``metric`` event of a
 standard normal value per unit, its variant from an ``exposure`` event); after every
 ``batch`` units per arm every experiment's results are computed, and an experiment counts
-as a false positive when any of its looks calls the primary comparison significant.
+as a false positive when any of its looks calls the primary comparison significant. With
+``--replay`` the looks are taken every minute through the time series instead
+(``sequential_replay``: 5,000 looks per experiment).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import argparse
 import json
 import math
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,7 +75,7 @@ class ServicePathRun:
         return self.false_positives / self.experiments
 
 
-def _events(name: str, start: int, values: np.ndarray, when: datetime) -> list[dict[str, Any]]:
+def unit_events(name: str, start: int, values: np.ndarray, when: datetime) -> list[dict[str, Any]]:
     """Exposure and metric events of ``values`` (control first, then treatment)."""
     stamp = when.isoformat()
     batch = values.shape[1]
@@ -99,6 +103,31 @@ def _contradicts(results: ExperimentResults) -> bool:
     return row.significant == (low <= 0.0 <= high)
 
 
+def clock_at(moment: datetime) -> Callable[[], datetime]:
+    """A clock stopped at ``moment``."""
+    return lambda: moment
+
+
+def launch_experiments(ctx: Context, experiments: int, **settings: Any) -> list[str]:
+    """The models, the ``score`` metric and ``experiments`` A/A experiments started at LAUNCH."""
+    for version in ("1", "2"):
+        register_model_version(
+            ctx, ModelVersionCreate(model="aa", version=version, endpoint="http://127.0.0.1:9/")
+        )
+    define_metric(ctx, MetricCreate(name="score", aggregation="sum", kind="continuous"))
+    launched = replace(ctx, clock=clock_at(LAUNCH))
+    names = [f"aa-{i}" for i in range(experiments)]
+    for name in names:
+        create_experiment(
+            launched,
+            ExperimentCreate(
+                name=name, model_id="aa", control_version="1", treatment_version="2",
+                primary_metric="score", cuped=False, **settings,
+            ),
+        )  # fmt: skip
+    return names
+
+
 def run_service_path(
     ctx: Context,
     events: EventStore,
@@ -113,21 +142,7 @@ def run_service_path(
 
     ``settings`` go to ``ExperimentCreate`` (e.g. ``alpha``).
     """
-    for version in ("1", "2"):
-        register_model_version(
-            ctx, ModelVersionCreate(model="aa", version=version, endpoint="http://127.0.0.1:9/")
-        )
-    define_metric(ctx, MetricCreate(name="score", aggregation="sum", kind="continuous"))
-    launched = replace(ctx, clock=lambda: LAUNCH)
-    names = [f"aa-{i}" for i in range(experiments)]
-    for name in names:
-        create_experiment(
-            launched,
-            ExperimentCreate(
-                name=name, model_id="aa", control_version="1", treatment_version="2",
-                primary_metric="score", cuped=False, **settings,
-            ),
-        )  # fmt: skip
+    names = launch_experiments(ctx, experiments, **settings)
     rng = np.random.default_rng(seed)
     values = rng.standard_normal((experiments, looks, 2, batch))
     first = [0] * experiments
@@ -135,10 +150,10 @@ def run_service_path(
     shown: list[list[ComparisonPublic]] = [[] for _ in names]
     for look in range(1, looks + 1):
         now = LAUNCH + timedelta(minutes=look)
-        timed = replace(ctx, clock=lambda now=now: now)
+        timed = replace(ctx, clock=clock_at(now))
         stream: list[dict[str, Any]] = []
         for index, name in enumerate(names):
-            stream += _events(name, (look - 1) * 2 * batch, values[index, look - 1], now)
+            stream += unit_events(name, (look - 1) * 2 * batch, values[index, look - 1], now)
         outcome = ingest_events(timed, events, stream)
         assert not outcome.rejected, outcome.rejected[:3]
         for index, name in enumerate(names):
@@ -157,15 +172,15 @@ def run_service_path(
     )
 
 
-def run_in_temporary_stores(**options: Any) -> ServicePathRun:
-    """:func:`run_service_path` on a fresh SQLite metadata store and DuckDB event store."""
+@contextmanager
+def temporary_stores() -> Iterator[tuple[Context, EventStore]]:
+    """A context on a fresh SQLite metadata store, and a fresh DuckDB event store."""
     with tempfile.TemporaryDirectory() as folder:
         store = open_metadata_store(f"sqlite:///{Path(folder) / 'ablab.db'}")
         events = DuckDBEventStore(Path(folder) / "events.duckdb")
         try:
             project = ensure_project(store, "default")
-            ctx = Context(store, project.id, actor="test:simulation")
-            return run_service_path(ctx, events, **options)
+            yield Context(store, project.id, actor="test:simulation"), events
         finally:
             events.close()
             store.close()
@@ -174,26 +189,41 @@ def run_in_temporary_stores(**options: Any) -> ServicePathRun:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiments", type=int, default=200)
-    parser.add_argument("--looks", type=int, default=50)
+    parser.add_argument("--looks", type=int, help="looks per experiment (50; 5,000 with --replay)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dump", help="write each experiment's first significant look here")
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="look by the minute through the time series (sequential_replay) instead of "
+        "computing the results at each look",
+    )
     arguments = parser.parse_args()
-    run = run_in_temporary_stores(
-        experiments=arguments.experiments,
-        looks=arguments.looks,
-        batch=arguments.batch,
-        seed=arguments.seed,
-    )
+    looks = arguments.looks or (5_000 if arguments.replay else 50)
+    options = {"experiments": arguments.experiments, "looks": looks, "batch": arguments.batch}
+    with temporary_stores() as (ctx, events):
+        if arguments.replay:
+            # Imported here: sequential_replay builds on this module.
+            from tests.analysis.sequential_replay import print_progress, run_replay, summary
+
+            replayed = run_replay(
+                ctx, events, seed=arguments.seed, progress=print_progress, **options
+            )
+            first = tuple(e.first_significant_look for e in replayed.experiments)
+            print(summary(replayed))
+        else:
+            run = run_service_path(ctx, events, seed=arguments.seed, **options)
+            first = run.first_significant_look
+            error = math.sqrt(run.rate * (1 - run.rate) / run.experiments)
+            print(
+                f"A/A through the service path: {run.false_positives}/{run.experiments} "
+                f"experiments significant at some look of {run.looks} (every "
+                f"{arguments.batch} units per arm): rate {run.rate:.4f} +/- {error:.4f}; "
+                f"looks contradicting their interval: {run.contradictions}"
+            )
     if arguments.dump:
-        Path(arguments.dump).write_text(json.dumps(run.first_significant_look), encoding="utf-8")
-    error = math.sqrt(run.rate * (1 - run.rate) / run.experiments)
-    print(
-        f"A/A through the service path: {run.false_positives}/{run.experiments} experiments "
-        f"significant at some look of {run.looks} (every {arguments.batch} units per arm): "
-        f"rate {run.rate:.4f} +/- {error:.4f}; looks contradicting their interval: "
-        f"{run.contradictions}"
-    )
+        Path(arguments.dump).write_text(json.dumps(first), encoding="utf-8")
 
 
 if __name__ == "__main__":
