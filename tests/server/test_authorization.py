@@ -6,7 +6,7 @@ ship without a decision on who may call it. The rules, written out here rather t
 from ``ablab.domain.keys`` so that a change there is caught: admin reaches everything of its
 project, write reaches write and read routes, read the read routes, sdk the SDK routes; any
 valid key may ask ``/v1/whoami``; ``/healthz`` needs no key; ``/metrics`` needs a read key
-(``ABLAB_METRICS_ACCESS``'s default, tests/console/test_console_headers.py tries the others).
+(``ABLAB_METRICS_ACCESS``'s default, tests/console/test_headers.py tries the others).
 
 - no key, a malformed, unknown, wrong or revoked key: 401 ``unauthorized``;
 - a valid key without the scope: 403 ``forbidden``;
@@ -377,7 +377,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", f"{_LLM}/complete"): Case(Scope.WRITE, llm="baseline_complete", refers="llm"),
     ("POST", f"{_LLM}/archive"): Case(Scope.WRITE, llm="draft", refers="llm"),
     # The application's answer, proven by its signature and not by a key: an unknown test
-    # is 404 for everyone (tests/llm/test_llm_api.py signs real ones).
+    # is 404 for everyone (tests/llm/test_api.py signs real ones).
     ("POST", "/v1/llm/callbacks/{test_id}"): Case(
         "public", success=404, body=lambda t: {"output": "late"}
     ),

@@ -22,7 +22,7 @@ from ablab.services import llm_experiments as llm
 from ablab.services.console_sessions import sign_in_with_password
 from ablab.services.context import Context
 from tests.console.conftest import PASSWORD, Console, sign_in
-from tests.console.test_console_flow import register_models, send, traffic
+from tests.console.test_flow import register_models, send, traffic
 from tests.server.conftest import RunningServer, serving
 
 EVERYWHERE = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ablab.services.monitor import check_running_experiments
 from ablab.services.rollouts import RolloutStep
-from tests.gateway.test_gateway_faults import Models, predict, setup
+from tests.gateway.test_faults import Models, predict, setup
 from tests.server.conftest import Project
 from tests.server.test_sdk import wait_for
 

@@ -13,7 +13,7 @@ from ablab.server.console.session import SESSION_COOKIE
 from ablab.server.console.templating import FLASH_COOKIE
 from ablab.services.console_sessions import sign_in_with_password
 from tests.console.conftest import PASSWORD, Console
-from tests.console.test_console_flow import register_models
+from tests.console.test_flow import register_models
 
 
 def signed_in(console: Console, role: Scope) -> tuple[httpx.Client, str]:

@@ -7,8 +7,8 @@ import re
 
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console
-from tests.console.test_console_access import signed_in
-from tests.console.test_console_flow import register_models, send, traffic
+from tests.console.test_access import signed_in
+from tests.console.test_flow import register_models, send, traffic
 
 
 def test_the_experiment_page_lists_each_allocation_period(console: Console) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console
-from tests.console.test_console_access import signed_in
-from tests.console.test_console_verdicts import _text
+from tests.console.test_access import signed_in
+from tests.console.test_verdicts import _text
 from tests.conversion_test import send_conversion_test
 
 

@@ -7,7 +7,7 @@ import re
 
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console
-from tests.console.test_console_access import signed_in
+from tests.console.test_access import signed_in
 from tests.conversion_test import send_conversion_test
 
 
