@@ -19,6 +19,8 @@ from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
 from ablab.services.experiments import create_experiment
+from ablab.services.metric_request import analysis_setup
+from ablab.services.novelty import novelty_checks
 from ablab.services.ports import EventStore
 from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_test
@@ -179,6 +181,29 @@ def test_a_long_steady_experiment_is_read_in_windows_of_days(
     assert check is not None
     assert (check.status, check.window_days, check.days, check.pattern) == ("ok", 3.0, 9, "none")
     assert check.meaning.startswith("No trend in the daily lift over 9 windows of 3 days")
+
+
+def test_every_window_comes_from_one_statement(
+    ctx: Context, events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 days make 10 windows of 3 days; the event store sums them all in one statement
+    (one per window before, 10 here)."""
+    launch(ctx)
+    stream, _ = traffic(seed=16, days=range(0, 30, 3))
+    a_month_later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=30))
+    assert ingest_events(a_month_later, events, stream).rejected == []
+    setup = analysis_setup(a_month_later, "fresh")
+    statements: list[str] = []
+    fetch = events._fetch  # type: ignore[attr-defined]
+
+    def counted(sql: str, params: Sequence[object]) -> Any:
+        statements.append(sql)
+        return fetch(sql, params)
+
+    monkeypatch.setattr(events, "_fetch", counted)
+    (check,) = novelty_checks(a_month_later, events, setup).values()
+    assert (check.status, check.window_days, check.days) == ("ok", 3.0, 10)
+    assert len(statements) == 1
 
 
 def test_a_shadow_experiment_is_not_checked(ctx: Context, events: EventStore) -> None:

@@ -6,7 +6,7 @@ A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everyt
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -428,6 +428,21 @@ class EventStore(Protocol):
 
     def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
         """Per variant (and segment, if asked), the sums of every metric of ``request``."""
+        ...
+
+    def metric_sums_by_window(
+        self, request: MetricRequest, edges: Sequence[datetime]
+    ) -> list[list[VariantSums]]:
+        """:meth:`metric_sums` of each window of time, all in one pass per metric group.
+
+        ``edges`` are two or more increasing times; window ``i`` is ``[edges[i],
+        edges[i + 1])`` and its list equals ``metric_sums(replace(request, since=edges[i],
+        until=edges[i + 1]))``: each unit summed over that window's events alone.
+
+        Raises:
+            ValueError: fewer than two edges or unsorted ones, or a request with a segment,
+                a CUPED covariate or pre-window, or weight periods (not split by window).
+        """
         ...
 
     def shadow_sums(self, project_id: str, experiment_id: str) -> list[ShadowSums]:

@@ -27,10 +27,11 @@ from ablab.store.events.sql_parts import (
     time_window,
 )
 
-__all__ = ["custom_metrics_query", "custom_value"]
+__all__ = ["custom_metrics_query", "custom_value", "definitions_table"]
 
 
-def _definitions(metrics: Sequence[CustomMetric]) -> tuple[str, list[object]]:
+def definitions_table(metrics: Sequence[CustomMetric]) -> tuple[str, list[object]]:
+    """``d(name, aggregation, proportion)``: one row per metric, and its parameters."""
     rows = ", ".join("(?, ?, ?)" for _ in metrics)
     params: list[object] = []
     for metric in metrics:
@@ -66,7 +67,7 @@ def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
     parts = Parts()
     seen, seen_params = seen_units(request)
     parts.cte("seen", seen, *seen_params)
-    definitions, definition_params = _definitions(metrics)
+    definitions, definition_params = definitions_table(metrics)
     parts.cte("definitions", definitions, *definition_params)
     parts.cte(
         "named_events",

@@ -30,7 +30,7 @@ from ablab.store.events.sql_parts import (
     time_window,
 )
 
-__all__ = ["MODEL_METRICS", "model_metrics_query", "period_columns"]
+__all__ = ["MODEL_METRICS", "SCORED", "UNIT_TOTALS", "model_metrics_query", "period_columns"]
 
 # The built-in model metrics as (name, numerator, denominator) over a unit's totals.
 MODEL_METRICS: tuple[tuple[str, str, str], ...] = (
@@ -39,7 +39,15 @@ MODEL_METRICS: tuple[tuple[str, str, str], ...] = (
     ("error_rate", "errors", "predictions"),
 )
 
-_TOTALS = """count(*) AS predictions, sum(latency_ms) AS latency, sum(errors) AS errors,
+# The columns and source of each prediction scored against its latest label (a ``scored``
+# row), after ``SELECT``; a WHERE clause on ``p`` follows.
+SCORED = f"""p.unit_id, p.received_at, p.latency_ms, {SCORE["errors"]} AS errors,
+               {SCORE["labelled"]} AS labelled, {SCORE["correct"]} AS correct
+        FROM predictions AS p
+        LEFT JOIN latest_labels AS l ON l.prediction_id = p.prediction_id"""
+
+# Each unit's totals over its scored rows: what MODEL_METRICS are ratios of.
+UNIT_TOTALS = """count(*) AS predictions, sum(latency_ms) AS latency, sum(errors) AS errors,
                sum(labelled) AS labelled, sum(correct) AS correct,
                min(received_at) AS first_received"""
 
@@ -75,15 +83,11 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
     )
     # Read twice with CUPED: computed once.
     parts.cte("latest_labels", dialect.latest_labels, request.project_id, materialized=prior)
-    scored = f"""p.unit_id, p.received_at, p.latency_ms, {SCORE["errors"]} AS errors,
-               {SCORE["labelled"]} AS labelled, {SCORE["correct"]} AS correct
-        FROM predictions AS p
-        LEFT JOIN latest_labels AS l ON l.prediction_id = p.prediction_id"""
     window, bounds = time_window(request, "p.ts")
     parts.cte(
         "units",
-        f"""SELECT unit_id, variant, {_TOTALS} FROM (
-            SELECT p.variant AS variant, {scored}
+        f"""SELECT unit_id, variant, {UNIT_TOTALS} FROM (
+            SELECT p.variant AS variant, {SCORED}
             WHERE p.experiment_id = ? AND NOT p.shadow{window}
         ) AS scored GROUP BY unit_id, variant""",
         request.experiment_id,
@@ -95,8 +99,8 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         # on the predictions instead of the labels (twice as slow).
         parts.cte(
             "prior",
-            f"""SELECT unit_id, {_TOTALS} FROM (
-                SELECT {scored}
+            f"""SELECT unit_id, {UNIT_TOTALS} FROM (
+                SELECT {SCORED}
                 WHERE p.experiment_id IN ({in_list(len(request.prior_experiment_ids))})
                   AND NOT p.shadow AND p.ts >= ? AND p.ts < ?
             ) AS scored GROUP BY unit_id""",

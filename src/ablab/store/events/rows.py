@@ -14,6 +14,7 @@ from ablab.store.events.sql_parts import SUM_COLUMNS
 from ablab.store.events.timeseries_sql import TIMESERIES_COLUMNS
 
 __all__ = [
+    "by_window",
     "number",
     "read_custom_metrics",
     "read_model_metrics",
@@ -77,6 +78,15 @@ def read_custom_metrics(
         segment = None if named["segment"] is None else str(named["segment"])
         metrics = found.setdefault((segment, str(named["variant"])), {})
         metrics[str(named["metric"])] = _moments(int(number(named["units"])), named, "m")
+    return found
+
+
+def by_window(names: Sequence[str], rows: Sequence[Row], windows: int) -> list[list[Row]]:
+    """Rows of a query by window (``window_metric_sql``): those of window ``i`` at ``i``."""
+    column = names.index("window_index")
+    found: list[list[Row]] = [[] for _ in range(windows)]
+    for row in rows:
+        found[int(number(row[column]))].append(row)
     return found
 
 
