@@ -7,6 +7,8 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import integrate
+from scipy import stats as scipy_stats
 
 from ablab.errors import ValidationError
 from ablab.stats import (
@@ -175,3 +177,32 @@ def test_the_view_of_other_comparisons_is_the_effect_model() -> None:
     view = bayesian_for_comparison(comparison, prior)
     assert view == bayesian_from_comparison(comparison, prior=prior.effect, alpha=0.1)
     assert view.method == "normal"
+
+
+@pytest.mark.parametrize(("control_beta", "successes", "units"), [(3.0, 82, 83), (2.0, 92, 117)])
+def test_lift_quantiles_of_a_control_piled_at_zero_match_scipy_quadrature(
+    control_beta: float, successes: int, units: int
+) -> None:
+    """0 successes under a ``Beta(0.203, b)`` prior: the lift's upper tail reaches 1e10.
+
+    Each bound of the credible interval is where ``P(T <= (1 + lift) C)``, integrated by
+    scipy's adaptive quadrature, equals its tail probability (it used to stop at 343 for
+    a true 0.61, above the median).
+    """
+    prior, alpha = BetaPrior(0.203125, control_beta - 1.0), 0.015625
+    result = bayesian_proportions(
+        Moments.from_successes(0, 1),
+        Moments.from_successes(successes, units),
+        prior=prior,
+        alpha=alpha,
+    )
+    control = scipy_stats.beta(0.203125, control_beta)
+    treatment = scipy_stats.beta(0.203125 + successes, control_beta - 1.0 + units - successes)
+    low, high = result.relative_credible_interval
+    assert -1.0 < low < result.relative_lift < high
+    for bound, tail in ((low, alpha / 2), (result.relative_lift, 0.5), (high, 1 - alpha / 2)):
+        factor = 1.0 + bound
+        expected, _ = integrate.quad(
+            lambda t, k=factor: treatment.pdf(t) * control.sf(t / k), 0.0, 1.0, limit=500
+        )
+        assert expected == pytest.approx(tail, rel=1e-9)
