@@ -18,6 +18,7 @@ Run: ``.venv/bin/python bench/server.py`` (about two minutes).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -196,8 +197,6 @@ def wrk(url: str, script: str, connections: int = CONNECTIONS) -> tuple[float, f
 
 def python_load(url: str, body: bytes, seconds: float = 10.0) -> tuple[float, float, float]:
     """The fallback load generator: 64 asyncio connections on httpx."""
-    import asyncio
-
     latencies: list[float] = []
 
     async def worker(client: httpx.AsyncClient, stop: float) -> None:

@@ -50,8 +50,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server import BIN, KEY, free_port, start
@@ -253,7 +255,6 @@ async def open_loop(traffic: Traffic, rate: float, seconds: float) -> None:
 def generate(base: str, rate: float | None, warmup: float, seconds: float, out: Connection) -> None:
     """The traffic process: the capacity (unless given), the warm-up, the soak; each step's
     news to the parent through ``out``."""
-    import aiohttp
 
     async def main() -> None:
         timeout = aiohttp.ClientTimeout(total=60)
@@ -315,8 +316,6 @@ def database(url: str | None) -> Iterator[str | None]:
     if url is None:
         yield None
         return
-    import psycopg
-
     name = f"ablab_soak_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

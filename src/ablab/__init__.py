@@ -42,7 +42,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The client pulls in SQLAlchemy or httpx; load it only when someone asks for it.
     if name == "Client":
-        from ablab.client import Client
+        from ablab.client import Client  # noqa: PLC0415 - the client loads SQLAlchemy or httpx, only on use
 
         return Client
     raise AttributeError(f"module 'ablab' has no attribute {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -210,8 +211,6 @@ def test_condition_works_on_any_mapping() -> None:
     predicate = compile_condition({"device.os": "ios", "app": {"$gte": "2.1"}})
     attributes = {"device": {"os": "ios"}, "app": "2.2"}
     assert predicate(attributes)
-    from types import MappingProxyType
-
     assert predicate(MappingProxyType({**attributes, "device": MappingProxyType({"os": "ios"})}))
 
 

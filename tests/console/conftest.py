@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
 from ablab.domain.keys import Scope
 from ablab.services.context import Context
@@ -71,8 +72,6 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
         pytest.skip("Chromium is not installed: apt-get install chromium (make test does)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=executable, headless=True, args=["--no-sandbox"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from ablab import Client, Unavailable
 
@@ -60,8 +61,6 @@ def test_fallback_and_breaker_in_process(home: Path) -> None:
 
 
 def test_an_sklearn_estimator_and_a_missing_control(home: Path) -> None:
-    from sklearn.linear_model import LogisticRegression
-
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     with make_client(home) as client:
         router = client.router("trial", {"2.0.0": model})

@@ -53,7 +53,7 @@ DEFAULT_HEALTHCHECK_TIMEOUT = 30
 
 
 def _configure_logging(level: str, json_logs: bool, access_log: bool) -> None:
-    from ablab.server.observability import JsonLogFormatter
+    from ablab.server.observability import JsonLogFormatter  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     handler = logging.StreamHandler(sys.stderr)
     if json_logs:
@@ -72,9 +72,9 @@ def _configure_logging(level: str, json_logs: bool, access_log: bool) -> None:
 def _prepare_stores(settings: Settings) -> None:
     """Migrate the metadata store, create the event tables and make the first admin key,
     once, before the workers start (each worker then finds them in place)."""
-    from ablab.services.keys import bootstrap_admin_key
-    from ablab.store.events import open_event_store
-    from ablab.store.metadata import metadata_url, open_metadata_store
+    from ablab.services.keys import bootstrap_admin_key  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+    from ablab.store.events import open_event_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+    from ablab.store.metadata import metadata_url, open_metadata_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
@@ -101,7 +101,7 @@ def _notice_dead_workers_at_once() -> None:
     600 s timeout, and at once with this). The started worker holds its own copy; the
     supervisor closing its copy ends the wait the moment the worker dies.
     """
-    from uvicorn.supervisors.multiprocess import Process
+    from uvicorn.supervisors.multiprocess import Process  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     start = Process.start
     if getattr(start, "lets_go_of_the_worker_pipe", False):
@@ -128,9 +128,9 @@ def _fork_workers_from_a_warm_process() -> None:
     fork server runs one Python thread and holds no connection or file of ablab's when it
     forks (nothing in ablab works at import), as gunicorn's ``--preload`` asks of an app.
     """
-    import multiprocessing
+    import multiprocessing  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
-    from uvicorn import _subprocess
+    from uvicorn import _subprocess  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["ablab.cli.serve", "ablab.server"])
@@ -140,7 +140,7 @@ def _fork_workers_from_a_warm_process() -> None:
 def worker_app() -> FastAPI:
     """The app of one worker of ``ablab serve --workers N`` (uvicorn's app factory): the
     supervisor's logging options, then the app from the ``ABLAB_*`` environment."""
-    from ablab.server import create_app
+    from ablab.server import create_app  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     options = json.loads(os.environ.get(WORKER_LOGGING, "{}"))
     _configure_logging(
@@ -176,9 +176,9 @@ def serve(
 
     On a fresh store the first admin key is ABLAB_ADMIN_KEY, or a new one printed once.
     """
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
-    from ablab.settings import Settings
+    from ablab.settings import Settings  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
     settings = Settings()
     _configure_logging(log_level, json_logs, access_log)
@@ -199,7 +199,7 @@ def serve(
         _notice_dead_workers_at_once()
         target: object = "ablab.cli.serve:worker_app"
     else:
-        from ablab.server import create_app
+        from ablab.server import create_app  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
         target = create_app(settings)
     uvicorn.run(

@@ -41,7 +41,7 @@ def _project(ctx: typer.Context) -> Iterator[Context]:
         overrides["home"] = options.home
     if options.project is not None:
         overrides["project"] = options.project
-    from ablab.store.metadata import metadata_url, open_metadata_store
+    from ablab.store.metadata import metadata_url, open_metadata_store  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
 
     settings = Settings(**overrides)
     database_url = settings.database_url.get_secret_value() if settings.database_url else None

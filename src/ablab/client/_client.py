@@ -75,7 +75,7 @@ class Client:
         elif self.settings.url is not None:
             self._backend = self._connect(self.settings, transport, ruleset_refresh)
         else:
-            from ablab.client._local import LocalBackend
+            from ablab.client._local import LocalBackend  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
 
             self._backend = LocalBackend(self.settings)
         self.experiments = Experiments(self._backend)
@@ -90,9 +90,9 @@ class Client:
     def _connect(
         self, settings: Settings, transport: httpx.BaseTransport | None, refresh: float
     ) -> Backend:
-        from ablab.client._http import HttpBackend
-        from ablab.client._ruleset import LocalAssigner
-        from ablab.services.event_buffer import EventBuffer
+        from ablab.client._http import HttpBackend  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
+        from ablab.client._ruleset import LocalAssigner  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
+        from ablab.services.event_buffer import EventBuffer  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
 
         assert settings.url is not None
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -156,8 +156,8 @@ class Client:
         when it fails or its circuit is open, mirrors to shadows in shadow mode, and logs
         the exposure and the prediction.
         """
-        from ablab.client._trust import local_trust
-        from ablab.gateway.local_router import LocalRouter
+        from ablab.client._trust import local_trust  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
+        from ablab.gateway.local_router import LocalRouter  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
 
         return LocalRouter(
             self,

@@ -73,7 +73,7 @@ class LocalBackend:
         )
 
     def llm(self) -> LlmBackend:
-        from ablab.client._llm_local import LocalLlm
+        from ablab.client._llm_local import LocalLlm  # noqa: PLC0415 - the LLM runners load only when used
 
         return LocalLlm(self._ctx)
 

@@ -57,7 +57,7 @@ def load_artifact(uri: str, policy: ArtifactPolicy) -> Any:
     path = Path(location.uri)
     if path.suffix.lower() == ".skops":
         return _load_skops(uri, path, policy.skops_trusted_types)
-    import joblib
+    import joblib  # noqa: PLC0415 - an optional library, loaded with the artifact that needs it
 
     try:
         return joblib.load(path)
@@ -90,7 +90,7 @@ def _load_callable(uri: str, policy: ArtifactPolicy) -> Any:
 
 def _load_skops(uri: str, path: Path, extra_trusted: tuple[str, ...]) -> Any:
     try:
-        import skops.io
+        import skops.io  # noqa: PLC0415 - an optional library, loaded with the artifact that needs it
     except ImportError:
         raise ValidationError(
             "a .skops artifact needs skops installed: pip install 'ablab[skops]'",
@@ -114,7 +114,7 @@ def _load_skops(uri: str, path: Path, extra_trusted: tuple[str, ...]) -> Any:
 
 
 def _load_mlflow(uri: str, policy: ArtifactPolicy) -> Any:
-    from ablab.gateway.mlflow_source import load_mlflow_model
+    from ablab.gateway.mlflow_source import load_mlflow_model  # noqa: PLC0415 - an optional library, loaded with the artifact that needs it
 
     tracking, registry = policy.mlflow_tracking_uri, policy.mlflow_registry_uri
     try:

@@ -32,9 +32,9 @@ def load_mlflow_model(uri: str, tracking_uri: str | None, registry_uri: str | No
         Exception: MLflow's or its stores' errors: an unknown model, version, alias or run.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow.artifacts
-    import mlflow.pyfunc
-    from mlflow import MlflowClient
+    import mlflow.artifacts  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
+    import mlflow.pyfunc  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
+    from mlflow import MlflowClient  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
     location = uri

@@ -49,6 +49,6 @@ def demo(
             markup=False,
         )
         raise typer.Exit(2) from None
-    from ablab.cli.demo.run import Waves, run_demo
+    from ablab.cli.demo.run import Waves, run_demo  # noqa: PLC0415 - scikit-learn loads only for ablab demo
 
     run_demo(home, devices, port, Waves(waves, wave_gap))

@@ -60,8 +60,8 @@ def _serving(
     trained: Trained, home: Path, port: int
 ) -> Iterator[tuple[ServerThread, str, dict[str, str]]]:
     """The two model servers and ablab, each on uvicorn in a thread; ablab's admin key."""
-    from ablab.server import create_app
-    from ablab.settings import Settings
+    from ablab.server import create_app  # noqa: PLC0415 - scikit-learn loads only for ablab demo
+    from ablab.settings import Settings  # noqa: PLC0415 - scikit-learn loads only for ablab demo
 
     key = f"abk_{secrets.token_hex(6)}_{secrets.token_urlsafe(24)}"
     threads = [
