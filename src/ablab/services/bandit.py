@@ -17,7 +17,6 @@ mislead: read the time series).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +24,6 @@ import numpy as np
 from ablab.contract.experiments import ExperimentUpdate
 from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.lifecycle import ExperimentStatus
-from ablab.domain.metrics import CustomMetric, MetricKind
 from ablab.errors import Conflict, ValidationError
 from ablab.services.allocation_periods import allocation_periods
 from ablab.services.context import Context
@@ -33,6 +31,7 @@ from ablab.services.experiments import get_experiment, update_experiment
 from ablab.services.metric_request import AnalysisSetup, analysis_setup
 from ablab.services.metric_tests import variant_sums
 from ablab.services.ports import EventStore, VariantSums
+from ablab.services.successes import successes_and_failures
 from ablab.stats import thompson_weights
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "BanditState",
     "bandit_state",
     "rebalance",
-    "successes_and_failures",
 ]
 
 FLOOR = 0.05  # each arm keeps at least 5% of new units, so it keeps being measured
@@ -62,29 +60,6 @@ class BanditState:
     variants: dict[str, tuple[float, float, float]]
     periods: tuple[AllocationPeriod, ...] = ()
     units_since_last_change: int = 0
-
-
-def successes_and_failures(
-    setup: AnalysisSetup, sums: Mapping[str, VariantSums]
-) -> dict[str, tuple[int, int]] | None:
-    """Each variant's successes and failures on the primary metric (None: not a
-    success/failure metric)."""
-    metric = setup.experiment.primary_metric
-    definition = setup.definitions[metric]
-    counts: dict[str, tuple[int, int]] = {}
-    for variant in setup.experiment.variants:
-        moments = sums[variant.name].metrics.get(metric)
-        if metric in ("accuracy", "error_rate"):
-            hits = round(moments.numerator_sum) if moments else 0
-            total = round(moments.denominator_sum) if moments else 0
-        elif isinstance(definition, CustomMetric) and definition.kind is MetricKind.PROPORTION:
-            hits, total = (round(moments.numerator_sum), moments.n) if moments else (0, 0)
-        else:
-            return None
-        if not definition.higher_is_better:
-            hits = total - hits  # fewer errors is the success
-        counts[variant.name] = (hits, total - hits)
-    return counts
 
 
 @dataclass(frozen=True, slots=True)

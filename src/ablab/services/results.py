@@ -32,7 +32,6 @@ from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
 from ablab.services.allocation_periods import allocation_periods
-from ablab.services.bandit import successes_and_failures
 from ablab.services.comparisons import (
     Arm,
     comparison_row,
@@ -55,6 +54,7 @@ from ablab.services.segments import segment_breakdown
 from ablab.services.sequential_looks import adjusted_always_valid, record_looks
 from ablab.services.shadow_report import shadow_reports
 from ablab.services.srm_periods import srm_periods
+from ablab.services.successes import successes_and_failures
 from ablab.stats import adjust_p_values, exact_sample_ratio_mismatch
 from ablab.stats.multiplicity import MultiplicityMethod
 from ablab.stats.priors import DEFAULT_PRIOR, Prior
