@@ -15,33 +15,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ablab.contract.analysis import ComparisonPublic
-from ablab.contract.catalogue import ModelVersionCreate
-from ablab.contract.experiments import ExperimentCreate
-from ablab.contract.metrics import MetricCreate
 from ablab.contract.results import ExperimentResults
-from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
 from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.projects import ensure_project
 from ablab.services.results import experiment_results
-from ablab.store.events import DuckDBEventStore
-from ablab.store.metadata import open_metadata_store
-
-LAUNCH = datetime(2026, 11, 20, tzinfo=UTC)
+from tests.analysis.aa_experiments import (
+    LAUNCH,
+    clock_at,
+    launch_experiments,
+    temporary_stores,
+    unit_events,
+)
+from tests.analysis.sequential_replay import print_progress, run_replay, summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,57 +69,12 @@ class ServicePathRun:
         return self.false_positives / self.experiments
 
 
-def unit_events(name: str, start: int, values: np.ndarray, when: datetime) -> list[dict[str, Any]]:
-    """Exposure and metric events of ``values`` (control first, then treatment)."""
-    stamp = when.isoformat()
-    batch = values.shape[1]
-    stream: list[dict[str, Any]] = []
-    for offset in range(2 * batch):
-        unit = f"{name}-u{start + offset}"
-        arm = offset % 2
-        variant = "treatment" if arm else "control"
-        stream.append(
-            {"event_id": f"x-{unit}", "type": "exposure", "experiment": name,
-             "unit_id": unit, "variant": variant, "timestamp": stamp}
-        )  # fmt: skip
-        stream.append(
-            {"event_id": f"m-{unit}", "type": "metric", "experiment": name, "unit_id": unit,
-             "name": "score", "value": float(values[arm, offset // 2]), "timestamp": stamp}
-        )  # fmt: skip
-    return stream
-
-
 def _contradicts(results: ExperimentResults) -> bool:
     row = results.comparisons[0]
     low, high = row.confidence_sequence
     if low is None or high is None:
         return False
     return row.significant == (low <= 0.0 <= high)
-
-
-def clock_at(moment: datetime) -> Callable[[], datetime]:
-    """A clock stopped at ``moment``."""
-    return lambda: moment
-
-
-def launch_experiments(ctx: Context, experiments: int, **settings: Any) -> list[str]:
-    """The models, the ``score`` metric and ``experiments`` A/A experiments started at LAUNCH."""
-    for version in ("1", "2"):
-        register_model_version(
-            ctx, ModelVersionCreate(model="aa", version=version, endpoint="http://127.0.0.1:9/")
-        )
-    define_metric(ctx, MetricCreate(name="score", aggregation="sum", kind="continuous"))
-    launched = replace(ctx, clock=clock_at(LAUNCH))
-    names = [f"aa-{i}" for i in range(experiments)]
-    for name in names:
-        create_experiment(
-            launched,
-            ExperimentCreate(
-                name=name, model_id="aa", control_version="1", treatment_version="2",
-                primary_metric="score", cuped=False, **settings,
-            ),
-        )  # fmt: skip
-    return names
 
 
 def run_service_path(
@@ -172,20 +121,6 @@ def run_service_path(
     )
 
 
-@contextmanager
-def temporary_stores() -> Iterator[tuple[Context, EventStore]]:
-    """A context on a fresh SQLite metadata store, and a fresh DuckDB event store."""
-    with tempfile.TemporaryDirectory() as folder:
-        store = open_metadata_store(f"sqlite:///{Path(folder) / 'ablab.db'}")
-        events = DuckDBEventStore(Path(folder) / "events.duckdb")
-        try:
-            project = ensure_project(store, "default")
-            yield Context(store, project.id, actor="test:simulation"), events
-        finally:
-            events.close()
-            store.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiments", type=int, default=200)
@@ -204,9 +139,6 @@ def main() -> None:
     options = {"experiments": arguments.experiments, "looks": looks, "batch": arguments.batch}
     with temporary_stores() as (ctx, events):
         if arguments.replay:
-            # Imported here: sequential_replay builds on this module.
-            from tests.analysis.sequential_replay import print_progress, run_replay, summary
-
             replayed = run_replay(
                 ctx, events, seed=arguments.seed, progress=print_progress, **options
             )

@@ -7,7 +7,8 @@ for comparison, with the old choice from the current standard error (``tau**2 = 
 a fixed cut-off on ``|z|``). Service level: A/A experiments whose events go in through
 ``ingest_events`` and whose results come out of ``experiment_results`` after every 100
 units per arm; each look must equal the stats-level computation on the same values, so
-the stats-level guarantees carry over to the service path.
+the stats-level guarantees carry over to the service path (``test_sequential_replay``
+takes that path to 5,000 looks, through the time series).
 
 Each test prints its figures (``pytest -s``) and asserts what could fail: the
 false-positive rate's upper 99% Clopper-Pearson bound at or below alpha, coverage's lower

@@ -30,8 +30,13 @@ from ablab.services.metrics import define_metric
 from ablab.services.results import experiment_results
 from ablab.services.timeseries import experiment_timeseries
 from ablab.store.events import DuckDBEventStore
-from tests.analysis.sequential_replay import contradictions, deviation_from, stats_level
-from tests.analysis.sequential_service_path import LAUNCH, clock_at
+from tests.analysis.aa_experiments import LAUNCH, clock_at
+from tests.analysis.sequential_replay import (
+    contradictions,
+    deviation_from,
+    difference_band,
+    stats_level,
+)
 
 ALPHA = 0.1
 TUNING = 2_000
@@ -98,21 +103,15 @@ def test_each_bucket_is_a_look_under_the_experiment_design(
         expected = stats_level(
             values["control"], values[treatment], tuning=TUNING, level=ALPHA / 2, alpha=ALPHA
         )
-        assert deviation_from(points, expected) <= 1e-9
+        controls = [control[p.at] for p in points]
+        assert deviation_from(points, controls, expected) <= 1e-9
         assert contradictions(points, ALPHA) == 0
         significant += sum(p.always_valid_p_value is not None and p.always_valid_p_value < ALPHA
                            for p in points)  # fmt: skip
         # The band is the running intersection: back on the difference's scale, each
         # point's interval lies within the one before it.
-        absolute = []
-        for point in points:
-            low, high = point.confidence_sequence
-            base = control[point.at]
-            assert low is not None
-            assert high is not None
-            assert base is not None
-            absolute.append(sorted((low * base, high * base)))
-        for (low, high), (next_low, next_high) in pairwise(absolute):
+        bands = [difference_band(p, c) for p, c in zip(points, controls, strict=True)]
+        for (low, high), (next_low, next_high) in pairwise(bands):
             assert next_low >= low - 1e-12 * abs(low)
             assert next_high <= high + 1e-12 * abs(high)
     assert 0 < significant < 2 * MINUTES  # both verdicts occur among the points

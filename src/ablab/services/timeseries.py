@@ -1,5 +1,4 @@
-"""An experiment's metric over time, cumulatively: what an analysis at the end of each minute,
-hour or day would have seen.
+"""An experiment's metric over time, cumulatively: what an analysis at each bucket's end saw.
 
 The store returns each bucket's change of the per-variant sums (``TimeBucket``); adding
 them in time order gives the sums at the end of each bucket, from which each point is
@@ -15,7 +14,8 @@ analyses people actually ran, whose looks fell elsewhere, so a point's figures c
 from the results' at the same time. At the end of bucket ``b``:
 
 - ``always_valid_p_value`` is ``min(1, m * min_{j <= b} 1 / Lambda_j)``, the running
-  minimum family-adjusted as the results adjust it (``adjusted_always_valid``);
+  minimum family-adjusted as the results adjust it (``adjusted_always_valid``; ``m`` the
+  size of the metric's family, ``level = alpha / m``);
 - ``confidence_sequence`` is the running intersection over the buckets of the difference's
   intervals ``{theta : Lambda_j(theta) < 1 / level}`` (Johari et al. 2022), divided by the
   control's value at the end of ``b`` (a negative value swaps the bounds). The interval of
