@@ -31,11 +31,11 @@ import duckdb
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.projects import ensure_project
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.experiments import create_experiment
-from ablab.services.projects import ensure_project
-from ablab.services.results import experiment_results
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
 from ablab.store.events import DuckDBEventStore
 from ablab.store.metadata import open_metadata_store
 

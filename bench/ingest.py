@@ -22,11 +22,11 @@ import pyarrow as pa
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.projects import ensure_project
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
 from ablab.store.events import DuckDBEventStore
 from ablab.store.events.schema import EVENT_TABLES
 from ablab.store.metadata import open_metadata_store

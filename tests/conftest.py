@@ -18,8 +18,8 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import Engine, text
 
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.projects import ensure_project
 from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
 from ablab.store.metadata.tables import Base
 

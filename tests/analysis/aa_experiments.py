@@ -20,12 +20,12 @@ import numpy as np
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.experiments import create_experiment
-from ablab.services.metrics import define_metric
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.projects import ensure_project
 from ablab.store.events import DuckDBEventStore
 from ablab.store.metadata import open_metadata_store
 

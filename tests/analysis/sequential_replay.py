@@ -31,10 +31,10 @@ from scipy.stats import beta, binomtest
 
 from ablab.contract.timeseries import LiftPoint
 from ablab.domain.sequential import DEFAULT_TUNING_UNITS
+from ablab.services.analysis.timeseries import experiment_timeseries
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
+from ablab.services.events.ingest import ingest_events
 from ablab.services.ports import EventStore
-from ablab.services.timeseries import experiment_timeseries
 from ablab.stats import (
     Moments,
     always_valid_p_values,

@@ -24,10 +24,10 @@ import numpy as np
 
 from ablab.contract.analysis import ComparisonPublic
 from ablab.contract.results import ExperimentResults
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
+from ablab.services.events.ingest import ingest_events
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 from tests.analysis.aa_experiments import (
     LAUNCH,
     clock_at,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ablab.services.analysis.unit_analysis import UnitAnalysisOptions, analyze_unit_table
 from ablab.services.ports import UnitTable
-from ablab.services.unit_analysis import UnitAnalysisOptions, analyze_unit_table
 from ablab.stats import (
     CovariateMoments,
     Moments,

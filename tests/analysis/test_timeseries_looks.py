@@ -22,13 +22,13 @@ import pytest
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import experiment_timeseries
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.metrics import define_metric
-from ablab.services.results import experiment_results
-from ablab.services.timeseries import experiment_timeseries
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.store.events import DuckDBEventStore
 from tests.analysis.aa_experiments import LAUNCH, clock_at
 from tests.analysis.sequential_replay import (

@@ -13,7 +13,11 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from ablab.domain.experiments import AnalysisMethod
 from ablab.errors import ValidationError
-from ablab.services.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
+from ablab.services.analysis.unit_analysis import (
+    UnitAnalysisOptions,
+    analyze_unit_file,
+    parse_weights,
+)
 from ablab.store.unit_files import DuckDBUnitTableReader
 
 READER = DuckDBUnitTableReader()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from ablab.cli.results_view import render_results
+from ablab.services.access.projects import ensure_project
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.projects import ensure_project
-from ablab.services.results import experiment_results
+from ablab.services.events.ingest import ingest_events
 from ablab.store.events import DuckDBEventStore
 from ablab.store.metadata import open_metadata_store
 from tests.cli.conftest import Run

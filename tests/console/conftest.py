@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ablab.domain.keys import Scope
+from ablab.services.access.users import create_user
 from ablab.services.context import Context
-from ablab.services.users import create_user
 from tests.server.conftest import Project, RunningServer, serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"

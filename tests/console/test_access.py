@@ -13,8 +13,8 @@ import pytest
 from starlette.routing import BaseRoute
 
 from ablab.domain.keys import Scope
+from ablab.services.access.keys import create_key
 from ablab.services.context import Context
-from ablab.services.keys import create_key
 from tests.console.conftest import PASSWORD, Console
 from tests.server.conftest import RunningServer
 

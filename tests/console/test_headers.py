@@ -18,9 +18,9 @@ from ablab.domain.keys import Scope
 from ablab.domain.llm import Parameter
 from ablab.server.console.session import SESSION_COOKIE
 from ablab.server.security_headers import CONSOLE_POLICY, DOCUMENTATION_POLICY
-from ablab.services import llm_experiments as llm
-from ablab.services.console_sessions import sign_in_with_password
+from ablab.services.access.console_sessions import sign_in_with_password
 from ablab.services.context import Context
+from ablab.services.llm import experiments as llm
 from tests.console.conftest import PASSWORD, Console, sign_in
 from tests.console.test_flow import register_models, send, traffic
 from tests.server.conftest import RunningServer, serving

@@ -10,10 +10,10 @@ from ablab.contract.llm import LlmExperimentCreate, LlmTaskCreate, LlmVariantCre
 from ablab.domain.keys import Scope
 from ablab.domain.llm import Parameter
 from ablab.llm.runners import CallableRunner
-from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
-from ablab.services.llm_completion import complete
-from ablab.services.llm_runs import run_configuration
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.completion import complete
+from ablab.services.llm.runs import run_configuration
 from tests.console.conftest import Console, screenshot, sign_in
 
 

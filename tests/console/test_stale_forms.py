@@ -11,7 +11,7 @@ import httpx
 from ablab.domain.keys import Scope
 from ablab.server.console.session import SESSION_COOKIE
 from ablab.server.console.templating import FLASH_COOKIE
-from ablab.services.console_sessions import sign_in_with_password
+from ablab.services.access.console_sessions import sign_in_with_password
 from tests.console.conftest import PASSWORD, Console
 from tests.console.test_flow import register_models
 

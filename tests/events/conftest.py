@@ -10,9 +10,9 @@ import pytest
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
-from ablab.services.experiments import create_experiment
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
 from ablab.services.ports import EventStore
 from ablab.store.events import DuckDBEventStore, PostgresEventStore
 from ablab.store.events.schema import EVENT_TABLES

@@ -13,14 +13,14 @@ from scipy.signal import fftconvolve
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
-from ablab.services.assignment import assign
-from ablab.services.bandit import MIN_NEW_UNITS, bandit_state, rebalance
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.results import experiment_results
+from ablab.services.assignment.assign import assign
+from ablab.services.automation.bandit import MIN_NEW_UNITS, bandit_state, rebalance
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, update_experiment
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, update_experiment
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 
 START = datetime(2027, 2, 3, 8, 0, tzinfo=UTC)
 

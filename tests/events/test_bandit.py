@@ -12,14 +12,14 @@ import pytest
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.errors import ValidationError
-from ablab.services.assignment import assign
-from ablab.services.bandit import FLOOR, rebalance
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.results import experiment_results, weight_periods
+from ablab.services.assignment.assign import assign
+from ablab.services.automation.bandit import FLOOR, rebalance
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, get_experiment
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, get_experiment
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results, weight_periods
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

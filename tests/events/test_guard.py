@@ -17,15 +17,15 @@ import pytest
 from ablab.contract.experiments import ExperimentUpdate
 from ablab.domain.lifecycle import Action
 from ablab.notify import WebhookAlerts
-from ablab.services.assignment import assign
-from ablab.services.audit import list_audit
+from ablab.services.access.audit import list_audit
+from ablab.services.analysis.results import experiment_results
+from ablab.services.assignment.assign import assign
+from ablab.services.automation.guard import AutomaticAction, analyze_experiment, enforce
+from ablab.services.automation.monitor import Monitor, check_running_experiments
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import get_experiment, transition, update_experiment
-from ablab.services.guard import AutomaticAction, analyze_experiment, enforce
-from ablab.services.monitor import Monitor, check_running_experiments
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.lifecycle import get_experiment, transition, update_experiment
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -21,16 +21,16 @@ from statsmodels.stats.weightstats import ttest_ind
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.guardrails import margin_tests
+from ablab.services.analysis.metric_request import analysis_setup
+from ablab.services.analysis.metric_tests import variant_sums
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.guardrails import margin_tests
-from ablab.services.metric_request import analysis_setup
-from ablab.services.metric_tests import variant_sums
-from ablab.services.metrics import define_metric
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_interval, ratio_test
 
 LAUNCH = datetime(2026, 11, 20, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 
 from ablab.contract.experiments import ExperimentCreate, VariantCreate
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.lifecycle import create_experiment
 from ablab.services.ports import EventStore
 from ablab.store.events import DuckDBEventStore
 from ablab.store.events.schema import EVENT_TABLES

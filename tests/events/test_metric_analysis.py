@@ -23,14 +23,14 @@ from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
 from ablab.errors import ValidationError
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import experiment_timeseries
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.metrics import define_metric
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
-from ablab.services.timeseries import experiment_timeseries
 from ablab.stats import RatioCovariateMoments, RatioMoments, ratio_cuped_test, ratio_test
 
 LAUNCH = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)

@@ -15,14 +15,14 @@ import statsmodels.api as sm
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.metric_request import analysis_setup
+from ablab.services.analysis.novelty import novelty_checks
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.metric_request import analysis_setup
-from ablab.services.novelty import novelty_checks
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_test
 
 LAUNCH = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)

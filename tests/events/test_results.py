@@ -12,12 +12,12 @@ import pytest
 
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, update_experiment
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, update_experiment
 from ablab.services.ports import EventStore, MetricRequest
-from ablab.services.results import experiment_results
 from ablab.stats import RatioMoments, ratio_test, sample_ratio_mismatch
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -16,17 +16,17 @@ from ablab.contract.experiments import ExperimentCreate
 from ablab.domain.lifecycle import Action
 from ablab.domain.rollouts import RolloutAction, RolloutSettings, RolloutStatus
 from ablab.errors import Conflict, InvalidTransition, ValidationError
-from ablab.services.assignment import assign, assign_many
-from ablab.services.audit import list_audit
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.audit import list_audit
+from ablab.services.analysis.results import experiment_results
+from ablab.services.assignment.assign import assign, assign_many
+from ablab.services.assignment.live import LiveAssigner
+from ablab.services.automation.monitor import check_running_experiments
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, transition
-from ablab.services.live_assignment import LiveAssigner
-from ablab.services.monitor import check_running_experiments
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, transition
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
-from ablab.services.rollouts import (
+from ablab.services.rollouts.steps import (
     RolloutStep,
     act_on_rollout,
     check_rollout,

@@ -20,14 +20,14 @@ from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
 from ablab.contract.results import ExperimentResults
 from ablab.errors import ValidationError
-from ablab.services.catalogue import register_model_version
-from ablab.services.comparisons import default_design, evaluate
+from ablab.services.analysis.comparisons import default_design, evaluate
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, get_experiment
-from ablab.services.metrics import define_metric
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, get_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.results import experiment_results
 from ablab.stats import (
     Moments,
     mixing_variance_for_tuning_units,

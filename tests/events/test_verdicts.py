@@ -20,16 +20,16 @@ from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
 from ablab.domain.lifecycle import Action
 from ablab.errors import Conflict, InvalidTransition
-from ablab.services.audit import list_audit
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.audit import list_audit
+from ablab.services.analysis.decision import decision_of
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
-from ablab.services.decision import decision_of
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment, transition
-from ablab.services.metrics import define_metric
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, transition
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore
-from ablab.services.promotion import promote_experiment
-from ablab.services.results import experiment_results
+from ablab.services.rollouts.promotion import promote_experiment
 
 LAUNCH = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 

@@ -14,12 +14,12 @@ import pytest
 from ablab.contract.catalogue import ModelVersionCreate
 from ablab.contract.experiments import ExperimentCreate
 from ablab.contract.metrics import MetricCreate
-from ablab.services.catalogue import register_model_version
+from ablab.services.analysis.metric_request import analysis_setup
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.experiments import create_experiment
-from ablab.services.metric_request import analysis_setup
-from ablab.services.metrics import define_metric
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment
+from ablab.services.experiments.metrics import define_metric
 from ablab.services.ports import EventStore, MetricRequest, VariantSums
 
 LAUNCH = datetime(2027, 1, 4, tzinfo=UTC)

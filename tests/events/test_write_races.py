@@ -16,11 +16,11 @@ from ablab.contract.experiments import ExperimentCreate
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction, RolloutSettings, RolloutStatus
 from ablab.errors import Conflict
-from ablab.services.audit import list_audit
-from ablab.services.catalogue import register_model_version
+from ablab.services.access.audit import list_audit
 from ablab.services.context import Context
-from ablab.services.experiments import create_experiment, get_experiment, transition
-from ablab.services.rollouts import act_on_rollout, list_rollouts
+from ablab.services.experiments.catalogue import register_model_version
+from ablab.services.experiments.lifecycle import create_experiment, get_experiment, transition
+from ablab.services.rollouts.steps import act_on_rollout, list_rollouts
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 STEPS = RolloutSettings(steps=(10.0, 25.0, 50.0, 100.0))

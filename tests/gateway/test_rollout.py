@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ablab.services.monitor import check_running_experiments
-from ablab.services.rollouts import RolloutStep
+from ablab.services.automation.monitor import check_running_experiments
+from ablab.services.rollouts.steps import RolloutStep
 from tests.gateway.test_faults import Models, predict, setup
 from tests.server.conftest import Project
 from tests.server.test_sdk import wait_for

@@ -19,11 +19,11 @@ from ablab.domain.llm import LlmStatus
 from ablab.domain.llm_records import BASELINE, LlmExperiment, RunState
 from ablab.errors import InvalidTransition
 from ablab.llm.runners import CallableRunner
-from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
-from ablab.services.llm_leases import LeaseKeeper, RunLease
-from ablab.services.llm_run_end import RECOVERY_ACTOR, end_run
-from ablab.services.llm_runs import begin_run, execute_run, recover_interrupted, run_configuration
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.leases import LeaseKeeper, RunLease
+from ablab.services.llm.run_end import RECOVERY_ACTOR, end_run
+from ablab.services.llm.runs import begin_run, execute_run, recover_interrupted, run_configuration
 from ablab.services.ports import MetadataSession, MetadataStore
 from ablab.store.metadata import SqlMetadataStore
 from tests.concurrently import together

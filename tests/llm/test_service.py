@@ -15,11 +15,11 @@ from ablab.domain.llm import LlmAction, LlmStatus, Parameter
 from ablab.domain.llm_records import BASELINE, RunState
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ablab.llm.runners import CallableRunner
-from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
-from ablab.services.llm_leases import RunLease
-from ablab.services.llm_results import llm_results
-from ablab.services.llm_runs import begin_run, recover_interrupted, run_configuration
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.leases import RunLease
+from ablab.services.llm.results import llm_results
+from ablab.services.llm.runs import begin_run, recover_interrupted, run_configuration
 from tests.llm.example_app import ExampleApp
 
 SECRET = "a-secret-of-some-length"

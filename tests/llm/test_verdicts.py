@@ -19,12 +19,12 @@ from ablab.domain.llm import LlmStatus, Parameter
 from ablab.domain.llm_records import BASELINE, RunState
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ablab.llm.runners import CallableRunner
-from ablab.services import llm_experiments as llm
-from ablab.services.audit import list_audit
+from ablab.services.access.audit import list_audit
 from ablab.services.context import Context
-from ablab.services.llm_completion import complete
-from ablab.services.llm_results import compare_with_baseline, llm_results
-from ablab.services.llm_runs import run_configuration
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.completion import complete
+from ablab.services.llm.results import compare_with_baseline, llm_results
+from ablab.services.llm.runs import run_configuration
 
 Pipeline = Callable[[Any, Mapping[str, Mapping[str, Any]]], Any]
 

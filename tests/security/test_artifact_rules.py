@@ -11,7 +11,7 @@ import pytest
 from ablab.domain.trust import ArtifactPolicy
 from ablab.errors import ValidationError
 from ablab.gateway.artifacts import load_artifact
-from ablab.services.artifact_access import NO_FILES, NO_MLFLOW, NO_MODULES, check_artifact
+from ablab.services.access.artifact_access import NO_FILES, NO_MLFLOW, NO_MODULES, check_artifact
 from tests.security.conftest import Place, fitted_model
 
 OPEN = ArtifactPolicy(anywhere=True)

@@ -17,7 +17,7 @@ from ablab.domain.trust import OutboundPolicy
 from ablab.errors import ValidationError
 from ablab.llm.runners import RunOutcome, TaskRun, WebhookRunner
 from ablab.notify import WebhookAlerts
-from ablab.services.outbound import (
+from ablab.services.access.outbound import (
     GuardedAsyncTransport,
     GuardedTransport,
     OutboundRefused,

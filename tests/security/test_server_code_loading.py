@@ -20,7 +20,7 @@ import pytest
 from ablab.domain.ids import new_id
 from ablab.domain.keys import Scope
 from ablab.domain.models import BackendKind, Model, ModelVersion
-from ablab.services.artifact_access import NO_FILES, NO_MLFLOW, NO_MODULES
+from ablab.services.access.artifact_access import NO_FILES, NO_MLFLOW, NO_MODULES
 from tests.gateway.model_server import ModelServer
 from tests.security.conftest import Place, fitted_model, make_place, on_sys_path
 from tests.server.conftest import Project, RunningServer, serving

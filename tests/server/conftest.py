@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from ablab.domain.keys import Scope
 from ablab.server import create_app
 from ablab.server.state import ServerState
+from ablab.services.access.keys import create_key
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.keys import create_key
-from ablab.services.projects import ensure_project
 from ablab.settings import Settings
 
 ADMIN_KEY = "abk_00000000test_" + "x" * 40

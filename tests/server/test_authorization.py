@@ -31,7 +31,7 @@ from ablab.llm.runners import CallableRunner
 from ablab.server.hot_paths import FastPaths
 from ablab.server.openapi import openapi_document
 from ablab.services.context import Context
-from ablab.services.llm_runs import run_configuration
+from ablab.services.llm.runs import run_configuration
 from tests.server.conftest import Project, RunningServer
 
 Access = Scope | Literal["public", "any"]

@@ -38,10 +38,10 @@ from ablab.domain.limits import MAX_ATTRIBUTE_KEYS
 from ablab.domain.rollouts import RolloutAction
 from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.server.openapi import openapi_document
+from ablab.services.access.keys import create_key
+from ablab.services.access.users import check_password, disable_user
 from ablab.services.context import Context
-from ablab.services.keys import create_key
-from ablab.services.rollouts import act_on_rollout
-from ablab.services.users import check_password, disable_user
+from ablab.services.rollouts.steps import act_on_rollout
 from ablab.store.metadata.tables import Base
 from tests.server.conftest import Project, RunningServer, serving
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from ablab.llm.signing import sign
-from ablab.services.projects import ensure_project
+from ablab.services.access.projects import ensure_project
 from ablab.store.metadata import metadata_url, open_metadata_store
 from tests.llm.example_app import ExampleApp
 from tests.server.conftest import ADMIN_KEY

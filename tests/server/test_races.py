@@ -28,9 +28,9 @@ import httpx
 import pytest
 
 from ablab.domain.keys import Scope
+from ablab.services.access.keys import create_key
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.keys import create_key
-from ablab.services.projects import ensure_project
 from ablab.store.metadata import metadata_url, open_metadata_store
 from tests.concurrently import together
 from tests.server.processes import ServeProcess, launch_serve, serve_environment

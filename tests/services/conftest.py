@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ablab.contract.catalogue import ModelVersionCreate
-from ablab.services.catalogue import register_model_version
 from ablab.services.context import Context
+from ablab.services.experiments.catalogue import register_model_version
 
 
 @pytest.fixture

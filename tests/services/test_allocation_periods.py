@@ -13,10 +13,10 @@ from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
 from ablab.domain.allocations import AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.lifecycle import Action
-from ablab.services.allocation_periods import allocation_periods, record_allocation
-from ablab.services.assignment import rules_of
+from ablab.services.assignment.assign import rules_of
 from ablab.services.context import Context
-from ablab.services.experiments import (
+from ablab.services.experiments.allocation_periods import allocation_periods, record_allocation
+from ablab.services.experiments.lifecycle import (
     create_experiment,
     get_experiment,
     transition,

@@ -16,10 +16,10 @@ from ablab.contract.catalogue import GroupCreate
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
 from ablab.domain.lifecycle import Action
 from ablab.errors import NotFound, ValidationError
-from ablab.services.assignment import assign, assign_many, assignment_counts
-from ablab.services.catalogue import create_group
+from ablab.services.assignment.assign import assign, assign_many, assignment_counts
 from ablab.services.context import Context
-from ablab.services.experiments import create_experiment, transition, update_experiment
+from ablab.services.experiments.catalogue import create_group
+from ablab.services.experiments.lifecycle import create_experiment, transition, update_experiment
 
 UNITS = [f"device-{i:05d}" for i in range(2000)]
 

@@ -11,17 +11,17 @@ from argon2 import PasswordHasher
 from ablab.domain.keys import Scope
 from ablab.domain.users import hash_session_token, parse_role
 from ablab.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
-from ablab.services import users
-from ablab.services.console_sessions import (
+from ablab.services.access import users
+from ablab.services.access.console_sessions import (
     csrf_matches,
     end_session,
     find_session,
     sign_in_with_key,
     sign_in_with_password,
 )
+from ablab.services.access.keys import create_key, revoke_key
+from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.services.keys import create_key, revoke_key
-from ablab.services.projects import ensure_project
 
 HOUR = timedelta(hours=1)
 

@@ -7,9 +7,9 @@ import pytest
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate, VariantCreate
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.errors import Conflict, InvalidTransition, NotFound, ValidationError
-from ablab.services.audit import list_audit
+from ablab.services.access.audit import list_audit
 from ablab.services.context import Context
-from ablab.services.experiments import (
+from ablab.services.experiments.lifecycle import (
     add_variant,
     create_experiment,
     get_experiment,

@@ -19,7 +19,7 @@ from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.projects import Project
-from ablab.services.audit import experiment_snapshot
+from ablab.services.access.audit import experiment_snapshot
 from ablab.store.metadata import SqlMetadataStore
 from ablab.store.metadata.migrate import HEAD_REVISION, alembic_config, current_revision
 

@@ -20,12 +20,12 @@ from ablab.domain.llm_records import LlmExperiment, LlmRun, RunState
 from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.domain.users import ConsoleSession
 from ablab.errors import Conflict
-from ablab.services.audit import list_audit
-from ablab.services.catalogue import get_model, register_model_version
+from ablab.services.access.audit import list_audit
+from ablab.services.access.keys import create_key, revoke_key
+from ablab.services.access.projects import ensure_project
+from ablab.services.access.users import create_user, disable_user
 from ablab.services.context import Context
-from ablab.services.keys import create_key, revoke_key
-from ablab.services.projects import ensure_project
-from ablab.services.users import create_user, disable_user
+from ablab.services.experiments.catalogue import get_model, register_model_version
 from ablab.store.metadata import SqlMetadataStore
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)

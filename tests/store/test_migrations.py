@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 
-from ablab.services.llm_runs import recover_interrupted
+from ablab.services.llm.runs import recover_interrupted
 from ablab.store.metadata import SqlMetadataStore, open_metadata_store
 from ablab.store.metadata.migrate import (
     HEAD_REVISION,

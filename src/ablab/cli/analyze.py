@@ -12,7 +12,7 @@ from rich.table import Table
 from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.contract.analysis import AnalysisReport, format_probability
 from ablab.domain.experiments import AnalysisMethod
-from ablab.services.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
+from ablab.services.analysis.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
 from ablab.store.unit_files import DuckDBUnitTableReader
 
 __all__ = ["Alternative", "analyze"]

@@ -11,7 +11,7 @@ from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.cli.state import client_of
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.rollouts import RolloutStatus
-from ablab.services.guardrails import describe
+from ablab.services.analysis.guardrails import describe
 
 app = typer.Typer(
     help="Follow and steer the rollouts that promoting an experiment starts.",

@@ -72,7 +72,7 @@ def _configure_logging(level: str, json_logs: bool, access_log: bool) -> None:
 def _prepare_stores(settings: Settings) -> None:
     """Migrate the metadata store, create the event tables and make the first admin key,
     once, before the workers start (each worker then finds them in place)."""
-    from ablab.services.keys import bootstrap_admin_key  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+    from ablab.services.access.keys import bootstrap_admin_key  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
     from ablab.store.events import open_event_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
     from ablab.store.metadata import metadata_url, open_metadata_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 

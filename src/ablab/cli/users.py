@@ -19,9 +19,9 @@ from ablab.cli.output import OutputFormat, OutputOption, console, print_json
 from ablab.cli.state import ClientOptions
 from ablab.domain.users import User, parse_role
 from ablab.errors import ValidationError
-from ablab.services import users
+from ablab.services.access import users
 from ablab.services.context import Context
-from ablab.services.projects import ensure_project
+from ablab.services.access.projects import ensure_project
 from ablab.settings import Settings
 
 app = typer.Typer(help="Create, list and disable console users.", no_args_is_help=True)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ablab.client._ruleset import LocalAssigner
     from ablab.gateway.local_router import LocalRouter
-    from ablab.services.event_buffer import EventBuffer
+    from ablab.services.events.buffer import EventBuffer
 
 __all__ = ["Client"]
 
@@ -92,7 +92,7 @@ class Client:
     ) -> Backend:
         from ablab.client._http import HttpBackend  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
         from ablab.client._ruleset import LocalAssigner  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
-        from ablab.services.event_buffer import EventBuffer  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
+        from ablab.services.events.buffer import EventBuffer  # noqa: PLC0415 - a remote client never loads SQLAlchemy, a local one never httpx
 
         assert settings.url is not None
         key = settings.api_key.get_secret_value() if settings.api_key else None

@@ -19,11 +19,11 @@ from ablab.contract.llm import (
 from ablab.domain.llm import LlmAction
 from ablab.domain.llm_records import LlmExperiment
 from ablab.llm.runners import CallableRunner
-from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
-from ablab.services.llm_completion import complete
-from ablab.services.llm_results import llm_results
-from ablab.services.llm_runs import run_configuration
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.completion import complete
+from ablab.services.llm.results import llm_results
+from ablab.services.llm.runs import run_configuration
 
 __all__ = ["LocalLlm"]
 

@@ -32,24 +32,20 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.notify import WebhookAlerts
-from ablab.services import (
-    assignment,
-    audit,
-    catalogue,
-    experiments,
-    keys,
-    metrics,
-    promotion,
-    rollouts,
-)
-from ablab.services.bandit import rebalance
+from ablab.services.access import audit, keys
+from ablab.services.access.projects import ensure_project
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import experiment_timeseries
+from ablab.services.assignment import assign as assignment
+from ablab.services.automation.bandit import rebalance
+from ablab.services.automation.guard import analyze_experiment
 from ablab.services.context import Context
-from ablab.services.events import ingest_events
-from ablab.services.guard import analyze_experiment
+from ablab.services.events.ingest import ingest_events
+from ablab.services.experiments import catalogue, metrics
+from ablab.services.experiments import lifecycle as experiments
 from ablab.services.ports import EventStore
-from ablab.services.projects import ensure_project
-from ablab.services.results import experiment_results
-from ablab.services.timeseries import experiment_timeseries
+from ablab.services.rollouts import promotion
+from ablab.services.rollouts import steps as rollouts
 from ablab.settings import Settings
 from ablab.stats.priors import parse_prior
 from ablab.store.events import open_event_store

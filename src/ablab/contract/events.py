@@ -14,7 +14,7 @@ __all__ = ["EventBatch", "IngestResultPublic", "RejectedEvent"]
 
 class EventBatch(RequestSchema):
     """``{"events": [...]}``: each event as in DESIGN.md; each is checked on its own
-    (``services.event_validation``, with the limits of README.md, "Limits")."""
+    (``services.events.validation``, with the limits of README.md, "Limits")."""
 
     events: list[Any] = Field(max_length=10_000)
     experiment: Identifier | None = Field(

@@ -1,6 +1,6 @@
 """Loading in-process models (files, callables, MLflow models) as the operator allows.
 
-:func:`load_artifact` asks the policy first (:mod:`ablab.services.artifact_access`):
+:func:`load_artifact` asks the policy first (:mod:`ablab.services.access.artifact_access`):
 nothing is opened, imported or unpickled for an artifact it refuses. Then:
 
 * joblib and pickle files load with joblib; they run code when loaded, which is why only
@@ -27,7 +27,7 @@ from typing import Any
 from ablab.domain.models import ArtifactKind
 from ablab.domain.trust import ArtifactPolicy
 from ablab.errors import ValidationError
-from ablab.services.artifact_access import check_artifact
+from ablab.services.access.artifact_access import check_artifact
 
 __all__ = ["load_artifact"]
 

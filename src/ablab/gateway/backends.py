@@ -26,7 +26,7 @@ from ablab.domain.trust import ArtifactPolicy, OutboundPolicy
 from ablab.errors import AblabError, ValidationError
 from ablab.gateway.artifacts import load_artifact
 from ablab.gateway.outbound import AddressRefused, GuardedResolver
-from ablab.services.outbound import url_refusal
+from ablab.services.access.outbound import url_refusal
 
 __all__ = [
     "ArtifactModel",

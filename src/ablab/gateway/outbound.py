@@ -15,7 +15,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from ablab.domain.trust import OutboundPolicy
-from ablab.services.outbound import literal_address
+from ablab.services.access.outbound import literal_address
 
 __all__ = ["AddressRefused", "GuardedResolver"]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import httpx
 
 from ablab.domain.trust import OutboundPolicy
-from ablab.services.outbound import OutboundRefused, guarded_transport
+from ablab.services.access.outbound import OutboundRefused, guarded_transport
 
 __all__ = ["WebhookAlerts"]
 

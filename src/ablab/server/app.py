@@ -39,11 +39,11 @@ from ablab.server.security_headers import SecurityHeaders
 from ablab.server.sign_in_throttle import SignInThrottle
 from ablab.server.state import EventLog, ExperimentCache, ServerState
 from ablab.server.trust import operator_trust
-from ablab.services.keys import bootstrap_admin_key
-from ablab.services.live_assignment import LiveAssigner
-from ablab.services.llm_leases import RunLease
-from ablab.services.llm_runs import recover_interrupted
-from ablab.services.monitor import Monitor
+from ablab.services.access.keys import bootstrap_admin_key
+from ablab.services.assignment.live import LiveAssigner
+from ablab.services.automation.monitor import Monitor
+from ablab.services.llm.leases import RunLease
+from ablab.services.llm.runs import recover_interrupted
 from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
 from ablab.store.events import open_event_store

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from ablab.domain.keys import ApiKey, Scope, grants
 from ablab.domain.trust import Trust
 from ablab.errors import Forbidden, Unauthorized
+from ablab.services.access.keys import authenticate
 from ablab.services.context import Context, utc_now
-from ablab.services.keys import authenticate
 from ablab.services.ports import MetadataStore
 
 __all__ = ["KeyCache", "Principal", "bearer_token"]

@@ -26,7 +26,7 @@ from ablab.domain.keys import Scope
 from ablab.errors import AblabError, PayloadTooLarge, ValidationError
 from ablab.server.errors import error_response
 from ablab.server.state import ServerState
-from ablab.services.events import IngestResult, ingest_events
+from ablab.services.events.ingest import IngestResult, ingest_events
 
 __all__ = ["PREDICT_PREFIX", "FastPaths", "assign", "events", "predict", "respond"]
 

@@ -22,9 +22,9 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import Conflict
 from ablab.llm.runners import WebhookRunner
 from ablab.services.context import Context
-from ablab.services.llm_experiments import get_llm_experiment
-from ablab.services.llm_leases import LeaseKeeper, RunLease
-from ablab.services.llm_runs import (
+from ablab.services.llm.experiments import get_llm_experiment
+from ablab.services.llm.leases import LeaseKeeper, RunLease
+from ablab.services.llm.runs import (
     begin_run,
     check_webhook,
     execute_run,

@@ -20,11 +20,11 @@ from ablab.server.auth import KeyCache
 from ablab.server.llm_jobs import LlmJobs
 from ablab.server.observability import Telemetry
 from ablab.server.sign_in_throttle import SignInThrottle
+from ablab.services.assignment.live import LiveAssigner
+from ablab.services.automation.monitor import Monitor
 from ablab.services.context import Context
-from ablab.services.event_buffer import EventBuffer
-from ablab.services.events import ingest_events
-from ablab.services.live_assignment import LiveAssigner
-from ablab.services.monitor import Monitor
+from ablab.services.events.buffer import EventBuffer
+from ablab.services.events.ingest import ingest_events
 from ablab.services.ports import EventStore, MetadataStore
 from ablab.settings import Settings
 

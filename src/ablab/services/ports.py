@@ -136,7 +136,7 @@ class MetadataSession(Protocol):
         """Write if the stored revision is still ``experiment.revision``; raises Conflict."""
         ...
 
-    # The lease of a running configuration (see ``services.llm_leases``): every write is
+    # The lease of a running configuration (see ``services.llm.leases``): every write is
     # conditional, and True (or the id) only for the one call that changed the row.
     def take_llm_lease(self, experiment_id: str, owner: str, expires_at: datetime) -> bool:
         """Make ``owner`` the holder of the running configuration's lease, if it has none."""

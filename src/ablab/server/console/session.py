@@ -17,7 +17,7 @@ from ablab.domain.keys import Scope, grants
 from ablab.domain.users import ConsoleSession
 from ablab.server.deps import StateDep
 from ablab.server.state import ServerState
-from ablab.services.console_sessions import csrf_matches, find_session
+from ablab.services.access.console_sessions import csrf_matches, find_session
 from ablab.services.context import Context
 
 __all__ = [

@@ -13,7 +13,7 @@ from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.domain.keys import Scope
 from ablab.server.auth import Principal
 from ablab.server.deps import AdminCaller, AnyCaller, StateDep, caller, context_of
-from ablab.services import audit, keys
+from ablab.services.access import audit, keys
 
 # Who reads the project's audit log (every change of every object, with who made it): the
 # one rule of ``GET /v1/audit`` and of the console's audit page.

@@ -19,8 +19,8 @@ from ablab.domain.lifecycle import Action
 from ablab.errors import Forbidden
 from ablab.server.auth import Principal
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
-from ablab.services import experiments
-from ablab.services.guard import analyze_experiment
+from ablab.services.automation.guard import analyze_experiment
+from ablab.services.experiments import lifecycle as experiments
 
 router = APIRouter(
     prefix="/v1/admin/experiments",

@@ -8,7 +8,7 @@ from ablab.contract.catalogue import GroupCreate, GroupPublic, ModelPublic, Mode
 from ablab.contract.errors import error_responses
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
-from ablab.services import catalogue, metrics
+from ablab.services.experiments import catalogue, metrics
 
 router = APIRouter(
     prefix="/v1", tags=["catalogue"], responses=error_responses(401, 403, 404, 409, 413, 422)

@@ -24,12 +24,15 @@ from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.limits import MAX_VERSION
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, bearer, context_of
-from ablab.services import assignment, audit, experiments, promotion
-from ablab.services.bandit import rebalance
-from ablab.services.decision import decision_of
-from ablab.services.guard import analyze_experiment
-from ablab.services.results import experiment_results
-from ablab.services.timeseries import experiment_timeseries
+from ablab.services.access import audit
+from ablab.services.analysis.decision import decision_of
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import experiment_timeseries
+from ablab.services.assignment import assign as assignment
+from ablab.services.automation.bandit import rebalance
+from ablab.services.automation.guard import analyze_experiment
+from ablab.services.experiments import lifecycle as experiments
+from ablab.services.rollouts import promotion
 from ablab.stats.priors import parse_prior
 
 router = APIRouter(

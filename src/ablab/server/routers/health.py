@@ -27,7 +27,7 @@ from ablab.errors import NotFound
 from ablab.server.console.session import SESSION_COOKIE
 from ablab.server.deps import StateDep
 from ablab.server.state import ServerState
-from ablab.services.console_sessions import find_session
+from ablab.services.access.console_sessions import find_session
 
 router = APIRouter(tags=["operations"])
 

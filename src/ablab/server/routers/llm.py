@@ -31,10 +31,10 @@ from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.llm.signing import verify
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
 from ablab.server.state import ServerState
-from ablab.services import llm_experiments as llm
 from ablab.services.context import Context
-from ablab.services.llm_completion import complete as complete_experiment
-from ablab.services.llm_results import llm_results
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.completion import complete as complete_experiment
+from ablab.services.llm.results import llm_results
 
 router = APIRouter(
     prefix="/v1/llm", tags=["llm"], responses=error_responses(401, 403, 404, 409, 413, 422)

@@ -11,7 +11,7 @@ from ablab.contract.errors import error_responses
 from ablab.contract.rollouts import RolloutActionRequest, RolloutCheckPublic, RolloutPublic
 from ablab.domain.rollouts import RolloutAction
 from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
-from ablab.services import rollouts
+from ablab.services.rollouts import steps as rollouts
 
 router = APIRouter(
     prefix="/v1/rollouts", tags=["rollouts"], responses=error_responses(401, 403, 404, 409, 422)

@@ -17,7 +17,7 @@ from ablab.contract.predictions import PredictionPublic, PredictRequest
 from ablab.contract.sdk import SdkConfig
 from ablab.server import hot_paths
 from ablab.server.deps import SdkCaller, StateDep, bearer
-from ablab.services.sdk_config import sdk_ruleset
+from ablab.services.assignment.sdk_config import sdk_ruleset
 
 router = APIRouter(
     prefix="/v1", tags=["sdk"], responses=error_responses(401, 403, 404, 409, 413, 422)

@@ -18,7 +18,7 @@ from ablab.errors import AblabError
 from ablab.server.console.session import AdminForm, Viewer, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
 from ablab.server.routers.access import AUDIT_LOG_SCOPE
-from ablab.services import audit, keys, users
+from ablab.services.access import audit, keys, users
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,7 +21,7 @@ from ablab.server.console.session import (
 )
 from ablab.server.console.templating import render
 from ablab.server.deps import StateDep
-from ablab.services.console_sessions import (
+from ablab.services.access.console_sessions import (
     csrf_matches,
     end_session,
     sign_in_with_key,

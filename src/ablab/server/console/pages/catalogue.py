@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
-from ablab.services import catalogue
+from ablab.services.experiments import catalogue
 
 router = APIRouter(include_in_schema=False)
 

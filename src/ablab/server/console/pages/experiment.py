@@ -17,10 +17,10 @@ from ablab.errors import AblabError, NotFound
 from ablab.server.console.charts import BandPoint, Point, Series, line_chart
 from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
-from ablab.services import experiments
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import INTERVALS, experiment_timeseries
 from ablab.services.context import utc_now
-from ablab.services.results import experiment_results
-from ablab.services.timeseries import INTERVALS, experiment_timeseries
+from ablab.services.experiments import lifecycle as experiments
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,9 +21,10 @@ from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.errors import AblabError, NotFound, ValidationError
 from ablab.server.console.session import Viewer, ViewerDep, WriterForm
 from ablab.server.console.templating import flash_redirect, render
-from ablab.services import catalogue, experiments
-from ablab.services.guard import analyze_experiment
-from ablab.services.results import experiment_results
+from ablab.services.analysis.results import experiment_results
+from ablab.services.automation.guard import analyze_experiment
+from ablab.services.experiments import catalogue
+from ablab.services.experiments import lifecycle as experiments
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,8 +9,8 @@ from ablab.contract.llm import LlmExperimentPublic, LlmVariantResult
 from ablab.errors import NotFound
 from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
-from ablab.services import llm_experiments as llm
-from ablab.services.llm_results import llm_results
+from ablab.services.llm import experiments as llm
+from ablab.services.llm.results import llm_results
 
 router = APIRouter(include_in_schema=False)
 

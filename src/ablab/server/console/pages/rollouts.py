@@ -13,7 +13,7 @@ from ablab.domain.rollouts import ACTIVE, RolloutAction
 from ablab.errors import AblabError
 from ablab.server.console.session import ViewerDep, WriterForm
 from ablab.server.console.templating import flash_redirect, render
-from ablab.services.rollouts import act_on_rollout, check_rollout, list_rollouts
+from ablab.services.rollouts.steps import act_on_rollout, check_rollout, list_rollouts
 
 router = APIRouter(include_in_schema=False)
 

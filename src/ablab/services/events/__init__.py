@@ -1,0 +1,1 @@
+"""Events in: column-wise validation, idempotent storage, and the SDK's buffer."""

@@ -1,0 +1,3 @@
+"""Offline LLM configuration experiments: definitions, runs with leases, results and
+completion.
+"""

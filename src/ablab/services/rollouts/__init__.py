@@ -1,0 +1,1 @@
+"""Promotion and the progressive rollout that follows it, step by step."""
