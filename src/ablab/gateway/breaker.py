@@ -11,8 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+
+from ablab.gateway.backends import BackendError
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 
@@ -79,6 +82,23 @@ class CircuitBreaker:
             if self._consecutive >= self._max_failures or (full and rate >= self._error_rate):
                 self._opened_at = self._clock()
                 self.opened += 1
+
+    @contextmanager
+    def guarding(self, name: str) -> Iterator[None]:
+        """One call to the backend ``name`` behind this breaker (both routers' calls).
+
+        Refused with ``BackendError`` while open; a ``BackendError`` inside counts as a
+        failure, a normal exit as a success. Other exceptions are not the model's answer
+        and count as neither.
+        """
+        if not self.allow():
+            raise BackendError(f"{name}: circuit open")
+        try:
+            yield
+        except BackendError:
+            self.record(False)
+            raise
+        self.record(True)
 
     def _close(self) -> None:
         self._opened_at = None

@@ -25,6 +25,8 @@ from ablab.gateway.breaker import CircuitBreaker
 from ablab.gateway.routing import (
     Plan,
     Served,
+    Serving,
+    elapsed_ms,
     plan_request,
     prediction_events,
     shadow_event,
@@ -122,61 +124,24 @@ class Gateway:
     async def _serve(
         self, project_id: str, experiment: Experiment, plan: Plan, features: Any
     ) -> Served:
-        started = time.perf_counter()
-        failure: str | None = None
-        if plan.version is not None:
-            backend = self._backend(project_id, experiment, plan.version)
+        serving = Serving(experiment.name, plan)
+        for version in serving.versions():
+            backend = self._backend(project_id, experiment, version)
             try:
                 answer = await self._call(project_id, backend, features)
-                return Served(
-                    answer,
-                    plan.logged_variant,
-                    plan.version,
-                    plan.prediction_id,
-                    plan.in_experiment,
-                    latency_ms=_ms(started),
-                    answered_by=backend.name,
-                )
             except BackendError as exc:
-                failure = str(exc)
-        if plan.fallback_version is None:
-            raise Unavailable(
-                f"no model could answer for experiment {experiment.name!r}: {failure}",
-                details={"experiment": experiment.name},
-            )
-        backend = self._backend(project_id, experiment, plan.fallback_version)
-        try:
-            answer = await self._call(project_id, backend, features)
-        except BackendError as exc:
-            raise Unavailable(
-                f"no model could answer for experiment {experiment.name!r}: {failure}; "
-                f"the control too: {exc}",
-                details={"experiment": experiment.name},
-            ) from None
-        self.fallbacks += 1
-        return Served(
-            answer,
-            plan.logged_variant,
-            plan.fallback_version,
-            plan.prediction_id,
-            plan.in_experiment,
-            fallback=True,
-            latency_ms=_ms(started),
-            error=True,
-            answered_by=backend.name,
-        )
+                serving.failed(exc)
+                continue
+            served = serving.served(version, answer, answered_by=backend.name)
+            if served.fallback:
+                self.fallbacks += 1
+            return served
+        raise serving.unavailable()
 
     async def _call(self, project_id: str, backend: Backend, features: Any) -> Any:
         breaker = self.breakers.setdefault((project_id, backend.name), self._new_breaker())
-        if not breaker.allow():
-            raise BackendError(f"{backend.name}: circuit open")
-        try:
-            answer = await backend.predict(features)
-        except BackendError:
-            breaker.record(False)
-            raise
-        breaker.record(True)
-        return answer
+        with breaker.guarding(backend.name):
+            return await backend.predict(features)
 
     def _backend(self, project_id: str, experiment: Experiment, version: str) -> Backend:
         if experiment.model is None:
@@ -240,7 +205,7 @@ class Gateway:
                 mirror.plan,
                 variant=mirror.variant,
                 prediction=answer,
-                latency_ms=_ms(started),
+                latency_ms=elapsed_ms(started),
                 error=error,
             )
             self._log(mirror.project_id, [event])
@@ -254,7 +219,3 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         await self.pool.close()
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

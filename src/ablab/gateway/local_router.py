@@ -25,10 +25,18 @@ from ablab.contract.predictions import PredictionPublic
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.trust import ArtifactPolicy, Trust
-from ablab.errors import Unavailable, ValidationError
+from ablab.errors import ValidationError
 from ablab.gateway.backends import BackendError, PythonModel, load_artifact
 from ablab.gateway.breaker import CircuitBreaker
-from ablab.gateway.routing import Plan, Served, plan_request, prediction_events, shadow_event
+from ablab.gateway.routing import (
+    Plan,
+    Served,
+    Serving,
+    elapsed_ms,
+    plan_request,
+    prediction_events,
+    shadow_event,
+)
 
 __all__ = ["LocalRouter"]
 
@@ -148,56 +156,25 @@ class LocalRouter:
         return self._experiment[1]
 
     def _serve(self, experiment: Experiment, plan: Plan, features: Any) -> Served:
-        started = time.perf_counter()
-        failure = "no model for this version"
-        if plan.version is not None and plan.version in self._models:
+        serving = Serving(experiment.name, plan)
+        for version in serving.versions():
             try:
-                answer = self._call(plan.version, features)
-                return Served(
-                    answer,
-                    plan.logged_variant,
-                    plan.version,
-                    plan.prediction_id,
-                    plan.in_experiment,
-                    latency_ms=_ms(started),
-                )
+                answer = self._call(version, features)
             except BackendError as exc:
-                failure = str(exc)
-        fallback = plan.fallback_version
-        if fallback is None or fallback not in self._models:
-            raise Unavailable(f"no model could answer for {experiment.name!r}: {failure}")
-        try:
-            answer = self._call(fallback, features)
-        except BackendError as exc:
-            raise Unavailable(
-                f"no model could answer for {experiment.name!r}: {failure}; the control: {exc}"
-            ) from None
-        return Served(
-            answer,
-            plan.logged_variant,
-            fallback,
-            plan.prediction_id,
-            plan.in_experiment,
-            fallback=True,
-            latency_ms=_ms(started),
-            error=True,
-        )
+                serving.failed(exc)
+                continue
+            return serving.served(version, answer)
+        raise serving.unavailable()
 
     def _call(self, version: str, features: Any) -> Any:
-        breaker = self.breakers[version]
-        if not breaker.allow():
-            raise BackendError(f"{version}: circuit open")
-        future: Future[Any] = self._calls.submit(self._models[version].predict_now, features)
-        try:
-            answer = future.result(timeout=self._timeout)
-        except FutureTimeout:
-            breaker.record(False)
-            raise BackendError(f"{version} took longer than {self._timeout:g} s") from None
-        except BackendError:
-            breaker.record(False)
-            raise
-        breaker.record(True)
-        return answer
+        if version not in self._models:
+            raise BackendError(f"{version}: no model for this version")
+        with self.breakers[version].guarding(version):
+            future: Future[Any] = self._calls.submit(self._models[version].predict_now, features)
+            try:
+                return future.result(timeout=self._timeout)
+            except FutureTimeout:
+                raise BackendError(f"{version} took longer than {self._timeout:g} s") from None
 
     def _mirror(
         self,
@@ -228,7 +205,7 @@ class LocalRouter:
                     plan,
                     variant=variant,
                     prediction=answer,
-                    latency_ms=_ms(started),
+                    latency_ms=elapsed_ms(started),
                     error=error,
                 )
             )
@@ -238,7 +215,3 @@ class LocalRouter:
     def close(self) -> None:
         self._shadows.shutdown(wait=True)
         self._calls.shutdown(wait=False)
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

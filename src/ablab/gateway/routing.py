@@ -8,20 +8,25 @@
 - When the served model fails or its breaker is open, a treatment falls back to the
   control model; the prediction is logged under the treatment with ``error: true``, so
   the failure counts against the treatment while the caller still gets an answer.
+
+``Serving`` walks one request through those steps; the routers differ only in how they
+call a model (``await`` over HTTP, a thread with a timeout in process).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ablab.assignment.decide import Assignment
 from ablab.domain.experiments import Experiment
+from ablab.errors import Unavailable
 
-__all__ = ["Plan", "Served", "plan_request", "prediction_events", "shadow_event"]
+__all__ = ["Plan", "Served", "Serving", "plan_request", "prediction_events", "shadow_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,79 @@ def plan_request(
     version = assignment.model_version
     fallback = control_version if version != control_version else None
     return Plan(prediction_id, assignment.variant, version, fallback, (), assignment.in_experiment)
+
+
+class Serving:
+    """One request's way through its plan: the planned version, then the control's.
+
+    The router calls each version ``versions()`` yields and reports back: ``served(...)``
+    for the first answer, ``failed(...)`` for an error or an open breaker; when none
+    answered, it raises ``unavailable()``.
+
+    Examples:
+        A treatment whose model failed is answered by the control, logged as an error:
+
+        >>> plan = Plan("p1", "treatment", "v2", "v1", (), True)
+        >>> serving = Serving("checkout", plan)
+        >>> for version in serving.versions():
+        ...     if version == "v2":
+        ...         serving.failed("v2: circuit open")
+        ...     else:
+        ...         served = serving.served(version, 0.7)
+        ...         break
+        >>> (served.variant, served.model_version, served.fallback, served.error)
+        ('treatment', 'v1', True, True)
+    """
+
+    __slots__ = ("_failures", "_plan", "_started", "experiment")
+
+    def __init__(self, experiment: str, plan: Plan) -> None:
+        self.experiment = experiment
+        self._plan = plan
+        self._started = time.perf_counter()
+        self._failures: list[str] = []
+
+    def versions(self) -> Iterator[str]:
+        """The versions to call, in order, until one answers."""
+        if self._plan.version is not None:
+            yield self._plan.version
+        else:
+            self._failures.append("no model version to serve")
+        if self._plan.fallback_version is not None:
+            yield self._plan.fallback_version
+
+    def failed(self, reason: object) -> None:
+        """The version just called did not answer (its error, or its breaker was open)."""
+        self._failures.append(str(reason))
+
+    def served(self, version: str, prediction: Any, *, answered_by: str | None = None) -> Served:
+        """The answer of ``version``: a fallback when it is not the planned version."""
+        fallback = version != self._plan.version
+        return Served(
+            prediction,
+            self._plan.logged_variant,
+            version,
+            self._plan.prediction_id,
+            self._plan.in_experiment,
+            fallback=fallback,
+            latency_ms=elapsed_ms(self._started),
+            # The planned model failed: its error counts against the variant it was logged as.
+            error=fallback,
+            answered_by=answered_by,
+        )
+
+    def unavailable(self) -> Unavailable:
+        """The error when no version answered: why the planned one failed, then the control."""
+        reason = "; the control too: ".join(self._failures)
+        return Unavailable(
+            f"no model could answer for experiment {self.experiment!r}: {reason}",
+            details={"experiment": self.experiment},
+        )
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()``), to the microsecond."""
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def prediction_events(
