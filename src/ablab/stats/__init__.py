@@ -42,7 +42,8 @@ from ablab.stats.priors import BetaPrior, NormalPrior, Prior, parse_prior
 from ablab.stats.proportions import two_proportion_z_test
 from ablab.stats.quantiles import compare_quantiles, quantile_interval
 from ablab.stats.ratio import ratio_test
-from ablab.stats.ratio_cuped import RatioCovariateMoments, ratio_cuped_test
+from ablab.stats.ratio_covariate_moments import RatioCovariateMoments
+from ablab.stats.ratio_cuped import ratio_cuped_test
 from ablab.stats.results import (
     BayesianResult,
     BestArmResult,

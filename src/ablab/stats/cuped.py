@@ -6,16 +6,13 @@ import math
 
 from ablab.stats._comparison import compare, unavailable
 from ablab.stats._inference import welch_degrees_of_freedom
-from ablab.stats._validation import check_alpha, check_alternative
-from ablab.stats.moments import CovariateMoments, centered_sum_of_squares
+from ablab.stats._validation import Alternative, check_alpha, check_alternative
+from ablab.stats.moments import ROUNDING_FLOOR, CovariateMoments, centered_sum_of_squares
 from ablab.stats.results import ComparisonResult, Status
 
 __all__ = ["cuped_test"]
 
 METHOD = "cuped_welch_t_test"
-
-# Below this fraction of the raw second moments, the adjusted sum of squares is rounding noise.
-_ROUNDING_FLOOR = 1e-10
 
 
 def _cross_sum(statistics: CovariateMoments) -> float:
@@ -49,7 +46,7 @@ def _arm(
     )
     cross = _cross_sum(statistics) if metric_sum_sq > 0.0 and covariate_sum_sq > 0.0 else 0.0
     adjusted_sum_sq = metric_sum_sq - 2.0 * theta * cross + theta * theta * covariate_sum_sq
-    if adjusted_sum_sq <= _ROUNDING_FLOOR * (metric_sum_sq + theta * theta * covariate_sum_sq):
+    if adjusted_sum_sq <= ROUNDING_FLOOR * (metric_sum_sq + theta * theta * covariate_sum_sq):
         adjusted_sum_sq = 0.0
     adjusted_mean = statistics.metric_sum / n - theta * (
         statistics.covariate_sum / n - covariate_mean
@@ -63,7 +60,7 @@ def cuped_test(
     treatment: CovariateMoments,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Welch's t test on CUPED-adjusted means.
 

@@ -118,7 +118,7 @@ def relative_lift(
     treatment_standard_error: float,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
     degrees_of_freedom: float = math.inf,
 ) -> RelativeLift:
     """Relative lift of two independent estimates with Fieller's interval.

@@ -6,7 +6,7 @@ import math
 
 from ablab.stats._comparison import compare, unavailable
 from ablab.stats._inference import welch_degrees_of_freedom
-from ablab.stats._validation import check_alpha, check_alternative
+from ablab.stats._validation import Alternative, check_alpha, check_alternative
 from ablab.stats.moments import Moments, centered_sum_of_squares
 from ablab.stats.results import ComparisonResult, Status
 
@@ -20,7 +20,7 @@ def welch_t_test(
     treatment: Moments,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Compare two means with Welch's unequal-variance t test.
 

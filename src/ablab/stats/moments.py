@@ -11,6 +11,9 @@ partition) merge with ``+`` and the merged record equals the record of all the d
   predictions per unit): the sums of numerator, denominator, their squares and their product.
 * :class:`CovariateMoments` -- a metric and a pre-experiment covariate for CUPED: the sums of
   both, their squares and their product.
+* :class:`ablab.stats.RatioCovariateMoments` -- a ratio metric and a pre-experiment ratio
+  covariate for ratio CUPED; its 15 sums live in :mod:`ablab.stats.ratio_covariate_moments`
+  to keep this file small.
 
 Examples:
     >>> from ablab.stats import Moments
@@ -36,15 +39,23 @@ from ablab.stats._validation import check_count, check_finite
 
 __all__ = ["CovariateMoments", "Moments", "RatioMoments"]
 
-# Variances are computed from raw sums, sum_sq - sum**2 / n. Below this fraction of sum_sq the
-# difference is indistinguishable from rounding error in the sums, so it is treated as zero.
-_ROUNDING_FLOOR = 1e-10
+# Every variance in ablab.stats is computed from raw sums (sum_sq - sum**2 / n, and the ratio
+# residual and CUPED-adjusted sums built the same way): the difference of two large, nearly
+# equal numbers. Each float64 addition into a sum adds relative error of about 1e-16, so over
+# the many rows a database adds up the difference can keep a residue well above machine
+# precision when the true variance is 0 (every unit has the same value). A centred sum of
+# squares below this fraction of the raw sum of squares is therefore rounding, not variance:
+# it is set to 0, so the result says zero_variance instead of testing noise. 1e-10 is the
+# worst-case residue of about a million additions (1e6 x 1e-16); a real spread that small
+# (centred / raw = cv**2 / (1 + cv**2), so a coefficient of variation near 1e-5) is far below
+# anything an A/B test could detect.
+ROUNDING_FLOOR = 1e-10
 
 
 def centered_sum_of_squares(n: int, total: float, total_sq: float) -> float:
     """``sum((x - mean)**2)`` from raw sums of ``n > 0`` values, zero below rounding noise."""
     centered = total_sq - total * total / n
-    if centered <= _ROUNDING_FLOOR * total_sq:
+    if centered <= ROUNDING_FLOOR * total_sq:
         return 0.0
     return centered
 

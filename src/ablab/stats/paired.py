@@ -25,7 +25,7 @@ def mcnemar_test(
     pairs: int,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> McNemarResult:
     """Exact McNemar test and an interval for the paired difference in pass rates.
 
@@ -171,7 +171,7 @@ def mcnemar_score_test(
     pairs: int,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> McNemarScoreResult:
     """McNemar's test as a score test, and the interval that inverts it (Tango's).
 

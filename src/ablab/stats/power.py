@@ -81,7 +81,7 @@ def power_proportions(
     treatment_units: float,
     mde_type: MdeType = "relative",
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> float:
     """Power of the two-proportion z test (:func:`two_proportion_z_test`).
 
@@ -135,7 +135,7 @@ def sample_size_proportions(
     mde_type: MdeType = "relative",
     alpha: float = 0.05,
     power: float = 0.8,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
     treatment_share: float = 0.5,
     traffic_share: float = 1.0,
     daily_units: float | None = None,
@@ -204,7 +204,7 @@ def power_means(
     control_units: float,
     treatment_units: float,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> float:
     """Power of a two-sample z test of means with a common standard deviation.
 
@@ -248,7 +248,7 @@ def sample_size_means(
     *,
     alpha: float = 0.05,
     power: float = 0.8,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
     treatment_share: float = 0.5,
     traffic_share: float = 1.0,
     daily_units: float | None = None,

@@ -8,7 +8,7 @@ from ablab.errors import ValidationError
 from ablab.stats._comparison import compare, unavailable
 from ablab.stats._inference import critical_value
 from ablab.stats._score_intervals import score_difference_interval, score_ratio_interval
-from ablab.stats._validation import check_alpha, check_alternative
+from ablab.stats._validation import Alternative, check_alpha, check_alternative
 from ablab.stats.moments import Moments
 from ablab.stats.results import ComparisonResult, Status
 
@@ -40,7 +40,7 @@ def two_proportion_z_test(
     treatment: Moments,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Compare two proportions with the pooled z test and the score intervals that invert it.
 

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import bdtr, bdtrc, ndtri
 
 from ablab.stats._comparison import compare, unavailable
-from ablab.stats._validation import check_alpha, check_alternative, check_fraction
+from ablab.stats._validation import Alternative, check_alpha, check_alternative, check_fraction
 from ablab.stats.moments import as_vector
 from ablab.stats.results import ComparisonResult, QuantileEstimate, Status
 
@@ -129,7 +129,7 @@ def compare_quantiles(
     quantile: float = 0.95,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Compare a quantile (p95 latency) between two independent samples.
 

@@ -6,15 +6,33 @@ import math
 
 from ablab.stats._comparison import compare, unavailable
 from ablab.stats._validation import Alternative, check_alpha, check_alternative
-from ablab.stats.moments import RatioMoments
+from ablab.stats.moments import ROUNDING_FLOOR, RatioMoments
 from ablab.stats.results import ComparisonResult, Status
 
 __all__ = ["ratio_test"]
 
 METHOD = "ratio_delta_method"
 
-# Below this fraction of the raw second moments, the residual sum of squares is rounding noise.
-_ROUNDING_FLOOR = 1e-10
+
+def residual_sum_of_squares(
+    sum_sq: float, ratio: float, denominator_sum_sq: float, cross: float
+) -> float:
+    """``sum((y - R x)**2)`` from raw sums, zero below rounding noise.
+
+    Expanded, ``sum(y**2) + R**2 sum(x**2) - 2 R sum(x y)``; :func:`ratio_estimate` and
+    :func:`ablab.stats.ratio_cuped_test` both call this one expression, so that without a
+    covariate the CUPED result is bit-identical to :func:`ratio_test`.
+
+    Examples:
+        >>> # y = [3, 1], x = [4, 2]: R = 2/3, residuals 1/3 and -1/3
+        >>> round(residual_sum_of_squares(10.0, 2.0 / 3.0, 20.0, 14.0), 6)
+        0.222222
+    """
+    squares = sum_sq + ratio * ratio * denominator_sum_sq
+    residual = squares - 2.0 * ratio * cross
+    if residual <= ROUNDING_FLOOR * squares:
+        return 0.0
+    return residual
 
 
 def ratio_estimate(statistics: RatioMoments) -> tuple[float, float]:
@@ -26,21 +44,32 @@ def ratio_estimate(statistics: RatioMoments) -> tuple[float, float]:
     """
     n = statistics.n
     ratio = statistics.numerator_sum / statistics.denominator_sum
-    squares = statistics.numerator_sum_sq + ratio * ratio * statistics.denominator_sum_sq
-    residual_sum_sq = squares - 2.0 * ratio * statistics.numerator_denominator_sum
-    if residual_sum_sq <= _ROUNDING_FLOOR * squares:
-        residual_sum_sq = 0.0
+    residual_sum_sq = residual_sum_of_squares(
+        statistics.numerator_sum_sq,
+        ratio,
+        statistics.denominator_sum_sq,
+        statistics.numerator_denominator_sum,
+    )
     denominator_mean = statistics.denominator_sum / n
     variance = residual_sum_sq / (n - 1) / (n * denominator_mean * denominator_mean)
     return ratio, math.sqrt(variance)
 
 
-def _data_status(statistics: RatioMoments) -> Status:
-    if statistics.n == 0:
+def ratio_data_status(n: int, denominator_sum: float) -> Status:
+    """Whether one arm's ratio can be estimated: it needs units, labels and two units.
+
+    Shared by :func:`ratio_test` and :func:`ablab.stats.ratio_cuped_test`, which read ``n``
+    and ``denominator_sum`` from their own sums.
+
+    Examples:
+        >>> ratio_data_status(5, 0.0).value, ratio_data_status(5, 12.0).value
+        ('zero_denominator', 'ok')
+    """
+    if n == 0:
         return Status.EMPTY_ARM
-    if statistics.denominator_sum == 0.0:
+    if denominator_sum == 0.0:
         return Status.ZERO_DENOMINATOR
-    if statistics.n < 2:
+    if n < 2:
         return Status.TOO_FEW_UNITS
     return Status.OK
 
@@ -69,7 +98,7 @@ def ratio_test(
     treatment: RatioMoments,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Compare a per-unit ratio metric between arms with the delta method.
 
@@ -111,7 +140,10 @@ def ratio_test(
     """
     level = check_alpha(alpha)
     hypothesis = check_alternative(alternative)
-    statuses = {_data_status(control), _data_status(treatment)}
+    statuses = {
+        ratio_data_status(control.n, control.denominator_sum),
+        ratio_data_status(treatment.n, treatment.denominator_sum),
+    }
     for status in (Status.EMPTY_ARM, Status.ZERO_DENOMINATOR, Status.TOO_FEW_UNITS):
         if status in statuses:
             return _unavailable(control, treatment, level, hypothesis, status)

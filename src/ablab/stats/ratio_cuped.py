@@ -9,190 +9,18 @@ ratio of the same units (accuracy over a window before the experiment).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from numpy.typing import ArrayLike
-
-from ablab.errors import ValidationError
 from ablab.stats._comparison import compare, unavailable
-from ablab.stats._validation import check_alpha, check_alternative
-from ablab.stats.moments import RatioMoments, _check_sums, as_vector
+from ablab.stats._validation import Alternative, check_alpha, check_alternative
+from ablab.stats.moments import ROUNDING_FLOOR
+from ablab.stats.ratio import ratio_data_status, residual_sum_of_squares
+from ablab.stats.ratio_covariate_moments import RatioCovariateMoments
 from ablab.stats.results import ComparisonResult, Status
 
-__all__ = ["RatioCovariateMoments", "ratio_cuped_test"]
+__all__ = ["ratio_cuped_test"]
 
 METHOD = "cuped_ratio_delta_method"
-
-# Below this fraction of the raw second moments, a residual sum of squares is rounding noise.
-_ROUNDING_FLOOR = 1e-10
-
-_SQUARES = (
-    "numerator_sum_sq",
-    "denominator_sum_sq",
-    "covariate_numerator_sum_sq",
-    "covariate_denominator_sum_sq",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RatioCovariateMoments:
-    """Sums for a ratio metric and a pre-experiment ratio covariate, for CUPED.
-
-    For each unit ``i`` with metric numerator ``y_i`` (correct predictions), metric
-    denominator ``x_i`` (labelled predictions), covariate numerator ``u_i`` and covariate
-    denominator ``v_i`` (the same counts before the experiment), the record holds ``n`` and
-    the sums of each, of their squares and of the products the delta method needs.
-
-    Attributes:
-        n: Number of units (the unit of randomisation).
-        numerator_sum: Sum of ``y``.
-        numerator_sum_sq: Sum of ``y**2``.
-        denominator_sum: Sum of ``x``.
-        denominator_sum_sq: Sum of ``x**2``.
-        numerator_denominator_sum: Sum of ``x*y``.
-        covariate_numerator_sum: Sum of ``u``.
-        covariate_numerator_sum_sq: Sum of ``u**2``.
-        covariate_denominator_sum: Sum of ``v``.
-        covariate_denominator_sum_sq: Sum of ``v**2``.
-        covariate_numerator_denominator_sum: Sum of ``u*v``.
-        numerator_covariate_numerator_sum: Sum of ``y*u``.
-        numerator_covariate_denominator_sum: Sum of ``y*v``.
-        denominator_covariate_numerator_sum: Sum of ``x*u``.
-        denominator_covariate_denominator_sum: Sum of ``x*v``.
-    """
-
-    n: int
-    numerator_sum: float
-    numerator_sum_sq: float
-    denominator_sum: float
-    denominator_sum_sq: float
-    numerator_denominator_sum: float
-    covariate_numerator_sum: float
-    covariate_numerator_sum_sq: float
-    covariate_denominator_sum: float
-    covariate_denominator_sum_sq: float
-    covariate_numerator_denominator_sum: float
-    numerator_covariate_numerator_sum: float
-    numerator_covariate_denominator_sum: float
-    denominator_covariate_numerator_sum: float
-    denominator_covariate_denominator_sum: float
-
-    def __post_init__(self) -> None:
-        sums = tuple((field.name, getattr(self, field.name)) for field in fields(self)[1:])
-        _check_sums(self.n, sums, _SQUARES)
-
-    @classmethod
-    def empty(cls) -> RatioCovariateMoments:
-        """The statistics of no units: the identity of ``+``."""
-        return cls(0, *(0.0,) * 14)
-
-    @classmethod
-    def from_values(
-        cls,
-        numerator: ArrayLike,
-        denominator: ArrayLike,
-        covariate_numerator: ArrayLike,
-        covariate_denominator: ArrayLike,
-    ) -> RatioCovariateMoments:
-        """Compute the statistics from per-unit metric and covariate numerators and denominators.
-
-        Examples:
-            >>> moments = RatioCovariateMoments.from_values([3, 1], [4, 2], [2, 2], [3, 4])
-            >>> moments.metric.ratio, moments.covariate.ratio
-            (0.6666666666666666, 0.5714285714285714)
-        """
-        y = as_vector(numerator, "numerator")
-        x = as_vector(denominator, "denominator")
-        u = as_vector(covariate_numerator, "covariate_numerator")
-        v = as_vector(covariate_denominator, "covariate_denominator")
-        sizes = {
-            "numerator": int(y.size),
-            "denominator": int(x.size),
-            "covariate_numerator": int(u.size),
-            "covariate_denominator": int(v.size),
-        }
-        if len(set(sizes.values())) != 1:
-            raise ValidationError(
-                "numerator, denominator, covariate_numerator and covariate_denominator must "
-                "have the same length",
-                details=sizes,
-            )
-        return cls(
-            int(y.size),
-            float(y.sum()),
-            float(y @ y),
-            float(x.sum()),
-            float(x @ x),
-            float(x @ y),
-            float(u.sum()),
-            float(u @ u),
-            float(v.sum()),
-            float(v @ v),
-            float(u @ v),
-            float(y @ u),
-            float(y @ v),
-            float(x @ u),
-            float(x @ v),
-        )
-
-    def __add__(self, other: RatioCovariateMoments) -> RatioCovariateMoments:
-        if not isinstance(other, RatioCovariateMoments):
-            return NotImplemented
-        return RatioCovariateMoments(
-            self.n + other.n,
-            self.numerator_sum + other.numerator_sum,
-            self.numerator_sum_sq + other.numerator_sum_sq,
-            self.denominator_sum + other.denominator_sum,
-            self.denominator_sum_sq + other.denominator_sum_sq,
-            self.numerator_denominator_sum + other.numerator_denominator_sum,
-            self.covariate_numerator_sum + other.covariate_numerator_sum,
-            self.covariate_numerator_sum_sq + other.covariate_numerator_sum_sq,
-            self.covariate_denominator_sum + other.covariate_denominator_sum,
-            self.covariate_denominator_sum_sq + other.covariate_denominator_sum_sq,
-            self.covariate_numerator_denominator_sum + other.covariate_numerator_denominator_sum,
-            self.numerator_covariate_numerator_sum + other.numerator_covariate_numerator_sum,
-            self.numerator_covariate_denominator_sum + other.numerator_covariate_denominator_sum,
-            self.denominator_covariate_numerator_sum + other.denominator_covariate_numerator_sum,
-            self.denominator_covariate_denominator_sum
-            + other.denominator_covariate_denominator_sum,
-        )
-
-    @property
-    def metric(self) -> RatioMoments:
-        """The metric alone, as :func:`ablab.stats.ratio_test` analyses it without CUPED."""
-        return RatioMoments(
-            self.n,
-            self.numerator_sum,
-            self.numerator_sum_sq,
-            self.denominator_sum,
-            self.denominator_sum_sq,
-            self.numerator_denominator_sum,
-        )
-
-    @property
-    def covariate(self) -> RatioMoments:
-        """The pre-experiment ratio alone."""
-        return RatioMoments(
-            self.n,
-            self.covariate_numerator_sum,
-            self.covariate_numerator_sum_sq,
-            self.covariate_denominator_sum,
-            self.covariate_denominator_sum_sq,
-            self.covariate_numerator_denominator_sum,
-        )
-
-
-def _residual_sum_sq(sum_sq: float, ratio: float, denominator_sum_sq: float, cross: float) -> float:
-    """``sum((a - ratio b)**2)`` from raw sums, zero below rounding noise.
-
-    The expression is the one of :func:`ablab.stats.ratio.ratio_estimate`, operation for
-    operation, so that without a covariate the result is bit-identical to ``ratio_test``.
-    """
-    squares = sum_sq + ratio * ratio * denominator_sum_sq
-    residual = squares - 2.0 * ratio * cross
-    if residual <= _ROUNDING_FLOOR * squares:
-        return 0.0
-    return residual
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +45,7 @@ class _Linearised:
 def _linearise(statistics: RatioCovariateMoments, with_covariate: bool) -> _Linearised:
     n = statistics.n
     ratio = statistics.numerator_sum / statistics.denominator_sum
-    metric_residual = _residual_sum_sq(
+    metric_residual = residual_sum_of_squares(
         statistics.numerator_sum_sq,
         ratio,
         statistics.denominator_sum_sq,
@@ -227,7 +55,7 @@ def _linearise(statistics: RatioCovariateMoments, with_covariate: bool) -> _Line
     if not with_covariate:
         return _Linearised(ratio, denominator_mean, metric_residual)
     covariate_ratio = statistics.covariate_numerator_sum / statistics.covariate_denominator_sum
-    covariate_residual = _residual_sum_sq(
+    covariate_residual = residual_sum_of_squares(
         statistics.covariate_numerator_sum_sq,
         covariate_ratio,
         statistics.covariate_denominator_sum_sq,
@@ -282,16 +110,6 @@ def _pooled_theta(
     return theta, linearised.covariate_ratio
 
 
-def _data_status(statistics: RatioCovariateMoments) -> Status:
-    if statistics.n == 0:
-        return Status.EMPTY_ARM
-    if statistics.denominator_sum == 0.0:
-        return Status.ZERO_DENOMINATOR
-    if statistics.n < 2:
-        return Status.TOO_FEW_UNITS
-    return Status.OK
-
-
 def _arm(
     statistics: RatioCovariateMoments, theta: float, pooled_covariate_ratio: float
 ) -> tuple[float, float, float]:
@@ -309,7 +127,7 @@ def _arm(
     )
     covariance = linearised.cross_residual / (n - 1) / (n * denominator_mean * covariate_mean)
     adjusted_variance = raw_variance - 2.0 * theta * covariance + theta * theta * covariate_variance
-    if adjusted_variance <= _ROUNDING_FLOOR * (raw_variance + theta * theta * covariate_variance):
+    if adjusted_variance <= ROUNDING_FLOOR * (raw_variance + theta * theta * covariate_variance):
         adjusted_variance = 0.0
     adjusted = linearised.ratio - theta * (linearised.covariate_ratio - pooled_covariate_ratio)
     return adjusted, adjusted_variance, raw_variance
@@ -320,7 +138,7 @@ def ratio_cuped_test(
     treatment: RatioCovariateMoments,
     *,
     alpha: float = 0.05,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
 ) -> ComparisonResult:
     """Compare a per-unit ratio metric between arms by the delta method with CUPED.
 
@@ -385,7 +203,10 @@ def ratio_cuped_test(
     """
     level = check_alpha(alpha)
     hypothesis = check_alternative(alternative)
-    statuses = {_data_status(control), _data_status(treatment)}
+    statuses = {
+        ratio_data_status(control.n, control.denominator_sum),
+        ratio_data_status(treatment.n, treatment.denominator_sum),
+    }
     for status in (Status.EMPTY_ARM, Status.ZERO_DENOMINATOR, Status.TOO_FEW_UNITS):
         if status in statuses:
             return unavailable(

@@ -40,6 +40,7 @@ from ablab.domain.decisions import (
     decide_overall,
 )
 from ablab.domain.experiments import AnalysisMethod
+from ablab.domain.sequential import alternative_of
 from ablab.errors import ValidationError
 from ablab.services.analysis.comparisons import (
     Arm,
@@ -253,7 +254,7 @@ def _compare(
     control: CovariateMoments, treatment: CovariateMoments, kind: str, options: UnitAnalysisOptions
 ) -> Arm:
     plain_control, plain_treatment = _metric_only(control), _metric_only(treatment)
-    level, alternative = options.alpha, options.alternative
+    level, alternative = options.alpha, alternative_of(options.alternative)
     if kind == "cuped":
         comparison = cuped_test(control, treatment, alpha=level, alternative=alternative)
     elif kind == "proportion":
