@@ -48,8 +48,7 @@ from ablab.services.rollouts import promotion
 from ablab.services.rollouts import steps as rollouts
 from ablab.settings import Settings
 from ablab.stats.priors import parse_prior
-from ablab.store.events import open_event_store
-from ablab.store.metadata import metadata_url, open_metadata_store
+from ablab.store.open import open_events, open_metadata
 
 __all__ = ["LocalBackend"]
 
@@ -58,8 +57,7 @@ class LocalBackend:
     """Opens (creating on first use) the metadata store and the project named in settings."""
 
     def __init__(self, settings: Settings) -> None:
-        database_url = settings.database_url.get_secret_value() if settings.database_url else None
-        self._store = open_metadata_store(metadata_url(settings.home, database_url))
+        self._store = open_metadata(settings)
         project = ensure_project(self._store, settings.project)
         self._settings = settings
         self._alerts = WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
@@ -199,10 +197,7 @@ class LocalBackend:
     def _event_store(self) -> EventStore:
         # Opened on first use: most commands never touch events, and DuckDB locks its file.
         if self._events is None:
-            url = self._settings.events_url
-            self._events = open_event_store(
-                self._settings.home, url.get_secret_value() if url else None
-            )
+            self._events = open_events(self._settings)
         return self._events
 
     def close(self) -> None:

@@ -46,8 +46,7 @@ from ablab.services.llm.leases import RunLease
 from ablab.services.llm.runs import recover_interrupted
 from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
-from ablab.store.events import open_event_store
-from ablab.store.metadata import metadata_url, open_metadata_store
+from ablab.store.open import open_stores
 
 __all__ = ["create_app"]
 
@@ -65,17 +64,15 @@ def _experiments_by_status(store: MetadataStore) -> dict[str, int]:
 
 def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, str | None]:
     """The stores and caches of a server, and a generated first admin key (or None)."""
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
-    store = open_metadata_store(metadata_url(settings.home, database_url))
+    store, events = open_stores(settings)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
         generated = bootstrap_admin_key(store, admin_key, settings.project)
         # Runs whose owner stopped mid-way (its lease expired) can never be answered now;
         # the runs other replicas still renew are theirs to finish.
         recover_interrupted(store)
-        events_url = settings.events_url.get_secret_value() if settings.events_url else None
-        events = open_event_store(settings.home, events_url)
     except BaseException:
+        events.close()
         store.close()
         raise
     trust = operator_trust(settings)
