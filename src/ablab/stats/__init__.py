@@ -29,10 +29,11 @@ from ablab.stats.intervals import mean_interval, ratio_interval
 from ablab.stats.lift import RelativeLift, relative_lift
 from ablab.stats.means import welch_t_test
 from ablab.stats.moments import CovariateMoments, Moments, RatioMoments
-from ablab.stats.multiplicity import adjust_p_values
+from ablab.stats.multiplicity import MultiplicityMethod, adjust_p_values
 from ablab.stats.novelty import LiftTrend, TrendPattern, lift_trend
 from ablab.stats.paired import McNemarScoreResult, mcnemar_score_test, mcnemar_test
 from ablab.stats.power import (
+    MdeType,
     power_means,
     power_proportions,
     sample_size_means,
@@ -79,7 +80,9 @@ __all__ = [
     "LiftTrend",
     "McNemarResult",
     "McNemarScoreResult",
+    "MdeType",
     "Moments",
+    "MultiplicityMethod",
     "NormalPrior",
     "Prior",
     "QuantileEstimate",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 
 from ablab.errors import ValidationError
 
-__all__ = ["adjust_p_values"]
+__all__ = ["MultiplicityMethod", "adjust_p_values"]
 
-MultiplicityMethod = Literal["bonferroni", "holm", "benjamini_hochberg"]
+MultiplicityMethod: TypeAlias = Literal["bonferroni", "holm", "benjamini_hochberg"]
 _METHODS: tuple[str, ...] = ("benjamini_hochberg", "bonferroni", "holm")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from ablab.errors import ValidationError
 from ablab.stats._sample_size import (
@@ -21,9 +21,15 @@ from ablab.stats._validation import (
 )
 from ablab.stats.results import SampleSize
 
-__all__ = ["power_means", "power_proportions", "sample_size_means", "sample_size_proportions"]
+__all__ = [
+    "MdeType",
+    "power_means",
+    "power_proportions",
+    "sample_size_means",
+    "sample_size_proportions",
+]
 
-MdeType = Literal["relative", "absolute"]
+MdeType: TypeAlias = Literal["relative", "absolute"]
 
 
 def _treatment_rate(baseline: float, mde: float, mde_type: str) -> float:
