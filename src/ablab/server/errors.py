@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ablab.errors import AblabError
 from ablab.server.deps import check_access
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["ablab_error_response", "error_response", "install_error_handlers", "internal_error"]
 
 logger = logging.getLogger("ablab.server")
 
@@ -57,6 +57,27 @@ def error_response(
         },
         status_code=status,
         headers=headers,
+    )
+
+
+def ablab_error_response(exc: AblabError) -> JSONResponse:
+    """The answer to an ablab error: its own status, code, message and details."""
+    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+
+def internal_error(request: Request) -> JSONResponse:
+    """The 500 of an unexpected exception (the routes' and the hot paths'): the traceback is
+    logged under the request id, and the answer names only that id.
+
+    Call it while the exception is being handled, so the log carries its traceback.
+    """
+    request_id = getattr(request.state, "request_id", "-")
+    logger.exception("unexpected error in request %s", request_id)
+    return error_response(
+        500,
+        "internal_error",
+        f"the server failed on this request ({request_id}); it has been logged",
+        {"request_id": request_id},
     )
 
 
@@ -97,14 +118,14 @@ def _field(location: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AblabError)
     async def ablab_error(request: Request, exc: AblabError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        return ablab_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         try:
             check_access(request)  # no key or scope: that answer comes first
         except AblabError as denied:
-            return error_response(denied.http_status, denied.code, denied.message, denied.details)
+            return ablab_error_response(denied)
         problems = [
             {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
             for e in exc.errors()
@@ -125,9 +146,7 @@ def install_error_handlers(app: FastAPI) -> None:
             try:
                 check_access(request)
             except AblabError as denied:
-                return error_response(
-                    denied.http_status, denied.code, denied.message, denied.details
-                )
+                return ablab_error_response(denied)
             return error_response(422, "validation_error", "the body is not valid JSON (UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
@@ -142,11 +161,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", "-")
-        logger.exception("unexpected error in request %s", request_id)
-        return error_response(
-            500,
-            "internal_error",
-            f"the server failed on this request ({request_id}); it has been logged",
-            {"request_id": request_id},
-        )
+        return internal_error(request)

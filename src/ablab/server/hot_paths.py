@@ -9,7 +9,6 @@ pydantic body cost about a quarter of FastAPI's throughput on a POST (docs/perfo
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from functools import partial
@@ -24,13 +23,11 @@ from ablab.assignment import Assignment
 from ablab.contract.body import check_attributes, check_reference, parse_object
 from ablab.domain.keys import Scope
 from ablab.errors import AblabError, PayloadTooLarge, ValidationError
-from ablab.server.errors import error_response
+from ablab.server.errors import ablab_error_response, internal_error
 from ablab.server.state import ServerState
 from ablab.services.events.ingest import IngestResult, ingest_events
 
 __all__ = ["PREDICT_PREFIX", "FastPaths", "assign", "events", "predict", "respond"]
-
-logger = logging.getLogger("ablab.server")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -211,13 +208,6 @@ async def respond(handler: Handler, request: Request) -> Response:
     try:
         return await handler(request)
     except AblabError as exc:
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        return ablab_error_response(exc)
     except Exception:
-        request_id = request.scope.get("state", {}).get("request_id", "-")
-        logger.exception("unexpected error in request %s", request_id)
-        return error_response(
-            500,
-            "internal_error",
-            f"the server failed on this request ({request_id}); it has been logged",
-            {"request_id": request_id},
-        )
+        return internal_error(request)
