@@ -48,7 +48,12 @@ SHARED_WITHIN_STATS = {
     "moments.py": {"as_vector", "centered_sum_of_squares"},
     "proportions.py": {"check_binary"},
     "quantiles.py": {"order_statistic_ranks", "quantile_standard_error"},
-    "ratio.py": {"ratio_data_status", "ratio_estimate", "residual_sum_of_squares"},
+    "ratio.py": {
+        "ratio_data_status",
+        "ratio_estimate",
+        "ratio_residuals",
+        "unavailable_ratio_result",
+    },
     "sequential_design.py": {"msprt_power_at"},
 }
 

@@ -14,25 +14,29 @@ __all__ = ["ratio_test"]
 METHOD = "ratio_delta_method"
 
 
-def residual_sum_of_squares(
-    sum_sq: float, ratio: float, denominator_sum_sq: float, cross: float
-) -> float:
-    """``sum((y - R x)**2)`` from raw sums, zero below rounding noise.
+def ratio_residuals(statistics: RatioMoments) -> tuple[float, float, float]:
+    """``R = sum(y) / sum(x)``, ``mean(x)`` and ``sum((y - R x)**2)`` of one group of units.
 
-    Expanded, ``sum(y**2) + R**2 sum(x**2) - 2 R sum(x y)``; :func:`ratio_estimate` and
-    :func:`ablab.stats.ratio_cuped_test` both call this one expression, so that without a
-    covariate the CUPED result is bit-identical to :func:`ratio_test`.
+    The residual sum is expanded into raw sums, ``sum(y**2) + R**2 sum(x**2) - 2 R sum(x y)``,
+    and set to 0 below rounding noise (:data:`ablab.stats.moments.ROUNDING_FLOOR`).
+    :func:`ratio_estimate` and :func:`ablab.stats.ratio_cuped_test` (for the metric and for
+    the covariate) both call this one expression, so that without a covariate the CUPED
+    result is bit-identical to :func:`ratio_test`. Needs ``n > 0`` and ``sum(x) != 0``.
 
     Examples:
         >>> # y = [3, 1], x = [4, 2]: R = 2/3, residuals 1/3 and -1/3
-        >>> round(residual_sum_of_squares(10.0, 2.0 / 3.0, 20.0, 14.0), 6)
-        0.222222
+        >>> ratio, denominator_mean, residual = ratio_residuals(
+        ...     RatioMoments.from_values([3, 1], [4, 2])
+        ... )
+        >>> round(ratio, 6), denominator_mean, round(residual, 6)
+        (0.666667, 3.0, 0.222222)
     """
-    squares = sum_sq + ratio * ratio * denominator_sum_sq
-    residual = squares - 2.0 * ratio * cross
+    ratio = statistics.numerator_sum / statistics.denominator_sum
+    squares = statistics.numerator_sum_sq + ratio * ratio * statistics.denominator_sum_sq
+    residual = squares - 2.0 * ratio * statistics.numerator_denominator_sum
     if residual <= ROUNDING_FLOOR * squares:
-        return 0.0
-    return residual
+        residual = 0.0
+    return ratio, statistics.denominator_sum / statistics.n, residual
 
 
 def ratio_estimate(statistics: RatioMoments) -> tuple[float, float]:
@@ -43,14 +47,7 @@ def ratio_estimate(statistics: RatioMoments) -> tuple[float, float]:
     ``Var(R) = Var(r) / (n * mean(x)**2)``.
     """
     n = statistics.n
-    ratio = statistics.numerator_sum / statistics.denominator_sum
-    residual_sum_sq = residual_sum_of_squares(
-        statistics.numerator_sum_sq,
-        ratio,
-        statistics.denominator_sum_sq,
-        statistics.numerator_denominator_sum,
-    )
-    denominator_mean = statistics.denominator_sum / n
+    ratio, denominator_mean, residual_sum_sq = ratio_residuals(statistics)
     variance = residual_sum_sq / (n - 1) / (n * denominator_mean * denominator_mean)
     return ratio, math.sqrt(variance)
 
@@ -74,23 +71,36 @@ def ratio_data_status(n: int, denominator_sum: float) -> Status:
     return Status.OK
 
 
-def _unavailable(
+def unavailable_ratio_result(
+    method: str,
     control: RatioMoments,
     treatment: RatioMoments,
     level: float,
     hypothesis: Alternative,
-    status: Status,
-) -> ComparisonResult:
-    return unavailable(
-        METHOD,
-        status,
-        level,
-        hypothesis,
-        control_units=control.n,
-        treatment_units=treatment.n,
-        control_value=control.ratio,
-        treatment_value=treatment.ratio,
-    )
+) -> ComparisonResult | None:
+    """The result of a ratio test that cannot run, or None when both arms can be estimated.
+
+    The first condition that holds in either arm is reported, in the order empty arm, zero
+    denominator, too few units (see :func:`ratio_data_status`). Shared by :func:`ratio_test`
+    and :func:`ablab.stats.ratio_cuped_test`, which passes its metric's sums.
+    """
+    statuses = {
+        ratio_data_status(control.n, control.denominator_sum),
+        ratio_data_status(treatment.n, treatment.denominator_sum),
+    }
+    for status in (Status.EMPTY_ARM, Status.ZERO_DENOMINATOR, Status.TOO_FEW_UNITS):
+        if status in statuses:
+            return unavailable(
+                method,
+                status,
+                level,
+                hypothesis,
+                control_units=control.n,
+                treatment_units=treatment.n,
+                control_value=control.ratio,
+                treatment_value=treatment.ratio,
+            )
+    return None
 
 
 def ratio_test(
@@ -140,13 +150,9 @@ def ratio_test(
     """
     level = check_alpha(alpha)
     hypothesis = check_alternative(alternative)
-    statuses = {
-        ratio_data_status(control.n, control.denominator_sum),
-        ratio_data_status(treatment.n, treatment.denominator_sum),
-    }
-    for status in (Status.EMPTY_ARM, Status.ZERO_DENOMINATOR, Status.TOO_FEW_UNITS):
-        if status in statuses:
-            return _unavailable(control, treatment, level, hypothesis, status)
+    not_estimable = unavailable_ratio_result(METHOD, control, treatment, level, hypothesis)
+    if not_estimable is not None:
+        return not_estimable
     control_ratio, control_standard_error = ratio_estimate(control)
     treatment_ratio, treatment_standard_error = ratio_estimate(treatment)
     return compare(

@@ -139,23 +139,10 @@ class RatioCovariateMoments:
     def __add__(self, other: RatioCovariateMoments) -> RatioCovariateMoments:
         if not isinstance(other, RatioCovariateMoments):
             return NotImplemented
+        # Every field is a count or a sum over units, so the union of two sets of units adds
+        # them field by field.
         return RatioCovariateMoments(
-            self.n + other.n,
-            self.numerator_sum + other.numerator_sum,
-            self.numerator_sum_sq + other.numerator_sum_sq,
-            self.denominator_sum + other.denominator_sum,
-            self.denominator_sum_sq + other.denominator_sum_sq,
-            self.numerator_denominator_sum + other.numerator_denominator_sum,
-            self.covariate_numerator_sum + other.covariate_numerator_sum,
-            self.covariate_numerator_sum_sq + other.covariate_numerator_sum_sq,
-            self.covariate_denominator_sum + other.covariate_denominator_sum,
-            self.covariate_denominator_sum_sq + other.covariate_denominator_sum_sq,
-            self.covariate_numerator_denominator_sum + other.covariate_numerator_denominator_sum,
-            self.numerator_covariate_numerator_sum + other.numerator_covariate_numerator_sum,
-            self.numerator_covariate_denominator_sum + other.numerator_covariate_denominator_sum,
-            self.denominator_covariate_numerator_sum + other.denominator_covariate_numerator_sum,
-            self.denominator_covariate_denominator_sum
-            + other.denominator_covariate_denominator_sum,
+            *(getattr(self, field.name) + getattr(other, field.name) for field in fields(self))
         )
 
     @property

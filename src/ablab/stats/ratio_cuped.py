@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ablab.stats._comparison import compare, unavailable
+from ablab.stats._comparison import compare
 from ablab.stats._validation import Alternative, check_alpha, check_alternative
 from ablab.stats.moments import ROUNDING_FLOOR
-from ablab.stats.ratio import ratio_data_status, residual_sum_of_squares
+from ablab.stats.ratio import ratio_residuals, unavailable_ratio_result
 from ablab.stats.ratio_covariate_moments import RatioCovariateMoments
-from ablab.stats.results import ComparisonResult, Status
+from ablab.stats.results import ComparisonResult
 
 __all__ = ["ratio_cuped_test"]
 
@@ -43,23 +43,11 @@ class _Linearised:
 
 
 def _linearise(statistics: RatioCovariateMoments, with_covariate: bool) -> _Linearised:
-    n = statistics.n
-    ratio = statistics.numerator_sum / statistics.denominator_sum
-    metric_residual = residual_sum_of_squares(
-        statistics.numerator_sum_sq,
-        ratio,
-        statistics.denominator_sum_sq,
-        statistics.numerator_denominator_sum,
-    )
-    denominator_mean = statistics.denominator_sum / n
+    ratio, denominator_mean, metric_residual = ratio_residuals(statistics.metric)
     if not with_covariate:
         return _Linearised(ratio, denominator_mean, metric_residual)
-    covariate_ratio = statistics.covariate_numerator_sum / statistics.covariate_denominator_sum
-    covariate_residual = residual_sum_of_squares(
-        statistics.covariate_numerator_sum_sq,
-        covariate_ratio,
-        statistics.covariate_denominator_sum_sq,
-        statistics.covariate_numerator_denominator_sum,
+    covariate_ratio, covariate_denominator_mean, covariate_residual = ratio_residuals(
+        statistics.covariate
     )
     if metric_residual == 0.0 or covariate_residual == 0.0:
         # A constant has no covariance; the raw cross sum would only hold rounding error.
@@ -77,7 +65,7 @@ def _linearise(statistics: RatioCovariateMoments, with_covariate: bool) -> _Line
         denominator_mean,
         metric_residual,
         covariate_ratio,
-        statistics.covariate_denominator_sum / n,
+        covariate_denominator_mean,
         covariate_residual,
         cross_residual,
     )
@@ -203,22 +191,11 @@ def ratio_cuped_test(
     """
     level = check_alpha(alpha)
     hypothesis = check_alternative(alternative)
-    statuses = {
-        ratio_data_status(control.n, control.denominator_sum),
-        ratio_data_status(treatment.n, treatment.denominator_sum),
-    }
-    for status in (Status.EMPTY_ARM, Status.ZERO_DENOMINATOR, Status.TOO_FEW_UNITS):
-        if status in statuses:
-            return unavailable(
-                METHOD,
-                status,
-                level,
-                hypothesis,
-                control_units=control.n,
-                treatment_units=treatment.n,
-                control_value=control.metric.ratio,
-                treatment_value=treatment.metric.ratio,
-            )
+    not_estimable = unavailable_ratio_result(
+        METHOD, control.metric, treatment.metric, level, hypothesis
+    )
+    if not_estimable is not None:
+        return not_estimable
     theta, pooled_covariate_ratio = _pooled_theta(control, treatment)
     control_ratio, control_variance, control_raw_variance = _arm(
         control, theta, pooled_covariate_ratio
