@@ -55,8 +55,8 @@ def ratio_estimate(statistics: RatioMoments) -> tuple[float, float]:
 def ratio_data_status(n: int, denominator_sum: float) -> Status:
     """Whether one arm's ratio can be estimated: it needs units, labels and two units.
 
-    Shared by :func:`ratio_test` and :func:`ablab.stats.ratio_cuped_test`, which read ``n``
-    and ``denominator_sum`` from their own sums.
+    :func:`unavailable_ratio_result` asks it of each arm, for :func:`ratio_test` and
+    :func:`ablab.stats.ratio_cuped_test` alike.
 
     Examples:
         >>> ratio_data_status(5, 0.0).value, ratio_data_status(5, 12.0).value
