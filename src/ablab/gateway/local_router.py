@@ -26,17 +26,9 @@ from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.trust import ArtifactPolicy, Trust
 from ablab.errors import ValidationError
+from ablab.gateway import routing
 from ablab.gateway.backends import BackendError, PythonModel, load_artifact
 from ablab.gateway.breaker import CircuitBreaker
-from ablab.gateway.routing import (
-    Plan,
-    Served,
-    Serving,
-    elapsed_ms,
-    plan_request,
-    prediction_events,
-    shadow_event,
-)
 
 __all__ = ["LocalRouter"]
 
@@ -130,11 +122,11 @@ class LocalRouter:
             in_experiment=public.in_experiment,
             reason=AssignmentReason(public.reason),
         )
-        plan = plan_request(
+        plan = routing.plan_request(
             experiment, assignment, shadow_sample=self._shadow_sample, draw=random.random()
         )
         served = self._serve(experiment, plan, features)
-        for event in prediction_events(experiment.name, unit_id, attributes, plan, served):
+        for event in routing.prediction_events(experiment.name, unit_id, attributes, plan, served):
             self._client.track(event)
         for variant, version in plan.shadows:
             self._mirror(
@@ -155,8 +147,8 @@ class LocalRouter:
             self._experiment = (now, _domain(self._load()))
         return self._experiment[1]
 
-    def _serve(self, experiment: Experiment, plan: Plan, features: Any) -> Served:
-        serving = Serving(experiment.name, plan)
+    def _serve(self, experiment: Experiment, plan: routing.Plan, features: Any) -> routing.Served:
+        serving = routing.Serving(experiment.name, plan)
         for version in serving.versions():
             try:
                 answer = self._call(version, features)
@@ -179,7 +171,7 @@ class LocalRouter:
     def _mirror(
         self,
         experiment: Experiment,
-        plan: Plan,
+        plan: routing.Plan,
         unit_id: str,
         *,
         variant: str,
@@ -199,13 +191,13 @@ class LocalRouter:
             finally:
                 self._shadow_slots.release()
             self._client.track(
-                shadow_event(
+                routing.shadow_event(
                     experiment.name,
                     unit_id,
                     plan,
                     variant=variant,
                     prediction=answer,
-                    latency_ms=elapsed_ms(started),
+                    latency_ms=routing.elapsed_ms(started),
                     error=error,
                 )
             )
