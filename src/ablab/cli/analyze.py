@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, emit, new_table
 from ablab.contract.analysis import AnalysisReport, format_probability
 from ablab.domain.experiments import AnalysisMethod
 from ablab.services.analysis.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
@@ -77,10 +76,7 @@ def analyze(
             covariate=covariate,
         ),
     )
-    if output is OutputFormat.JSON:
-        print_json(report)
-    else:
-        render_report(report)
+    emit(output, report, render_report)
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -109,9 +105,11 @@ def render_report(report: AnalysisReport) -> None:
             f"[yellow]{report.excluded_units} units appear under several variants and were "
             "left out[/]"
         )
-    variants = Table(show_edge=False)
-    for column in ("Variant", "Units", "Share", "Mean", f"{level} CI"):
-        variants.add_column(column, justify="left" if column == "Variant" else "right")
+    variants = new_table(
+        "Variant",
+        *(TableColumn(c, justify="right") for c in ("Units", "Share", "Mean")),
+        TableColumn(f"{level} CI", justify="right", whole=True),
+    )
     for v in report.variants:
         share = report.srm.observed[v.name] / max(1, sum(report.srm.observed.values()))
         variants.add_row(
@@ -123,10 +121,11 @@ def render_report(report: AnalysisReport) -> None:
         )
     console.print(variants)
     # One column per treatment keeps the table within 80 columns for A/B and A/B/n alike.
-    comparisons = Table(show_edge=False)
-    comparisons.add_column("vs control")
-    for c in report.comparisons:
-        comparisons.add_column(c.variant, justify="right")
+    comparisons = new_table(
+        "vs control",
+        # Whole: each column holds an interval.
+        *(TableColumn(c.variant, justify="right", whole=True) for c in report.comparisons),
+    )
     rows: list[tuple[str, list[str]]] = [
         ("Relative lift", [_percent(c.relative_lift) for c in report.comparisons]),
         (f"{level} CI", [_interval(c.relative_ci, percent=True) for c in report.comparisons]),

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json, stderr
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, stderr
 from ablab.cli.state import client_of
 from ablab.contract.events import IngestResultPublic, RejectedEvent
 from ablab.store.event_files import count_events, read_events
@@ -57,10 +57,7 @@ def import_(
         duplicates=accepted - stored,
         rejected=rejected,
     )
-    if output is OutputFormat.JSON:
-        print_json(summary)
-    else:
-        _render(file, summary)
+    emit(output, summary, lambda s: _render(file, s))
     if rejected:
         raise typer.Exit(1)
 

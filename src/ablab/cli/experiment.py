@@ -13,7 +13,7 @@ from ablab.cli.experiment_view import (
     render_experiment,
     render_list,
 )
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, emit
 from ablab.cli.state import client_of
 from ablab.contract.experiments import ExperimentPublic
 from ablab.errors import ValidationError
@@ -30,12 +30,7 @@ app.command()(rebalance)
 
 
 def _show(experiment: ExperimentPublic, output: OutputFormat, message: str | None = None) -> None:
-    if output is OutputFormat.JSON:
-        print_json(experiment)
-    elif message:
-        console.print(message)
-    else:
-        render_experiment(experiment)
+    emit(output, experiment, message or render_experiment)
 
 
 @app.command()
@@ -135,10 +130,7 @@ def create(
         bandit=bandit,
         shadow=shadow,
     )
-    if output is OutputFormat.JSON:
-        print_json(experiment)
-    else:
-        render_created(experiment)
+    emit(output, experiment, render_created)
 
 
 @app.command()
@@ -306,10 +298,12 @@ def list_(
 ) -> None:
     """List the project's experiments, newest first."""
     experiments = client_of(ctx).experiments.list(status)
-    if output is OutputFormat.JSON:
-        print_json(experiments)
-    else:
-        render_list(experiments)
+    emit(
+        output,
+        experiments,
+        render_list,
+        empty="No experiments yet. Create one with `ablab experiment create`.",
+    )
 
 
 @app.command()
@@ -330,13 +324,12 @@ def assign(
             raise ValidationError(f"invalid --attr {pair!r}: expected KEY=VALUE")
         attributes[key] = value
     result = client_of(ctx).assign(name, unit_id, attributes)
-    if output is OutputFormat.JSON:
-        print_json(result)
-        return
-    console.print(
+    emit(
+        output,
+        result,
         f"{result.unit_id}: {result.variant or '-'} "
         f"(model version {result.model_version or '-'}, {result.reason.value}"
-        f"{'' if result.in_experiment else ', not in the experiment'})"
+        f"{'' if result.in_experiment else ', not in the experiment'})",
     )
 
 
@@ -348,8 +341,4 @@ def audit(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Show who changed the experiment, when, and how."""
-    entries = client_of(ctx).experiments.audit(name, limit=limit)
-    if output is OutputFormat.JSON:
-        print_json(entries)
-    else:
-        render_audit(entries)
+    emit(output, client_of(ctx).experiments.audit(name, limit=limit), render_audit)

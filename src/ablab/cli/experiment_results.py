@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, emit
 from ablab.cli.results_view import render_results, render_timeseries
 from ablab.cli.state import client_of
 
@@ -32,10 +32,7 @@ def results(
 ) -> None:
     """Per-variant devices, accuracy, latency and error rate; significance; recommendation."""
     found = client_of(ctx).experiments.results(name, segment=segment, prior=prior or None)
-    if output is OutputFormat.JSON:
-        print_json(found)
-    else:
-        render_results(found)
+    emit(output, found, render_results)
 
 
 def timeseries(
@@ -47,17 +44,11 @@ def timeseries(
 ) -> None:
     """The metric per variant and the lift with its confidence sequence, cumulatively."""
     found = client_of(ctx).experiments.timeseries(name, metric=metric, interval=interval)
-    if output is OutputFormat.JSON:
-        print_json(found)
-    else:
-        render_timeseries(found)
+    emit(output, found, render_timeseries)
 
 
 def rebalance(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
     """Bandit mode: move the weights toward the better arm now (Thompson sampling)."""
     experiment = client_of(ctx).experiments.rebalance(name)
-    if output is OutputFormat.JSON:
-        print_json(experiment)
-        return
     weights = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
-    console.print(f"{experiment.name}: {weights}")
+    emit(output, experiment, f"{experiment.name}: {weights}")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rich.table import Table
-
-from ablab.cli.output import console
+from ablab.cli.output import TableColumn, console, key_values, new_table
 from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.experiments import ExperimentPublic
 
@@ -57,10 +55,7 @@ def render_experiment(experiment: ExperimentPublic) -> None:
     )
     if experiment.hypothesis:
         console.print(f"Hypothesis: {experiment.hypothesis}")
-    settings = Table.grid(padding=(0, 2))
-    settings.add_column(style="dim")
-    settings.add_column()
-    rows = [
+    settings = [
         ("Model", experiment.model_id or "-"),
         ("Group", experiment.group or "all units"),
         ("Coverage", f"{experiment.coverage:g}%"),
@@ -87,14 +82,8 @@ def render_experiment(experiment: ExperimentPublic) -> None:
         ("Running for", age(experiment)),
         ("Version", str(experiment.version)),
     ]
-    for key, value in rows:
-        settings.add_row(key, value)
-    console.print(settings)
-    table = Table(title=None, show_edge=False)
-    table.add_column("Variant")
-    table.add_column("Role")
-    table.add_column("Model version")
-    table.add_column("Weight", justify="right")
+    console.print(key_values(settings))
+    table = new_table("Variant", "Role", "Model version", TableColumn("Weight", justify="right"))
     for variant in experiment.variants:
         table.add_row(
             variant.name,
@@ -118,9 +107,7 @@ def age(experiment: ExperimentPublic) -> str:
 
 
 def render_list(experiments: list[ExperimentPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Name", "Status", "Model", "Variants", "Split", "Primary metric", "Created"):
-        table.add_column(column)
+    table = new_table("Name", "Status", "Model", "Variants", "Split", "Primary metric", "Created")
     for e in experiments:
         table.add_row(
             e.name,
@@ -131,16 +118,11 @@ def render_list(experiments: list[ExperimentPublic]) -> None:
             e.primary_metric,
             e.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    if not experiments:
-        console.print("No experiments yet. Create one with `ablab experiment create`.")
-        return
     console.print(table)
 
 
 def render_audit(entries: list[AuditEntryPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("When", "Actor", "Action", "Object", "Change"):
-        table.add_column(column)
+    table = new_table("When", "Actor", "Action", "Object", "Change")
     for entry in entries:
         table.add_row(
             entry.at.strftime("%Y-%m-%d %H:%M:%S"),

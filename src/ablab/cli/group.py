@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
 from ablab.contract.catalogue import GroupPublic
 from ablab.errors import ValidationError
@@ -36,11 +35,8 @@ def create(
         members=_read_members(members) if members is not None else None,
         description=description,
     )
-    if output is OutputFormat.JSON:
-        print_json(group)
-    else:
-        what = f"rule {json.dumps(group.rule)}" if group.rule else f"{group.member_count} members"
-        console.print(f"Device group created: {group.name} ({what})")
+    what = f"rule {json.dumps(group.rule)}" if group.rule else f"{group.member_count} members"
+    emit(output, group, f"Device group created: {group.name} ({what})")
 
 
 def _parse_rule(text: str) -> dict[str, Any]:
@@ -69,12 +65,12 @@ def _read_members(path: Path) -> list[str]:
 def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List device groups."""
     groups = client_of(ctx).groups.list()
-    if output is OutputFormat.JSON:
-        print_json(groups)
-    elif not groups:
-        console.print("No device groups yet. Create one with `ablab group create`.")
-    else:
-        _render(groups)
+    emit(
+        output,
+        groups,
+        _render,
+        empty="No device groups yet. Create one with `ablab group create`.",
+    )
 
 
 @app.command()
@@ -84,17 +80,11 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Show a device group."""
-    group = client_of(ctx).groups.get(name)
-    if output is OutputFormat.JSON:
-        print_json(group)
-    else:
-        _render([group])
+    emit(output, client_of(ctx).groups.get(name), lambda group: _render([group]))
 
 
 def _render(groups: list[GroupPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Group", "Definition", "Created"):
-        table.add_column(column)
+    table = new_table("Group", "Definition", "Created")
     for group in groups:
         what = json.dumps(group.rule) if group.rule else f"{group.member_count} members"
         table.add_row(group.name, what, group.created_at.strftime("%Y-%m-%d %H:%M"))

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.keys import KeyPublic
+from ablab.contract.keys import KeyCreated, KeyPublic
 
 app = typer.Typer(help="Create, list and revoke the server's API keys.", no_args_is_help=True)
 
@@ -25,10 +24,10 @@ def create(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Create a key in the project; it is printed this once and stored only as a hash."""
-    created = client_of(ctx).keys.create(name, scopes=scope or ["read"])
-    if output is OutputFormat.JSON:
-        print_json(created)
-        return
+    emit(output, client_of(ctx).keys.create(name, scopes=scope or ["read"]), _render_created)
+
+
+def _render_created(created: KeyCreated) -> None:
     console.print(f"Created key {created.prefix} ({', '.join(created.scopes)}) for {created.name}")
     console.print("Save it now, it will not be shown again:")
     print(created.key)
@@ -37,11 +36,7 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the project's keys (never their secrets)."""
-    found = client_of(ctx).keys.list()
-    if output is OutputFormat.JSON:
-        print_json(found)
-        return
-    _render(found)
+    emit(output, client_of(ctx).keys.list(), _render)
 
 
 @app.command()
@@ -52,16 +47,11 @@ def revoke(
 ) -> None:
     """Revoke a key: it stops working at once on this server, within seconds on replicas."""
     revoked = client_of(ctx).keys.revoke(key_id)
-    if output is OutputFormat.JSON:
-        print_json(revoked)
-    else:
-        console.print(f"Revoked {revoked.prefix} ({revoked.name})")
+    emit(output, revoked, f"Revoked {revoked.prefix} ({revoked.name})")
 
 
 def _render(keys: list[KeyPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Key", "Name", "Scopes", "Created", "Last used", "Revoked"):
-        table.add_column(column)
+    table = new_table("Key", "Name", "Scopes", "Created", "Last used", "Revoked")
     for key in keys:
         table.add_row(
             key.prefix,

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 from rich.tree import Tree
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.llm import LlmExperimentPublic, LlmResults, LlmVariantResult
+from ablab.client import Client
+from ablab.contract.llm import LlmExperimentPublic, LlmResults, LlmTaskPublic, LlmVariantResult
 from ablab.errors import ValidationError
 
 app = typer.Typer(help="LLM configuration experiments: baseline, variants, results.",
@@ -84,22 +84,18 @@ def task_create(
         expected_output=_text_or_json(expected) if expected is not None else None,
         evaluators=evaluators,
     )
-    if output is OutputFormat.JSON:
-        print_json(created)
-    else:
-        console.print(f"Created task {created.name} ({len(created.evaluators)} evaluators)")
+    emit(output, created, f"Created task {created.name} ({len(created.evaluators)} evaluators)")
 
 
 @task_app.command("list")
 def task_list(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the project's tasks."""
     found = client_of(ctx).llm.tasks()
-    if output is OutputFormat.JSON:
-        print_json(found)
-        return
-    table = Table(show_edge=False)
-    for column in ("Task", "Input", "Expected", "Evaluators"):
-        table.add_column(column)
+    emit(output, found, _render_tasks)
+
+
+def _render_tasks(found: list[LlmTaskPublic]) -> None:
+    table = new_table("Task", "Input", "Expected", "Evaluators")
     for task in found:
         kinds = ", ".join(str(e["kind"]) for e in task.evaluators)
         table.add_row(
@@ -149,13 +145,11 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the project's LLM experiments."""
-    found = client_of(ctx).llm.list()
-    if output is OutputFormat.JSON:
-        print_json(found)
-        return
-    table = Table(show_edge=False)
-    for column in ("Experiment", "Status", "Steps", "Tasks", "Variants", "Trials"):
-        table.add_column(column)
+    emit(output, client_of(ctx).llm.list(), _render_list)
+
+
+def _render_list(found: list[LlmExperimentPublic]) -> None:
+    table = new_table("Experiment", "Status", "Steps", "Tasks", "Variants", "Trials")
     for e in found:
         table.add_row(e.name, e.status.value, ", ".join(e.steps), str(len(e.tasks)),
                       str(len(e.variants)), str(e.trials))  # fmt: skip
@@ -234,9 +228,10 @@ def run(
             bar.update(task, completed=done, total=total)
 
         done = client.llm.run(name, variant_name, wait=wait, progress=advance)
-    if output is OutputFormat.JSON:
-        print_json(done)
-        return
+    emit(output, done, lambda ran: _render_run(client, name, ran))
+
+
+def _render_run(client: Client, name: str, done: LlmExperimentPublic) -> None:
     console.print(f"{done.name}: {done.status.value}")
     if not done.status.value.startswith("running"):
         _render_results(client.llm.results(name))
@@ -246,11 +241,7 @@ def run(
 def results(ctx: typer.Context, name: NameArg, output: OutputOption = OutputFormat.TABLE) -> None:
     """Pass rates against the baseline, McNemar (Bonferroni across variants) with the
     interval that agrees with it, flaky tasks, and why tasks failed."""
-    found = client_of(ctx).llm.results(name)
-    if output is OutputFormat.JSON:
-        print_json(found)
-    else:
-        _render_results(found)
+    emit(output, client_of(ctx).llm.results(name), _render_results)
 
 
 @app.command()
@@ -281,9 +272,10 @@ def archive(ctx: typer.Context, name: NameArg, output: OutputOption = OutputForm
 
 
 def _show(experiment: LlmExperimentPublic, output: OutputFormat) -> None:
-    if output is OutputFormat.JSON:
-        print_json(experiment)
-        return
+    emit(output, experiment, _render_experiment)
+
+
+def _render_experiment(experiment: LlmExperimentPublic) -> None:
     console.print(f"[bold]{experiment.name}[/bold] {experiment.status.value} · steps "
                   f"{', '.join(experiment.steps)} · {len(experiment.tasks)} tasks × "
                   f"{experiment.trials} trials")  # fmt: skip
@@ -304,10 +296,8 @@ _REASONS_SHOWN = 10
 
 
 def _render_results(found: LlmResults) -> None:
-    table = Table(show_edge=False)
-    for column in ("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
-                   "Completed"):  # fmt: skip
-        table.add_column(column)
+    table = new_table("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
+                      "Completed")  # fmt: skip
     for row in found.variants:
         table.add_row(
             row.name,
@@ -352,11 +342,13 @@ def _render_verdicts(found: LlmResults, compared: list[LlmVariantResult]) -> Non
         "ones are in --output json).",
         highlight=False,
     )
-    table = Table(show_edge=False)
-    for column in ("Variant", "Tasks won/lost", "p (adjusted)"):
-        table.add_column(column)
-    table.add_column(f"{confidence:.1%} CI", no_wrap=True)  # an interval cut in two misleads
-    table.add_column("Verdict")
+    table = new_table(
+        "Variant",
+        "Tasks won/lost",
+        "p (adjusted)",
+        TableColumn(f"{confidence:.1%} CI", whole=True),  # an interval cut in two misleads
+        "Verdict",
+    )
     for row in compared:
         test = row.mcnemar
         assert test is not None

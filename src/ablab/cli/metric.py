@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
 from ablab.contract.metrics import MetricPublic
 
@@ -36,31 +35,28 @@ def create(
         higher_is_better=not lower_is_better,
         description=description,
     )
-    if output is OutputFormat.JSON:
-        print_json(metric)
-    else:
-        console.print(
-            f"Defined metric {metric.name}: {metric.aggregation.value} per unit, "
-            f"{metric.kind.value}, {'higher' if metric.higher_is_better else 'lower'} is better"
-        )
+    emit(
+        output,
+        metric,
+        f"Defined metric {metric.name}: {metric.aggregation.value} per unit, "
+        f"{metric.kind.value}, {'higher' if metric.higher_is_better else 'lower'} is better",
+    )
 
 
 @app.command("list")
 def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List the project's custom metrics."""
     metrics = client_of(ctx).metrics.list()
-    if output is OutputFormat.JSON:
-        print_json(metrics)
-    elif not metrics:
-        console.print("No custom metrics yet. Define one with `ablab metric create`.")
-    else:
-        _render(metrics)
+    emit(
+        output,
+        metrics,
+        _render,
+        empty="No custom metrics yet. Define one with `ablab metric create`.",
+    )
 
 
 def _render(metrics: list[MetricPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Metric", "Aggregation", "Kind", "Better", "Description"):
-        table.add_column(column)
+    table = new_table("Metric", "Aggregation", "Kind", "Better", "Description")
     for metric in metrics:
         table.add_row(
             metric.name,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
 from ablab.contract.catalogue import ModelPublic
 
@@ -32,13 +31,12 @@ def register(
     model = client_of(ctx).models.register(
         name, version, endpoint=endpoint, artifact=artifact, description=description
     )
-    if output is OutputFormat.JSON:
-        print_json(model)
-        return
     registered = next(v for v in model.versions if v.version == version)
-    console.print(
+    emit(
+        output,
+        model,
         f"Registered {model.name} {registered.version} "
-        f"({registered.backend.value}: {registered.backend_uri})"
+        f"({registered.backend.value}: {registered.backend_uri})",
     )
 
 
@@ -46,12 +44,7 @@ def register(
 def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None:
     """List models and their versions."""
     models = client_of(ctx).models.list()
-    if output is OutputFormat.JSON:
-        print_json(models)
-    elif not models:
-        console.print("No models yet. Register one with `ablab model register`.")
-    else:
-        _render(models)
+    emit(output, models, _render, empty="No models yet. Register one with `ablab model register`.")
 
 
 @app.command()
@@ -61,17 +54,11 @@ def show(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Show a model's versions and backends."""
-    model = client_of(ctx).models.get(name)
-    if output is OutputFormat.JSON:
-        print_json(model)
-    else:
-        _render([model])
+    emit(output, client_of(ctx).models.get(name), lambda model: _render([model]))
 
 
 def _render(models: list[ModelPublic]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Model", "Version", "Backend", "Location", "Registered"):
-        table.add_column(column)
+    table = new_table("Model", "Version", "Backend", "Location", "Registered")
     for model in models:
         for version in model.versions:
             table.add_row(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from ablab.cli.experiment_view import age, status_markup
-from ablab.cli.output import console
+from ablab.cli.output import FittingTable, TableColumn, console, new_table
 from ablab.contract.analysis import format_probability
 from ablab.contract.results import ExperimentResults, SegmentBreakdown, VariantResults
 from ablab.contract.timeseries import ExperimentTimeseries
@@ -39,14 +37,17 @@ def _fmt(value: float | None, kind: str) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _variant_table(results: ExperimentResults) -> Table:
+def _variant_table(results: ExperimentResults) -> FittingTable:
     experiment = results.experiment
     control_name = experiment.control.name
     several = len(experiment.treatments) > 1
-    table = Table(show_edge=False)
-    table.add_column("")
-    for variant in results.variants:
-        table.add_column(_label(variant, variant.name == control_name, several), justify="right")
+    table = new_table(
+        "",
+        *(
+            TableColumn(_label(v, v.name == control_name, several), justify="right")
+            for v in results.variants
+        ),
+    )
     variants = results.variants
     # The counts carry the names of the results JSON and the console.
     table.add_row("Units exposed", *(str(v.units_exposed) for v in variants))
@@ -99,16 +100,18 @@ def _sequential(results: ExperimentResults) -> str | None:
 
 
 def _render_segments(breakdown: SegmentBreakdown) -> None:
-    table = Table(
-        title=f"{breakdown.metric} by {breakdown.attribute} (Benjamini-Hochberg)", show_edge=False
-    )
-    table.add_column(breakdown.attribute)
     names = [v.name for v in breakdown.segments[0].variants] if breakdown.segments else []
-    for name in names:
-        table.add_column(f"{name} units", justify="right")
-        table.add_column(name, justify="right")
-    table.add_column("Lift", justify="right")
-    table.add_column("Adjusted p", justify="right")
+    table = new_table(
+        breakdown.attribute,
+        *(
+            TableColumn(header, justify="right")
+            for name in names
+            for header in (f"{name} units", name)
+        ),
+        TableColumn("Lift", justify="right"),
+        TableColumn("Adjusted p", justify="right"),
+        title=f"{breakdown.metric} by {breakdown.attribute} (Benjamini-Hochberg)",
+    )
     for segment in breakdown.segments:
         cells = [segment.value]
         for variant in segment.variants:
@@ -249,18 +252,18 @@ def _novelty(results: ExperimentResults) -> list[str]:
 
 
 def render_timeseries(series: ExperimentTimeseries) -> None:
-    table = Table(
+    if not series.variants:
+        console.print(f"No {series.metric} data yet for {series.experiment}.")
+        return
+    names = list(dict.fromkeys(p.variant for p in series.variants))
+    treatments = list(dict.fromkeys(p.variant for p in series.lifts))
+    table = new_table(
+        TableColumn("Until (UTC)", whole=True),
+        *(TableColumn(f"{name} (units)", justify="right", whole=True) for name in names),
+        *(TableColumn(f"{name} lift", justify="right", whole=True) for name in treatments),
         title=f"{series.experiment}: {series.metric} by {series.interval}, cumulative",
         caption="lift [always-valid confidence sequence]",
-        show_edge=False,
     )
-    table.add_column("Until (UTC)", no_wrap=True)
-    names = list(dict.fromkeys(p.variant for p in series.variants))
-    for name in names:
-        table.add_column(f"{name} (units)", justify="right", no_wrap=True)
-    treatments = list(dict.fromkeys(p.variant for p in series.lifts))
-    for name in treatments:
-        table.add_column(f"{name} lift", justify="right", no_wrap=True)
     points = {(p.at, p.variant): p for p in series.variants}
     lifts = {(p.at, p.variant): p for p in series.lifts}
     for at in sorted({p.at for p in series.variants}):
@@ -277,7 +280,4 @@ def render_timeseries(series: ExperimentTimeseries) -> None:
             band = f" [{_fmt(low, 'lift')}, {_fmt(high, 'lift')}]" if low is not None else ""
             cells.append(f"{_fmt(lift.relative_lift, 'lift')}{band}")
         table.add_row(*cells)
-    if not series.variants:
-        console.print(f"No {series.metric} data yet for {series.experiment}.")
-        return
     console.print(table)

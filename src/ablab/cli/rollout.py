@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.rollouts import RolloutStatus
@@ -30,15 +29,11 @@ def list_(
 ) -> None:
     """List rollouts, newest first."""
     found = client_of(ctx).rollouts.list(model)
-    if output is OutputFormat.JSON:
-        print_json(found)
-        return
-    if not found:
-        console.print("No rollouts yet: promoting an experiment starts one.")
-        return
-    table = Table(show_edge=False)
-    for column in ("Rollout", "Model", "Version", "Previous", "Status", "Share", "Since"):
-        table.add_column(column)
+    emit(output, found, _render, empty="No rollouts yet: promoting an experiment starts one.")
+
+
+def _render(found: list[RolloutPublic]) -> None:
+    table = new_table("Rollout", "Model", "Version", "Previous", "Status", "Share", "Since")
     for rollout in found:
         table.add_row(
             rollout.id,
@@ -57,11 +52,7 @@ def show(
     ctx: typer.Context, rollout_id: RolloutArg, output: OutputOption = OutputFormat.TABLE
 ) -> None:
     """Show a rollout and its current step's evidence: units, guardrails, what comes next."""
-    check = client_of(ctx).rollouts.get(rollout_id)
-    if output is OutputFormat.JSON:
-        print_json(check)
-        return
-    render_check(check)
+    emit(output, client_of(ctx).rollouts.get(rollout_id), render_check)
 
 
 def render_check(check: RolloutCheckPublic) -> None:
@@ -83,9 +74,7 @@ def render_check(check: RolloutCheckPublic) -> None:
     units = ", ".join(f"{n} on {v}" for v, n in check.units.items())
     console.print(f"This step: {check.minutes_in_step:.0f} minutes, {units}")
     if check.guardrails:
-        table = Table(show_edge=False)
-        for column in ("Guardrail", "Previous", "New", "Limit", "State"):
-            table.add_column(column)
+        table = new_table("Guardrail", "Previous", "New", "Limit", "State")
         for g in check.guardrails:
             table.add_row(
                 describe(g),
@@ -103,13 +92,12 @@ def _number(value: float | None) -> str:
 
 
 def _moved(rollout: RolloutPublic, output: OutputFormat, verb: str) -> None:
-    if output is OutputFormat.JSON:
-        print_json(rollout)
-    else:
-        console.print(
-            f"Rollout {rollout.id} {verb}: {rollout.status.value}, "
-            f"{rollout.share:g}% on {rollout.model} {rollout.version}"
-        )
+    emit(
+        output,
+        rollout,
+        f"Rollout {rollout.id} {verb}: {rollout.status.value}, "
+        f"{rollout.share:g}% on {rollout.model} {rollout.version}",
+    )
 
 
 @app.command()

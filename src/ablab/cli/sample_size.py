@@ -6,10 +6,11 @@ import math
 from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, emit, new_table
 from ablab.stats import (
+    SampleSize,
+    SequentialPowerCost,
     mixing_variance_from_mde,
     sample_size_proportions,
     sequential_power_cost,
@@ -61,38 +62,53 @@ def sample_size(
         daily_units=daily_units,
     )
     sequential = cost.sequential
-    if output is OutputFormat.JSON:
-        print_json(
-            {
-                "baseline": baseline,
-                "mde": mde,
-                "mde_type": mde_type,
-                "absolute_mde": fixed.absolute_mde,
-                "alpha": alpha,
-                "power": power,
-                "traffic": traffic,
-                "treatment_share": treatment_share,
-                "control_units": fixed.control_units,
-                "treatment_units": fixed.treatment_units,
-                "per_variant_units": max(fixed.control_units, fixed.treatment_units),
-                "experiment_units": fixed.total_units,
-                "total_units": _all_traffic(fixed.total_units, traffic),
-                "days": fixed.days,
-                "sequential": {
-                    "control_units": sequential.control_units,
-                    "treatment_units": sequential.treatment_units,
-                    "experiment_units": sequential.total_units,
-                    "total_units": _all_traffic(sequential.total_units, traffic),
-                    "days": sequential.days,
-                    "inflation": cost.inflation,
-                },
-            }
-        )
-        return
-    table = Table(show_edge=False)
-    for column in ("Test", "Control", "Treatment", "In experiment", "All traffic", "Days"):
-        table.add_column(column, justify="left" if column == "Test" else "right")
-    for name, size in (("fixed horizon", fixed), ("sequential (mSPRT)", sequential)):
+    emit(
+        output,
+        {
+            "baseline": baseline,
+            "mde": mde,
+            "mde_type": mde_type,
+            "absolute_mde": fixed.absolute_mde,
+            "alpha": alpha,
+            "power": power,
+            "traffic": traffic,
+            "treatment_share": treatment_share,
+            "control_units": fixed.control_units,
+            "treatment_units": fixed.treatment_units,
+            "per_variant_units": max(fixed.control_units, fixed.treatment_units),
+            "experiment_units": fixed.total_units,
+            "total_units": _all_traffic(fixed.total_units, traffic),
+            "days": fixed.days,
+            "sequential": {
+                "control_units": sequential.control_units,
+                "treatment_units": sequential.treatment_units,
+                "experiment_units": sequential.total_units,
+                "total_units": _all_traffic(sequential.total_units, traffic),
+                "days": sequential.days,
+                "inflation": cost.inflation,
+            },
+        },
+        lambda _: _render(baseline, fixed, cost, alpha=alpha, power=power, traffic=traffic),
+    )
+
+
+def _render(
+    baseline: float,
+    fixed: SampleSize,
+    cost: SequentialPowerCost,
+    *,
+    alpha: float,
+    power: float,
+    traffic: float,
+) -> None:
+    table = new_table(
+        "Test",
+        *(
+            TableColumn(c, justify="right")
+            for c in ("Control", "Treatment", "In experiment", "All traffic", "Days")
+        ),
+    )
+    for name, size in (("fixed horizon", fixed), ("sequential (mSPRT)", cost.sequential)):
         table.add_row(
             name,
             f"{size.control_units:,}",

@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from ablab.cli.output import OutputFormat, OutputOption, console, print_json
+from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import ClientOptions
 from ablab.domain.users import User, parse_role
 from ablab.errors import ValidationError
@@ -82,10 +81,7 @@ def create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _project(ctx) as project:
         user = users.create_user(project, name, password, chosen)
-    if output is OutputFormat.JSON:
-        print_json(_public(user))
-    else:
-        console.print(f"Created user {user.name} ({user.role.value}): sign in at /login")
+    emit(output, _public(user), f"Created user {user.name} ({user.role.value}): sign in at /login")
 
 
 @app.command("list")
@@ -93,12 +89,11 @@ def list_(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> None
     """List the project's users (never their password hashes)."""
     with _project(ctx) as project:
         found = users.list_users(project)
-    if output is OutputFormat.JSON:
-        print_json([_public(u) for u in found])
-        return
-    table = Table(show_edge=False)
-    for column in ("Name", "Role", "Created", "Disabled"):
-        table.add_column(column)
+    emit(output, [_public(u) for u in found], lambda _: _render(found))
+
+
+def _render(found: list[User]) -> None:
+    table = new_table("Name", "Role", "Created", "Disabled")
     for user in found:
         table.add_row(
             user.name,

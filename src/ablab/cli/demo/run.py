@@ -26,10 +26,9 @@ import httpx
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.rule import Rule
-from rich.table import Table
 
 from ablab.cli.demo.models import Trained, model_app, train
-from ablab.cli.output import console
+from ablab.cli.output import TableColumn, console, new_table
 from ablab.cli.results_view import render_results
 from ablab.client import Client
 from ablab.contract.results import ShadowReport
@@ -242,9 +241,12 @@ def _wait_for_shadow(client: Client, pairs: int, timeout: float = 60) -> list[Sh
 
 
 def _render_shadow(reports: list[ShadowReport]) -> None:
-    table = Table(show_edge=False)
-    for column in ("Shadow", "Pairs", "Agreement", "Served acc.", "Shadow acc.", "Latency"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table = new_table(
+        *(
+            TableColumn(c, justify="right", whole=True)
+            for c in ("Shadow", "Pairs", "Agreement", "Served acc.", "Shadow acc.", "Latency")
+        )
+    )
     for report in reports:
         agreement = report.agreement_rate
         low, high = agreement.ci
