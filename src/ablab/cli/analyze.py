@@ -11,7 +11,11 @@ import typer
 from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, emit, new_table
 from ablab.contract.analysis import AnalysisReport, format_probability
 from ablab.domain.experiments import AnalysisMethod
-from ablab.services.analysis.unit_analysis import UnitAnalysisOptions, analyze_unit_file, parse_weights
+from ablab.services.analysis.unit_analysis import (
+    UnitAnalysisOptions,
+    analyze_unit_file,
+    parse_weights,
+)
 from ablab.store.unit_files import DuckDBUnitTableReader
 
 __all__ = ["Alternative", "analyze"]

@@ -19,8 +19,8 @@ from ablab.cli.state import ClientOptions
 from ablab.domain.users import User, parse_role
 from ablab.errors import ValidationError
 from ablab.services.access import users
-from ablab.services.context import Context
 from ablab.services.access.projects import ensure_project
+from ablab.services.context import Context
 from ablab.settings import Settings
 
 app = typer.Typer(help="Create, list and disable console users.", no_args_is_help=True)
