@@ -73,18 +73,15 @@ def _prepare_stores(settings: Settings) -> None:
     """Migrate the metadata store, create the event tables and make the first admin key,
     once, before the workers start (each worker then finds them in place)."""
     from ablab.services.access.keys import bootstrap_admin_key  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
-    from ablab.store.events import open_event_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
-    from ablab.store.metadata import metadata_url, open_metadata_store  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+    from ablab.store.open import open_events, open_metadata  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    events_url = settings.events_url.get_secret_value() if settings.events_url else None
-    store = open_metadata_store(metadata_url(settings.home, database_url))
+    store = open_metadata(settings)
     try:
         generated = bootstrap_admin_key(store, admin_key, settings.project)
     finally:
         store.close()
-    open_event_store(settings.home, events_url).close()
+    open_events(settings).close()
     if generated is not None:
         # Shown once: only its hash is stored.
         logger.warning("created the first admin key (save it now): %s", generated)

@@ -40,11 +40,10 @@ def _project(ctx: typer.Context) -> Iterator[Context]:
         overrides["home"] = options.home
     if options.project is not None:
         overrides["project"] = options.project
-    from ablab.store.metadata import metadata_url, open_metadata_store  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
+    from ablab.store.open import open_metadata  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
 
     settings = Settings(**overrides)
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
-    store = open_metadata_store(metadata_url(settings.home, database_url))
+    store = open_metadata(settings)
     try:
         project = ensure_project(store, settings.project)
         yield Context(store, project.id, actor="local:cli")
