@@ -24,8 +24,11 @@ class VariantPoint(Schema):
 class LiftPoint(Schema):
     """A treatment against the control at the end of a bucket.
 
-    ``confidence_sequence`` is the always-valid interval of the relative lift: the mSPRT's
-    interval of the difference divided by the control's value at that time.
+    Each bucket is a look under the experiment's design. ``confidence_sequence`` is the
+    always-valid interval of the relative lift: the running intersection, over the buckets
+    so far, of the mSPRT's interval of the difference, divided by the control's value at
+    that time. ``always_valid_p_value`` is the running minimum, adjusted for the family as
+    in the results, so it is below alpha exactly when the interval excludes 0.
     """
 
     at: datetime
