@@ -295,6 +295,34 @@ def test_a_session_never_reaches_another_project(console: Console) -> None:
     assert console.api().get("/v1/experiments/trial").json()["status"] == "draft"
 
 
+@pytest.mark.parametrize(
+    ("weights", "mde", "reason"),
+    [
+        (["150", "-50"], "", "variants.0.weight: Input should be less than or equal to 100"),
+        (["50", "50"], "-1", "mde"),
+    ],
+)
+def test_the_new_form_refuses_values_out_of_range_in_one_line(
+    console: Console, weights: list[str], mde: str, reason: str
+) -> None:
+    """The domain's and the schema's rules answer the form: a 422 naming the value."""
+    client, token = signed_in(console, Scope.WRITE)
+    answer = client.post(
+        "/experiments",
+        data={
+            "csrf_token": token,
+            "name": "out-of-range",
+            "variant_name": ["control", "treatment"],
+            "variant_version": ["", ""],
+            "variant_weight": weights,
+            "mde": mde,
+        },
+    )
+    assert answer.status_code == 422
+    assert reason in answer.text
+    assert console.api().get("/v1/experiments/out-of-range").status_code == 404
+
+
 def test_the_new_form_keeps_what_was_typed_when_refused(console: Console) -> None:
     client, token = signed_in(console, Scope.WRITE)
     answer = client.post(
@@ -309,7 +337,7 @@ def test_the_new_form_keeps_what_was_typed_when_refused(console: Console) -> Non
         },
     )
     assert answer.status_code == 422
-    assert "add up to 90%: they must add up to 100%" in answer.text
+    assert "variant weights must sum to 100, got 90" in answer.text
     assert 'value="half-typed"' in answer.text
     assert "kept as typed" in answer.text
     assert 'value="30"' in answer.text

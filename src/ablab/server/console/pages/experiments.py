@@ -15,7 +15,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
+from ablab.contract.base import parse
+from ablab.contract.experiments import ExperimentCreate, ExperimentPublic
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.errors import AblabError, NotFound, ValidationError
@@ -152,12 +153,14 @@ def create_experiment(
 
 
 def _spec(form: NewExperimentForm) -> ExperimentCreate:
+    """The create request a filled-in form asks for.
+
+    Only what is the form's own is checked here (a field left empty, a weight that is not a
+    number); the rules of variants and weights are the domain's
+    (``domain.experiments.validate_variants``), applied when the experiment is created.
+    """
     if not form.name:
         raise ValidationError("give the experiment a name")
-    if len(form.variants) < 2:
-        raise ValidationError(
-            "an experiment needs at least two variants: a control and a treatment"
-        )
     variants = []
     for index, (name, version, weight) in enumerate(form.variants, start=1):
         if not name:
@@ -166,32 +169,29 @@ def _spec(form: NewExperimentForm) -> ExperimentCreate:
             share = float(weight or "0")
         except ValueError:
             raise ValidationError(f"the weight of {name} must be a number of percent") from None
-        if not 0 <= share <= 100:
-            raise ValidationError(f"the weight of {name} must lie between 0 and 100 percent")
         variants.append(
-            VariantCreate(
-                name=name, model_version=version or None, weight=share, is_control=index == 1
-            )
-        )
-    if abs(sum(v.weight for v in variants) - 100) > 1e-6:
-        total = sum(v.weight for v in variants)
-        raise ValidationError(
-            f"the variants' weights add up to {total:g}%: they must add up to 100%"
-        )
-    return ExperimentCreate(
-        name=form.name,
-        hypothesis=form.hypothesis,
-        model_id=form.model or None,
-        primary_metric=form.primary_metric or "accuracy",
-        bandit=form.bandit,
-        variants=variants,
-        mde=float(_number(form.mde, "the MDE")) if form.mde else None,
-        max_duration_days=(
-            int(_number(form.max_duration_days, "the maximum duration in days", whole=True))
-            if form.max_duration_days
-            else None
-        ),
-        draft=True,
+            {"name": name, "model_version": version or None, "weight": share,
+             "is_control": index == 1}
+        )  # fmt: skip
+    # parse, not the constructor: a value out of the schema's range is the user's mistake
+    # (a one-line 422 on the form), not pydantic's exception (a 500).
+    return parse(
+        ExperimentCreate,
+        {
+            "name": form.name,
+            "hypothesis": form.hypothesis,
+            "model_id": form.model or None,
+            "primary_metric": form.primary_metric or "accuracy",
+            "bandit": form.bandit,
+            "variants": variants,
+            "mde": float(_number(form.mde, "the MDE")) if form.mde else None,
+            "max_duration_days": (
+                int(_number(form.max_duration_days, "the maximum duration in days", whole=True))
+                if form.max_duration_days
+                else None
+            ),
+            "draft": True,
+        },
     )
 
 
