@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from ablab.client._backend import Backend
 from ablab.contract.base import Schema, parse
@@ -22,16 +22,58 @@ from ablab.contract.experiments import (
     ExperimentUpdate,
     VariantCreate,
 )
+from ablab.contract.fields import (
+    Count,
+    Coverage,
+    DurationDays,
+    Flag,
+    Identifier,
+    Label,
+    LookbackDays,
+    Mde,
+    Percent,
+    Probability,
+    RecordVersion,
+    Text,
+    Weight,
+)
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
 from ablab.contract.timeseries import ExperimentTimeseries
+from ablab.domain.experiments import AnalysisMethod
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.stats.priors import parse_prior
 
 __all__ = ["Events", "Experiments", "Groups", "Keys", "Metrics", "Models", "Rollouts"]
+
+
+class UnsetType:
+    """The type of :data:`UNSET`, the default of an option that is not sent.
+
+    ``None`` cannot mark "not given": it is a value some fields take (``mde=None``), and an
+    option given as ``None`` is sent as ``null`` today. Like httpx's ``USE_CLIENT_DEFAULT``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = UnsetType()
+"""An option left out of the request body, so the server's (the schema's) default applies."""
+
+
+def _given(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A method's arguments (its ``locals()`` on entry) less ``self`` and those left ``UNSET``.
+
+    Reading ``locals()`` spares writing each field's name a third time (schema, signature,
+    body): a field added to both cannot be forgotten here.
+    """
+    return {k: v for k, v in arguments.items() if k != "self" and v is not UNSET}
 
 
 class Experiments:
@@ -45,31 +87,46 @@ class Experiments:
 
     def create(
         self,
-        name: str,
+        name: Label,
         *,
-        model_id: str | None = None,
-        control_version: str | None = None,
-        treatment_version: str | None = None,
-        traffic_split: float = 50.0,
-        **options: Any,
+        model_id: Identifier | None = None,
+        control_version: Identifier | None = None,
+        treatment_version: Identifier | None = None,
+        treatment_versions: builtins.list[Identifier] | UnsetType = UNSET,
+        traffic_split: Percent = 50.0,
+        variants: builtins.list[VariantCreate] | UnsetType | None = UNSET,
+        hypothesis: Text | UnsetType = UNSET,
+        group: Identifier | UnsetType | None = UNSET,
+        coverage: Coverage | UnsetType = UNSET,
+        primary_metric: Identifier | UnsetType = UNSET,
+        secondary_metrics: builtins.list[Identifier] | UnsetType = UNSET,
+        guardrails: builtins.list[Identifier] | UnsetType = UNSET,
+        min_samples: Count | UnsetType = UNSET,
+        max_duration_days: DurationDays | UnsetType | None = UNSET,
+        alpha: Probability | UnsetType = UNSET,
+        power: Probability | UnsetType = UNSET,
+        mde: Mde | UnsetType | None = UNSET,
+        analysis_method: AnalysisMethod | str | UnsetType = UNSET,
+        sequential_tuning_units: Count | UnsetType | None = UNSET,
+        cuped: Flag | UnsetType = UNSET,
+        cuped_lookback_days: LookbackDays | UnsetType = UNSET,
+        cuped_covariate: Identifier | UnsetType | None = UNSET,
+        bandit: Flag | UnsetType = UNSET,
+        shadow: Flag | UnsetType = UNSET,
+        auto_promote: Flag | UnsetType = UNSET,
+        draft: Flag | UnsetType = UNSET,
     ) -> ExperimentPublic:
         """Create an experiment; it runs at once unless ``draft=True``.
 
-        ``options`` are the other fields of ``ExperimentCreate``: ``treatment_versions``,
-        ``variants``, ``group``, ``primary_metric``, ``min_samples``, ``auto_promote``, ...
+        The keyword options are the fields of ``ExperimentCreate``, with its types (a test
+        keeps them in step). The short form's five are always sent; an option left out is
+        not, so the server's default applies (``primary_metric="accuracy"``, ``alpha=0.05``,
+        ``min_samples=100``, ...).
+
+        Raises:
+            ValidationError: a value the schema refuses, naming the field.
         """
-        spec = parse(
-            ExperimentCreate,
-            {
-                "name": name,
-                "model_id": model_id,
-                "control_version": control_version,
-                "treatment_version": treatment_version,
-                "traffic_split": traffic_split,
-                **options,
-            },
-        )
-        return self._backend.create_experiment(spec)
+        return self._backend.create_experiment(parse(ExperimentCreate, _given(locals())))
 
     def get(self, ref: str) -> ExperimentPublic:
         return self._backend.get_experiment(ref)
@@ -78,8 +135,26 @@ class Experiments:
         wanted = parse(_StatusFilter, {"status": status}).status
         return self._backend.list_experiments(wanted)
 
-    def update(self, ref: str, **fields: Any) -> ExperimentPublic:
-        """Change the fields of ``ExperimentUpdate`` that are given."""
+    def update(
+        self,
+        ref: str,
+        *,
+        traffic_split: Percent | UnsetType | None = UNSET,
+        weights: dict[Label, Weight] | UnsetType | None = UNSET,
+        hypothesis: Text | UnsetType | None = UNSET,
+        min_samples: Count | UnsetType | None = UNSET,
+        max_duration_days: DurationDays | UnsetType | None = UNSET,
+        guardrails: builtins.list[Identifier] | UnsetType | None = UNSET,
+        auto_promote: Flag | UnsetType | None = UNSET,
+        expected_version: RecordVersion | UnsetType | None = UNSET,
+    ) -> ExperimentPublic:
+        """Change the fields of ``ExperimentUpdate`` that are given (and only those).
+
+        ``expected_version`` makes the write a ``Conflict`` if the experiment changed since
+        it was read.
+        """
+        fields = _given(locals())
+        del fields["ref"]
         return self._backend.update_experiment(ref, parse(ExperimentUpdate, fields))
 
     def update_split(self, ref: str, *, traffic_split: float) -> ExperimentPublic:
