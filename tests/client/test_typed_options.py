@@ -20,8 +20,8 @@ from pydantic import BaseModel
 
 from ablab import ValidationError
 from ablab.client._backend import Backend
+from ablab.client._experiments import UNSET, Experiments, UnsetType
 from ablab.client._http import HttpBackend
-from ablab.client._resources import UNSET, Experiments, UnsetType
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
 
 # (SDK method, schema, parameters outside the schema: the experiment's reference)

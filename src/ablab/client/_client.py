@@ -10,8 +10,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ablab.client._backend import Backend
+from ablab.client._experiments import Experiments
 from ablab.client._llm import Llm
-from ablab.client._resources import Events, Experiments, Groups, Keys, Metrics, Models, Rollouts
+from ablab.client._resources import Events, Groups, Keys, Metrics, Models, Rollouts
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
 from ablab.settings import Settings
