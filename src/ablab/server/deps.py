@@ -1,12 +1,18 @@
-"""Dependencies of the routes: the server state and the caller, checked for one scope.
+"""Dependencies of the routes: the server state, the caller checked for one scope, and the
+service :class:`Context` the caller acts in.
 
-``Caller(Scope.WRITE)`` reads the bearer key, checks it reaches ``write``, and gives the
-route a :class:`Principal`; ``StateDep`` gives the stores and caches.
+``caller(Scope.WRITE)`` reads the bearer key, checks it reaches ``write``, and gives the
+route a :class:`Principal`; ``WriteContext`` gives the same caller's ``Context`` (project,
+actor, clock, trust) for the services; ``StateDep`` gives the stores and caches.
+``ServingWriteContext`` is ``WriteContext`` for the writes that change what is served (an
+experiment, a rollout): once the route returns, and before its answer is sent, the caches of
+the live rules are dropped, so the caller's next assignment sees its change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,15 +25,19 @@ from ablab.services.context import Context
 
 __all__ = [
     "AdminCaller",
+    "AdminContext",
     "AnyCaller",
     "ReadCaller",
+    "ReadContext",
     "SdkCaller",
+    "ServingWriteContext",
     "StateDep",
     "WriteCaller",
+    "WriteContext",
     "bearer",
     "caller",
     "check_access",
-    "context_of",
+    "context_for",
 ]
 
 
@@ -94,5 +104,33 @@ ReadCaller = Annotated[Principal, Depends(caller(Scope.READ))]
 SdkCaller = Annotated[Principal, Depends(caller(Scope.SDK))]
 
 
-def context_of(principal: Principal, state: ServerState) -> Context:
-    return principal.context(state.store)
+@cache
+def context_for(scope: Scope) -> Callable[..., Context]:
+    """The dependency giving a route the service ``Context`` of a caller with ``scope``:
+    ``caller(scope)``'s key check, then the caller's project, actor, clock and trust.
+
+    It carries ``needed_scope`` as ``caller(scope)`` does, so ``check_access`` answers
+    401/403 before a body's 422.
+    """
+    principal_of = caller(scope)
+
+    def dependency(state: StateDep, credentials: Credentials) -> Context:
+        return principal_of(state, credentials).context(state.store)
+
+    dependency.needed_scope = scope  # type: ignore[attr-defined]  # read by check_access
+    return dependency
+
+
+ReadContext = Annotated[Context, Depends(context_for(Scope.READ))]
+WriteContext = Annotated[Context, Depends(context_for(Scope.WRITE))]
+AdminContext = Annotated[Context, Depends(context_for(Scope.ADMIN))]
+
+
+def _serving_write(state: StateDep, ctx: WriteContext) -> Iterator[Context]:
+    yield ctx
+    # Reached only when the route returned: a route's exception is raised at the yield.
+    state.changed()
+
+
+# scope="function": the caches are dropped before the answer goes out, not after it.
+ServingWriteContext = Annotated[Context, Depends(_serving_write, scope="function")]

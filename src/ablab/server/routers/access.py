@@ -11,14 +11,14 @@ from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.errors import error_responses
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.domain.keys import Scope
-from ablab.server.auth import Principal
-from ablab.server.deps import AdminCaller, AnyCaller, StateDep, caller, context_of
+from ablab.server.deps import AdminContext, AnyCaller, StateDep, context_for
 from ablab.services.access import audit, keys
+from ablab.services.context import Context
 
 # Who reads the project's audit log (every change of every object, with who made it): the
 # one rule of ``GET /v1/audit`` and of the console's audit page.
 AUDIT_LOG_SCOPE = Scope.ADMIN
-AuditReader = Annotated[Principal, Depends(caller(AUDIT_LOG_SCOPE))]
+AuditReader = Annotated[Context, Depends(context_for(AUDIT_LOG_SCOPE))]
 
 router = APIRouter(
     prefix="/v1", tags=["access"], responses=error_responses(401, 403, 404, 409, 413, 422)
@@ -42,31 +42,30 @@ def whoami(principal: AnyCaller) -> Whoami:
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED)
-def create_key(spec: KeyCreate, principal: AdminCaller, state: StateDep) -> KeyCreated:
+def create_key(spec: KeyCreate, ctx: AdminContext) -> KeyCreated:
     """A new key of the caller's project; the whole key is in this response only."""
-    key, whole = keys.create_key(context_of(principal, state), spec.name, spec.scopes)
+    key, whole = keys.create_key(ctx, spec.name, spec.scopes)
     return KeyCreated(**KeyPublic.from_domain(key).model_dump(), key=whole)
 
 
 @router.get("/keys")
-def list_keys(principal: AdminCaller, state: StateDep) -> list[KeyPublic]:
-    return [KeyPublic.from_domain(k) for k in keys.list_keys(context_of(principal, state))]
+def list_keys(ctx: AdminContext) -> list[KeyPublic]:
+    return [KeyPublic.from_domain(k) for k in keys.list_keys(ctx)]
 
 
 @router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: str, principal: AdminCaller, state: StateDep) -> KeyPublic:
-    revoked = keys.revoke_key(context_of(principal, state), key_id)
+def revoke_key(key_id: str, ctx: AdminContext, state: StateDep) -> KeyPublic:
+    revoked = keys.revoke_key(ctx, key_id)
     state.keys.forget(revoked.id)
     return KeyPublic.from_domain(revoked)
 
 
 @router.get("/audit")
 def project_audit(
-    principal: AuditReader,
-    state: StateDep,
+    ctx: AuditReader,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEntryPublic]:
     """The project's audit log, newest first."""
-    entries = audit.list_audit(context_of(principal, state), object_id=object_id, limit=limit)
+    entries = audit.list_audit(ctx, object_id=object_id, limit=limit)
     return [AuditEntryPublic.from_domain(e) for e in entries]

@@ -17,9 +17,9 @@ from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, Varia
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action
 from ablab.errors import Forbidden
-from ablab.server.auth import Principal
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.deps import ReadContext, ServingWriteContext, StateDep
 from ablab.services.automation.guard import analyze_experiment
+from ablab.services.context import Context
 from ablab.services.experiments import lifecycle as experiments
 
 router = APIRouter(
@@ -29,30 +29,27 @@ router = APIRouter(
 )
 
 
-def _own_project(principal: Principal, project_id: str | None) -> None:
-    if project_id is not None and project_id != principal.project_id:
+def _own_project(ctx: Context, project_id: str | None) -> None:
+    if project_id is not None and project_id != ctx.project_id:
         raise Forbidden("this key belongs to another project", details={"project_id": project_id})
 
 
 @router.get("")
 def list_(
-    principal: ReadCaller,
-    state: StateDep,
+    ctx: ReadContext,
     project_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[ExperimentPublic]:
-    _own_project(principal, project_id)
-    found = experiments.list_experiments(context_of(principal, state))
+    _own_project(ctx, project_id)
+    found = experiments.list_experiments(ctx)
     return [ExperimentPublic.from_domain(e) for e in found]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create(
-    spec: AdminExperimentCreate, principal: WriteCaller, state: StateDep
-) -> ExperimentPublic:
+def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     """A draft experiment; add variants, then launch it."""
-    _own_project(principal, spec.project_id)
+    _own_project(ctx, spec.project_id)
     created = experiments.create_experiment(
-        context_of(principal, state),
+        ctx,
         ExperimentCreate(
             name=spec.name,
             hypothesis=spec.hypothesis,
@@ -62,43 +59,33 @@ def create(
             draft=True,
         ),
     )
-    state.changed()
     return ExperimentPublic.from_domain(created)
 
 
 @router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
-def add_variant(
-    ref: str, spec: AdminVariantCreate, principal: WriteCaller, state: StateDep
-) -> ExperimentPublic:
+def add_variant(ref: str, spec: AdminVariantCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     changed = experiments.add_variant(
-        context_of(principal, state),
+        ctx,
         ref,
         VariantCreate(
             name=spec.name, weight=spec.traffic_weight * 100, model_version=spec.model_version
         ),
     )
-    state.changed()
     return ExperimentPublic.from_domain(changed)
 
 
 @router.post("/{ref}/launch")
-def launch(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
-    changed = experiments.transition(context_of(principal, state), ref, Action.LAUNCH)
-    state.changed()
+def launch(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
+    changed = experiments.transition(ctx, ref, Action.LAUNCH)
     return ExperimentPublic.from_domain(changed)
 
 
 @router.post("/{ref}/stop")
-def stop(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
-    changed = experiments.transition(context_of(principal, state), ref, Action.STOP)
-    state.changed()
+def stop(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
+    changed = experiments.transition(ctx, ref, Action.STOP)
     return ExperimentPublic.from_domain(changed)
 
 
 @router.post("/{ref}/analyze")
-async def analyze(ref: str, principal: WriteCaller, state: StateDep) -> ExperimentResults:
-    found = await run_in_threadpool(
-        analyze_experiment, context_of(principal, state), state.events, ref, state.alerts
-    )
-    state.changed()
-    return found
+async def analyze(ref: str, ctx: ServingWriteContext, state: StateDep) -> ExperimentResults:
+    return await run_in_threadpool(analyze_experiment, ctx, state.events, ref, state.alerts)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from ablab.contract.catalogue import GroupCreate, GroupPublic, ModelPublic, ModelVersionCreate
 from ablab.contract.errors import error_responses
 from ablab.contract.metrics import MetricCreate, MetricPublic
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.deps import ReadContext, WriteContext
 from ablab.services.experiments import catalogue, metrics
 
 router = APIRouter(
@@ -16,48 +16,43 @@ router = APIRouter(
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
-def register_model_version(
-    spec: ModelVersionCreate, principal: WriteCaller, state: StateDep
-) -> ModelPublic:
+def register_model_version(spec: ModelVersionCreate, ctx: WriteContext) -> ModelPublic:
     """Register a version (the model is created with its first version)."""
-    model, versions = catalogue.register_model_version(context_of(principal, state), spec)
+    model, versions = catalogue.register_model_version(ctx, spec)
     return ModelPublic.from_domain(model, versions)
 
 
 @router.get("/models")
-def list_models(principal: ReadCaller, state: StateDep) -> list[ModelPublic]:
-    return [
-        ModelPublic.from_domain(m, v)
-        for m, v in catalogue.list_models(context_of(principal, state))
-    ]
+def list_models(ctx: ReadContext) -> list[ModelPublic]:
+    return [ModelPublic.from_domain(m, v) for m, v in catalogue.list_models(ctx)]
 
 
 @router.get("/models/{name}")
-def get_model(name: str, principal: ReadCaller, state: StateDep) -> ModelPublic:
-    return ModelPublic.from_domain(*catalogue.get_model(context_of(principal, state), name))
+def get_model(name: str, ctx: ReadContext) -> ModelPublic:
+    return ModelPublic.from_domain(*catalogue.get_model(ctx, name))
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED)
-def create_group(spec: GroupCreate, principal: WriteCaller, state: StateDep) -> GroupPublic:
-    return GroupPublic.from_domain(catalogue.create_group(context_of(principal, state), spec))
+def create_group(spec: GroupCreate, ctx: WriteContext) -> GroupPublic:
+    return GroupPublic.from_domain(catalogue.create_group(ctx, spec))
 
 
 @router.get("/groups")
-def list_groups(principal: ReadCaller, state: StateDep) -> list[GroupPublic]:
-    return [GroupPublic.from_domain(g) for g in catalogue.list_groups(context_of(principal, state))]
+def list_groups(ctx: ReadContext) -> list[GroupPublic]:
+    return [GroupPublic.from_domain(g) for g in catalogue.list_groups(ctx)]
 
 
 @router.get("/groups/{name}")
-def get_group(name: str, principal: ReadCaller, state: StateDep) -> GroupPublic:
-    return GroupPublic.from_domain(catalogue.get_group(context_of(principal, state), name))
+def get_group(name: str, ctx: ReadContext) -> GroupPublic:
+    return GroupPublic.from_domain(catalogue.get_group(ctx, name))
 
 
 @router.post("/metrics", status_code=status.HTTP_201_CREATED)
-def define_metric(spec: MetricCreate, principal: WriteCaller, state: StateDep) -> MetricPublic:
+def define_metric(spec: MetricCreate, ctx: WriteContext) -> MetricPublic:
     """Define a custom metric computed from ``metric`` events of the same name."""
-    return MetricPublic.from_domain(metrics.define_metric(context_of(principal, state), spec))
+    return MetricPublic.from_domain(metrics.define_metric(ctx, spec))
 
 
 @router.get("/metrics")
-def list_metrics(principal: ReadCaller, state: StateDep) -> list[MetricPublic]:
-    return [MetricPublic.from_domain(m) for m in metrics.list_metrics(context_of(principal, state))]
+def list_metrics(ctx: ReadContext) -> list[MetricPublic]:
+    return [MetricPublic.from_domain(m) for m in metrics.list_metrics(ctx)]

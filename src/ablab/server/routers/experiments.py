@@ -23,7 +23,7 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.limits import MAX_VERSION
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, bearer, context_of
+from ablab.server.deps import ReadContext, ServingWriteContext, StateDep, bearer
 from ablab.services.access import audit
 from ablab.services.analysis.decision import decision_of
 from ablab.services.analysis.results import experiment_results
@@ -54,60 +54,46 @@ ExpectedVersion = Annotated[
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create(spec: ExperimentCreate, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+def create(spec: ExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``."""
-    created = experiments.create_experiment(context_of(principal, state), spec)
-    state.changed()
+    created = experiments.create_experiment(ctx, spec)
     return ExperimentPublic.from_domain(created)
 
 
 @router.get("")
 def list_(
-    principal: ReadCaller,
-    state: StateDep,
+    ctx: ReadContext,
     status_filter: Annotated[ExperimentStatus | None, Query(alias="status")] = None,
 ) -> list[ExperimentPublic]:
-    found = experiments.list_experiments(context_of(principal, state), status_filter)
+    found = experiments.list_experiments(ctx, status_filter)
     return [ExperimentPublic.from_domain(e) for e in found]
 
 
 @router.get("/{ref}")
-def get(ref: Ref, principal: ReadCaller, state: StateDep) -> ExperimentPublic:
-    return ExperimentPublic.from_domain(
-        experiments.get_experiment(context_of(principal, state), ref)
-    )
+def get(ref: Ref, ctx: ReadContext) -> ExperimentPublic:
+    return ExperimentPublic.from_domain(experiments.get_experiment(ctx, ref))
 
 
 @router.patch("/{ref}")
-def update(
-    ref: Ref, spec: ExperimentUpdate, principal: WriteCaller, state: StateDep
-) -> ExperimentPublic:
+def update(ref: Ref, spec: ExperimentUpdate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Change the split (new units only), weights, guardrails, hypothesis, ..."""
-    changed = experiments.update_experiment(context_of(principal, state), ref, spec)
-    state.changed()
+    changed = experiments.update_experiment(ctx, ref, spec)
     return ExperimentPublic.from_domain(changed)
 
 
 @router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
-def add_variant(
-    ref: Ref, spec: VariantCreate, principal: WriteCaller, state: StateDep
-) -> ExperimentPublic:
-    changed = experiments.add_variant(context_of(principal, state), ref, spec)
-    state.changed()
+def add_variant(ref: Ref, spec: VariantCreate, ctx: ServingWriteContext) -> ExperimentPublic:
+    changed = experiments.add_variant(ctx, ref, spec)
     return ExperimentPublic.from_domain(changed)
 
 
 def _transition(action: Action) -> None:
     def endpoint(
         ref: Ref,
-        principal: WriteCaller,
-        state: StateDep,
+        ctx: ServingWriteContext,
         expected_version: ExpectedVersion = None,
     ) -> ExperimentPublic:
-        changed = experiments.transition(
-            context_of(principal, state), ref, action, expected_version=expected_version
-        )
-        state.changed()
+        changed = experiments.transition(ctx, ref, action, expected_version=expected_version)
         return ExperimentPublic.from_domain(changed)
 
     endpoint.__name__ = action.value
@@ -122,7 +108,7 @@ for _action in (Action.LAUNCH, Action.PAUSE, Action.RESUME, Action.STOP, Action.
 @router.post("/{ref}/promote")
 def promote(
     ref: Ref,
-    principal: WriteCaller,
+    ctx: ServingWriteContext,
     state: StateDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
     expected_version: ExpectedVersion = None,
@@ -136,7 +122,7 @@ def promote(
     """
     body = body or PromoteRequest()
     changed = promotion.promote_experiment(
-        context_of(principal, state),
+        ctx,
         state.events,
         ref,
         variant=body.variant,
@@ -144,14 +130,13 @@ def promote(
         expected_version=expected_version,
         force=body.force,
     )
-    state.changed()
     return ExperimentPublic.from_domain(changed)
 
 
 @router.get("/{ref}/results")
 async def results(
     ref: Ref,
-    principal: ReadCaller,
+    ctx: ReadContext,
     state: StateDep,
     segment: Annotated[str | None, Query(max_length=64)] = None,
     prior: Annotated[
@@ -165,7 +150,6 @@ async def results(
     ] = None,
 ) -> ExperimentResults:
     """The results as of now (a read: the background monitor takes the automatic actions)."""
-    ctx = context_of(principal, state)
     chosen = parse_prior(prior) if prior else None
     return await run_in_threadpool(
         experiment_results, ctx, state.events, ref, segment=segment, prior=chosen
@@ -175,32 +159,28 @@ async def results(
 @router.post("/{ref}/analyze")
 async def analyze(
     ref: Ref,
-    principal: WriteCaller,
+    ctx: ServingWriteContext,
     state: StateDep,
     segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ExperimentResults:
     """Analyse now and take the automatic actions the results call for."""
-    ctx = context_of(principal, state)
-    found = await run_in_threadpool(
+    return await run_in_threadpool(
         analyze_experiment, ctx, state.events, ref, state.alerts, segment=segment
     )
-    state.changed()
-    return found
 
 
 @router.post("/{ref}/rebalance")
-async def rebalance_weights(ref: Ref, principal: WriteCaller, state: StateDep) -> ExperimentPublic:
+async def rebalance_weights(
+    ref: Ref, ctx: ServingWriteContext, state: StateDep
+) -> ExperimentPublic:
     """Bandit mode: move the weights by Thompson sampling now (the monitor does it too)."""
-    ctx = context_of(principal, state)
     await run_in_threadpool(rebalance, ctx, state.events, ref, np.random.default_rng())
-    state.changed()
     return ExperimentPublic.from_domain(experiments.get_experiment(ctx, ref))
 
 
 @router.get("/{ref}/decision")
-async def decision(ref: Ref, principal: ReadCaller, state: StateDep) -> ExperimentDecision:
+async def decision(ref: Ref, ctx: ReadContext, state: StateDep) -> ExperimentDecision:
     """Pass, fail or inconclusive, with the evidence (for Argo Rollouts' Web provider)."""
-    ctx = context_of(principal, state)
     found = await run_in_threadpool(experiment_results, ctx, state.events, ref)
     return decision_of(found)
 
@@ -229,7 +209,7 @@ async def decision_webhook(
     principal = state.keys.principal(header or (f"Bearer {key}" if key else None))
     principal.require(Scope.READ)
     found = await run_in_threadpool(
-        experiment_results, context_of(principal, state), state.events, ref
+        experiment_results, principal.context(state.store), state.events, ref
     )
     verdict = decision_of(found)
     status_code = {"pass": 200, "fail": 412}.get(verdict.decision, 425)
@@ -241,31 +221,28 @@ async def decision_webhook(
 @router.get("/{ref}/timeseries")
 async def timeseries(
     ref: Ref,
-    principal: ReadCaller,
+    ctx: ReadContext,
     state: StateDep,
     metric: Annotated[str | None, Query(max_length=64)] = None,
     interval: Annotated[str, Query(pattern="^(minute|hour|day)$")] = "day",
 ) -> ExperimentTimeseries:
-    ctx = context_of(principal, state)
     return await run_in_threadpool(
         experiment_timeseries, ctx, state.events, ref, metric=metric, interval_name=interval
     )
 
 
 @router.get("/{ref}/assignments")
-def assignment_counts(ref: Ref, principal: ReadCaller, state: StateDep) -> dict[str, int]:
+def assignment_counts(ref: Ref, ctx: ReadContext) -> dict[str, int]:
     """Units stored per variant (a unit's first assignment is stored before it is answered)."""
-    return assignment.assignment_counts(context_of(principal, state), ref)
+    return assignment.assignment_counts(ctx, ref)
 
 
 @router.get("/{ref}/audit")
 def experiment_audit(
     ref: Ref,
-    principal: ReadCaller,
-    state: StateDep,
+    ctx: ReadContext,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEntryPublic]:
-    ctx = context_of(principal, state)
     experiment = experiments.get_experiment(ctx, ref)
     entries = audit.list_audit(ctx, object_id=experiment.id, limit=limit)
     return [AuditEntryPublic.from_domain(e) for e in entries]

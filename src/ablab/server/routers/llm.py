@@ -29,7 +29,7 @@ from ablab.domain.llm import LlmAction
 from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.llm.signing import verify
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.deps import ReadContext, StateDep, WriteContext
 from ablab.server.state import ServerState
 from ablab.services.context import Context
 from ablab.services.llm import experiments as llm
@@ -48,75 +48,60 @@ def _public(ctx: Context, experiment: LlmExperiment) -> LlmExperimentPublic:
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
-def create_task(spec: LlmTaskCreate, principal: WriteCaller, state: StateDep) -> LlmTaskPublic:
+def create_task(spec: LlmTaskCreate, ctx: WriteContext, state: StateDep) -> LlmTaskPublic:
     """A task: an input, an optional expected output, and the evaluators that judge it."""
     allowed = state.settings.llm_python_evaluators
-    created = llm.create_task(context_of(principal, state), spec, allow_python=allowed)
+    created = llm.create_task(ctx, spec, allow_python=allowed)
     return LlmTaskPublic.from_domain(created)
 
 
 @router.get("/tasks")
-def list_tasks(principal: ReadCaller, state: StateDep) -> list[LlmTaskPublic]:
-    return [LlmTaskPublic.from_domain(t) for t in llm.list_tasks(context_of(principal, state))]
+def list_tasks(ctx: ReadContext) -> list[LlmTaskPublic]:
+    return [LlmTaskPublic.from_domain(t) for t in llm.list_tasks(ctx)]
 
 
 @router.post("/experiments", status_code=status.HTTP_201_CREATED)
-def create(
-    spec: LlmExperimentCreate, principal: WriteCaller, state: StateDep
-) -> LlmExperimentPublic:
+def create(spec: LlmExperimentCreate, ctx: WriteContext) -> LlmExperimentPublic:
     """An experiment over some inference steps; with ``tasks`` it awaits its baseline."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.create_llm_experiment(ctx, spec))
 
 
 @router.get("/experiments")
-def list_(principal: ReadCaller, state: StateDep) -> list[LlmExperimentPublic]:
-    ctx = context_of(principal, state)
+def list_(ctx: ReadContext) -> list[LlmExperimentPublic]:
     return [_public(ctx, e) for e in llm.list_llm_experiments(ctx)]
 
 
 @router.get("/experiments/{ref}")
-def get(ref: Ref, principal: ReadCaller, state: StateDep) -> LlmExperimentPublic:
+def get(ref: Ref, ctx: ReadContext) -> LlmExperimentPublic:
     """The experiment, its variant tree with each variant's merged configuration, and the
     progress of the configuration being run."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.get_llm_experiment(ctx, ref))
 
 
 @router.put("/experiments/{ref}/tasks")
-def select_tasks(
-    ref: Ref, spec: LlmTasksSelect, principal: WriteCaller, state: StateDep
-) -> LlmExperimentPublic:
+def select_tasks(ref: Ref, spec: LlmTasksSelect, ctx: WriteContext) -> LlmExperimentPublic:
     """Choose the task set (locked once the baseline starts)."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.select_tasks(ctx, ref, spec.tasks))
 
 
 @router.put("/experiments/{ref}/baseline")
-def set_baseline(
-    ref: Ref, spec: LlmBaselineSet, principal: WriteCaller, state: StateDep
-) -> LlmExperimentPublic:
+def set_baseline(ref: Ref, spec: LlmBaselineSet, ctx: WriteContext) -> LlmExperimentPublic:
     """Set the baseline's configuration, ``{step: {parameter: value}}``."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.set_baseline(ctx, ref, spec.config))
 
 
 @router.post("/experiments/{ref}/variants", status_code=status.HTTP_201_CREATED)
-def add_variant(
-    ref: Ref, spec: LlmVariantCreate, principal: WriteCaller, state: StateDep
-) -> LlmExperimentPublic:
+def add_variant(ref: Ref, spec: LlmVariantCreate, ctx: WriteContext) -> LlmExperimentPublic:
     """A variant changing one parameter of one step, from the baseline or from ``parent``."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.add_variant(ctx, ref, spec))
 
 
 @router.post("/experiments/{ref}/run", status_code=status.HTTP_202_ACCEPTED)
 def run(
-    ref: Ref, principal: WriteCaller, state: StateDep, spec: LlmRunRequest | None = None
+    ref: Ref, ctx: WriteContext, state: StateDep, spec: LlmRunRequest | None = None
 ) -> LlmExperimentPublic:
     """Run the baseline (no ``variant``) or a variant through the experiment's webhook, in
     the background; ``GET`` the experiment for its progress, then its results."""
-    ctx = context_of(principal, state)
     started = state.llm_jobs.start(
         ctx,
         ref,
@@ -128,12 +113,11 @@ def run(
 
 @router.post("/experiments/{ref}/complete", name="llm_complete")
 def llm_complete(
-    ref: Ref, principal: WriteCaller, state: StateDep, spec: LlmCompleteRequest | None = None
+    ref: Ref, ctx: WriteContext, spec: LlmCompleteRequest | None = None
 ) -> LlmExperimentPublic:
     """Complete the experiment, naming the ``winner`` if you like: ``baseline``, or a variant
     significantly better than the baseline (409 otherwise, unless ``force`` with a
     ``reason``, which the audit log keeps)."""
-    ctx = context_of(principal, state)
     found = spec or LlmCompleteRequest()
     done = complete_experiment(
         ctx, ref, winner=found.winner, force=found.force, reason=found.reason
@@ -142,18 +126,17 @@ def llm_complete(
 
 
 @router.post("/experiments/{ref}/archive", name="llm_archive")
-def llm_archive(ref: Ref, principal: WriteCaller, state: StateDep) -> LlmExperimentPublic:
+def llm_archive(ref: Ref, ctx: WriteContext) -> LlmExperimentPublic:
     """Archive the experiment."""
-    ctx = context_of(principal, state)
     return _public(ctx, llm.act(ctx, ref, LlmAction.ARCHIVE))
 
 
 @router.get("/experiments/{ref}/results")
-async def results(ref: Ref, principal: ReadCaller, state: StateDep) -> LlmResults:
+async def results(ref: Ref, ctx: ReadContext) -> LlmResults:
     """Pass rates against the baseline, McNemar's score test with the interval that agrees
     with it (alone, and Bonferroni-adjusted across variants), the task breakdown with flaky
     tasks and each failed task's reason, and each evaluator's delta."""
-    return await run_in_threadpool(llm_results, context_of(principal, state), ref)
+    return await run_in_threadpool(llm_results, ctx, ref)
 
 
 class CallbackAccepted(Schema):

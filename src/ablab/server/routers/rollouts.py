@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from ablab.contract.errors import error_responses
 from ablab.contract.rollouts import RolloutActionRequest, RolloutCheckPublic, RolloutPublic
 from ablab.domain.rollouts import RolloutAction
-from ablab.server.deps import ReadCaller, StateDep, WriteCaller, context_of
+from ablab.server.deps import ReadContext, ServingWriteContext, StateDep
 from ablab.services.rollouts import steps as rollouts
 
 router = APIRouter(
@@ -22,33 +22,28 @@ RolloutId = Annotated[str, "the rollout's id (ro_...)"]
 
 @router.get("")
 def list_(
-    principal: ReadCaller,
-    state: StateDep,
+    ctx: ReadContext,
     model: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[RolloutPublic]:
     """The project's rollouts, newest first (of one model with ``model``)."""
-    found = rollouts.list_rollouts(context_of(principal, state), model)
+    found = rollouts.list_rollouts(ctx, model)
     return [RolloutPublic.from_domain(r) for r in found]
 
 
 @router.get("/{rollout_id}")
-async def get(rollout_id: RolloutId, principal: ReadCaller, state: StateDep) -> RolloutCheckPublic:
+async def get(rollout_id: RolloutId, ctx: ReadContext, state: StateDep) -> RolloutCheckPublic:
     """The rollout with its current step's evidence (units, guardrails, what comes next)."""
-    ctx = context_of(principal, state)
     return await run_in_threadpool(rollouts.check_rollout, ctx, state.events, rollout_id)
 
 
 def _action(action: RolloutAction) -> None:
     def endpoint(
         rollout_id: RolloutId,
-        principal: WriteCaller,
-        state: StateDep,
+        ctx: ServingWriteContext,
         body: Annotated[RolloutActionRequest | None, Body()] = None,
     ) -> RolloutPublic:
-        ctx = context_of(principal, state)
         reason = body.reason if body is not None else ""
         moved = rollouts.act_on_rollout(ctx, rollout_id, action, reason)
-        state.changed()
         return RolloutPublic.from_domain(moved)
 
     endpoint.__name__ = f"{action.value}_rollout"
