@@ -24,15 +24,12 @@ from ablab.server.state import ServerState
 from ablab.services.context import Context
 
 __all__ = [
-    "AdminCaller",
     "AdminContext",
     "AnyCaller",
-    "ReadCaller",
     "ReadContext",
     "SdkCaller",
     "ServingWriteContext",
     "StateDep",
-    "WriteCaller",
     "WriteContext",
     "bearer",
     "caller",
@@ -98,9 +95,6 @@ def _any_key(state: StateDep, credentials: Credentials) -> Principal:
 
 
 AnyCaller = Annotated[Principal, Depends(_any_key)]
-AdminCaller = Annotated[Principal, Depends(caller(Scope.ADMIN))]
-WriteCaller = Annotated[Principal, Depends(caller(Scope.WRITE))]
-ReadCaller = Annotated[Principal, Depends(caller(Scope.READ))]
 SdkCaller = Annotated[Principal, Depends(caller(Scope.SDK))]
 
 
