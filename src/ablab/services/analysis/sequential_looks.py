@@ -38,7 +38,7 @@ from ablab.services.analysis.metric_tests import MetricTest
 from ablab.services.context import Context
 from ablab.stats import SequentialResult, Status
 
-__all__ = ["adjusted_always_valid", "family_levels", "record_looks"]
+__all__ = ["adjusted_always_valid", "family_levels", "record_looks", "state_after"]
 
 
 def family_levels(experiment: Experiment) -> dict[str, float]:
@@ -51,7 +51,7 @@ def family_levels(experiment: Experiment) -> dict[str, float]:
     return levels
 
 
-def _state_after(
+def state_after(
     key: tuple[str, str, str],
     design: SequentialDesign,
     result: SequentialResult,
@@ -105,7 +105,7 @@ def record_looks(
             result = sequential_look(comparison, design, previous)
             if result.status is Status.OK:
                 key = (experiment.id, metric, variant)
-                state = _state_after(key, design, result, previous, now)
+                state = state_after(key, design, result, previous, now)
                 session.save_sequential_state(state)
                 looks = state.looks
             elif previous is not None and previous.design == design:

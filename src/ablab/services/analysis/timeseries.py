@@ -51,7 +51,7 @@ from ablab.services.analysis.comparisons import (
 )
 from ablab.services.analysis.metric_request import analysis_setup
 from ablab.services.analysis.metric_tests import MetricTest, compare_metric, metric_value
-from ablab.services.analysis.sequential_looks import family_levels
+from ablab.services.analysis.sequential_looks import family_levels, state_after
 from ablab.services.context import Context
 from ablab.services.ports import EventStore, TimeBucket
 from ablab.stats import RatioCovariateMoments, RatioMoments, Status
@@ -199,20 +199,7 @@ def _lift_point(
     result = sequential_look(comparison, design, previous)
     state = previous
     if result.status is Status.OK:
-        carried = previous is not None and previous.design == design
-        low, high = result.confidence_sequence
-        state = SequentialState(
-            experiment_id=experiment.id,
-            metric=metric,
-            variant=treatment,
-            design=design,
-            looks=(previous.looks if previous is not None and carried else 0) + 1,
-            always_valid_p_value=result.always_valid_p_value,
-            lower=low if math.isfinite(low) else None,
-            upper=high if math.isfinite(high) else None,
-            mixing_variance=result.mixing_variance,
-            updated_at=at,
-        )
+        state = state_after((experiment.id, metric, treatment), design, result, previous, at)
     looks = state.looks if state is not None and state.design == design else 0
     arm = replace(test.arm, sequential=result, design=design, looks=looks)
     (p_value,) = adjusted_always_valid([arm])
