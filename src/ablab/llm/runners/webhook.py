@@ -1,45 +1,27 @@
-"""Runners: have the user's application answer one task under one configuration.
+"""``WebhookRunner``: the task goes, signed, to the user's application over HTTP.
 
-An offline LLM experiment runs every task of its task set under the baseline and under each
-variant. ablab does not call a model itself: a runner hands the task and the configuration
-to run it with to the user's pipeline and brings back what it answered. Two runners exist:
-
-* :class:`WebhookRunner` POSTs a signed JSON body to the application, which answers at once
-  (``200 {"output": ...}``) or later (``202``, then a signed POST to ablab's callback
-  endpoint ``/v1/llm/callbacks/{test_id}``, which calls :meth:`WebhookRunner.deliver`).
-* :class:`CallableRunner` calls a Python function ``fn(task_input, config)`` in this process.
-
-A runner never raises for a task that failed: a timeout, a refused request or an unusable
-answer becomes the ``error`` of that task's :class:`RunOutcome`, so one bad task fails that
-task run and never the whole variant. :func:`run_all` runs a batch with bounded concurrency.
+The application answers at once (``200 {"output": ...}``) or later (``202``, then a signed
+POST to ablab's callback endpoint ``/v1/llm/callbacks/{test_id}``, which calls
+:meth:`WebhookRunner.deliver`). Connection errors, timeouts, 429 and 5xx are retried with
+exponential back-off and jitter; every other answer is final.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from ablab.errors import Conflict, ValidationError
+from ablab.llm.runners.base import RunOutcome, TaskRun, failed, since
 from ablab.llm.signing import sign
 
-__all__ = [
-    "CALLBACK_TIMEOUT_ERROR",
-    "CallableRunner",
-    "RunOutcome",
-    "Runner",
-    "TaskRun",
-    "WebhookRunner",
-    "run_all",
-]
+__all__ = ["CALLBACK_TIMEOUT_ERROR", "WebhookRunner"]
 
 CALLBACK_TIMEOUT_ERROR = "timed out waiting for the callback"
 
@@ -47,71 +29,6 @@ _EXCERPT = 200
 
 # What deliver() hands to the waiting run: the output and the application's error.
 _Delivery = tuple[Any, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRun:
-    """One task to run under one configuration.
-
-    Attributes:
-        test_id: Unique per task run (task x variant x trial); the application may use it as
-            an idempotency key, since a retried request carries the same one.
-        task_id: The task's id in the task set.
-        task_input: The task's input, any JSON value.
-        expected: The task's expected output (for the evaluators; sent along for the
-            application's own logging).
-        experiment_id: The experiment's id.
-        variant_id: The variant's id, ``None`` for the baseline.
-        changes: What the variant's branch changes from the baseline, by inference step
-            ``external_id``: ``{"response_generator": {"temperature": 0.9}}`` (nothing for
-            the baseline).
-        config: The configuration to run with, by step: the baseline's whole configuration
-            with every change on the variant's branch applied. The application applies it
-            (the webhook's ``overrides``); :class:`CallableRunner` passes it to the function.
-        trial: Which repetition of the same task and configuration this is, from 0.
-    """
-
-    test_id: str
-    task_id: str
-    task_input: Any
-    expected: Any
-    experiment_id: str
-    variant_id: str | None
-    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    trial: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """What came back for one :class:`TaskRun`.
-
-    Attributes:
-        test_id: The run's ``test_id``.
-        output: The application's output (``None`` when there is none).
-        error: ``None`` when the application answered; otherwise one line saying why not.
-        latency_ms: Time of the last attempt, from sending it to its answer (the callback
-            included when the answer came later); back-off pauses between attempts are left
-            out, since they measure the retry policy and not the configuration.
-        attempts: Requests sent (1 without retries; 0 when nothing could be sent).
-    """
-
-    test_id: str
-    output: Any
-    error: str | None
-    latency_ms: float
-    attempts: int
-
-    @property
-    def ok(self) -> bool:
-        """Whether the application answered (the answer may still fail evaluation)."""
-        return self.error is None
-
-
-class Runner(Protocol):
-    """Something that gets one task run answered; it never raises for a failed task."""
-
-    async def run(self, run: TaskRun) -> RunOutcome: ...
 
 
 class WebhookRunner:
@@ -273,7 +190,7 @@ class WebhookRunner:
                     self.url, content=body, headers=headers, timeout=self._timeout
                 )
             except httpx.UnsupportedProtocol as exc:  # a refused destination too: final
-                return _failed(test_id, f"cannot send: {exc}", started, attempts)
+                return failed(test_id, f"cannot send: {exc}", started, attempts)
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}" + (f": {exc}" if str(exc) else "")
             else:
@@ -289,7 +206,7 @@ class WebhookRunner:
             if future.done():  # delivered while an attempt failed: the output is here
                 return _delivered(test_id, future.result(), started, attempts)
             if attempts > self._retries:
-                return _failed(test_id, f"{problem} after {attempts} attempts", started, attempts)
+                return failed(test_id, f"{problem} after {attempts} attempts", started, attempts)
             pause = self._backoff * 2 ** (attempts - 1)
             # Jitter keeps runs that failed together (the application restarting) from
             # retrying in lockstep.
@@ -301,103 +218,8 @@ class WebhookRunner:
         try:
             delivery = await asyncio.wait_for(future, self._callback_timeout)
         except TimeoutError:
-            return _failed(test_id, CALLBACK_TIMEOUT_ERROR, started, attempts)
+            return failed(test_id, CALLBACK_TIMEOUT_ERROR, started, attempts)
         return _delivered(test_id, delivery, started, attempts)
-
-
-class CallableRunner:
-    """Run each task through a Python function of this process: ``fn(task_input, config)``.
-
-    A plain function runs in a worker thread, so a slow pipeline never blocks the event
-    loop; an ``async def`` runs in the loop. Either way the wait is bounded by ``timeout``;
-    a thread that overruns is abandoned, not stopped (Python cannot stop a thread), so a
-    function that can hang should enforce its own deadline as well.
-
-    Args:
-        fn: Called with the task's input and the run's effective ``config``.
-        timeout: Seconds allowed for each call.
-    """
-
-    def __init__(
-        self, fn: Callable[[Any, Mapping[str, Mapping[str, Any]]], Any], *, timeout: float = 30.0
-    ) -> None:
-        if not callable(fn):
-            raise ValidationError(f"the runner needs a callable, got {type(fn).__name__}")
-        if timeout < 0:
-            raise ValidationError("the timeout must not be negative")
-        self._fn = fn
-        self._timeout = timeout
-
-    async def run(self, run: TaskRun) -> RunOutcome:
-        """Call the function on ``run``; its exception or timeout becomes the ``error``."""
-        started = time.perf_counter()
-        deadline = asyncio.timeout(self._timeout)
-        try:
-            async with deadline:
-                output = await self._call(run)
-        except Exception as exc:
-            # A TimeoutError of the function's own (its HTTP client gave up) is its failure,
-            # reported like any other; only our deadline is reported as ours.
-            if deadline.expired():
-                problem = f"timed out after {self._timeout:g} s"
-            else:
-                problem = f"{type(exc).__name__}: {exc}"
-            return _failed(run.test_id, problem, started, 1)
-        return RunOutcome(run.test_id, output, None, _since(started), 1)
-
-    async def _call(self, run: TaskRun) -> Any:
-        if inspect.iscoroutinefunction(self._fn):
-            return await self._fn(run.task_input, run.config)
-        result = await asyncio.to_thread(self._fn, run.task_input, run.config)
-        # An object whose __call__ is async looks synchronous until it returns a coroutine.
-        return await result if inspect.isawaitable(result) else result
-
-
-async def run_all(
-    runner: Runner,
-    runs: Sequence[TaskRun],
-    *,
-    concurrency: int = 8,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[RunOutcome]:
-    """Run every task run, at most ``concurrency`` at a time.
-
-    Args:
-        runner: The runner to use.
-        runs: The task runs, each with its own ``test_id``.
-        concurrency: How many runs may be in flight at once.
-        progress: Called as ``progress(done, total)`` in the event loop after each run ends.
-
-    Returns:
-        One outcome per run, in the order of ``runs``.
-
-    Raises:
-        ValidationError: ``concurrency`` is below 1, or two runs share a ``test_id``.
-    """
-    if concurrency < 1:
-        raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
-    test_ids = [run.test_id for run in runs]
-    if len(set(test_ids)) != len(test_ids):
-        duplicates = sorted({t for t in test_ids if test_ids.count(t) > 1})
-        raise ValidationError("test_id must be unique per run", details={"duplicates": duplicates})
-    limit = asyncio.Semaphore(concurrency)
-    outcomes: list[RunOutcome | None] = [None] * len(runs)
-    done = 0
-
-    async def one(index: int, run: TaskRun) -> None:
-        nonlocal done
-        async with limit:
-            outcomes[index] = await runner.run(run)
-        done += 1
-        if progress is not None:
-            progress(done, len(runs))
-
-    # A runner that raises breaks its contract: the group cancels the other runs and
-    # re-raises, rather than leaving them running unwatched.
-    async with asyncio.TaskGroup() as group:
-        for index, run in enumerate(runs):
-            group.create_task(one(index, run))
-    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _body(run: TaskRun) -> bytes:
@@ -423,19 +245,19 @@ def _answer(test_id: str, response: httpx.Response, started: float, attempts: in
     if response.status_code != httpx.codes.OK:
         excerpt = response.text[:_EXCERPT].strip()
         problem = f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else "")
-        return _failed(test_id, problem, started, attempts)
+        return failed(test_id, problem, started, attempts)
     try:
         answer = response.json()
     except ValueError:
-        return _failed(test_id, "the answer is not JSON", started, attempts)
+        return failed(test_id, "the answer is not JSON", started, attempts)
     if not isinstance(answer, dict) or not ("output" in answer or "error" in answer):
-        return _failed(test_id, 'the answer has no "output"', started, attempts)
+        return failed(test_id, 'the answer has no "output"', started, attempts)
     error = answer.get("error")
     return RunOutcome(
         test_id,
         answer.get("output"),
         None if error is None else str(error),
-        _since(started),
+        since(started),
         attempts,
     )
 
@@ -447,12 +269,4 @@ def _settle(future: asyncio.Future[_Delivery], delivery: _Delivery) -> None:
 
 def _delivered(test_id: str, delivery: _Delivery, started: float, attempts: int) -> RunOutcome:
     output, error = delivery
-    return RunOutcome(test_id, output, error, _since(started), attempts)
-
-
-def _failed(test_id: str, error: str, started: float, attempts: int) -> RunOutcome:
-    return RunOutcome(test_id, None, error, _since(started), attempts)
-
-
-def _since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
+    return RunOutcome(test_id, output, error, since(started), attempts)
