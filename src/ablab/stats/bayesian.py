@@ -21,9 +21,11 @@ whose functions this module re-exports.
 
 from __future__ import annotations
 
+import math
+
 from ablab.stats._posteriors import BetaPair
 from ablab.stats._validation import check_alpha
-from ablab.stats.bayesian_effect import bayesian_from_comparison, bayesian_means, unavailable
+from ablab.stats.bayesian_effect import bayesian_from_comparison, bayesian_means
 from ablab.stats.moments import Moments
 from ablab.stats.priors import JEFFREYS, BetaPrior, Prior
 from ablab.stats.proportions import check_binary
@@ -94,11 +96,15 @@ def bayesian_proportions(
     check_binary(treatment, "treatment")
     described = prior.describe()
     if control.n == 0 or treatment.n == 0:
-        return unavailable(
+        nan = math.nan  # nothing to compute: no chance to win, no losses
+        return BayesianResult(
             "beta_binomial",
             Status.EMPTY_ARM,
             control.mean,
             treatment.mean,
+            nan,
+            nan,
+            nan,
             prior=described,
             alpha=level,
         )

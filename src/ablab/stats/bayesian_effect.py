@@ -26,7 +26,7 @@ from ablab.stats.results import NAN_INTERVAL, BayesianResult, ComparisonResult, 
 __all__ = ["bayesian_from_comparison", "bayesian_means"]
 
 
-def unavailable(
+def _unavailable(
     method: str,
     status: Status,
     control_value: float,
@@ -35,8 +35,7 @@ def unavailable(
     prior: str,
     alpha: float,
 ) -> BayesianResult:
-    """A result without figures (NaN), for a status that leaves nothing to compute; the
-    Beta model of :mod:`ablab.stats.bayesian` uses it too."""
+    """A result without figures (NaN), for a status that leaves nothing to compute."""
     return BayesianResult(
         method,
         status,
@@ -65,7 +64,7 @@ def _effect_result(
         control_value, control_standard_error, treatment_value, treatment_standard_error, prior
     )
     if scale == 0.0:
-        return unavailable(
+        return _unavailable(
             "normal",
             Status.ZERO_VARIANCE,
             control_value,
@@ -107,7 +106,7 @@ def _zero_baseline(
     described = prior.describe()
     scale = math.hypot(control_standard_error, treatment_standard_error)
     if prior.proper or scale == 0.0:
-        return unavailable(
+        return _unavailable(
             "normal",
             Status.ZERO_BASELINE,
             control_value,
@@ -192,7 +191,7 @@ def bayesian_from_comparison(
     level = comparison.alpha if alpha is None else check_alpha(alpha)
     described = prior.describe()
     if comparison.status not in (Status.OK, Status.ZERO_BASELINE, Status.ZERO_VARIANCE):
-        return unavailable(
+        return _unavailable(
             "normal",
             comparison.status,
             comparison.control_value,
@@ -245,13 +244,13 @@ def bayesian_means(
     level = check_alpha(alpha)
     status = means_status((control, treatment))
     if status is not Status.OK:
-        return unavailable(
+        return _unavailable(
             "normal", status, control.mean, treatment.mean, prior=prior.describe(), alpha=level
         )
     control_mean, control_error = normal_posterior(control)
     treatment_mean, treatment_error = normal_posterior(treatment)
     if control_error == 0.0 and treatment_error == 0.0:
-        return unavailable(
+        return _unavailable(
             "normal",
             Status.ZERO_VARIANCE,
             control_mean,
