@@ -48,10 +48,9 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
-from scipy.special import log_ndtr
 
 from ablab.errors import ValidationError
+from ablab.stats import _mixture
 from ablab.stats._validation import (
     Alternative,
     check_alpha,
@@ -62,8 +61,6 @@ from ablab.stats._validation import (
 from ablab.stats.results import NAN_INTERVAL, ComparisonResult, Interval, SequentialResult, Status
 
 __all__ = ["always_valid_p_values", "msprt", "msprt_from_difference"]
-
-_LOG_TWO = math.log(2.0)
 
 
 def _check_previous(previous_p_value: float | None) -> float:
@@ -93,39 +90,6 @@ def _check_interval(previous_interval: Interval | None) -> Interval:
 def _signed(alternative: Alternative, centred: float) -> float:
     """The distance from the null towards the alternative (``less`` counts downwards)."""
     return -centred if alternative == "less" else centred
-
-
-def _log_likelihood_ratio(x: float, variance: float, tau_sq: float, one_sided: bool) -> float:
-    log_ratio_of_variances = math.log1p(tau_sq / variance)
-    k_sq = tau_sq / (variance * (variance + tau_sq))
-    value = -0.5 * log_ratio_of_variances + 0.5 * k_sq * x * x
-    if one_sided:
-        value += _LOG_TWO + float(log_ndtr(math.sqrt(k_sq) * x))
-    return value
-
-
-def _one_sided_root(target: float) -> float:
-    """The ``u`` with ``u**2 / 2 + log Phi(u) = target`` (the left side increases in ``u``)."""
-    high = math.sqrt(2.0 * (target + _LOG_TWO)) + 1.0
-    # At -10 the left side is about -3.2, below every target an alpha in (0, 1) gives.
-    return float(
-        brentq(lambda u: 0.5 * u * u + float(log_ndtr(u)) - target, -10.0, high, xtol=1e-14)
-    )
-
-
-def _bounds(
-    difference: float, variance: float, tau_sq: float, level: float, alternative: Alternative
-) -> Interval:
-    """``{theta : Lambda(theta) < 1/level}`` at one look."""
-    log_ratio_of_variances = math.log1p(tau_sq / variance)
-    k = math.sqrt(tau_sq / (variance * (variance + tau_sq)))
-    if alternative == "two-sided":
-        half_width = math.sqrt(log_ratio_of_variances - 2.0 * math.log(level)) / k
-        return (difference - half_width, difference + half_width)
-    reach = _one_sided_root(-math.log(2.0 * level) + 0.5 * log_ratio_of_variances) / k
-    if alternative == "greater":
-        return (difference - reach, math.inf)
-    return (-math.inf, difference + reach)
 
 
 def _carried(
@@ -179,9 +143,11 @@ def _look(
             null_difference=null_difference,
         )
     x = _signed(alternative, difference - null_difference)
-    log_likelihood_ratio = _log_likelihood_ratio(x, variance, tau_sq, alternative != "two-sided")
+    log_likelihood_ratio = _mixture.log_likelihood_ratio(
+        x, variance, tau_sq, alternative != "two-sided"
+    )
     p_value = min(_check_previous(previous_p_value), math.exp(-max(log_likelihood_ratio, 0.0)))
-    low, high = _bounds(difference, variance, tau_sq, level, alternative)
+    low, high = _mixture.bounds(difference, variance, tau_sq, level, alternative)
     previous_low, previous_high = _check_interval(previous_interval)
     return SequentialResult(
         status=Status.OK,
@@ -428,9 +394,8 @@ def always_valid_p_values(
     x = difference - null
     if side == "less":
         x = -x
-    k_sq = tau_sq / (safe_variance * (safe_variance + tau_sq))
-    log_likelihood_ratio = -0.5 * np.log1p(tau_sq / safe_variance) + 0.5 * k_sq * x * x
-    if side != "two-sided":
-        log_likelihood_ratio += _LOG_TWO + log_ndtr(np.sqrt(k_sq) * x)
+    log_likelihood_ratio = _mixture.log_likelihood_ratios(
+        x, safe_variance, tau_sq, side != "two-sided"
+    )
     p_values = np.where(valid, np.exp(-np.maximum(log_likelihood_ratio, 0.0)), 1.0)
     return np.minimum.accumulate(p_values, axis=-1)
