@@ -1,5 +1,7 @@
 """The metadata tables (SQLAlchemy 2 declarative). Alembic migrations mirror these.
 
+Over 400 lines on purpose: the whole schema in one file, as Base.metadata and migrations see it.
+
 JSON columns hold the parts of an experiment that change together with it (variants,
 guardrails): one row, one version number, one optimistic check.
 """
