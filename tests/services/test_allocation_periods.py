@@ -1,5 +1,4 @@
-"""Allocation periods: written with each split change in its transaction, on SQLite and
-PostgreSQL."""
+"""Allocation periods: written with each split change in its transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
 from ablab.domain.allocations import AllocationReason
@@ -22,7 +20,7 @@ from ablab.services.experiments.lifecycle import (
     transition,
     update_experiment,
 )
-from ablab.store.metadata import SqlMetadataStore
+from tests.fakes import InMemoryMetadataStore
 
 LAUNCH = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 
@@ -121,11 +119,10 @@ def test_assignment_rules_know_whether_the_plan_changed(ctx: Context, model: str
 
 
 def test_a_launched_experiment_without_stored_history_counts_its_split_since_launch(
-    ctx: Context, model: str, metadata_store: SqlMetadataStore
+    ctx: Context, model: str, memory_store: InMemoryMetadataStore
 ) -> None:
     experiment = create_experiment(at(ctx, 0), spec(traffic_split=30))
-    with metadata_store.engine.begin() as connection:
-        connection.execute(text("DELETE FROM allocation_periods"))
+    memory_store.tables.allocation_periods.clear()  # a store from before the table existed
     (period,) = allocation_periods(ctx, experiment)
     assert (period.started_at, period.reason, dict(period.weights)) == (
         LAUNCH,

@@ -1,4 +1,4 @@
-"""Sticky, targeted assignment through the service layer, on SQLite and PostgreSQL."""
+"""Sticky, targeted assignment through the service layer."""
 
 from __future__ import annotations
 

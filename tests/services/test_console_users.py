@@ -1,5 +1,5 @@
-"""Console users and sessions on each metadata engine: argon2 hashes, sign-in, expiry,
-revocation and disabling, CSRF comparison."""
+"""Console users and sessions: argon2 hashes, sign-in, expiry, revocation and disabling,
+CSRF comparison."""
 
 from __future__ import annotations
 

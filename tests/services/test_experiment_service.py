@@ -1,4 +1,4 @@
-"""The lifecycle use cases, on SQLite and PostgreSQL."""
+"""The lifecycle use cases."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from ablab.services.experiments.lifecycle import (
 )
 
 
-def seed_000(name: str = "my-experiment", **fields: object) -> ExperimentCreate:
-    """The body of seed 000's cURL example."""
+def seed_000(**fields: object) -> ExperimentCreate:
+    """The body of seed 000's cURL example, with ``fields`` changed."""
     body: dict[str, object] = {
-        "name": name,
+        "name": "my-experiment",
         "model_id": "radiology-v1",
         "control_version": "1.0.0",
         "treatment_version": "2.0.0",
