@@ -61,7 +61,7 @@ def analyze(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Analyse a file of units: lifts with intervals, p-values, SRM, CUPED and a decision."""
-    report = analyze_unit_file(
+    found = analyze_unit_file(
         DuckDBUnitTableReader(),
         file,
         unit=unit,
@@ -80,7 +80,7 @@ def analyze(
             covariate=covariate,
         ),
     )
-    emit(output, report, render_report)
+    emit(output, AnalysisReport.model_validate(found), render_report)
 
 
 def _number(value: float | None, digits: int = 4) -> str:

@@ -9,8 +9,8 @@ import typer
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.domain.results.checks import describe
 from ablab.domain.rollouts import RolloutStatus
-from ablab.services.analysis.guardrails import describe
 
 app = typer.Typer(
     help="Follow and steer the rollouts that promoting an experiment starts.",

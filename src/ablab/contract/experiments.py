@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import (
@@ -183,6 +183,13 @@ class ExperimentPublic(Schema):
     updated_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_domain(cls, data: Any) -> Any:
+        # An experiment inside a result value (``ExperimentResults.model_validate(value)``)
+        # is read the way from_domain reads it: some fields are renamed or computed.
+        return cls.from_domain(data) if isinstance(data, Experiment) else data
 
     @classmethod
     def from_domain(cls, experiment: Experiment) -> ExperimentPublic:

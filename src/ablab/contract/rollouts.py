@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.experiments import GuardrailPublic
@@ -62,6 +62,12 @@ class RolloutPublic(Schema):
     reason: str = Field(description="why it last changed")
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_domain(cls, data: Any) -> Any:
+        # A rollout inside a result value (``RolloutCheckPublic.model_validate(check)``).
+        return cls.from_domain(data) if isinstance(data, Rollout) else data
 
     @classmethod
     def from_domain(cls, rollout: Rollout) -> RolloutPublic:

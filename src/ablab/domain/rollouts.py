@@ -14,7 +14,7 @@ Lifecycle: ``running <-> paused``; ``running -> completed`` (advancing onto the 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,7 @@ from itertools import pairwise
 
 from ablab.assignment.rules import in_share
 from ablab.domain.guardrails import Guardrail, parse_guardrail
+from ablab.domain.results.checks import GuardrailResult
 from ablab.errors import InvalidTransition, ValidationError
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "DEFAULT_STEPS",
     "Rollout",
     "RolloutAction",
+    "RolloutCheck",
     "RolloutSettings",
     "RolloutStatus",
+    "StepState",
     "apply_rollout_action",
     "serves_new_version",
     "validate_steps",
@@ -112,6 +115,28 @@ class Rollout:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+
+class StepState(StrEnum):
+    """Where a rollout's current step stands (``services.rollouts.steps`` judges it)."""
+
+    HARM = "harm"  # a guardrail is broken: roll back
+    READY = "ready"  # the step's time and units are reached, no guardrail broken: advance
+    WAITING = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutCheck:
+    """The current step's evidence: the new version against the previous one since the
+    step began. ``units`` are the units seen in the step, by version; ``guardrails`` the
+    step's guardrail results (``ablab.domain.results.checks.GuardrailResult``)."""
+
+    rollout: Rollout
+    state: StepState
+    reason: str
+    units: Mapping[str, int]
+    minutes_in_step: float
+    guardrails: tuple[GuardrailResult, ...]
 
 
 def validate_steps(steps: Sequence[float]) -> tuple[float, ...]:

@@ -24,9 +24,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ablab.contract.analysis import ComparisonPublic, CupedPublic, SequentialPublic
 from ablab.domain.decisions import Evidence
 from ablab.domain.experiments import AnalysisMethod
+from ablab.domain.results.comparisons import Comparison, Cuped, SequentialSummary
 from ablab.domain.sequential import DEFAULT_TUNING_UNITS, SequentialDesign, SequentialState
 from ablab.stats import (
     BayesianResult,
@@ -197,10 +197,11 @@ def comparison_row(
     fixed_adjusted: float,
     valid_adjusted: float,
     significant: bool,
-    cuped: CupedPublic | None = None,
-) -> ComparisonPublic:
+    cuped: Cuped | None = None,
+    correction: str = "holm",
+) -> Comparison:
     c, s, b = arm.comparison, arm.sequential, arm.bayesian
-    return ComparisonPublic(
+    return Comparison(
         variant=variant,
         metric=metric,
         method=c.method,
@@ -223,16 +224,17 @@ def comparison_row(
         relative_expected_loss=finite(b.relative_expected_loss_treatment),
         significant=significant,
         cuped=cuped,
-        sequential=_sequential_public(arm),
+        sequential=_sequential_summary(arm),
+        correction=correction,
     )
 
 
-def _sequential_public(arm: Arm) -> SequentialPublic | None:
+def _sequential_summary(arm: Arm) -> SequentialSummary | None:
     design, result = arm.design, arm.sequential
     if design is None:
         return None
     tested = result.status == Status.OK
-    return SequentialPublic(
+    return SequentialSummary(
         tuning_units=design.tuning_units,
         rho=sequential_rho(design.level, design.tuning_units, alternative=design.alternative),
         mixing_variance=finite(result.mixing_variance) if tested else None,

@@ -1,6 +1,6 @@
 """An experiment's verdict: the counts it rests on, where it stands in time, what to do.
 
-- **Counts.** :func:`unit_counts` names each variant's counts the same way everywhere (units
+- **Counts.** :func:`with_unit_counts` names each variant's counts the same way everywhere (units
   exposed, with predictions, with labels; predictions, labels, conversions), and
   :func:`rule_count` says which of them the minimum-samples rule reads: the units that
   carry the primary metric (with labels for accuracy, with predictions for latency and
@@ -27,17 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ablab.contract.analysis import DecisionPublic, DurationPublic, MinSamplesRule
-from ablab.contract.decision import DecisionEvidence, ExperimentDecision
-from ablab.contract.results import (
-    ExperimentResults,
-    GuardrailResult,
-    ShadowReport,
-    VariantResults,
-)
+from ablab.contract.decision import DecisionEvidence as EvidencePublic  # door shim
+from ablab.contract.decision import ExperimentDecision as DecisionPublic  # door shim
+from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
 from ablab.domain.decisions import (
     Recommendation,
-    RolloutDecision,
+    RecommendedAction,
     days_run,
     decide,
     decide_overall,
@@ -46,6 +41,17 @@ from ablab.domain.decisions import (
 from ablab.domain.experiments import Experiment
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric, MetricKind
+from ablab.domain.results.checks import GuardrailResult
+from ablab.domain.results.experiment import ExperimentResults
+from ablab.domain.results.shadow import ShadowReport
+from ablab.domain.results.variants import VariantResults
+from ablab.domain.results.verdicts import (
+    ControllerVerdict,
+    DecisionEvidence,
+    Duration,
+    ExperimentDecision,
+    MinSamplesRule,
+)
 from ablab.domain.shadow_verdict import shadow_overall
 from ablab.services.analysis.comparisons import Arm, evidence_for, oriented_lift
 from ablab.services.analysis.guardrails import broken_guardrails
@@ -59,10 +65,10 @@ __all__ = [
     "COUNT_WORDS",
     "Verdict",
     "decision_of",
-    "decision_public",
+    "decision_value",
     "rule_count",
-    "unit_counts",
     "verdict_of",
+    "with_unit_counts",
 ]
 
 COUNT_WORDS = {
@@ -84,8 +90,10 @@ def rule_count(experiment: Experiment, primary: Definition) -> str:
     return "units_with_predictions"
 
 
-def unit_counts(primary: Definition | None, sums: VariantSums) -> dict[str, int | None]:
-    """A variant's counts, as :class:`~ablab.contract.results.VariantResults` names them.
+def with_unit_counts(
+    row: VariantResults, primary: Definition | None, sums: VariantSums
+) -> VariantResults:
+    """``row`` with its counts, named the same way everywhere (see :class:`VariantResults`).
 
     ``conversions`` counts the units converted when ``primary`` is a proportion metric
     (None otherwise, and when the caller analyses other metrics only).
@@ -93,21 +101,22 @@ def unit_counts(primary: Definition | None, sums: VariantSums) -> dict[str, int 
     conversions = None
     if isinstance(primary, CustomMetric) and primary.kind is MetricKind.PROPORTION:
         conversions = round(metric_sums(sums, primary.name).numerator_sum)
-    return {
-        "units_exposed": sums.seen,
-        "units_with_predictions": sums.units,
-        "units_with_labels": sums.units_with_labels,
-        "labels": round(metric_sums(sums, "accuracy").denominator_sum),
-        "conversions": conversions,
-    }
+    return replace(
+        row,
+        units_exposed=sums.seen,
+        units_with_predictions=sums.units,
+        units_with_labels=sums.units_with_labels,
+        labels=round(metric_sums(sums, "accuracy").denominator_sum),
+        conversions=conversions,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    recommendation: DecisionPublic
-    decisions: list[DecisionPublic]
+    recommendation: Recommendation
+    decisions: tuple[Recommendation, ...]
     min_samples_rule: MinSamplesRule
-    duration: DurationPublic
+    duration: Duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +138,7 @@ def verdict_of(
     counts: str,
     variants: Sequence[VariantResults],
     srm_mismatch: bool,
-    guardrails: list[GuardrailResult],
+    guardrails: Sequence[GuardrailResult],
     shadow: Sequence[ShadowReport] | None,
     now: datetime,
 ) -> Verdict:
@@ -143,7 +152,7 @@ def verdict_of(
     if experiment.shadow:
         verdicts = {r.variant: r.verdict for r in shadow or () if r.verdict is not None}
         recommendations = [
-            _recommendation(verdicts[t.name])
+            verdicts[t.name]
             if t.name in verdicts
             else shadow_verdict(experiment, t.name, None, now)
             for t in experiment.treatments
@@ -185,25 +194,11 @@ def verdict_of(
         duration = _duration(experiment, run, plans, primary_arms, shadow_mode=False)
     status, winner = experiment.status, experiment.winner
     return Verdict(
-        recommendation=decision_public(within_status(overall, status, winner)),
-        decisions=[decision_public(within_status(r, status, winner)) for r in recommendations],
+        recommendation=within_status(overall, status, winner),
+        decisions=tuple(within_status(r, status, winner) for r in recommendations),
         min_samples_rule=rule,
         duration=duration,
     )
-
-
-def decision_public(recommendation: Recommendation) -> DecisionPublic:
-    """A recommendation as the results contract shows it."""
-    return DecisionPublic(
-        action=recommendation.action.value,
-        decision=recommendation.decision.value,
-        variant=recommendation.variant,
-        reason=recommendation.reason,
-    )
-
-
-def _recommendation(decision: DecisionPublic) -> Recommendation:
-    return Recommendation(RolloutDecision(decision.decision), decision.reason, decision.variant)
 
 
 def _count(variant: VariantResults, counts: str) -> int:
@@ -287,7 +282,7 @@ def _duration(
     primary_arms: Mapping[str, Arm],
     *,
     shadow_mode: bool,
-) -> DurationPublic:
+) -> Duration:
     limit = experiment.max_duration_days
     reached = limit is not None and run is not None and run >= limit
     control = experiment.control.name
@@ -325,7 +320,7 @@ def _duration(
             f"power and alpha {experiment.alpha:g}, in the units of the "
             f"{experiment.primary_metric} test, at the units per day seen since launch"
         )
-    return DurationPublic(
+    return Duration(
         days_run=run,
         max_duration_days=limit,
         max_duration_reached=reached,
@@ -337,27 +332,77 @@ def _duration(
     )
 
 
-_VERDICTS = {"promote": "pass", "rollback": "fail", "keep_control": "fail"}
+_VERDICTS = {
+    RecommendedAction.PROMOTE: ControllerVerdict.PASS,
+    RecommendedAction.ROLLBACK: ControllerVerdict.FAIL,
+    RecommendedAction.KEEP_CONTROL: ControllerVerdict.FAIL,
+}
 
 
-def decision_of(results: ExperimentResults) -> ExperimentDecision:
+def decision_value(results: ExperimentResults) -> ExperimentDecision:
+    """The go/no-go a deployment controller reads off the results."""
     recommendation = results.recommendation
-    verdict = _VERDICTS.get(recommendation.action, "inconclusive")
+    verdict = _VERDICTS.get(recommendation.action, ControllerVerdict.INCONCLUSIVE)
     experiment = results.experiment
-    if recommendation.action == "none" and experiment.status is not ExperimentStatus.DRAFT:
+    if (
+        recommendation.action is RecommendedAction.NONE
+        and experiment.status is not ExperimentStatus.DRAFT
+    ):
         # It has ended: what was decided stands.
-        verdict = "pass" if experiment.winner is not None else "fail"
+        winner = experiment.winner is not None
+        verdict = ControllerVerdict.PASS if winner else ControllerVerdict.FAIL
     if any(g.violated for g in results.guardrails) or results.srm.mismatch:
-        verdict = "fail"
+        verdict = ControllerVerdict.FAIL
     primary = results.primary_comparison
     return ExperimentDecision(
         experiment=experiment.name,
-        status=experiment.status.value,
+        status=experiment.status,
         decision=verdict,
         action=recommendation.action,
         variant=recommendation.variant,
         reason=recommendation.reason,
         evidence=DecisionEvidence(
+            metric=results.primary_metric,
+            relative_lift=primary.relative_lift if primary else None,
+            relative_ci=primary.relative_ci if primary else (None, None),
+            p_value=primary.p_value if primary else None,
+            always_valid_p_value=primary.always_valid_p_value if primary else None,
+            significant=results.is_significant,
+            min_samples_reached=results.min_samples_reached,
+            srm_mismatch=results.srm.mismatch,
+            broken_guardrails=tuple(
+                f"{g.variant}: {g.metric}{g.bound}{g.threshold:g}"
+                for g in results.guardrails
+                if g.violated
+            ),
+            units={v.name: v.units for v in results.variants},
+        ),
+    )
+
+
+# Door shim, until the server's doors convert the value themselves (issue 15: contract/ is
+# used only at the doors). It reads the wire results the results shim returns, by the same
+# rules as decision_value. Remove with the imports above.
+def decision_of(results: ResultsPublic) -> DecisionPublic:
+    """:func:`decision_value` of wire results, as its wire schema."""
+    recommendation = results.recommendation
+    action = RecommendedAction(recommendation.action)
+    verdict = _VERDICTS.get(action, ControllerVerdict.INCONCLUSIVE)
+    experiment = results.experiment
+    if action is RecommendedAction.NONE and experiment.status is not ExperimentStatus.DRAFT:
+        winner = experiment.winner is not None
+        verdict = ControllerVerdict.PASS if winner else ControllerVerdict.FAIL
+    if any(g.violated for g in results.guardrails) or results.srm.mismatch:
+        verdict = ControllerVerdict.FAIL
+    primary = results.primary_comparison
+    return DecisionPublic(
+        experiment=experiment.name,
+        status=experiment.status.value,
+        decision=verdict.value,
+        action=recommendation.action,
+        variant=recommendation.variant,
+        reason=recommendation.reason,
+        evidence=EvidencePublic(
             metric=results.primary_metric,
             relative_lift=primary.relative_lift if primary else None,
             relative_ci=primary.relative_ci if primary else (None, None),

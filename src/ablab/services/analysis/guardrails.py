@@ -30,10 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ablab.contract.results import GuardrailResult, VariantResults
 from ablab.domain.experiments import Experiment
 from ablab.domain.guardrails import Bound, Guardrail
 from ablab.domain.metrics import MetricKind
+from ablab.domain.results.checks import GuardrailResult, GuardrailState, describe
+from ablab.domain.results.variants import VariantResults
 from ablab.services.analysis.comparisons import Arm, evaluate, finite
 from ablab.services.analysis.metric_request import AnalysisSetup, Definition
 from ablab.services.analysis.metric_tests import MetricTest, is_ratio, metric_sums
@@ -51,7 +52,6 @@ from ablab.stats import (
 
 __all__ = [
     "broken_guardrails",
-    "describe",
     "evaluate_guardrails",
     "margin_key",
     "margin_tests",
@@ -130,13 +130,17 @@ def margin_tests(
     return tests
 
 
-def _state(bound: Bound, low: float | None, high: float | None, limit: float) -> str:
+def _state(bound: Bound, low: float | None, high: float | None, limit: float) -> GuardrailState:
     """``fail`` when [low, high] lies wholly beyond ``limit``, ``pass`` when wholly within."""
     if low is None or high is None:
-        return "inconclusive"
+        return GuardrailState.INCONCLUSIVE
     if bound is Bound.AT_MOST:
-        return "fail" if low > limit else "pass" if high <= limit else "inconclusive"
-    return "fail" if high < limit else "pass" if low >= limit else "inconclusive"
+        if low > limit:
+            return GuardrailState.FAIL
+        return GuardrailState.PASS if high <= limit else GuardrailState.INCONCLUSIVE
+    if high < limit:
+        return GuardrailState.FAIL
+    return GuardrailState.PASS if low >= limit else GuardrailState.INCONCLUSIVE
 
 
 def _excludes_zero(result: SequentialResult) -> bool:
@@ -154,7 +158,7 @@ def _judge(
     treatment: VariantResults,
     control: VariantResults,
     margins: Mapping[str, Arm],
-) -> tuple[float | None, float | None, float | None, str]:
+) -> tuple[float | None, float | None, float | None, GuardrailState]:
     """(limit, value, control value, state) of one treatment; ``margins`` by side."""
     measured = treatment.metrics.get(guardrail.metric)
     baseline = control.metrics.get(guardrail.metric)
@@ -162,13 +166,15 @@ def _judge(
     control_value = baseline.value if baseline is not None else None
     limit = guardrail.limit(control_value)
     if measured is None or value is None or limit is None:
-        return limit, value, control_value, "no_data"
+        return limit, value, control_value, GuardrailState.NO_DATA
     harm, safe = margins.get(HARM), margins.get(SAFE)
     if guardrail.relative and harm is not None and safe is not None and _tested(harm):
         # Safety first: a confident breach outranks the non-inferiority test.
         if _excludes_zero(harm.sequential):
-            return limit, value, control_value, "fail"
-        state = "pass" if _excludes_zero(safe.sequential) else "inconclusive"
+            return limit, value, control_value, GuardrailState.FAIL
+        state = (
+            GuardrailState.PASS if _excludes_zero(safe.sequential) else GuardrailState.INCONCLUSIVE
+        )
         return limit, value, control_value, state
     # An absolute bound, a quantile, or nothing to test yet (no variance in either arm).
     low, high = measured.ci
@@ -203,30 +209,24 @@ def evaluate_guardrails(
                 GuardrailResult(
                     metric=guardrail.metric,
                     variant=variant.name,
-                    bound=guardrail.bound.value,
+                    bound=guardrail.bound,
                     threshold=guardrail.threshold,
                     relative=guardrail.relative,
                     limit=finite(limit),
                     value=value,
                     control_value=control_value,
                     state=state,
-                    violated=state == "fail" and treatment.units >= experiment.min_samples,
+                    violated=state is GuardrailState.FAIL
+                    and treatment.units >= experiment.min_samples,
                 )
             )
     return results
 
 
-def broken_guardrails(guardrails: list[GuardrailResult], variant: str) -> tuple[str, ...]:
+def broken_guardrails(guardrails: Iterable[GuardrailResult], variant: str) -> tuple[str, ...]:
     """One line per guardrail ``variant`` breaks, for the recommendation's reason."""
     return tuple(
         f"{describe(g)} (observed {g.value:.4g})"
         for g in guardrails
         if g.violated and g.variant == variant and g.value is not None
     )
-
-
-def describe(guardrail: GuardrailResult) -> str:
-    """``error_rate<=0.01`` or ``latency_ms<=+10% of control``."""
-    if guardrail.relative:
-        return f"{guardrail.metric}{guardrail.bound}{guardrail.threshold * 100:+g}% of control"
-    return f"{guardrail.metric}{guardrail.bound}{guardrail.threshold:g}"

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ablab.contract.analysis import CupedPublic
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
+from ablab.domain.results.comparisons import Cuped
 from ablab.services.analysis.comparisons import Arm, evaluate, finite, interval
 from ablab.services.analysis.metric_request import AnalysisSetup, Definition, covariate_label
 from ablab.services.ports import VariantSums
@@ -50,7 +50,7 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class MetricTest:
     arm: Arm
-    cuped: CupedPublic | None
+    cuped: Cuped | None
 
 
 def is_ratio(definition: Definition) -> bool:
@@ -122,7 +122,7 @@ def compare_metric(
         return MetricTest(arm, None)
     return MetricTest(
         arm,
-        CupedPublic(
+        Cuped(
             covariate=covariate_label,
             theta=finite(comparison.cuped_theta),
             variance_reduction=finite(comparison.variance_reduction),

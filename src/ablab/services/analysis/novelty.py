@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ablab.contract.analysis import ComparisonPublic, NoveltyPublic
+from ablab.domain.results.comparisons import Comparison, NoveltyCheck
 from ablab.services.analysis.comparisons import finite
 from ablab.services.analysis.metric_request import AnalysisSetup
 from ablab.services.analysis.metric_tests import compare_metric, metric_sums
@@ -41,7 +41,7 @@ _USABLE = (Status.OK, Status.ZERO_BASELINE)
 
 def novelty_checks(
     ctx: Context, events: EventStore, setup: AnalysisSetup
-) -> dict[str, NoveltyPublic]:
+) -> dict[str, NoveltyCheck]:
     """Each treatment's trend check on the primary metric (none for a draft or a shadow)."""
     experiment = setup.experiment
     start = experiment.started_at
@@ -70,13 +70,11 @@ def novelty_checks(
 
 
 def with_novelty(
-    comparisons: Sequence[ComparisonPublic], metric: str, checks: Mapping[str, NoveltyPublic]
-) -> list[ComparisonPublic]:
+    comparisons: Sequence[Comparison], metric: str, checks: Mapping[str, NoveltyCheck]
+) -> list[Comparison]:
     """The comparison rows, those of ``metric`` with their treatment's check."""
     return [
-        c.model_copy(update={"novelty": checks[c.variant]})
-        if c.metric == metric and c.variant in checks
-        else c
+        replace(c, novelty=checks[c.variant]) if c.metric == metric and c.variant in checks else c
         for c in comparisons
     ]
 
@@ -151,11 +149,11 @@ def _window_lifts(
     return found
 
 
-def _public(trend: LiftTrend, width: int) -> NoveltyPublic:
+def _public(trend: LiftTrend, width: int) -> NoveltyCheck:
     status = "too_few_days" if trend.status is Status.TOO_FEW_UNITS else trend.status.value
-    return NoveltyPublic(
+    return NoveltyCheck(
         status=status,
-        pattern=trend.pattern.value,
+        pattern=trend.pattern,
         significant=trend.significant,
         days=trend.days,
         window_days=float(width),
@@ -168,10 +166,10 @@ def _public(trend: LiftTrend, width: int) -> NoveltyPublic:
     )
 
 
-def _too_young(elapsed: float) -> NoveltyPublic:
-    return NoveltyPublic(
+def _too_young(elapsed: float) -> NoveltyCheck:
+    return NoveltyCheck(
         status="too_few_days",
-        pattern=TrendPattern.NONE.value,
+        pattern=TrendPattern.NONE,
         significant=False,
         days=0,
         window_days=1.0,

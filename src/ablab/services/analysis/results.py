@@ -1,4 +1,4 @@
-"""An experiment's results: from stored events to the results contract and a verdict.
+"""An experiment's results: from stored events to the results and a verdict.
 
 events (store) -> per-unit, then per-variant sums in SQL -> stats -> report -> decision.
 
@@ -25,19 +25,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ablab.contract.analysis import SrmPublic
-from ablab.contract.experiments import ExperimentPublic
-from ablab.contract.results import BanditArm, ExperimentResults, MetricValue, VariantResults
+from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
 from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
+from ablab.domain.results.checks import SrmCheck
+from ablab.domain.results.experiment import ExperimentResults
+from ablab.domain.results.variants import BanditArm, MetricValue, VariantResults
 from ablab.services.analysis.comparisons import (
     Arm,
     comparison_row,
     finite,
     is_significant,
 )
-from ablab.services.analysis.decision import rule_count, unit_counts, verdict_of
+from ablab.services.analysis.decision import rule_count, verdict_of, with_unit_counts
 from ablab.services.analysis.guardrails import evaluate_guardrails, margin_tests
 from ablab.services.analysis.metric_request import AnalysisSetup, Definition, analysis_setup
 from ablab.services.analysis.metric_tests import (
@@ -62,12 +63,13 @@ from ablab.stats.priors import DEFAULT_PRIOR, Prior
 __all__ = [
     "compared_metrics",
     "experiment_results",
+    "experiment_results_value",
     "variant_results",
     "weight_periods",
 ]
 
 
-def experiment_results(
+def experiment_results_value(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -122,7 +124,8 @@ def experiment_results(
             valid_adjusted=v,
             significant=significance[(t, m)],
             cuped=tests[(t, m)].cuped,
-        ).model_copy(update={"correction": c})
+            correction=c,
+        )
         for (t, m), f, v, c in zip(pairs, fixed, valid, corrections, strict=True)
     ]
     primary_novelty = novelty_checks(ctx, events, setup)
@@ -131,7 +134,7 @@ def experiment_results(
     srm = _srm(experiment, periods, per_variant)
     if experiment.shadow:
         # Everyone is served the control in shadow mode: the split does not apply.
-        srm = srm.model_copy(update={"p_value": None, "mismatch": False})
+        srm = replace(srm, p_value=None, mismatch=False)
     guardrails = evaluate_guardrails(
         experiment, variants, {pair: looked[pair].arm for pair in margins}
     )
@@ -154,17 +157,17 @@ def experiment_results(
     if segment is not None:
         breakdown = segment_breakdown(segmented, segment, events.metric_sums(segmented.request))
     return ExperimentResults(
-        experiment=ExperimentPublic.from_domain(experiment),
+        experiment=experiment,
         primary_metric=primary,
-        variants=variants,
-        comparisons=comparisons,
+        variants=tuple(variants),
+        comparisons=tuple(comparisons),
         srm=srm,
-        guardrails=guardrails,
+        guardrails=tuple(guardrails),
         is_significant=any(significance[(t.name, primary)] for t in experiment.treatments),
         min_samples_reached=verdict.min_samples_rule.reached,
         recommendation=verdict.recommendation,
         segments=breakdown,
-        shadow=shadow,
+        shadow=tuple(shadow) if shadow is not None else None,
         min_samples_rule=verdict.min_samples_rule,
         duration=verdict.duration,
         decisions=verdict.decisions,
@@ -172,16 +175,33 @@ def experiment_results(
     )
 
 
-def _bandit_arms(setup: AnalysisSetup, per_variant: dict[str, VariantSums]) -> list[BanditArm]:
+# Door shim, until the server's and the SDK's doors convert the value themselves
+# (issue 15: contract/ is used only at the doors). Remove with the import above.
+def experiment_results(
+    ctx: Context,
+    events: EventStore,
+    ref: str,
+    *,
+    segment: str | None = None,
+    prior: Prior | None = None,
+) -> ResultsPublic:
+    """:func:`experiment_results_value` as its wire schema."""
+    value = experiment_results_value(ctx, events, ref, segment=segment, prior=prior)
+    return ResultsPublic.model_validate(value)
+
+
+def _bandit_arms(
+    setup: AnalysisSetup, per_variant: dict[str, VariantSums]
+) -> tuple[BanditArm, ...]:
     """Each arm's Beta posterior from the primary metric (the bandit's own counts)."""
     counts = successes_and_failures(setup, per_variant)
     if counts is None:
-        return []
-    return [
+        return ()
+    return tuple(
         BanditArm(variant=v.name, alpha=counts[v.name][0] + 1.0, beta=counts[v.name][1] + 1.0,
                   weight=v.weight)
         for v in setup.experiment.variants
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def compared_metrics(experiment: Experiment, definitions: dict[str, Definition]) -> list[str]:
@@ -236,15 +256,15 @@ def variant_results(setup: AnalysisSetup, name: str, sums: VariantSums) -> Varia
         value=finite(sums.latency_p95_ms), n=sums.predictions, ci=(None, None)
     )
     variant = experiment.variant(name)
-    return VariantResults(
+    row = VariantResults(
         name=name,
         model_version=variant.model_version,
         weight=variant.weight,
         units=sums.seen,
         predictions=sums.predictions,
         metrics=metrics,
-        **unit_counts(setup.definitions.get(experiment.primary_metric), sums),
     )
+    return with_unit_counts(row, setup.definitions.get(experiment.primary_metric), sums)
 
 
 def weight_periods(ctx: Context, experiment: Experiment) -> list[AllocationPeriod]:
@@ -274,7 +294,7 @@ def _srm(
     experiment: Experiment,
     periods: list[AllocationPeriod],
     per_variant: dict[str, VariantSums],
-) -> SrmPublic:
+) -> SrmCheck:
     names = [v.name for v in experiment.variants]
 
     def seen_in(period: int, name: str) -> int:
@@ -287,14 +307,14 @@ def _srm(
             for i, period in enumerate(periods)
         ]
     )
-    return SrmPublic(
+    return SrmCheck(
         p_value=finite(result.p_value),
         mismatch=result.mismatch,
         observed=dict(zip(names, result.observed, strict=True)),
         expected=dict(zip(names, result.expected, strict=True)),
         threshold=result.threshold,
         # A draft has no allocation history to show, only the weights it would launch with.
-        periods=srm_periods(names, periods, per_variant, threshold=result.threshold)
+        periods=tuple(srm_periods(names, periods, per_variant, threshold=result.threshold))
         if experiment.started_at is not None
-        else [],
+        else (),
     )

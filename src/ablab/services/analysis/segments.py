@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import reduce
 
-from ablab.contract.results import (
+from ablab.domain.results.segments import (
     SegmentBreakdown,
     SegmentComparison,
     SegmentResult,
@@ -127,7 +127,12 @@ def segment_breakdown(
                     significant=comparison.status == "ok" and p_adjusted < experiment.alpha,
                 )
             )
-        segments.append(SegmentResult(value=segment, variants=shown, comparisons=comparisons))
+        segments.append(
+            SegmentResult(value=segment, variants=tuple(shown), comparisons=tuple(comparisons))
+        )
     return SegmentBreakdown(
-        attribute=attribute, metric=metric, correction="benjamini_hochberg", segments=segments
+        attribute=attribute,
+        metric=metric,
+        correction="benjamini_hochberg",
+        segments=tuple(segments),
     )

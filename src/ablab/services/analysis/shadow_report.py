@@ -20,11 +20,10 @@ import math
 from dataclasses import replace
 from datetime import datetime
 
-from ablab.contract.analysis import DecisionPublic
-from ablab.contract.results import ShadowReport, ShadowValue
 from ablab.domain.decisions import Recommendation, days_run
 from ablab.domain.experiments import Experiment
 from ablab.domain.guardrails import Bound
+from ablab.domain.results.shadow import ShadowReport, ShadowValue
 from ablab.domain.shadow_verdict import ShadowEvidence, decide_shadow
 from ablab.services.analysis.comparisons import finite, interval
 from ablab.services.context import Context
@@ -150,11 +149,5 @@ def shadow_reports(ctx: Context, events: EventStore, ref: str) -> list[ShadowRep
         if sums is None:
             continue
         verdict = shadow_verdict(experiment, treatment.name, sums, now)
-        public = DecisionPublic(
-            action=verdict.action.value,
-            decision=verdict.decision.value,
-            variant=verdict.variant,
-            reason=verdict.reason,
-        )
-        reports.append(shadow_report(sums, experiment.alpha).model_copy(update={"verdict": public}))
+        reports.append(replace(shadow_report(sums, experiment.alpha), verdict=verdict))
     return reports

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ablab.contract.analysis import SrmPeriodPublic
 from ablab.domain.allocations import AllocationPeriod
+from ablab.domain.results.checks import SrmPeriod
 from ablab.services.analysis.comparisons import finite
 from ablab.services.ports import VariantSums
 from ablab.stats import exact_sample_ratio_mismatch
@@ -25,7 +25,7 @@ def srm_periods(
     per_variant: Mapping[str, VariantSums],
     *,
     threshold: float = 0.001,
-) -> list[SrmPeriodPublic]:
+) -> list[SrmPeriod]:
     """One row per period: the units first seen in it, what its weights expected, its p-value.
 
     ``per_variant[name].units_by_period[i]`` counts the units of ``name`` first seen in
@@ -38,7 +38,7 @@ def srm_periods(
         weights = [float(period.weights.get(name, 0.0)) for name in names]
         result = exact_sample_ratio_mismatch([(observed, weights)], threshold=threshold)
         rows.append(
-            SrmPeriodPublic(
+            SrmPeriod(
                 started_at=period.started_at,
                 weights=dict(zip(names, weights, strict=True)),
                 coverage=period.coverage,

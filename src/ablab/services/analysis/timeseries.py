@@ -38,9 +38,10 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from ablab.contract.timeseries import ExperimentTimeseries, LiftPoint, VariantPoint
+from ablab.contract.timeseries import ExperimentTimeseries as TimeseriesPublic  # door shim
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import MetricKind
+from ablab.domain.results.timeseries import ExperimentTimeseries, LiftPoint, VariantPoint
 from ablab.domain.sequential import DEFAULT_TUNING_UNITS, SequentialDesign, SequentialState
 from ablab.errors import ValidationError
 from ablab.services.analysis.comparisons import (
@@ -56,7 +57,7 @@ from ablab.services.context import Context
 from ablab.services.ports import EventStore, TimeBucket
 from ablab.stats import RatioCovariateMoments, RatioMoments, Status
 
-__all__ = ["INTERVALS", "experiment_timeseries"]
+__all__ = ["INTERVALS", "experiment_timeseries", "experiment_timeseries_value"]
 
 INTERVALS = {
     "minute": timedelta(minutes=1),
@@ -65,7 +66,7 @@ INTERVALS = {
 }
 
 
-def experiment_timeseries(
+def experiment_timeseries_value(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -141,9 +142,26 @@ def experiment_timeseries(
         experiment=experiment.name,
         metric=name,
         interval=interval_name,
-        variants=variants,
-        lifts=lifts,
+        variants=tuple(variants),
+        lifts=tuple(lifts),
     )
+
+
+# Door shim, until the server's and the SDK's doors convert the value themselves
+# (issue 15: contract/ is used only at the doors). Remove with the import above.
+def experiment_timeseries(
+    ctx: Context,
+    events: EventStore,
+    ref: str,
+    *,
+    metric: str | None = None,
+    interval_name: str = "day",
+) -> TimeseriesPublic:
+    """:func:`experiment_timeseries_value` as its wire schema."""
+    value = experiment_timeseries_value(
+        ctx, events, ref, metric=metric, interval_name=interval_name
+    )
+    return TimeseriesPublic.model_validate(value)
 
 
 def _start(bucket: TimeBucket) -> datetime:

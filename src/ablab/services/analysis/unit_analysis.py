@@ -28,18 +28,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ablab.contract.analysis import (
-    AnalysisReport,
-    CupedPublic,
-    SrmPublic,
-    VariantFigures,
-)
 from ablab.domain.decisions import (
     DecisionThresholds,
     decide,
     decide_overall,
 )
 from ablab.domain.experiments import AnalysisMethod
+from ablab.domain.results.checks import SrmCheck
+from ablab.domain.results.comparisons import Cuped
+from ablab.domain.results.report import AnalysisReport, VariantFigures
 from ablab.domain.sequential import alternative_of
 from ablab.errors import ValidationError
 from ablab.services.analysis.comparisons import (
@@ -54,7 +51,6 @@ from ablab.services.analysis.comparisons import (
     oriented_lift,
     planned_units_reached,
 )
-from ablab.services.analysis.decision import decision_public
 from ablab.services.ports import UnitTable, UnitTableReader
 from ablab.stats import (
     CovariateMoments,
@@ -177,7 +173,7 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
         )
         cuped = None
         if options.covariate is not None:
-            cuped = CupedPublic(
+            cuped = Cuped(
                 covariate=options.covariate,
                 theta=finite(arm.comparison.cuped_theta),
                 variance_reduction=finite(arm.comparison.variance_reduction),
@@ -216,21 +212,21 @@ def analyze_unit_table(table: UnitTable, options: UnitAnalysisOptions) -> Analys
         rows=table.rows,
         units=table.units,
         excluded_units=table.excluded_units,
-        variants=[
+        variants=tuple(
             _figures(n, n == control, table.variants[n], weights.get(n), options.alpha)
             for n in names
-        ],
-        comparisons=comparisons,
+        ),
+        comparisons=tuple(comparisons),
         srm=srm,
-        recommendation=decision_public(overall),
-        decisions=[decision_public(r) for r in recommendations],
+        recommendation=overall,
+        decisions=tuple(recommendations),
     )
 
 
-def _srm(names: list[str], observed: dict[str, int], weights: dict[str, float]) -> SrmPublic:
+def _srm(names: list[str], observed: dict[str, int], weights: dict[str, float]) -> SrmCheck:
     """The chi-square against the configured ``weights``; not run when they are unknown."""
     if not weights:
-        return SrmPublic(
+        return SrmCheck(
             p_value=None,
             mismatch=False,
             observed=observed,
@@ -241,7 +237,7 @@ def _srm(names: list[str], observed: dict[str, int], weights: dict[str, float]) 
             "is no mismatch); give it with --weights, e.g. control=0.95,treatment=0.05",
         )
     result = sample_ratio_mismatch([observed[n] for n in names], [weights[n] for n in names])
-    return SrmPublic(
+    return SrmCheck(
         p_value=finite(result.p_value),
         mismatch=result.mismatch,
         observed=observed,

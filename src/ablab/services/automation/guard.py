@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from ablab.contract.results import ExperimentResults
+from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
+from ablab.domain.decisions import RecommendedAction
 from ablab.domain.lifecycle import Action, ExperimentStatus
+from ablab.domain.results.checks import GuardrailResult, describe
+from ablab.domain.results.experiment import ExperimentResults
 from ablab.errors import Conflict, InvalidTransition
 from ablab.services.access.audit import record
-from ablab.services.analysis.guardrails import describe
-from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.results import experiment_results_value
 from ablab.services.context import Context
 from ablab.services.experiments.lifecycle import transition
 from ablab.services.ports import AlertSink, EventStore
 
-__all__ = ["AutomaticAction", "analyze_experiment", "enforce"]
+__all__ = ["AutomaticAction", "analyze_experiment", "analyze_experiment_value", "enforce"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ class AutomaticAction(StrEnum):
     AUTO_PROMOTED = "auto_promoted"
 
 
-def analyze_experiment(
+def analyze_experiment_value(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -43,10 +45,25 @@ def analyze_experiment(
     When a guardrail stops the experiment or it is auto-promoted, the results returned show
     the new status.
     """
-    results = experiment_results(ctx, events, ref, segment=segment)
+    results = experiment_results_value(ctx, events, ref, segment=segment)
     if enforce(ctx, results, alerts) is None:
         return results
-    return experiment_results(ctx, events, ref, segment=segment)
+    return experiment_results_value(ctx, events, ref, segment=segment)
+
+
+# Door shim, until the server's and the SDK's doors convert the value themselves
+# (issue 15: contract/ is used only at the doors). Remove with the import above.
+def analyze_experiment(
+    ctx: Context,
+    events: EventStore,
+    ref: str,
+    alerts: AlertSink | None = None,
+    *,
+    segment: str | None = None,
+) -> ResultsPublic:
+    """:func:`analyze_experiment_value` as its wire schema."""
+    value = analyze_experiment_value(ctx, events, ref, alerts, segment=segment)
+    return ResultsPublic.model_validate(value)
 
 
 def enforce(
@@ -77,7 +94,7 @@ def enforce(
     recommendation = results.recommendation
     if (
         experiment.auto_promote
-        and recommendation.action == "promote"
+        and recommendation.action is RecommendedAction.PROMOTE
         and recommendation.variant is not None
         and results.min_samples_reached
         and not results.srm.mismatch
@@ -156,7 +173,23 @@ def _announce(
             "experiment": {"id": experiment.id, "name": experiment.name},
             "variant": variant,
             "reason": reason,
-            "guardrails": [g.model_dump() for g in results.guardrails],
+            "guardrails": [_alerted(g) for g in results.guardrails],
         }
     )
     logger.info("announced %s for experiment %s", action.value, experiment.name)
+
+
+def _alerted(guardrail: GuardrailResult) -> dict[str, object]:
+    """A guardrail's result as the alert carries it (JSON: the state as its string)."""
+    return {
+        "metric": guardrail.metric,
+        "variant": guardrail.variant,
+        "bound": str(guardrail.bound),
+        "threshold": guardrail.threshold,
+        "relative": guardrail.relative,
+        "limit": guardrail.limit,
+        "value": guardrail.value,
+        "control_value": guardrail.control_value,
+        "state": str(guardrail.state),
+        "violated": guardrail.violated,
+    }

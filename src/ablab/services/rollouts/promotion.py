@@ -16,12 +16,13 @@ an InvalidTransition whatever the data says. The promotion acts on the version i
 
 from __future__ import annotations
 
-from ablab.contract.results import ExperimentResults
+from ablab.domain.decisions import RecommendedAction
 from ablab.domain.experiments import Experiment, apply_action
 from ablab.domain.lifecycle import Action
+from ablab.domain.results.experiment import ExperimentResults
 from ablab.domain.rollouts import RolloutSettings
 from ablab.errors import Conflict
-from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.results import experiment_results_value
 from ablab.services.context import Context
 from ablab.services.experiments.lifecycle import get_experiment, transition
 from ablab.services.ports import EventStore
@@ -36,7 +37,7 @@ def missing_evidence(results: ExperimentResults, variant: str) -> str | None:
     decision = next((d for d in results.decisions if d.variant == variant), None)
     if decision is None:
         return f"the results have no decision for {variant!r}"
-    if decision.action == "promote":
+    if decision.action is RecommendedAction.PROMOTE:
         return None
     return decision.reason
 
@@ -62,7 +63,7 @@ def promote_experiment(
     current = get_experiment(ctx, ref)
     winner = apply_action(current, Action.PROMOTE, ctx.clock(), winner=variant).winner
     assert winner is not None  # a promotion always names its winner
-    results = experiment_results(ctx, events, current.id)
+    results = experiment_results_value(ctx, events, current.id)
     lacking = missing_evidence(results, winner)
     if lacking is not None and not force:
         raise Conflict(

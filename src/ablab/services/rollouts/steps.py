@@ -18,19 +18,26 @@ every running rollout; a paused one is reported, never moved).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from enum import StrEnum
 
-from ablab.contract.results import GuardrailResult
-from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.contract.rollouts import RolloutCheckPublic  # door shim
 from ablab.domain.experiments import Experiment
 from ablab.domain.limits import check_text
 from ablab.domain.metrics import CustomMetric
-from ablab.domain.rollouts import Rollout, RolloutAction, RolloutStatus, apply_rollout_action
+from ablab.domain.results.checks import GuardrailResult, describe
+from ablab.domain.rollouts import (
+    Rollout,
+    RolloutAction,
+    RolloutCheck,
+    RolloutStatus,
+    StepState,
+    apply_rollout_action,
+)
 from ablab.errors import Conflict, InvalidTransition, NotFound
 from ablab.services.access.audit import record
 from ablab.services.analysis.comparisons import Arm
-from ablab.services.analysis.guardrails import describe, evaluate_guardrails, margin_tests
+from ablab.services.analysis.guardrails import evaluate_guardrails, margin_tests
 from ablab.services.analysis.metric_request import AnalysisSetup
 from ablab.services.analysis.metric_tests import variant_sums
 from ablab.services.analysis.results import variant_results
@@ -50,6 +57,7 @@ __all__ = [
     "RolloutStep",
     "act_on_rollout",
     "check_rollout",
+    "check_rollout_value",
     "get_rollout",
     "list_rollouts",
     "step_rollout",
@@ -120,7 +128,7 @@ def act_on_rollout(
         return stored
 
 
-def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheckPublic:
+def check_rollout_value(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheck:
     """The current step's evidence and state (see the module's docstring).
 
     Raises:
@@ -129,7 +137,14 @@ def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutC
     return _check(ctx, events, rollout_id)[1]
 
 
-def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, RolloutCheckPublic]:
+# Door shim, until the server's and the SDK's doors convert the value themselves
+# (issue 15: contract/ is used only at the doors). Remove with the import above.
+def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheckPublic:
+    """:func:`check_rollout_value` as its wire schema."""
+    return RolloutCheckPublic.model_validate(check_rollout_value(ctx, events, rollout_id))
+
+
+def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, RolloutCheck]:
     """The rollout as read, and the check of its current step."""
     with ctx.store.session() as session:
         rollout = _require(session, ctx, rollout_id)
@@ -147,13 +162,13 @@ def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, 
         definitions = resolve_metrics(session, ctx, names)
     minutes = (ctx.clock() - rollout.step_started_at).total_seconds() / 60
     if not rollout.active:
-        return rollout, RolloutCheckPublic(
-            rollout=RolloutPublic.from_domain(rollout),
-            state="waiting",
+        return rollout, RolloutCheck(
+            rollout=rollout,
+            state=StepState.WAITING,
             reason=f"the rollout is {rollout.status.value}",
             units={},
             minutes_in_step=minutes,
-            guardrails=[],
+            guardrails=(),
         )
     view = _step_view(experiment, rollout)
     request = MetricRequest(
@@ -174,13 +189,13 @@ def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, 
         rollout.version: per_variant[winner].seen,
     }
     state, reason = _verdict(rollout, guardrails, units, minutes)
-    return rollout, RolloutCheckPublic(
-        rollout=RolloutPublic.from_domain(rollout),
+    return rollout, RolloutCheck(
+        rollout=rollout,
         state=state,
         reason=reason,
         units=units,
         minutes_in_step=minutes,
-        guardrails=guardrails,
+        guardrails=tuple(guardrails),
     )
 
 
@@ -192,10 +207,10 @@ def step_rollout(
     Returns what was done (None: nothing, or a person or another monitor acted first).
     """
     checked, check = _check(ctx, events, rollout_id)
-    if check.rollout.status is not RolloutStatus.RUNNING or check.state == "waiting":
+    if check.rollout.status is not RolloutStatus.RUNNING or check.state is StepState.WAITING:
         return None
     automatic = Context(ctx.store, ctx.project_id, "ablab:rollout", ctx.clock)
-    action = RolloutAction.ROLLBACK if check.state == "harm" else RolloutAction.ADVANCE
+    action = RolloutAction.ROLLBACK if check.state is StepState.HARM else RolloutAction.ADVANCE
     try:
         moved = act_on_rollout(
             automatic, rollout_id, action, check.reason, expected_revision=checked.revision
@@ -212,9 +227,9 @@ def step_rollout(
         alerts.send(
             {
                 "action": f"rollout_{done.value}",
-                "rollout": RolloutPublic.from_domain(moved).model_dump(mode="json"),
+                "rollout": rollout_snapshot(moved),
                 "reason": check.reason,
-                "guardrails": [g.model_dump() for g in check.guardrails],
+                "guardrails": [asdict(g) for g in check.guardrails],
             }
         )
     return done
@@ -268,10 +283,10 @@ def _verdict(
     guardrails: list[GuardrailResult],
     units: dict[str, int],
     minutes: float,
-) -> tuple[str, str]:
+) -> tuple[StepState, str]:
     broken = [g for g in guardrails if g.violated]
     if broken:
-        return "harm", "guardrail broken: " + ", ".join(
+        return StepState.HARM, "guardrail broken: " + ", ".join(
             f"{g.metric}={g.value:.4g} ({describe(g)})" for g in broken
         )
     short = []
@@ -281,8 +296,9 @@ def _verdict(
         if seen < rollout.min_step_units:
             short.append(f"{seen} of {rollout.min_step_units} units on {version}")
     if short:
-        return "waiting", f"step {rollout.step + 1} at {rollout.share:g}%: " + ", ".join(short)
-    return "ready", (
+        where = f"step {rollout.step + 1} at {rollout.share:g}%"
+        return StepState.WAITING, f"{where}: " + ", ".join(short)
+    return StepState.READY, (
         f"step {rollout.step + 1} at {rollout.share:g}% passed: "
         f"{sum(units.values())} units over {minutes:.0f} minutes, no guardrail broken"
     )
