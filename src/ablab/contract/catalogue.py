@@ -14,6 +14,7 @@ from ablab.domain.audit import AuditEntry
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.limits import MAX_MEMBERS
 from ablab.domain.models import BackendKind, Model, ModelVersion
+from ablab.domain.specs import GroupSpec, ModelVersionSpec
 
 __all__ = [
     "AssignRequest",
@@ -35,6 +36,15 @@ class ModelVersionCreate(RequestSchema):
     endpoint: Location | None = None
     artifact: Location | None = None
     description: Text = ""
+
+    def to_spec(self) -> ModelVersionSpec:
+        return ModelVersionSpec(
+            model=self.model,
+            version=self.version,
+            endpoint=self.endpoint,
+            artifact=self.artifact,
+            description=self.description,
+        )
 
 
 class ModelVersionPublic(Schema):
@@ -73,6 +83,14 @@ class GroupCreate(RequestSchema):
     rule: ConfigObject | None = None
     members: list[Identifier] | None = Field(default=None, max_length=MAX_MEMBERS)
     description: Text = ""
+
+    def to_spec(self) -> GroupSpec:
+        return GroupSpec(
+            name=self.name,
+            rule=self.rule,
+            members=tuple(self.members) if self.members is not None else None,
+            description=self.description,
+        )
 
 
 class GroupPublic(Schema):

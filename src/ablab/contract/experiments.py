@@ -27,7 +27,8 @@ from ablab.contract.fields import (
 from ablab.domain.experiments import AnalysisMethod, Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.limits import MAX_LIST_ITEMS, MAX_VARIANTS
-from ablab.domain.sequential import DEFAULT_TUNING_UNITS
+from ablab.domain.snapshots import experiment_record
+from ablab.domain.specs import ExperimentChanges, ExperimentSpec, VariantSpec
 
 __all__ = [
     "ExperimentCreate",
@@ -47,6 +48,15 @@ class VariantCreate(RequestSchema):
     weight: Weight = 0.0
     config: ConfigObject = Field(default_factory=dict)
     is_control: Flag = False
+
+    def to_spec(self) -> VariantSpec:
+        return VariantSpec(
+            name=self.name,
+            model_version=self.model_version,
+            weight=self.weight,
+            config=dict(self.config),
+            is_control=self.is_control,
+        )
 
 
 class ExperimentCreate(RequestSchema):
@@ -105,6 +115,21 @@ class ExperimentCreate(RequestSchema):
     auto_promote: Flag = False
     draft: Flag = False
 
+    def to_spec(self) -> ExperimentSpec:
+        """The request as the service takes it (each field as given, lists as tuples)."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return ExperimentSpec(
+            **{
+                **fields,
+                "treatment_versions": tuple(self.treatment_versions),
+                "secondary_metrics": tuple(self.secondary_metrics),
+                "guardrails": tuple(self.guardrails),
+                "variants": None
+                if self.variants is None
+                else tuple(v.to_spec() for v in self.variants),
+            }
+        )
+
 
 class ExperimentUpdate(RequestSchema):
     """Change a live experiment. Only the fields given change.
@@ -125,6 +150,19 @@ class ExperimentUpdate(RequestSchema):
     guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     auto_promote: Flag | None = None
     expected_version: RecordVersion | None = None
+
+    def to_spec(self) -> ExperimentChanges:
+        """The changes as the service takes them (the fields not given stay None)."""
+        return ExperimentChanges(
+            traffic_split=self.traffic_split,
+            weights=dict(self.weights) if self.weights is not None else None,
+            hypothesis=self.hypothesis,
+            min_samples=self.min_samples,
+            max_duration_days=self.max_duration_days,
+            guardrails=tuple(self.guardrails) if self.guardrails is not None else None,
+            auto_promote=self.auto_promote,
+            expected_version=self.expected_version,
+        )
 
 
 class VariantPublic(Schema):
@@ -193,48 +231,7 @@ class ExperimentPublic(Schema):
 
     @classmethod
     def from_domain(cls, experiment: Experiment) -> ExperimentPublic:
-        return cls(
-            id=experiment.id,
-            name=experiment.name,
-            status=experiment.status,
-            model_id=experiment.model,
-            hypothesis=experiment.hypothesis,
-            variants=[VariantPublic.from_domain(v) for v in experiment.variants],
-            traffic_split=experiment.traffic_split,
-            coverage=experiment.coverage,
-            group=experiment.group,
-            primary_metric=experiment.primary_metric,
-            secondary_metrics=list(experiment.secondary_metrics),
-            guardrails=[
-                GuardrailPublic(
-                    metric=g.metric,
-                    bound=g.bound.value,
-                    threshold=g.threshold,
-                    relative=g.relative,
-                    spec=str(g),
-                )
-                for g in experiment.guardrails
-            ],
-            min_samples=experiment.min_samples,
-            max_duration_days=experiment.max_duration_days,
-            alpha=experiment.alpha,
-            power=experiment.power,
-            mde=experiment.mde,
-            analysis_method=experiment.analysis_method,
-            sequential_tuning_units=experiment.sequential_tuning_units or DEFAULT_TUNING_UNITS,
-            cuped=experiment.cuped,
-            cuped_lookback_days=experiment.cuped_lookback_days,
-            cuped_covariate=experiment.cuped_covariate,
-            bandit=experiment.bandit,
-            shadow=experiment.shadow,
-            auto_promote=experiment.auto_promote,
-            winner=experiment.winner,
-            version=experiment.version,
-            created_at=experiment.created_at,
-            updated_at=experiment.updated_at,
-            started_at=experiment.started_at,
-            ended_at=experiment.ended_at,
-        )
+        return cls.model_validate(experiment_record(experiment))
 
     @property
     def control(self) -> VariantPublic:

@@ -7,6 +7,7 @@ from datetime import datetime
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import Flag, Identifier, Text
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
+from ablab.domain.specs import MetricSpec
 
 __all__ = ["MetricCreate", "MetricPublic"]
 
@@ -24,6 +25,15 @@ class MetricCreate(RequestSchema):
     kind: MetricKind = MetricKind.CONTINUOUS
     higher_is_better: Flag = True
     description: Text = ""
+
+    def to_spec(self) -> MetricSpec:
+        return MetricSpec(
+            name=self.name,
+            aggregation=self.aggregation,
+            kind=self.kind,
+            higher_is_better=self.higher_is_better,
+            description=self.description,
+        )
 
 
 class MetricPublic(Schema):

@@ -13,6 +13,7 @@ from ablab.contract.fields import Flag, Label, Share, StepMinutes, StepUnits, Te
 from ablab.contract.results import GuardrailResult
 from ablab.domain.limits import MAX_LIST_ITEMS
 from ablab.domain.rollouts import DEFAULT_STEPS, Rollout, RolloutSettings, RolloutStatus
+from ablab.domain.snapshots import rollout_record
 
 __all__ = ["PromoteRequest", "RolloutActionRequest", "RolloutCheckPublic", "RolloutPublic"]
 
@@ -71,33 +72,7 @@ class RolloutPublic(Schema):
 
     @classmethod
     def from_domain(cls, rollout: Rollout) -> RolloutPublic:
-        return cls(
-            id=rollout.id,
-            model=rollout.model,
-            version=rollout.version,
-            previous_version=rollout.previous_version,
-            experiment_id=rollout.experiment_id,
-            status=rollout.status,
-            share=rollout.share,
-            steps=list(rollout.steps),
-            step=rollout.step,
-            step_started_at=rollout.step_started_at,
-            min_step_minutes=rollout.min_step_minutes,
-            min_step_units=rollout.min_step_units,
-            guardrails=[
-                GuardrailPublic(
-                    metric=g.metric,
-                    bound=g.bound.value,
-                    threshold=g.threshold,
-                    relative=g.relative,
-                    spec=str(g),
-                )
-                for g in rollout.guardrails
-            ],
-            reason=rollout.reason,
-            created_at=rollout.created_at,
-            updated_at=rollout.updated_at,
-        )
+        return cls.model_validate(rollout_record(rollout))
 
 
 class RolloutCheckPublic(Schema):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ablab.contract.experiments import ExperimentPublic
+from pydantic_core import to_jsonable_python
+
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment
+from ablab.domain.snapshots import experiment_record
 from ablab.errors import ValidationError
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession
@@ -15,8 +17,12 @@ __all__ = ["experiment_snapshot", "list_audit", "record"]
 
 
 def experiment_snapshot(experiment: Experiment) -> dict[str, Any]:
-    """The JSON form of an experiment, as the audit log keeps it."""
-    return ExperimentPublic.from_domain(experiment).model_dump(mode="json")
+    """The JSON form of an experiment, as the audit log keeps it (and the API shows it).
+
+    ``to_jsonable_python`` writes times and enums as the wire's schemas write them.
+    """
+    snapshot: dict[str, Any] = to_jsonable_python(experiment_record(experiment))
+    return snapshot
 
 
 def record(

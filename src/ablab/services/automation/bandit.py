@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ablab.contract.experiments import ExperimentUpdate
 from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.lifecycle import ExperimentStatus
+from ablab.domain.specs import ExperimentChanges
 from ablab.errors import Conflict, ValidationError
 from ablab.services.analysis.metric_request import AnalysisSetup, analysis_setup
 from ablab.services.analysis.metric_tests import variant_sums
@@ -146,7 +146,7 @@ def rebalance(
         update_experiment(
             ctx,
             experiment.id,
-            ExperimentUpdate(weights=weights, expected_version=experiment.version),
+            ExperimentChanges(weights=weights, expected_version=experiment.version),
             reason=AllocationReason.BANDIT,
         )
     except Conflict:

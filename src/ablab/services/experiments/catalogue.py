@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ablab.contract.catalogue import GroupCreate, ModelVersionCreate
 from ablab.domain.experiments import validate_name
 from ablab.domain.groups import DeviceGroup, validate_group_definition
 from ablab.domain.ids import new_id
 from ablab.domain.models import BackendKind, Model, ModelVersion, validate_backend
+from ablab.domain.specs import GroupSpec, ModelVersionSpec
 from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.access.artifact_access import check_artifact
 from ablab.services.access.audit import record
@@ -25,7 +25,7 @@ __all__ = [
 
 
 def register_model_version(
-    ctx: Context, spec: ModelVersionCreate
+    ctx: Context, spec: ModelVersionSpec
 ) -> tuple[Model, list[ModelVersion]]:
     """Register ``spec.model``/``spec.version``, creating the model on its first version.
 
@@ -115,7 +115,7 @@ def list_models(ctx: Context) -> list[tuple[Model, list[ModelVersion]]]:
         return [(m, session.list_model_versions(m.id)) for m in session.list_models(ctx.project_id)]
 
 
-def create_group(ctx: Context, spec: GroupCreate) -> DeviceGroup:
+def create_group(ctx: Context, spec: GroupSpec) -> DeviceGroup:
     """Create a device group from a rule or a member list.
 
     Raises:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate, VariantCreate
 from ablab.domain.allocations import AllocationReason
 from ablab.domain.experiments import (
     Experiment,
@@ -27,6 +26,7 @@ from ablab.domain.ids import new_id
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutSettings
 from ablab.domain.sequential import DEFAULT_TUNING_UNITS
+from ablab.domain.specs import ExperimentChanges, ExperimentSpec, VariantSpec
 from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.access.audit import experiment_snapshot, record
 from ablab.services.context import Context
@@ -48,7 +48,7 @@ __all__ = [
 _DEFAULT_ROLLOUT = RolloutSettings()
 
 
-def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
+def create_experiment(ctx: Context, spec: ExperimentSpec) -> Experiment:
     """Create an experiment; it runs at once unless ``spec.draft``.
 
     Raises:
@@ -118,7 +118,7 @@ def create_experiment(ctx: Context, spec: ExperimentCreate) -> Experiment:
     return experiment
 
 
-def _variants_of(spec: ExperimentCreate) -> tuple[Variant, ...]:
+def _variants_of(spec: ExperimentSpec) -> tuple[Variant, ...]:
     if spec.variants is not None:
         if spec.control_version or spec.treatment_version or spec.treatment_versions:
             raise ValidationError("give either variants or control/treatment versions, not both")
@@ -150,7 +150,7 @@ def _variants_of(spec: ExperimentCreate) -> tuple[Variant, ...]:
     )
 
 
-def _variant(spec: VariantCreate) -> Variant:
+def _variant(spec: VariantSpec) -> Variant:
     return Variant(
         name=spec.name,
         weight=spec.weight,
@@ -214,7 +214,7 @@ def list_experiments(ctx: Context, status: ExperimentStatus | None = None) -> li
 def update_experiment(
     ctx: Context,
     ref: str,
-    spec: ExperimentUpdate,
+    spec: ExperimentChanges,
     *,
     reason: AllocationReason = AllocationReason.SPLIT,
 ) -> Experiment:
@@ -327,7 +327,7 @@ def transition(
         return stored
 
 
-def add_variant(ctx: Context, ref: str, spec: VariantCreate) -> Experiment:
+def add_variant(ctx: Context, ref: str, spec: VariantSpec) -> Experiment:
     """Add a variant to a draft (the first one becomes the control).
 
     Raises:

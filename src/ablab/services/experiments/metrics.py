@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ablab.contract.metrics import MetricCreate
 from ablab.domain.ids import new_id
 from ablab.domain.metrics import (
     BUILTIN_METRICS,
@@ -10,6 +9,7 @@ from ablab.domain.metrics import (
     MetricDefinition,
     validate_custom_metric,
 )
+from ablab.domain.specs import MetricSpec
 from ablab.errors import Conflict, NotFound
 from ablab.services.access.audit import record
 from ablab.services.context import Context
@@ -18,7 +18,7 @@ from ablab.services.ports import MetadataSession
 __all__ = ["define_metric", "get_metric", "list_metrics", "require_metric", "resolve_metrics"]
 
 
-def define_metric(ctx: Context, spec: MetricCreate) -> CustomMetric:
+def define_metric(ctx: Context, spec: MetricSpec) -> CustomMetric:
     """Define a custom metric in the project.
 
     Raises:

@@ -8,10 +8,12 @@ included, is rolled back with a Conflict.
 
 from __future__ import annotations
 
-from ablab.contract.rollouts import RolloutPublic
+from pydantic_core import to_jsonable_python
+
 from ablab.domain.experiments import Experiment
 from ablab.domain.ids import new_id
 from ablab.domain.rollouts import DEFAULT_GUARDRAILS, Rollout, RolloutSettings, RolloutStatus
+from ablab.domain.snapshots import rollout_record
 from ablab.errors import Conflict
 from ablab.services.access.audit import record
 from ablab.services.context import Context
@@ -21,8 +23,9 @@ __all__ = ["begin_rollout", "rollout_snapshot"]
 
 
 def rollout_snapshot(rollout: Rollout) -> dict[str, object]:
-    """The JSON form of a rollout, as the audit log keeps it."""
-    return RolloutPublic.from_domain(rollout).model_dump(mode="json")
+    """The JSON form of a rollout, as the audit log keeps it (and the API shows it)."""
+    snapshot: dict[str, object] = to_jsonable_python(rollout_record(rollout))
+    return snapshot
 
 
 def _in_progress(session: MetadataSession, ctx: Context, model: str, refused: Conflict) -> Conflict:
