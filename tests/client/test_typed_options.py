@@ -13,23 +13,33 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from ablab import ValidationError
-from ablab.client._backend import Backend
-from ablab.client._experiments import UNSET, Experiments, UnsetType
-from ablab.client._http import HttpBackend
+from ablab.client._experiments import Experiments
+from ablab.client._llm import Llm
+from ablab.client._operation import Operation
+from ablab.client._options import UNSET, UnsetType
+from ablab.client._resources import Groups, Metrics
+from ablab.contract.catalogue import GroupCreate
 from ablab.contract.experiments import ExperimentCreate, ExperimentUpdate
+from ablab.contract.llm import LlmExperimentCreate, LlmTaskCreate, LlmVariantCreate
+from ablab.contract.metrics import MetricCreate
 
-# (SDK method, schema, parameters outside the schema: the experiment's reference)
+# (SDK method, schema, parameters outside the schema: the reference of what it changes)
 PAIRS = [
     (Experiments.create, ExperimentCreate, set()),
     (Experiments.update, ExperimentUpdate, {"ref"}),
+    (Llm.create, LlmExperimentCreate, set()),
+    (Llm.create_task, LlmTaskCreate, set()),
+    (Llm.add_variant, LlmVariantCreate, {"ref"}),
+    (Groups.create, GroupCreate, set()),
+    (Metrics.create, MetricCreate, set()),
 ]
-IDS = ["create", "update"]
+IDS = [f"{m.__qualname__}" for m, _, _ in PAIRS]
 
 
 def _parameters(method: Callable[..., Any], outside: set[str]) -> dict[str, inspect.Parameter]:
@@ -75,29 +85,31 @@ def test_parameter_types_are_the_schema_types(
 def test_defaults_are_the_schema_defaults_or_left_to_the_server(
     method: Callable[..., Any], schema: type[BaseModel], outside: set[str]
 ) -> None:
-    left_to_server = 0
     for name, parameter in _parameters(method, outside).items():
         field = schema.model_fields[name]
         if parameter.default is UNSET:
-            left_to_server += 1
+            assert not field.is_required(), name
             continue
         assert parameter.default is not inspect.Parameter.empty or field.is_required(), name
         if not field.is_required():
             assert parameter.default == field.get_default(call_default_factory=True), name
-    assert left_to_server > 0
 
 
 class _Recorder:
-    """The one backend method ``Experiments`` calls here: keeps the body the SDK would send."""
+    """A backend that keeps the HTTP request each call would send, and answers nothing."""
 
     def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
+        self.sent: list[tuple[str, str, Any]] = []
 
-    def create_experiment(self, spec: ExperimentCreate) -> None:
-        self.bodies.append(HttpBackend._body(spec))
+    def call(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        request = operation.request(*args, **kwargs)
+        self.sent.append((request.method, request.path, request.json))
 
-    def update_experiment(self, ref: str, spec: ExperimentUpdate) -> None:
-        self.bodies.append({"ref": ref, **HttpBackend._body(spec)})
+    def close(self) -> None: ...
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [body for _, _, body in self.sent]
 
 
 @pytest.fixture
@@ -107,7 +119,12 @@ def recorder() -> _Recorder:
 
 @pytest.fixture
 def experiments(recorder: _Recorder) -> Experiments:
-    return Experiments(cast(Backend, recorder))
+    return Experiments(recorder)
+
+
+@pytest.fixture
+def llm(recorder: _Recorder) -> Llm:
+    return Llm(recorder)
 
 
 SHORT = {"model_id": "m", "control_version": "1", "treatment_version": "2"}
@@ -136,11 +153,12 @@ def test_update_sends_only_the_fields_given(experiments: Experiments, recorder: 
     experiments.update_split("e", traffic_split=80)
     experiments.update("e", weights={"control": 30, "treatment": 70}, expected_version=3)
     experiments.update("e", min_samples=None, hypothesis="h")  # None given is sent
-    assert recorder.bodies == [
-        {"ref": "e", "traffic_split": 80.0},
-        {"ref": "e", "weights": {"control": 30.0, "treatment": 70.0}, "expected_version": 3},
-        {"ref": "e", "min_samples": None, "hypothesis": "h"},
-    ]
+    assert recorder.sent == [
+        ("PATCH", "/v1/experiments/e", {"traffic_split": 80.0}),
+        ("PATCH", "/v1/experiments/e",
+         {"weights": {"control": 30.0, "treatment": 70.0}, "expected_version": 3}),
+        ("PATCH", "/v1/experiments/e", {"min_samples": None, "hypothesis": "h"}),
+    ]  # fmt: skip
 
 
 def test_a_wrong_type_is_still_the_typed_validation_error(experiments: Experiments) -> None:
@@ -151,3 +169,35 @@ def test_a_wrong_type_is_still_the_typed_validation_error(experiments: Experimen
         experiments.update("e", min_samples=True)
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         experiments.create("e", **SHORT, colour="blue")  # type: ignore[call-arg]
+
+
+def test_llm_create_sends_the_steps_and_only_the_options_given(
+    llm: Llm, recorder: _Recorder
+) -> None:
+    llm.create("answers", steps=["writer"])
+    llm.create("answers", steps=["writer"], tasks=["t1"], trials=3, webhook_url=None)
+    assert recorder.sent == [
+        ("POST", "/v1/llm/experiments", {"name": "answers", "steps": ["writer"]}),
+        ("POST", "/v1/llm/experiments",
+         {"name": "answers", "steps": ["writer"], "tasks": ["t1"], "trials": 3,
+          "webhook_url": None}),
+    ]  # fmt: skip
+
+
+def test_llm_options_are_checked_before_anything_is_sent(llm: Llm, recorder: _Recorder) -> None:
+    with pytest.raises(ValidationError, match="trials"):
+        llm.create("answers", steps=["writer"], trials=0)
+    with pytest.raises(ValidationError, match="concurrency"):
+        llm.create("answers", steps=["writer"], concurrency="many")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'temperature'"):
+        llm.create("answers", steps=["writer"], temperature=0.2)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="parameter"):
+        llm.add_variant("answers", "hot", step="writer", parameter="colour", value=1)
+    assert recorder.sent == []
+
+
+def test_a_task_without_evaluators_leaves_them_to_the_server(llm: Llm, recorder: _Recorder) -> None:
+    llm.create_task("t1", input={"q": "2+2"})
+    assert recorder.sent == [
+        ("POST", "/v1/llm/tasks", {"name": "t1", "input": {"q": "2+2"}, "expected_output": None})
+    ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ablab.client import _api as api
 from ablab.client._backend import Backend
 from ablab.client._experiments import Experiments
 from ablab.client._llm import Llm
@@ -86,7 +87,7 @@ class Client:
         self.metrics = Metrics(self._backend)
         self.keys = Keys(self._backend)
         self.events = Events(self._backend)
-        self.llm = Llm(self._backend.llm())
+        self.llm = Llm(self._backend)
 
     def _connect(
         self, settings: Settings, transport: httpx.BaseTransport | None, refresh: float
@@ -98,8 +99,14 @@ class Client:
         assert settings.url is not None
         key = settings.api_key.get_secret_value() if settings.api_key else None
         remote = HttpBackend(settings.url, key, transport=transport)
-        self._assigner = LocalAssigner(remote.sdk_config, remote.assign, refresh=refresh)
-        self._tracker = EventBuffer(lambda batch: remote.ingest_events(list(batch), None))
+        self._assigner = LocalAssigner(
+            remote.sdk_config,
+            lambda experiment, unit_id, attributes: remote.call(
+                api.assign, experiment, unit_id, attributes
+            ),
+            refresh=refresh,
+        )
+        self._tracker = EventBuffer(lambda batch: remote.call(api.log_events, list(batch)))
         return remote
 
     @property
@@ -126,7 +133,9 @@ class Client:
             {"experiment": experiment, "unit_id": unit_id, "attributes": attributes or {}},
         )
         if self._assigner is None:
-            return self._backend.assign(request.experiment, request.unit_id, request.attributes)
+            return self._backend.call(
+                api.assign, request.experiment, request.unit_id, request.attributes
+            )
         found = self._assigner.assign(request.experiment, request.unit_id, request.attributes)
         if log_exposure and found.in_experiment and self._tracker is not None:
             self._tracker.track(
@@ -179,7 +188,7 @@ class Client:
         if self._tracker is not None:
             return self._tracker.track(event)
         try:
-            return not self._backend.ingest_events([dict(event)], None).rejected
+            return not self._backend.call(api.log_events, [dict(event)]).rejected
         except Exception:  # tracking must never break the caller's request path
             return False
 
@@ -190,7 +199,7 @@ class Client:
 
     def audit(self, limit: int = 100) -> list[AuditEntryPublic]:
         """The project's audit log, newest first."""
-        return self._backend.list_audit(None, limit)
+        return self._backend.call(api.list_audit, limit)
 
     def close(self) -> None:
         if self._tracker is not None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
+from ablab.client import _api as api
 from ablab.client._backend import Backend
+from ablab.client._options import UNSET, UnsetType, given
 from ablab.contract.base import Schema, parse
-from ablab.contract.catalogue import (
-    AuditEntryPublic,
-)
+from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
@@ -43,33 +43,7 @@ from ablab.domain.experiments import AnalysisMethod
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.stats.priors import parse_prior
 
-__all__ = ["UNSET", "Experiments", "UnsetType"]
-
-
-class UnsetType:
-    """The type of :data:`UNSET`, the default of an option that is not sent.
-
-    ``None`` cannot mark "not given": it is a value some fields take (``mde=None``), and an
-    option given as ``None`` is sent as ``null`` today. Like httpx's ``USE_CLIENT_DEFAULT``.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = UnsetType()
-"""An option left out of the request body, so the server's (the schema's) default applies."""
-
-
-def _given(arguments: dict[str, Any]) -> dict[str, Any]:
-    """A method's arguments (its ``locals()`` on entry) less ``self`` and those left ``UNSET``.
-
-    Reading ``locals()`` spares writing each field's name a third time (schema, signature,
-    body): a field added to both cannot be forgotten here.
-    """
-    return {k: v for k, v in arguments.items() if k != "self" and v is not UNSET}
+__all__ = ["Experiments"]
 
 
 class Experiments:
@@ -122,14 +96,14 @@ class Experiments:
         Raises:
             ValidationError: a value the schema refuses, naming the field.
         """
-        return self._backend.create_experiment(parse(ExperimentCreate, _given(locals())))
+        return self._backend.call(api.create_experiment, parse(ExperimentCreate, given(locals())))
 
     def get(self, ref: str) -> ExperimentPublic:
-        return self._backend.get_experiment(ref)
+        return self._backend.call(api.get_experiment, ref)
 
     def list(self, status: ExperimentStatus | str | None = None) -> list[ExperimentPublic]:
         wanted = parse(_StatusFilter, {"status": status}).status
-        return self._backend.list_experiments(wanted)
+        return self._backend.call(api.list_experiments, wanted)
 
     def update(
         self,
@@ -149,9 +123,8 @@ class Experiments:
         ``expected_version`` makes the write a ``Conflict`` if the experiment changed since
         it was read.
         """
-        fields = _given(locals())
-        del fields["ref"]
-        return self._backend.update_experiment(ref, parse(ExperimentUpdate, fields))
+        spec = parse(ExperimentUpdate, given(locals(), leave=("ref",)))
+        return self._backend.call(api.update_experiment, ref, spec)
 
     def update_split(self, ref: str, *, traffic_split: float) -> ExperimentPublic:
         """Send ``traffic_split`` percent to the treatments, for units not yet assigned."""
@@ -175,21 +148,21 @@ class Experiments:
                 "config": config or {},
             },
         )
-        return self._backend.add_variant(ref, spec)
+        return self._backend.call(api.add_variant, ref, spec)
 
     def launch(self, ref: str) -> ExperimentPublic:
-        return self._backend.transition(ref, Action.LAUNCH, None)
+        return self._backend.call(api.transition, ref, Action.LAUNCH)
 
     def pause(self, ref: str) -> ExperimentPublic:
         """Serve every unit the control model; assignments are kept for the resume."""
-        return self._backend.transition(ref, Action.PAUSE, None)
+        return self._backend.call(api.transition, ref, Action.PAUSE)
 
     def resume(self, ref: str) -> ExperimentPublic:
-        return self._backend.transition(ref, Action.RESUME, None)
+        return self._backend.call(api.transition, ref, Action.RESUME)
 
     def stop(self, ref: str) -> ExperimentPublic:
         """End the experiment keeping the control version."""
-        return self._backend.transition(ref, Action.STOP, None)
+        return self._backend.call(api.transition, ref, Action.STOP)
 
     def promote(
         self,
@@ -217,10 +190,10 @@ class Experiments:
         given = {"steps": steps, "min_step_minutes": min_step_minutes,
                  "min_step_units": min_step_units}  # fmt: skip
         fields.update({k: v for k, v in given.items() if v is not None})
-        return self._backend.promote(ref, parse(PromoteRequest, fields))
+        return self._backend.call(api.promote, ref, parse(PromoteRequest, fields))
 
     def archive(self, ref: str) -> ExperimentPublic:
-        return self._backend.transition(ref, Action.ARCHIVE, None)
+        return self._backend.call(api.transition, ref, Action.ARCHIVE)
 
     def results(
         self,
@@ -245,26 +218,26 @@ class Experiments:
         if prior is not None:
             terms = tuple(prior.split()) if isinstance(prior, str) else tuple(prior)
             parse_prior(prior)  # refused here, before any request
-        return self._backend.results(ref, segment, terms)
+        return self._backend.call(api.results, ref, segment, terms)
 
     def rebalance(self, ref: str) -> ExperimentPublic:
         """Bandit mode: move the weights toward the better arm now (Thompson sampling)."""
-        return self._backend.rebalance(ref)
+        return self._backend.call(api.rebalance, ref)
 
     def timeseries(
         self, ref: str, *, metric: str | None = None, interval: str = "day"
     ) -> ExperimentTimeseries:
         """The metric (default: primary) per variant and each lift, cumulatively by
         ``interval`` (minute, hour or day), with the lift's confidence sequence."""
-        return self._backend.timeseries(ref, metric, interval)
+        return self._backend.call(api.timeseries, ref, metric, interval)
 
     def assignment_counts(self, ref: str) -> dict[str, int]:
         """How many units are assigned to each variant."""
-        return self._backend.assignment_counts(ref)
+        return self._backend.call(api.assignment_counts, ref)
 
     def audit(self, ref: str, limit: int = 100) -> builtins.list[AuditEntryPublic]:
         """The experiment's audit log, newest first."""
-        return self._backend.list_audit(self.get(ref).id, limit)
+        return self._backend.call(api.experiment_audit, ref, limit)
 
 
 class _StatusFilter(Schema):

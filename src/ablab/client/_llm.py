@@ -3,16 +3,33 @@
 Against a server, runs go through the experiment's webhook in the server's background and
 :meth:`Llm.run` waits for them; with the embedded store they run here, through the webhook
 or through a Python callable given as ``runner`` (``fn(task_input, config) -> output``).
+The options of :meth:`Llm.create`, :meth:`Llm.create_task` and :meth:`Llm.add_variant` are
+their schemas' fields, typed as the schemas type them (``tests/client`` keeps them in step).
 """
 
 from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
+from ablab.client import _llm_api as api
+from ablab.client._backend import Backend
+from ablab.client._llm_api import Progress, TaskFunction
+from ablab.client._options import UNSET, UnsetType, given
 from ablab.contract.base import parse
+from ablab.contract.fields import (
+    Concurrency,
+    ConfigObject,
+    Identifier,
+    Label,
+    Location,
+    Secret,
+    StepConfigs,
+    TaskValue,
+    Text,
+    Trials,
+)
 from ablab.contract.llm import (
     LlmBaselineSet,
     LlmCompleteRequest,
@@ -25,114 +42,10 @@ from ablab.contract.llm import (
     LlmTasksSelect,
     LlmVariantCreate,
 )
-from ablab.domain.llm import LlmAction
-from ablab.errors import Unavailable, ValidationError
+from ablab.domain.llm import Parameter
+from ablab.errors import Unavailable
 
-if TYPE_CHECKING:
-    from ablab.client._http import HttpBackend
-
-__all__ = ["HttpLlm", "Llm", "LlmBackend"]
-
-TaskFunction = Callable[[Any, Mapping[str, Mapping[str, Any]]], Any]
-Progress = Callable[[int, int], None]
-
-
-class LlmBackend(Protocol):
-    def create_task(self, spec: LlmTaskCreate) -> LlmTaskPublic: ...
-    def list_tasks(self) -> list[LlmTaskPublic]: ...
-    def create(self, spec: LlmExperimentCreate) -> LlmExperimentPublic: ...
-    def get(self, ref: str) -> LlmExperimentPublic: ...
-    def list(self) -> list[LlmExperimentPublic]: ...
-    def select_tasks(self, ref: str, spec: LlmTasksSelect) -> LlmExperimentPublic: ...
-    def set_baseline(self, ref: str, spec: LlmBaselineSet) -> LlmExperimentPublic: ...
-    def add_variant(self, ref: str, spec: LlmVariantCreate) -> LlmExperimentPublic: ...
-    def run(
-        self,
-        ref: str,
-        variant: str | None,
-        runner: TaskFunction | None,
-        progress: Progress | None = None,
-    ) -> LlmExperimentPublic:
-        """Start the run (a server) or run it to the end (the embedded store)."""
-        ...
-
-    def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic: ...
-    def complete(self, ref: str, spec: LlmCompleteRequest) -> LlmExperimentPublic: ...
-    def results(self, ref: str) -> LlmResults: ...
-
-
-class HttpLlm:
-    """``/v1/llm`` of an ablab server."""
-
-    def __init__(self, remote: HttpBackend) -> None:
-        self._remote = remote
-
-    def create_task(self, spec: LlmTaskCreate) -> LlmTaskPublic:
-        return self._remote._one(LlmTaskPublic, "POST", "/v1/llm/tasks", json=_json(spec))
-
-    def list_tasks(self) -> builtins.list[LlmTaskPublic]:
-        return self._remote._many(LlmTaskPublic, "GET", "/v1/llm/tasks")
-
-    def create(self, spec: LlmExperimentCreate) -> LlmExperimentPublic:
-        return self._remote._one(
-            LlmExperimentPublic, "POST", "/v1/llm/experiments", json=_json(spec)
-        )
-
-    def get(self, ref: str) -> LlmExperimentPublic:
-        return self._remote._one(LlmExperimentPublic, "GET", f"/v1/llm/experiments/{ref}")
-
-    def list(self) -> builtins.list[LlmExperimentPublic]:
-        return self._remote._many(LlmExperimentPublic, "GET", "/v1/llm/experiments")
-
-    def select_tasks(self, ref: str, spec: LlmTasksSelect) -> LlmExperimentPublic:
-        return self._put(f"/v1/llm/experiments/{ref}/tasks", spec)
-
-    def set_baseline(self, ref: str, spec: LlmBaselineSet) -> LlmExperimentPublic:
-        return self._put(f"/v1/llm/experiments/{ref}/baseline", spec)
-
-    def add_variant(self, ref: str, spec: LlmVariantCreate) -> LlmExperimentPublic:
-        return self._remote._one(
-            LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/variants", json=_json(spec)
-        )
-
-    def run(
-        self,
-        ref: str,
-        variant: str | None,
-        runner: TaskFunction | None,
-        progress: Progress | None = None,
-    ) -> LlmExperimentPublic:
-        del progress  # the server runs it; Llm.run reports progress as it polls
-        if runner is not None:
-            raise ValidationError(
-                "a Python runner runs with the embedded store; a server calls the "
-                "experiment's webhook_url"
-            )
-        body = _json(LlmRunRequest(variant=variant))
-        return self._remote._one(
-            LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/run", json=body
-        )
-
-    def act(self, ref: str, action: LlmAction) -> LlmExperimentPublic:
-        return self._remote._one(
-            LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/{action.value}"
-        )
-
-    def complete(self, ref: str, spec: LlmCompleteRequest) -> LlmExperimentPublic:
-        return self._remote._one(
-            LlmExperimentPublic, "POST", f"/v1/llm/experiments/{ref}/complete", json=_json(spec)
-        )
-
-    def results(self, ref: str) -> LlmResults:
-        return self._remote._one(LlmResults, "GET", f"/v1/llm/experiments/{ref}/results")
-
-    def _put(self, path: str, spec: Any) -> LlmExperimentPublic:
-        return self._remote._one(LlmExperimentPublic, "PUT", path, json=_json(spec))
-
-
-def _json(spec: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = spec.model_dump(mode="json")
-    return dumped
+__all__ = ["Llm"]
 
 
 class Llm:
@@ -150,60 +63,76 @@ class Llm:
         1.0
     """
 
-    def __init__(self, backend: LlmBackend) -> None:
+    def __init__(self, backend: Backend) -> None:
         self._backend = backend
 
     def create_task(
         self,
-        name: str,
+        name: Label,
         *,
-        input: Any,
-        expected_output: Any = None,
-        evaluators: builtins.list[dict[str, Any]],
+        input: TaskValue,
+        expected_output: TaskValue = None,
+        evaluators: builtins.list[ConfigObject] | UnsetType = UNSET,
     ) -> LlmTaskPublic:
-        spec = {"name": name, "input": input, "expected_output": expected_output}
-        return self._backend.create_task(parse(LlmTaskCreate, spec | {"evaluators": evaluators}))
+        """A task: the ``input`` the application is given, the ``expected_output`` and the
+        ``evaluators`` that judge its answer (``[{"kind": "exact_match"}, ...]``)."""
+        return self._backend.call(api.create_task, parse(LlmTaskCreate, given(locals())))
 
     def tasks(self) -> builtins.list[LlmTaskPublic]:
-        return self._backend.list_tasks()
+        return self._backend.call(api.list_tasks)
 
     def create(
-        self, name: str, *, steps: builtins.list[str], **options: Any
+        self,
+        name: Label,
+        *,
+        steps: builtins.list[Identifier],
+        description: Text | UnsetType = UNSET,
+        tasks: builtins.list[Identifier] | UnsetType = UNSET,
+        baseline: StepConfigs | UnsetType = UNSET,
+        trials: Trials | UnsetType = UNSET,
+        concurrency: Concurrency | UnsetType = UNSET,
+        webhook_url: Location | UnsetType | None = UNSET,
+        webhook_secret: Secret | UnsetType | None = UNSET,
     ) -> LlmExperimentPublic:
-        """An experiment over ``steps``; ``options``: description, tasks, baseline, trials,
-        concurrency, webhook_url, webhook_secret."""
-        return self._backend.create(
-            parse(LlmExperimentCreate, {"name": name, "steps": steps, **options})
-        )
+        """An experiment over the inference ``steps``; the options are the fields of
+        ``LlmExperimentCreate``, and one left out is not sent (the server's default applies:
+        no tasks yet, an empty baseline, 1 trial, 8 at once, no webhook).
+
+        Raises:
+            ValidationError: a value the schema refuses, naming the field.
+        """
+        spec = parse(LlmExperimentCreate, given(locals()))
+        return self._backend.call(api.create_experiment, spec)
 
     def get(self, ref: str) -> LlmExperimentPublic:
-        return self._backend.get(ref)
+        return self._backend.call(api.get_experiment, ref)
 
     def list(self) -> builtins.list[LlmExperimentPublic]:
-        return self._backend.list()
+        return self._backend.call(api.list_experiments)
 
     def select_tasks(self, ref: str, tasks: builtins.list[str]) -> LlmExperimentPublic:
-        return self._backend.select_tasks(ref, parse(LlmTasksSelect, {"tasks": tasks}))
+        spec = parse(LlmTasksSelect, {"tasks": tasks})
+        return self._backend.call(api.select_tasks, ref, spec)
 
     def set_baseline(self, ref: str, config: dict[str, dict[str, Any]]) -> LlmExperimentPublic:
-        return self._backend.set_baseline(ref, parse(LlmBaselineSet, {"config": config}))
+        spec = parse(LlmBaselineSet, {"config": config})
+        return self._backend.call(api.set_baseline, ref, spec)
 
     def add_variant(
         self,
         ref: str,
-        name: str,
+        name: Label,
         *,
-        step: str,
-        parameter: str,
-        value: Any,
-        parent: str | None = None,
-        hypothesis: str = "",
+        step: Identifier,
+        parameter: Parameter | str,
+        value: TaskValue,
+        parent: Identifier | None = None,
+        hypothesis: Text = "",
     ) -> LlmExperimentPublic:
         """A variant changing ``parameter`` of ``step`` to ``value``, from the baseline or
         from the variant ``parent`` (whose overrides it keeps)."""
-        spec = {"name": name, "step": step, "parameter": parameter, "value": value}
-        spec |= {"parent": parent, "hypothesis": hypothesis}
-        return self._backend.add_variant(ref, parse(LlmVariantCreate, spec))
+        spec = parse(LlmVariantCreate, given(locals(), leave=("ref",)))
+        return self._backend.call(api.add_variant, ref, spec)
 
     def run(
         self,
@@ -219,15 +148,17 @@ class Llm:
         ``progress(done, total)`` is told as task runs end.
 
         Raises:
+            ValidationError: a ``runner`` given against a server (it calls the webhook).
             Unavailable: ``wait`` and the run did not end within ``timeout`` seconds.
         """
-        started = self._backend.run(ref, variant, runner, progress)
+        spec = parse(LlmRunRequest, {"variant": variant})
+        started = self._backend.call(api.run, ref, spec, runner=runner, progress=progress)
         if not wait or not started.status.value.startswith("running"):
             return started
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(0.2)
-            found = self._backend.get(ref)
+            found = self.get(ref)
             if progress is not None and found.progress.total:
                 progress(found.progress.done, found.progress.total)
             if not found.status.value.startswith("running"):
@@ -240,11 +171,11 @@ class Llm:
         """Mark the testing done, naming the ``winner`` if you like: ``"baseline"``, or a
         variant significantly better than the baseline (:class:`~ablab.errors.Conflict`
         otherwise, unless ``force`` with a ``reason``, both kept in the audit log)."""
-        spec = LlmCompleteRequest(winner=winner, force=force, reason=reason)
-        return self._backend.complete(ref, spec)
+        spec = parse(LlmCompleteRequest, {"winner": winner, "force": force, "reason": reason})
+        return self._backend.call(api.complete_experiment, ref, spec)
 
     def archive(self, ref: str) -> LlmExperimentPublic:
-        return self._backend.act(ref, LlmAction.ARCHIVE)
+        return self._backend.call(api.archive, ref)
 
     def results(self, ref: str) -> LlmResults:
-        return self._backend.results(ref)
+        return self._backend.call(api.results, ref)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from ablab.client import _api as api
 from ablab.client._backend import Backend
+from ablab.client._options import given
 from ablab.contract.base import parse
 from ablab.contract.catalogue import (
     GroupCreate,
@@ -15,9 +17,11 @@ from ablab.contract.catalogue import (
     ModelVersionCreate,
 )
 from ablab.contract.events import IngestResultPublic
+from ablab.contract.fields import ConfigObject, Flag, Identifier, Label, Text
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.domain.metrics import Aggregation, MetricKind
 from ablab.domain.rollouts import RolloutAction
 
 __all__ = ["Events", "Groups", "Keys", "Metrics", "Models", "Rollouts"]
@@ -35,26 +39,26 @@ class Rollouts:
 
     def list(self, model: str | None = None) -> builtins.list[RolloutPublic]:
         """Newest first; of one model with ``model``."""
-        return self._backend.list_rollouts(model)
+        return self._backend.call(api.list_rollouts, model)
 
     def get(self, rollout_id: str) -> RolloutCheckPublic:
         """The rollout and its current step's evidence: units, guardrails, what comes next."""
-        return self._backend.check_rollout(rollout_id)
+        return self._backend.call(api.check_rollout, rollout_id)
 
     def advance(self, rollout_id: str, reason: str = "") -> RolloutPublic:
         """Go to the next step now; onto the 100% step completes the rollout."""
-        return self._backend.act_on_rollout(rollout_id, RolloutAction.ADVANCE, reason)
+        return self._backend.call(api.act_on_rollout, rollout_id, RolloutAction.ADVANCE, reason)
 
     def pause(self, rollout_id: str, reason: str = "") -> RolloutPublic:
         """Hold the current share; the monitor leaves a paused rollout alone."""
-        return self._backend.act_on_rollout(rollout_id, RolloutAction.PAUSE, reason)
+        return self._backend.call(api.act_on_rollout, rollout_id, RolloutAction.PAUSE, reason)
 
     def resume(self, rollout_id: str, reason: str = "") -> RolloutPublic:
-        return self._backend.act_on_rollout(rollout_id, RolloutAction.RESUME, reason)
+        return self._backend.call(api.act_on_rollout, rollout_id, RolloutAction.RESUME, reason)
 
     def rollback(self, rollout_id: str, reason: str = "") -> RolloutPublic:
         """Serve everyone the previous version again."""
-        return self._backend.act_on_rollout(rollout_id, RolloutAction.ROLLBACK, reason)
+        return self._backend.call(api.act_on_rollout, rollout_id, RolloutAction.ROLLBACK, reason)
 
 
 class Models:
@@ -82,13 +86,13 @@ class Models:
                 "description": description,
             },
         )
-        return self._backend.register_model_version(spec)
+        return self._backend.call(api.register_model_version, spec)
 
     def get(self, name: str) -> ModelPublic:
-        return self._backend.get_model(name)
+        return self._backend.call(api.get_model, name)
 
     def list(self) -> list[ModelPublic]:
-        return self._backend.list_models()
+        return self._backend.call(api.list_models)
 
 
 class Groups:
@@ -97,24 +101,22 @@ class Groups:
 
     def create(
         self,
-        name: str,
+        name: Label,
         *,
-        rule: dict[str, Any] | None = None,
-        members: list[str] | None = None,
-        description: str = "",
+        rule: ConfigObject | None = None,
+        members: builtins.list[Identifier] | None = None,
+        description: Text = "",
     ) -> GroupPublic:
-        """A group of units matching ``rule`` (Mongo-style operators) or listed in ``members``."""
-        spec = parse(
-            GroupCreate,
-            {"name": name, "rule": rule, "members": members, "description": description},
-        )
-        return self._backend.create_group(spec)
+        """A group of units matching ``rule`` (Mongo-style operators) or listed in ``members``;
+        the options are ``GroupCreate``'s fields."""
+        spec = parse(GroupCreate, given(locals()))
+        return self._backend.call(api.create_group, spec)
 
     def get(self, name: str) -> GroupPublic:
-        return self._backend.get_group(name)
+        return self._backend.call(api.get_group, name)
 
-    def list(self) -> list[GroupPublic]:
-        return self._backend.list_groups()
+    def list(self) -> builtins.list[GroupPublic]:
+        return self._backend.call(api.list_groups)
 
 
 class Metrics:
@@ -125,29 +127,20 @@ class Metrics:
 
     def create(
         self,
-        name: str,
+        name: Identifier,
         *,
-        aggregation: str = "sum",
-        kind: str = "continuous",
-        higher_is_better: bool = True,
-        description: str = "",
+        aggregation: Aggregation | str = "sum",
+        kind: MetricKind | str = "continuous",
+        higher_is_better: Flag = True,
+        description: Text = "",
     ) -> MetricPublic:
         """Define ``name``: ``aggregation`` per unit (sum, mean, count, any) and ``kind``
-        (proportion: units above 0; continuous: the mean)."""
-        spec = parse(
-            MetricCreate,
-            {
-                "name": name,
-                "aggregation": aggregation,
-                "kind": kind,
-                "higher_is_better": higher_is_better,
-                "description": description,
-            },
-        )
-        return self._backend.define_metric(spec)
+        (proportion: units above 0; continuous: the mean); ``MetricCreate``'s fields."""
+        spec = parse(MetricCreate, given(locals()))
+        return self._backend.call(api.define_metric, spec)
 
     def list(self) -> list[MetricPublic]:
-        return self._backend.list_metrics()
+        return self._backend.call(api.list_metrics)
 
 
 class Keys:
@@ -158,13 +151,15 @@ class Keys:
 
     def create(self, name: str, *, scopes: builtins.list[str]) -> KeyCreated:
         """A new key; ``.key`` holds the whole key, shown this once."""
-        return self._backend.create_key(parse(KeyCreate, {"name": name, "scopes": scopes}))
+        return self._backend.call(
+            api.create_key, parse(KeyCreate, {"name": name, "scopes": scopes})
+        )
 
     def list(self) -> builtins.list[KeyPublic]:
-        return self._backend.list_keys()
+        return self._backend.call(api.list_keys)
 
     def revoke(self, key_id: str) -> KeyPublic:
-        return self._backend.revoke_key(key_id)
+        return self._backend.call(api.revoke_key, key_id)
 
 
 class Events:
@@ -181,4 +176,4 @@ class Events:
         ``experiment`` fills in events that name none. Retrying the same events is safe:
         each ``event_id`` is stored once.
         """
-        return self._backend.ingest_events(list(events), experiment)
+        return self._backend.call(api.log_events, list(events), experiment)
