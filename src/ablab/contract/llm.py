@@ -24,6 +24,9 @@ from ablab.contract.fields import (
 from ablab.domain.limits import MAX_LIST_ITEMS, MAX_TASKS
 from ablab.domain.llm import LlmStatus, Parameter, effective_config, overrides
 from ablab.domain.llm_records import LlmExperiment, LlmTask
+from ablab.domain.llm_results import LlmProgress as Progress
+from ablab.domain.llm_results import LlmResults as Results
+from ablab.domain.llm_specs import LlmExperimentSpec, LlmTaskSpec, LlmVariantSpec
 
 __all__ = [
     "LlmBaselineSet",
@@ -57,6 +60,14 @@ class LlmTaskCreate(RequestSchema):
         max_length=MAX_LIST_ITEMS,
         description='e.g. [{"kind": "exact_match"}, {"kind": "regex", ...}]',
     )
+
+    def to_spec(self) -> LlmTaskSpec:
+        return LlmTaskSpec(
+            name=self.name,
+            input=self.input,
+            expected_output=self.expected_output,
+            evaluators=tuple(self.evaluators),
+        )
 
 
 class LlmTaskPublic(Schema):
@@ -96,6 +107,19 @@ class LlmExperimentCreate(RequestSchema):
     webhook_url: Location | None = None
     webhook_secret: Secret | None = None
 
+    def to_spec(self) -> LlmExperimentSpec:
+        return LlmExperimentSpec(
+            name=self.name,
+            steps=tuple(self.steps),
+            description=self.description,
+            tasks=tuple(self.tasks),
+            baseline=self.baseline,
+            trials=self.trials,
+            concurrency=self.concurrency,
+            webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret,
+        )
+
 
 class LlmTasksSelect(RequestSchema):
     tasks: list[Identifier] = Field(min_length=1, max_length=MAX_TASKS)
@@ -114,6 +138,16 @@ class LlmVariantCreate(RequestSchema):
         default=None, description="a variant's name or id; none: baseline"
     )
     hypothesis: Text = ""
+
+    def to_spec(self) -> LlmVariantSpec:
+        return LlmVariantSpec(
+            name=self.name,
+            step=self.step,
+            parameter=self.parameter,
+            value=self.value,
+            parent=self.parent,
+            hypothesis=self.hypothesis,
+        )
 
 
 class LlmRunRequest(RequestSchema):
@@ -183,7 +217,9 @@ class LlmExperimentPublic(Schema):
         return found or self.winner
 
     @classmethod
-    def from_domain(cls, experiment: LlmExperiment, progress: LlmProgress) -> LlmExperimentPublic:
+    def from_domain(
+        cls, experiment: LlmExperiment, progress: Progress | LlmProgress
+    ) -> LlmExperimentPublic:
         by_id = experiment.variants_by_id
         return cls(
             id=experiment.id,
@@ -211,7 +247,7 @@ class LlmExperimentPublic(Schema):
             concurrency=experiment.concurrency,
             webhook_url=experiment.webhook_url,
             webhook_secret_set=experiment.webhook_secret is not None,
-            progress=progress,
+            progress=LlmProgress.model_validate(progress),
             winner=experiment.winner,
             winner_forced=experiment.winner_forced,
             created_at=experiment.created_at,
@@ -301,3 +337,14 @@ class LlmResults(Schema):
     )
     alpha: float
     variants: list[LlmVariantResult]
+
+    @classmethod
+    def from_domain(cls, results: Results) -> LlmResults:
+        """The results as the wire shows them: the experiment with its progress."""
+        return cls(
+            experiment=LlmExperimentPublic.from_domain(results.experiment, results.progress),
+            correction=results.correction,
+            comparisons=results.comparisons,
+            alpha=results.alpha,
+            variants=[LlmVariantResult.model_validate(v) for v in results.variants],
+        )

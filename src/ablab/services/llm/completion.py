@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ablab.contract.llm import LlmResults
 from ablab.domain.limits import check_text
 from ablab.domain.llm import LlmAction, next_status
 from ablab.domain.llm_records import BASELINE, LlmExperiment
+from ablab.domain.llm_results import LlmResults
 from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.access.audit import record
 from ablab.services.context import Context
 from ablab.services.llm.experiments import require_llm_experiment
-from ablab.services.llm.results import llm_results
+from ablab.services.llm.results import llm_results_value
 
 __all__ = ["complete"]
 
@@ -99,7 +99,7 @@ def _winner(
             f"unknown variant {winner!r}: name baseline or one of the variants",
             details={"winner": winner},
         )
-    results: LlmResults = llm_results(ctx, experiment.id)
+    results: LlmResults = llm_results_value(ctx, experiment.id)
     row = next((r for r in results.variants if r.variant == variant.id), None)
     if row is None or row.mcnemar is None or row.mcnemar.p_value is None:
         raise ValidationError(

@@ -11,12 +11,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from ablab.contract.llm import (
-    LlmExperimentCreate,
-    LlmProgress,
-    LlmTaskCreate,
-    LlmVariantCreate,
-)
 from ablab.domain.ids import is_valid_name, new_id
 from ablab.domain.llm import (
     LlmAction,
@@ -29,6 +23,8 @@ from ablab.domain.llm import (
     scope_locked,
 )
 from ablab.domain.llm_records import LlmExperiment, LlmTask, RunState
+from ablab.domain.llm_results import LlmProgress
+from ablab.domain.llm_specs import LlmExperimentSpec, LlmTaskSpec, LlmVariantSpec
 from ablab.errors import InvalidTransition, NotFound, ValidationError
 from ablab.llm.evaluators import parse_evaluator
 from ablab.services.access.audit import record
@@ -58,7 +54,7 @@ PYTHON_REFUSED = (
 )
 
 
-def create_task(ctx: Context, spec: LlmTaskCreate, *, allow_python: bool = True) -> LlmTask:
+def create_task(ctx: Context, spec: LlmTaskSpec, *, allow_python: bool = True) -> LlmTask:
     """A task of the project; its evaluators are checked now, before anything runs.
 
     ``allow_python`` False refuses ``python`` evaluators: on a shared server they would run
@@ -137,7 +133,7 @@ def _check_webhook(url: str | None, secret: str | None) -> None:
         )
 
 
-def create_llm_experiment(ctx: Context, spec: LlmExperimentCreate) -> LlmExperiment:
+def create_llm_experiment(ctx: Context, spec: LlmExperimentSpec) -> LlmExperiment:
     """A draft experiment over ``spec.steps``; with tasks it is ready for its baseline.
 
     Raises:
@@ -276,7 +272,7 @@ def set_baseline(ctx: Context, ref: str, config: dict[str, dict[str, object]]) -
         return _write(ctx, session, current, changed, "set_baseline")
 
 
-def add_variant(ctx: Context, ref: str, spec: LlmVariantCreate) -> LlmExperiment:
+def add_variant(ctx: Context, ref: str, spec: LlmVariantSpec) -> LlmExperiment:
     """A variant overriding one parameter of one step, branching from ``spec.parent``.
 
     Raises:

@@ -20,27 +20,28 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from ablab.contract.llm import (
+from ablab.contract.llm import LlmResults as LlmResultsPublic  # door shim
+from ablab.domain.llm_records import BASELINE, LlmRun, RunState, failure_reason
+from ablab.domain.llm_results import (
     LlmEvaluatorDelta,
-    LlmExperimentPublic,
     LlmMcNemar,
     LlmResults,
     LlmTaskOutcome,
     LlmVariantResult,
 )
-from ablab.domain.llm_records import BASELINE, LlmRun, RunState, failure_reason
 from ablab.services.context import Context
 from ablab.services.llm.experiments import progress_of, require_llm_experiment
 from ablab.stats import mcnemar_score_test
 
-__all__ = ["ALPHA", "compare_with_baseline", "llm_results"]
+__all__ = ["ALPHA", "compare_with_baseline", "llm_results", "llm_results_value"]
 
 ALPHA = 0.05
 
 
-def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
+def llm_results_value(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
     """The baseline's and every variant's results (variants that have not run have none).
 
     Raises:
@@ -76,15 +77,26 @@ def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
     compared = [r for r in results if r.mcnemar is not None]
     tables = [(r.mcnemar.only_baseline_passed, r.mcnemar.only_variant_passed, r.mcnemar.pairs)
               for r in compared if r.mcnemar is not None]  # fmt: skip
-    for result, verdict in zip(compared, compare_with_baseline(tables, alpha), strict=True):
-        result.mcnemar = verdict
+    verdicts = dict(
+        zip((r.variant for r in compared), compare_with_baseline(tables, alpha), strict=True)
+    )
     return LlmResults(
-        experiment=LlmExperimentPublic.from_domain(experiment, progress_of(ctx, experiment)),
+        experiment=experiment,
+        progress=progress_of(ctx, experiment),
         correction="bonferroni",
         comparisons=len(compared),
         alpha=alpha,
-        variants=results,
+        variants=tuple(
+            replace(r, mcnemar=verdicts[r.variant]) if r.variant in verdicts else r for r in results
+        ),
     )
+
+
+# Door shim, until the server's and the SDK's doors convert the value themselves
+# (issue 15: contract/ is used only at the doors). Remove with the import above.
+def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResultsPublic:
+    """:func:`llm_results_value` as its wire schema."""
+    return LlmResultsPublic.from_domain(llm_results_value(ctx, ref, alpha=alpha))
 
 
 def compare_with_baseline(
@@ -248,7 +260,7 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
         completed_at=completed,
         mcnemar=mcnemar,
         evaluators=evaluators,
-        tasks=task_rows,
+        tasks=tuple(task_rows),
     )
 
 
