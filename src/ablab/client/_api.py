@@ -35,11 +35,11 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.services.access import audit, keys
-from ablab.services.analysis.results import experiment_results
-from ablab.services.analysis.timeseries import experiment_timeseries
+from ablab.services.analysis.results import experiment_results_value
+from ablab.services.analysis.timeseries import experiment_timeseries_value
 from ablab.services.assignment import assign as assignment
 from ablab.services.automation.bandit import rebalance as rebalance_weights
-from ablab.services.automation.guard import analyze_experiment
+from ablab.services.automation.guard import analyze_experiment_value
 from ablab.services.experiments import catalogue, metrics
 from ablab.services.experiments import lifecycle as experiments
 from ablab.services.rollouts import promotion
@@ -51,7 +51,7 @@ from ablab.stats.priors import parse_prior
 
 @operation("POST", "/v1/experiments")
 def create_experiment(local: Local, spec: ExperimentCreate) -> ExperimentPublic:
-    return ExperimentPublic.from_domain(experiments.create_experiment(local.ctx, spec))
+    return ExperimentPublic.from_domain(experiments.create_experiment(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/experiments")
@@ -69,12 +69,14 @@ def get_experiment(local: Local, ref: str) -> ExperimentPublic:
 
 @operation("PATCH", "/v1/experiments/{ref}")
 def update_experiment(local: Local, ref: str, spec: ExperimentUpdate) -> ExperimentPublic:
-    return ExperimentPublic.from_domain(experiments.update_experiment(local.ctx, ref, spec))
+    changed = experiments.update_experiment(local.ctx, ref, spec.to_spec())
+    return ExperimentPublic.from_domain(changed)
 
 
 @operation("POST", "/v1/experiments/{ref}/variants")
 def add_variant(local: Local, ref: str, spec: VariantCreate) -> ExperimentPublic:
-    return ExperimentPublic.from_domain(experiments.add_variant(local.ctx, ref, spec))
+    changed = experiments.add_variant(local.ctx, ref, spec.to_spec())
+    return ExperimentPublic.from_domain(changed)
 
 
 @operation("POST", "/v1/experiments/{ref}/{action}")
@@ -110,8 +112,14 @@ def results(
         # The automatic actions follow the experiment's own settings (the default prior);
         # the prior asked for changes only how these results are read.
         chosen = parse_prior(prior)
-        return experiment_results(local.ctx, local.events(), ref, segment=segment, prior=chosen)
-    return analyze_experiment(local.ctx, local.events(), ref, local.alerts, segment=segment)
+        found = experiment_results_value(
+            local.ctx, local.events(), ref, segment=segment, prior=chosen
+        )
+    else:
+        found = analyze_experiment_value(
+            local.ctx, local.events(), ref, local.alerts, segment=segment
+        )
+    return ExperimentResults.model_validate(found)
 
 
 @operation("POST", "/v1/experiments/{ref}/rebalance")
@@ -124,9 +132,10 @@ def rebalance(local: Local, ref: str) -> ExperimentPublic:
 def timeseries(
     local: Local, ref: str, metric: str | None = None, interval: str = "day"
 ) -> ExperimentTimeseries:
-    return experiment_timeseries(
+    found = experiment_timeseries_value(
         local.ctx, local.events(), ref, metric=metric, interval_name=interval
     )
+    return ExperimentTimeseries.model_validate(found)
 
 
 @operation("GET", "/v1/experiments/{ref}/assignments")
@@ -151,7 +160,8 @@ def list_rollouts(local: Local, model: str | None = None) -> list[RolloutPublic]
 
 @operation("GET", "/v1/rollouts/{rollout_id}")
 def check_rollout(local: Local, rollout_id: str) -> RolloutCheckPublic:
-    return rollouts.check_rollout(local.ctx, local.events(), rollout_id)
+    found = rollouts.check_rollout_value(local.ctx, local.events(), rollout_id)
+    return RolloutCheckPublic.model_validate(found)
 
 
 @operation("POST", "/v1/rollouts/{rollout_id}/{action}")
@@ -167,7 +177,7 @@ def act_on_rollout(
 
 @operation("POST", "/v1/models")
 def register_model_version(local: Local, spec: ModelVersionCreate) -> ModelPublic:
-    return ModelPublic.from_domain(*catalogue.register_model_version(local.ctx, spec))
+    return ModelPublic.from_domain(*catalogue.register_model_version(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/models/{name}")
@@ -182,7 +192,7 @@ def list_models(local: Local) -> list[ModelPublic]:
 
 @operation("POST", "/v1/groups")
 def create_group(local: Local, spec: GroupCreate) -> GroupPublic:
-    return GroupPublic.from_domain(catalogue.create_group(local.ctx, spec))
+    return GroupPublic.from_domain(catalogue.create_group(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/groups/{name}")
@@ -197,7 +207,7 @@ def list_groups(local: Local) -> list[GroupPublic]:
 
 @operation("POST", "/v1/metrics")
 def define_metric(local: Local, spec: MetricCreate) -> MetricPublic:
-    return MetricPublic.from_domain(metrics.define_metric(local.ctx, spec))
+    return MetricPublic.from_domain(metrics.define_metric(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/metrics")

@@ -29,7 +29,7 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.llm.runners import CallableRunner
 from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete
-from ablab.services.llm.results import llm_results
+from ablab.services.llm.results import llm_results_value
 from ablab.services.llm.runs import run_configuration
 
 __all__ = ["Progress", "TaskFunction"]
@@ -50,7 +50,7 @@ def _public(local: Local, experiment: LlmExperiment) -> LlmExperimentPublic:
 
 @operation("POST", "/v1/llm/tasks")
 def create_task(local: Local, spec: LlmTaskCreate) -> LlmTaskPublic:
-    return LlmTaskPublic.from_domain(llm.create_task(local.ctx, spec))
+    return LlmTaskPublic.from_domain(llm.create_task(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/llm/tasks")
@@ -60,7 +60,7 @@ def list_tasks(local: Local) -> list[LlmTaskPublic]:
 
 @operation("POST", "/v1/llm/experiments")
 def create_experiment(local: Local, spec: LlmExperimentCreate) -> LlmExperimentPublic:
-    return _public(local, llm.create_llm_experiment(local.ctx, spec))
+    return _public(local, llm.create_llm_experiment(local.ctx, spec.to_spec()))
 
 
 @operation("GET", "/v1/llm/experiments/{ref}")
@@ -85,7 +85,7 @@ def set_baseline(local: Local, ref: str, spec: LlmBaselineSet) -> LlmExperimentP
 
 @operation("POST", "/v1/llm/experiments/{ref}/variants")
 def add_variant(local: Local, ref: str, spec: LlmVariantCreate) -> LlmExperimentPublic:
-    return _public(local, llm.add_variant(local.ctx, ref, spec))
+    return _public(local, llm.add_variant(local.ctx, ref, spec.to_spec()))
 
 
 @operation("POST", "/v1/llm/experiments/{ref}/run")
@@ -116,4 +116,4 @@ def archive(local: Local, ref: str) -> LlmExperimentPublic:
 
 @operation("GET", "/v1/llm/experiments/{ref}/results")
 def results(local: Local, ref: str) -> LlmResults:
-    return llm_results(local.ctx, ref)
+    return LlmResults.from_domain(llm_results_value(local.ctx, ref))
