@@ -43,6 +43,21 @@ class ExperimentResults:
     decisions: Sequence[Recommendation] = ()
 
     @property
+    def control(self) -> VariantResults:
+        return self.variant(self.experiment.control.name)
+
+    @property
+    def treatment(self) -> VariantResults:
+        """The treatment (the first one in an A/B/n experiment)."""
+        return self.variant(self.experiment.treatments[0].name)
+
+    @property
+    def p_value(self) -> float | None:
+        """The fixed-horizon p-value of the primary comparison."""
+        comparison = self.primary_comparison
+        return comparison.p_value if comparison is not None else None
+
+    @property
     def primary_comparison(self) -> Comparison | None:
         """The first treatment against control on the primary metric."""
         first = self.experiment.treatments[0].name
@@ -52,5 +67,5 @@ class ExperimentResults:
         )
 
     def variant(self, name: str) -> VariantResults:
-        """The figures of variant ``name`` (KeyError-free: every variant has a row)."""
+        """The figures of variant ``name`` (every variant of the experiment has a row)."""
         return next(v for v in self.variants if v.name == name)

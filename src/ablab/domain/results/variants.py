@@ -47,6 +47,22 @@ class VariantResults:
         found = self.metrics.get(name)
         return found.value if found is not None else None
 
+    @property
+    def accuracy(self) -> float | None:
+        return self.metric("accuracy")
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.metric("latency_ms")
+
+    @property
+    def latency_p95_ms(self) -> float | None:
+        return self.metric("latency_p95_ms")
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.metric("error_rate")
+
 
 @dataclass(frozen=True, slots=True)
 class BanditArm:
