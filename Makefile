@@ -2,8 +2,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# One stamp per extra installed: ablab[dev] (which includes ablab[demo]) for everything but
-# `make demo`, which needs only ablab[demo] (scikit-learn).
+# One stamp per extra installed: ablab[dev] (which includes ablab[all], every optional extra:
+# the suite runs PostgreSQL, joblib, skops, MLflow and json_schema) for everything but
+# `make demo`, which needs only ablab[demo] (scikit-learn; the demo uses embedded stores and
+# HTTP models, none of the other extras).
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 

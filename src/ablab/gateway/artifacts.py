@@ -3,8 +3,8 @@
 :func:`load_artifact` asks the policy first (:mod:`ablab.services.access.artifact_access`):
 nothing is opened, imported or unpickled for an artifact it refuses. Then:
 
-* joblib and pickle files load with joblib; they run code when loaded, which is why only
-  the operator's folders may hold them.
+* joblib and pickle files load with joblib (``pip install 'ablab[joblib]'``); they run
+  code when loaded, which is why only the operator's folders may hold them.
 * skops files load with an explicit list of trusted types: skops's own (every
   scikit-learn estimator, the loss, link and binning objects they hold, numpy's dtypes,
   ufuncs and random generators, scipy's sparse matrices and special functions) and the
@@ -27,6 +27,7 @@ from typing import Any
 from ablab.domain.models import ArtifactKind
 from ablab.domain.trust import ArtifactPolicy
 from ablab.errors import ValidationError
+from ablab.extras import MissingExtra, needs_extra
 from ablab.services.access.artifact_access import check_artifact
 
 __all__ = ["load_artifact"]
@@ -45,9 +46,9 @@ def load_artifact(uri: str, policy: ArtifactPolicy) -> Any:
     """The model that ``uri`` names, if ``policy`` lets it load.
 
     Raises:
-        ValidationError: the policy refuses it, it is missing or cannot be loaded, skops is
-            not installed or the skops file holds an untrusted type, or MLflow is not
-            installed or does not have the model.
+        ValidationError: the policy refuses it, it is missing or cannot be loaded, the skops
+            file holds an untrusted type, or MLflow does not have the model.
+        MissingExtra: the package that loads it (joblib, skops, MLflow) is not installed.
     """
     location = check_artifact(policy, uri)
     if location.kind is ArtifactKind.CALLABLE:
@@ -57,8 +58,13 @@ def load_artifact(uri: str, policy: ArtifactPolicy) -> Any:
     path = Path(location.uri)
     if path.suffix.lower() == ".skops":
         return _load_skops(uri, path, policy.skops_trusted_types)
-    import joblib  # noqa: PLC0415 - an optional library, loaded with the artifact that needs it
-
+    with needs_extra(
+        "joblib",
+        feature="a joblib or pickle model file",
+        package="joblib",
+        details={"field": "artifact", "artifact": uri},
+    ):
+        import joblib  # noqa: PLC0415 - the optional extra ablab[joblib], loaded with the artifact that needs it
     try:
         return joblib.load(path)
     except Exception as exc:  # unpickling a broken file raises anything at all
@@ -89,13 +95,13 @@ def _load_callable(uri: str, policy: ArtifactPolicy) -> Any:
 
 
 def _load_skops(uri: str, path: Path, extra_trusted: tuple[str, ...]) -> Any:
-    try:
-        import skops.io  # noqa: PLC0415 - an optional library, loaded with the artifact that needs it
-    except ImportError:
-        raise ValidationError(
-            "a .skops artifact needs skops installed: pip install 'ablab[skops]'",
-            details={"field": "artifact", "artifact": uri},
-        ) from None
+    with needs_extra(
+        "skops",
+        feature="a .skops model file",
+        package="skops",
+        details={"field": "artifact", "artifact": uri},
+    ):
+        import skops.io  # noqa: PLC0415 - the optional extra ablab[skops], loaded with the artifact that needs it
     try:
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as exc:  # not a zip, or not a skops file
@@ -119,11 +125,8 @@ def _load_mlflow(uri: str, policy: ArtifactPolicy) -> Any:
     tracking, registry = policy.mlflow_tracking_uri, policy.mlflow_registry_uri
     try:
         return load_mlflow_model(uri, tracking, registry)
-    except ImportError:
-        raise ValidationError(
-            "an MLflow model needs MLflow installed: pip install 'ablab[mlflow]'",
-            details={"field": "artifact", "artifact": uri},
-        ) from None
+    except MissingExtra:
+        raise
     except Exception as exc:  # MLflow's errors, and its stores' (SQLAlchemy, HTTP, files)
         problem = f"{type(exc).__name__}: {exc}"
         for secret in (tracking, registry):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ablab.extras import needs_extra
+
 __all__ = ["load_mlflow_model"]
 
 _HOPS = 4  # a version's source may itself be a runs:/ or models:/ URI
@@ -28,13 +30,19 @@ def load_mlflow_model(uri: str, tracking_uri: str | None, registry_uri: str | No
     """The model at ``uri``, from the given stores (MLflow's defaults where ``None``).
 
     Raises:
-        ImportError: MLflow (or pandas) is not installed.
+        MissingExtra: MLflow (or pandas, which mlflow.pyfunc needs) is not installed.
         Exception: MLflow's or its stores' errors: an unknown model, version, alias or run.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow.artifacts  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
-    import mlflow.pyfunc  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
-    from mlflow import MlflowClient  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
+    with needs_extra(
+        "mlflow",
+        feature="an MLflow model",
+        package="MLflow",
+        details={"field": "artifact", "artifact": uri},
+    ):
+        import mlflow.artifacts  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
+        import mlflow.pyfunc  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
+        from mlflow import MlflowClient  # noqa: PLC0415 - mlflow is the optional extra ablab[mlflow]
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
     location = uri

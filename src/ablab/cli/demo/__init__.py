@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli.output import stderr
+from ablab.extras import needs_extra
 
 __all__ = ["demo"]
 
@@ -38,17 +38,9 @@ def demo(
     ] = 40.0,
 ) -> None:
     """Run a real two-model experiment on embedded stores and print its results."""
-    try:
+    # Checked before anything starts; MissingExtra is printed in one line with exit code 2.
+    with needs_extra("demo", feature="ablab demo", package="scikit-learn"):
         importlib.import_module("sklearn")
-    except ImportError as exc:
-        # Also a broken install (a missing compiled library), whose reason may run over
-        # several lines: its first line is kept.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        stderr.print(
-            f"error: ablab demo needs scikit-learn ({reason}): pip install 'ablab[demo]'",
-            markup=False,
-        )
-        raise typer.Exit(2) from None
     from ablab.cli.demo.run import Waves, run_demo  # noqa: PLC0415 - scikit-learn loads only for ablab demo
 
     run_demo(home, devices, port, Waves(waves, wave_gap))

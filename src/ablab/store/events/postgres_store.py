@@ -6,6 +6,8 @@ temporary table and move with ``INSERT ... ON CONFLICT DO NOTHING``, in one tran
 The COPY text is Arrow's CSV of the batch, written in one call: nulls unquoted and empty,
 every string quoted (so an empty string stays one), timestamps in UTC with a ``Z``, which is
 PostgreSQL's CSV format. Feeding COPY row by row from Python ran at about 15k events/s here.
+
+psycopg is the ``postgres`` extra, imported when a store opens: ablab imports without it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from ablab.extras import needs_extra
 from ablab.services.ports import EventBatch
 from ablab.store.events.dialects import POSTGRES
 from ablab.store.events.queries import AggregateQueries
@@ -29,6 +31,8 @@ class PostgresEventStore(AggregateQueries):
     dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
+        with needs_extra("postgres", feature="a PostgreSQL event store", package="psycopg"):
+            import psycopg  # noqa: PLC0415 - the optional extra ablab[postgres]
         self._connection = psycopg.connect(url)
         self._lock = threading.Lock()
         try:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ablab.errors import ValidationError
+from ablab.extras import needs_extra
 from ablab.store.metadata.migrate import upgrade_to_head
 from ablab.store.metadata.session import SqlMetadataSession
 
@@ -60,6 +61,7 @@ def open_metadata_store(url: str, *, migrate: bool = True) -> SqlMetadataStore:
 
     Raises:
         ValidationError: the URL is malformed or names an engine ablab does not support.
+        MissingExtra: a PostgreSQL URL where psycopg is not installed (``ablab[postgres]``).
     """
     try:
         parsed = make_url(url)
@@ -69,7 +71,9 @@ def open_metadata_store(url: str, *, migrate: bool = True) -> SqlMetadataStore:
     if backend == "sqlite":
         engine = _sqlite_engine(url, parsed.database)
     elif backend == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
+        # SQLAlchemy imports the driver (psycopg) here.
+        with needs_extra("postgres", feature="a PostgreSQL metadata store", package="psycopg"):
+            engine = create_engine(url, pool_pre_ping=True)
     else:
         raise ValidationError(
             f"unsupported metadata database {backend!r}: use sqlite or postgresql",
