@@ -564,6 +564,21 @@ def test_every_documented_route_has_an_entry() -> None:
     assert not stale, f"entries of ROUTES the document lacks: {stale}"
 
 
+# Who may read /metrics is the operator's setting (ABLAB_METRICS_ACCESS), not the route's.
+OPERATOR_SET = {("GET", "/metrics")}
+
+
+def test_the_document_shows_the_scope_each_route_enforces() -> None:
+    for method, path in DOCUMENTED:
+        access = case_of((method, path)).access
+        shown = PATHS[path][method.lower()].get("security")
+        if access == "public" or (method, path) in OPERATOR_SET:
+            expected = None
+        else:
+            expected = [{"HTTPBearer": [] if access == "any" else [access.value]}]
+        assert shown == expected, f"{method} {path}: the document says {shown}, not {expected}"
+
+
 def is_console(route: Any) -> bool:
     """A page or file of the console: not API, so not in the document (tests/console checks
     that every page needs a session and every form its CSRF token)."""

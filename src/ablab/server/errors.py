@@ -1,9 +1,13 @@
 """One JSON shape for every error: ``{"error": {"code", "message", "details"}}``.
 
 Each ablab error maps to its ``http_status`` (see ``ablab.errors``); a request FastAPI could
-not parse is a 422 ``validation_error``; an unknown route a 404; a wrong method a 405. An
+not validate is a 422 ``validation_error``; an unknown route a 404; a wrong method a 405. An
 unexpected exception is a 500 ``internal_error`` that names the request id and is logged
 with its traceback; nothing else leaks.
+
+Who may call a route is settled before its body is read (``scoped_route.ScopedRoute``, which
+also answers a body sent as JSON that does not parse), so these handlers never need to put a
+401 or 403 ahead of a 422 themselves.
 
 An error body always serializes: whatever a message or its details quote (NaN, infinity, a
 huge integer, a tuple, a megabyte of text) is made plain JSON first, and long text is cut.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +27,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ablab.errors import AblabError
-from ablab.server.deps import check_access
 
 __all__ = ["ablab_error_response", "error_response", "install_error_handlers", "internal_error"]
 
@@ -108,11 +112,14 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return _clipped(repr(value))
 
 
-def _field(location: tuple[Any, ...]) -> str:
-    # ("body", 1) is a position in an unparsable body, not a field.
-    if len(location) >= 2 and location[0] == "body" and isinstance(location[1], int):
-        return ""
-    return ".".join(str(part) for part in location if part not in ("body", "query", "path"))
+def _problem(error: Mapping[str, Any]) -> dict[str, str]:
+    """One of pydantic's errors as ``{"field", "problem"}``."""
+    if error.get("type") == "json_invalid":
+        # The body did not parse, so there is no field; its "loc" holds a character offset.
+        return {"field": "", "problem": "the body is not valid JSON"}
+    location = error.get("loc", ())
+    field = ".".join(str(part) for part in location if part not in ("body", "query", "path"))
+    return {"field": field, "problem": str(error.get("msg", "invalid"))}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -122,14 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        try:
-            check_access(request)  # no key or scope: that answer comes first
-        except AblabError as denied:
-            return ablab_error_response(denied)
-        problems = [
-            {"field": _field(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
-            for e in exc.errors()
-        ]
+        problems = [_problem(error) for error in exc.errors()]
         first = problems[0] if problems else {"field": "", "problem": "invalid request"}
         where = f" {first['field']}:" if first["field"] else ""
         return error_response(
@@ -141,16 +141,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # A body that is not even text (FastAPI's 400) is bad input like any other.
-            try:
-                check_access(request)
-            except AblabError as denied:
-                return ablab_error_response(denied)
-            return error_response(422, "validation_error", "the body is not valid JSON (UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        if exc.status_code == 404 and message == "Not Found":
+        if exc.status_code == 404 and message == HTTPStatus.NOT_FOUND.phrase:
+            # No message of its own: no route matched.
             message = f"no such route: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"

@@ -11,7 +11,6 @@ from fastapi import Request
 
 from ablab.domain.limits import control_character
 from ablab.errors import ValidationError
-from ablab.server.deps import check_access
 
 __all__ = ["plain_parameters"]
 
@@ -19,7 +18,8 @@ __all__ = ["plain_parameters"]
 def plain_parameters(request: Request) -> None:
     """Refuse a path or query parameter that holds a control character (NUL, BEL, ...).
 
-    The key is checked first, so a caller without one still gets its 401 (or 403).
+    It runs with the route's dependencies, after the route checked the caller's key
+    (``scoped_route.ScopedRoute``), so a caller without one still gets its 401 (or 403).
 
     Raises:
         ValidationError: the first such parameter, by name.
@@ -31,7 +31,6 @@ def plain_parameters(request: Request) -> None:
         for name, value in items:
             found = control_character(f"{name}{value!s}")
             if found is not None:
-                check_access(request)
                 raise ValidationError(
                     f"invalid {name}: the {kind} parameter holds a control character ({found})",
                     details={"field": name, "character": found},

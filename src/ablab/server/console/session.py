@@ -3,6 +3,10 @@
 A page needs a signed-in session (otherwise the browser is sent to ``/login``); a form post
 also needs the session's CSRF token in its ``csrf_token`` field and a role that reaches the
 action's scope. The session token travels only in an HttpOnly, SameSite=Lax cookie.
+
+A form that changes what is served (an experiment's lifecycle, a rollout) takes
+``ServingWriterForm``: the live rules' caches are dropped as the API's writes drop them
+(``deps.ServingChange``), once the page returned and before its answer is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from fastapi import Depends, Request
 
 from ablab.domain.keys import Scope, grants
 from ablab.domain.users import ConsoleSession
-from ablab.server.deps import StateDep
+from ablab.server.deps import ServingChange, StateDep
 from ablab.server.state import ServerState
 from ablab.services.access.console_sessions import csrf_matches, find_session
 from ablab.services.context import Context
@@ -25,6 +29,7 @@ __all__ = [
     "SESSION_COOKIE",
     "AdminForm",
     "ConsoleRefused",
+    "ServingWriterForm",
     "SignInNeeded",
     "Viewer",
     "ViewerDep",
@@ -106,3 +111,12 @@ def _acting(scope: Scope) -> Callable[[Request, Viewer], Awaitable[Viewer]]:
 
 WriterForm = Annotated[Viewer, Depends(_acting(Scope.WRITE))]
 AdminForm = Annotated[Viewer, Depends(_acting(Scope.ADMIN))]
+
+
+def _serving_writer(viewer: WriterForm, change: ServingChange) -> Viewer:
+    # A refused change is answered with a message on the page, not an error, so it drops
+    # the caches too: harmless, the next assignment reloads the rules once.
+    return viewer
+
+
+ServingWriterForm = Annotated[Viewer, Depends(_serving_writer)]

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from ablab.contract.base import Schema
 from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.errors import error_responses
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.domain.keys import Scope
-from ablab.server.deps import AdminContext, AnyCaller, StateDep, context_for
+from ablab.server.deps import Caller, CallerContext, StateDep
+from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.services.access import audit, keys
-from ablab.services.context import Context
 
 # Who reads the project's audit log (every change of every object, with who made it): the
 # one rule of ``GET /v1/audit`` and of the console's audit page.
 AUDIT_LOG_SCOPE = Scope.ADMIN
-AuditReader = Annotated[Context, Depends(context_for(AUDIT_LOG_SCOPE))]
 
 router = APIRouter(
-    prefix="/v1", tags=["access"], responses=error_responses(401, 403, 404, 409, 413, 422)
+    prefix="/v1",
+    tags=["access"],
+    route_class=ScopedRoute,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 
 
@@ -32,8 +34,8 @@ class Whoami(Schema):
     scopes: list[Scope]
 
 
-@router.get("/whoami")
-def whoami(principal: AnyCaller) -> Whoami:
+@router.get("/whoami", openapi_extra=needs())
+def whoami(principal: Caller) -> Whoami:
     """The caller's project and key (any valid key may ask)."""
     key = principal.key
     return Whoami(
@@ -41,28 +43,28 @@ def whoami(principal: AnyCaller) -> Whoami:
     )
 
 
-@router.post("/keys", status_code=status.HTTP_201_CREATED)
-def create_key(spec: KeyCreate, ctx: AdminContext) -> KeyCreated:
+@router.post("/keys", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.ADMIN))
+def create_key(spec: KeyCreate, ctx: CallerContext) -> KeyCreated:
     """A new key of the caller's project; the whole key is in this response only."""
     key, whole = keys.create_key(ctx, spec.name, spec.scopes)
     return KeyCreated(**KeyPublic.from_domain(key).model_dump(), key=whole)
 
 
-@router.get("/keys")
-def list_keys(ctx: AdminContext) -> list[KeyPublic]:
+@router.get("/keys", openapi_extra=needs(Scope.ADMIN))
+def list_keys(ctx: CallerContext) -> list[KeyPublic]:
     return [KeyPublic.from_domain(k) for k in keys.list_keys(ctx)]
 
 
-@router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: str, ctx: AdminContext, state: StateDep) -> KeyPublic:
+@router.post("/keys/{key_id}/revoke", openapi_extra=needs(Scope.ADMIN))
+def revoke_key(key_id: str, ctx: CallerContext, state: StateDep) -> KeyPublic:
     revoked = keys.revoke_key(ctx, key_id)
     state.keys.forget(revoked.id)
     return KeyPublic.from_domain(revoked)
 
 
-@router.get("/audit")
+@router.get("/audit", openapi_extra=needs(AUDIT_LOG_SCOPE))
 def project_audit(
-    ctx: AuditReader,
+    ctx: CallerContext,
     object_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEntryPublic]:

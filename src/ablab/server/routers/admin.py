@@ -15,9 +15,11 @@ from ablab.contract.admin import AdminExperimentCreate, AdminVariantCreate
 from ablab.contract.errors import error_responses
 from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
 from ablab.contract.results import ExperimentResults
+from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action
 from ablab.errors import Forbidden
-from ablab.server.deps import ReadContext, ServingWriteContext, StateDep
+from ablab.server.deps import CallerContext, ServingWriteContext, StateDep
+from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.services.automation.guard import analyze_experiment
 from ablab.services.context import Context
 from ablab.services.experiments import lifecycle as experiments
@@ -25,6 +27,7 @@ from ablab.services.experiments import lifecycle as experiments
 router = APIRouter(
     prefix="/v1/admin/experiments",
     tags=["admin"],
+    route_class=ScopedRoute,
     responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 
@@ -34,9 +37,9 @@ def _own_project(ctx: Context, project_id: str | None) -> None:
         raise Forbidden("this key belongs to another project", details={"project_id": project_id})
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Scope.READ))
 def list_(
-    ctx: ReadContext,
+    ctx: CallerContext,
     project_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[ExperimentPublic]:
     _own_project(ctx, project_id)
@@ -44,7 +47,7 @@ def list_(
     return [ExperimentPublic.from_domain(e) for e in found]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     """A draft experiment; add variants, then launch it."""
     _own_project(ctx, spec.project_id)
@@ -62,7 +65,9 @@ def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentP
     return ExperimentPublic.from_domain(created)
 
 
-@router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{ref}/variants", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE)
+)
 def add_variant(ref: str, spec: AdminVariantCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     changed = experiments.add_variant(
         ctx,
@@ -74,18 +79,18 @@ def add_variant(ref: str, spec: AdminVariantCreate, ctx: ServingWriteContext) ->
     return ExperimentPublic.from_domain(changed)
 
 
-@router.post("/{ref}/launch")
+@router.post("/{ref}/launch", openapi_extra=needs(Scope.WRITE))
 def launch(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
     changed = experiments.transition(ctx, ref, Action.LAUNCH)
     return ExperimentPublic.from_domain(changed)
 
 
-@router.post("/{ref}/stop")
+@router.post("/{ref}/stop", openapi_extra=needs(Scope.WRITE))
 def stop(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
     changed = experiments.transition(ctx, ref, Action.STOP)
     return ExperimentPublic.from_domain(changed)
 
 
-@router.post("/{ref}/analyze")
+@router.post("/{ref}/analyze", openapi_extra=needs(Scope.WRITE))
 async def analyze(ref: str, ctx: ServingWriteContext, state: StateDep) -> ExperimentResults:
     return await run_in_threadpool(analyze_experiment, ctx, state.events, ref, state.alerts)

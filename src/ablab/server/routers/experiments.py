@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, Security, status
 from fastapi.concurrency import run_in_threadpool
 
+from ablab.contract.base import parse
+from ablab.contract.body import parse_object
 from ablab.contract.catalogue import AuditEntryPublic
 from ablab.contract.decision import ExperimentDecision, FlaggerHook
 from ablab.contract.errors import error_responses
@@ -23,7 +25,10 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.limits import MAX_VERSION
-from ablab.server.deps import ReadContext, ServingWriteContext, StateDep, bearer
+from ablab.errors import ValidationError
+from ablab.server.deps import CallerContext, ServingWriteContext, StateDep
+from ablab.server.routers.bodies import json_body
+from ablab.server.scoped_route import ScopedRoute, authorize, bearer, needs
 from ablab.services.access import audit
 from ablab.services.analysis.decision import decision_of
 from ablab.services.analysis.results import experiment_results
@@ -38,6 +43,7 @@ from ablab.stats.priors import parse_prior
 router = APIRouter(
     prefix="/v1/experiments",
     tags=["experiments"],
+    route_class=ScopedRoute,
     responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 
@@ -53,35 +59,37 @@ ExpectedVersion = Annotated[
 ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def create(spec: ExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``."""
     created = experiments.create_experiment(ctx, spec)
     return ExperimentPublic.from_domain(created)
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Scope.READ))
 def list_(
-    ctx: ReadContext,
+    ctx: CallerContext,
     status_filter: Annotated[ExperimentStatus | None, Query(alias="status")] = None,
 ) -> list[ExperimentPublic]:
     found = experiments.list_experiments(ctx, status_filter)
     return [ExperimentPublic.from_domain(e) for e in found]
 
 
-@router.get("/{ref}")
-def get(ref: Ref, ctx: ReadContext) -> ExperimentPublic:
+@router.get("/{ref}", openapi_extra=needs(Scope.READ))
+def get(ref: Ref, ctx: CallerContext) -> ExperimentPublic:
     return ExperimentPublic.from_domain(experiments.get_experiment(ctx, ref))
 
 
-@router.patch("/{ref}")
+@router.patch("/{ref}", openapi_extra=needs(Scope.WRITE))
 def update(ref: Ref, spec: ExperimentUpdate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Change the split (new units only), weights, guardrails, hypothesis, ..."""
     changed = experiments.update_experiment(ctx, ref, spec)
     return ExperimentPublic.from_domain(changed)
 
 
-@router.post("/{ref}/variants", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{ref}/variants", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE)
+)
 def add_variant(ref: Ref, spec: VariantCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     changed = experiments.add_variant(ctx, ref, spec)
     return ExperimentPublic.from_domain(changed)
@@ -98,14 +106,17 @@ def _transition(action: Action) -> None:
 
     endpoint.__name__ = action.value
     endpoint.__doc__ = f"{action.value.capitalize()} the experiment."
-    router.post(f"/{{ref}}/{action.value}", name=action.value)(endpoint)
+    declare = router.post(
+        f"/{{ref}}/{action.value}", name=action.value, openapi_extra=needs(Scope.WRITE)
+    )
+    declare(endpoint)
 
 
 for _action in (Action.LAUNCH, Action.PAUSE, Action.RESUME, Action.STOP, Action.ARCHIVE):
     _transition(_action)
 
 
-@router.post("/{ref}/promote")
+@router.post("/{ref}/promote", openapi_extra=needs(Scope.WRITE))
 def promote(
     ref: Ref,
     ctx: ServingWriteContext,
@@ -133,10 +144,10 @@ def promote(
     return ExperimentPublic.from_domain(changed)
 
 
-@router.get("/{ref}/results")
+@router.get("/{ref}/results", openapi_extra=needs(Scope.READ))
 async def results(
     ref: Ref,
-    ctx: ReadContext,
+    ctx: CallerContext,
     state: StateDep,
     segment: Annotated[str | None, Query(max_length=64)] = None,
     prior: Annotated[
@@ -156,7 +167,7 @@ async def results(
     )
 
 
-@router.post("/{ref}/analyze")
+@router.post("/{ref}/analyze", openapi_extra=needs(Scope.WRITE))
 async def analyze(
     ref: Ref,
     ctx: ServingWriteContext,
@@ -169,7 +180,7 @@ async def analyze(
     )
 
 
-@router.post("/{ref}/rebalance")
+@router.post("/{ref}/rebalance", openapi_extra=needs(Scope.WRITE))
 async def rebalance_weights(
     ref: Ref, ctx: ServingWriteContext, state: StateDep
 ) -> ExperimentPublic:
@@ -178,38 +189,38 @@ async def rebalance_weights(
     return ExperimentPublic.from_domain(experiments.get_experiment(ctx, ref))
 
 
-@router.get("/{ref}/decision")
-async def decision(ref: Ref, ctx: ReadContext, state: StateDep) -> ExperimentDecision:
+@router.get("/{ref}/decision", openapi_extra=needs(Scope.READ))
+async def decision(ref: Ref, ctx: CallerContext, state: StateDep) -> ExperimentDecision:
     """Pass, fail or inconclusive, with the evidence (for Argo Rollouts' Web provider)."""
     found = await run_in_threadpool(experiment_results, ctx, state.events, ref)
     return decision_of(found)
 
 
-def _reads() -> None:
-    """Marks the webhook as a read for the error handler (its key may be in the body)."""
-
-
-_reads.needed_scope = Scope.READ  # type: ignore[attr-defined]
-
-
 @router.post(
     "/{ref}/decision/webhook",
-    dependencies=[Depends(_reads), Depends(bearer)],
+    # For the document: the body and a read key. The route checks its key itself.
+    dependencies=[Security(bearer, scopes=[Scope.READ.value])],
+    openapi_extra=json_body(FlaggerHook, required=False),
     responses={412: {"model": ExperimentDecision}, 425: {"model": ExperimentDecision}},
 )
-async def decision_webhook(
-    ref: Ref,
-    state: StateDep,
-    request: Request,
-    hook: FlaggerHook | None = None,
-) -> Response:
-    """The decision as a status for Flagger: 200 pass, 412 fail, 425 inconclusive."""
-    header = request.headers.get("authorization")
-    key = (hook.metadata.get("api_key") if hook else None) or None
-    principal = state.keys.principal(header or (f"Bearer {key}" if key else None))
-    principal.require(Scope.READ)
+async def decision_webhook(ref: Ref, state: StateDep, request: Request) -> Response:
+    """The decision as a status for Flagger: 200 pass, 412 fail, 425 inconclusive.
+
+    Flagger sends no headers of its own, so the read key may come in the body's
+    ``metadata.api_key``. A key in the header is checked before the body is read, as on
+    every route; without one, a body that does not parse holds no key either: 401.
+    """
+    if request.headers.get("authorization") is not None:
+        caller = authorize(request, Scope.READ)
+        _flagger_hook(await request.body())  # checked all the same: a wrong body is a 422
+    else:
+        try:
+            key = _flagger_hook(await request.body()).metadata.get("api_key")
+        except ValidationError:
+            key = None
+        caller = state.keys.principal(f"Bearer {key}" if key else None).require(Scope.READ)
     found = await run_in_threadpool(
-        experiment_results, principal.context(state.store), state.events, ref
+        experiment_results, caller.context(state.store), state.events, ref
     )
     verdict = decision_of(found)
     status_code = {"pass": 200, "fail": 412}.get(verdict.decision, 425)
@@ -218,10 +229,19 @@ async def decision_webhook(
     )
 
 
-@router.get("/{ref}/timeseries")
+def _flagger_hook(body: bytes) -> FlaggerHook:
+    """Flagger's post (an empty body is one without metadata).
+
+    Raises:
+        ValidationError: not a JSON object, or not the shape of :class:`FlaggerHook`.
+    """
+    return parse(FlaggerHook, parse_object(body)) if body.strip() else FlaggerHook()
+
+
+@router.get("/{ref}/timeseries", openapi_extra=needs(Scope.READ))
 async def timeseries(
     ref: Ref,
-    ctx: ReadContext,
+    ctx: CallerContext,
     state: StateDep,
     metric: Annotated[str | None, Query(max_length=64)] = None,
     interval: Annotated[str, Query(pattern="^(minute|hour|day)$")] = "day",
@@ -231,16 +251,16 @@ async def timeseries(
     )
 
 
-@router.get("/{ref}/assignments")
-def assignment_counts(ref: Ref, ctx: ReadContext) -> dict[str, int]:
+@router.get("/{ref}/assignments", openapi_extra=needs(Scope.READ))
+def assignment_counts(ref: Ref, ctx: CallerContext) -> dict[str, int]:
     """Units stored per variant (a unit's first assignment is stored before it is answered)."""
     return assignment.assignment_counts(ctx, ref)
 
 
-@router.get("/{ref}/audit")
+@router.get("/{ref}/audit", openapi_extra=needs(Scope.READ))
 def experiment_audit(
     ref: Ref,
-    ctx: ReadContext,
+    ctx: CallerContext,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEntryPublic]:
     experiment = experiments.get_experiment(ctx, ref)

@@ -10,9 +10,10 @@ answered as a route that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -26,8 +27,9 @@ from ablab.domain.keys import Scope, grants
 from ablab.errors import NotFound
 from ablab.server.console.session import SESSION_COOKIE
 from ablab.server.deps import StateDep
-from ablab.server.state import ServerState
+from ablab.server.scoped_route import authorize
 from ablab.services.access.console_sessions import find_session
+from ablab.settings import Settings
 
 router = APIRouter(tags=["operations"])
 
@@ -36,29 +38,37 @@ Access = Literal["public", "key", "off"]
 OPERATIONS_SCOPE = Scope.READ
 
 
-def require_access(
-    access: Access, request: Request, state: ServerState, *, console: bool = False
-) -> None:
-    """Let the request through under the operator's ``access`` setting.
+def operator_access(
+    setting: Callable[[Settings], Access], *, console: bool = False
+) -> Callable[[Request, StateDep], None]:
+    """The dependency letting a request through under the operator's ``setting``.
 
-    ``console`` also lets a signed-in console session through (its role reaching
-    :data:`OPERATIONS_SCOPE`).
+    ``key`` is the check every keyed route makes (:func:`~ablab.server.scoped_route.authorize`
+    with :data:`OPERATIONS_SCOPE`); ``console`` also lets a signed-in console session
+    through (its role reaching that scope), since a browser sends no key.
 
-    Raises:
-        NotFound: ``off``: the same answer as a route that does not exist.
-        Unauthorized: ``key`` and no valid key (nor session).
-        Forbidden: ``key`` and a key without the scope.
+    The dependency raises NotFound for ``off`` (the same answer as a route that does not
+    exist), Unauthorized for ``key`` and no valid key (nor session), Forbidden for ``key``
+    and a key without the scope.
     """
-    if access == "public":
-        return
-    if access == "off":
-        raise NotFound(f"no such route: {request.method} {request.url.path}")
-    header = request.headers.get("authorization")
-    if console and header is None:
-        session = find_session(state.store, request.cookies.get(SESSION_COOKIE))
-        if session is not None and grants(frozenset({session.role}), OPERATIONS_SCOPE):
+
+    def dependency(request: Request, state: StateDep) -> None:
+        access = setting(state.settings)
+        if access == "public":
             return
-    state.keys.principal(header).require(OPERATIONS_SCOPE)
+        if access == "off":
+            raise NotFound(f"no such route: {request.method} {request.url.path}")
+        if console and "authorization" not in request.headers:
+            session = find_session(state.store, request.cookies.get(SESSION_COOKIE))
+            if session is not None and grants(frozenset({session.role}), OPERATIONS_SCOPE):
+                return
+        authorize(request, OPERATIONS_SCOPE)
+
+    return dependency
+
+
+MetricsAccess = Depends(operator_access(lambda settings: settings.metrics_access))
+DocsAccess = Depends(operator_access(lambda settings: settings.docs_access, console=True))
 
 
 class Health(Schema):
@@ -89,28 +99,26 @@ def healthz(state: StateDep) -> Response:
 
 @router.get(
     "/metrics",
+    dependencies=[MetricsAccess],
     response_class=PlainTextResponse,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
-def metrics(request: Request, state: StateDep) -> Response:
+def metrics(state: StateDep) -> Response:
     """Requests and latencies by route, assignments, events, experiments by status.
 
     By default it needs a key with the ``read`` scope; ``ABLAB_METRICS_ACCESS=public``
     opens it, ``off`` closes it.
     """
-    require_access(state.settings.metrics_access, request, state)
     return Response(state.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/openapi.json", include_in_schema=False)
-def openapi_document(request: Request, state: StateDep) -> Response:
-    require_access(state.settings.docs_access, request, state, console=True)
+@router.get("/openapi.json", dependencies=[DocsAccess], include_in_schema=False)
+def openapi_document(request: Request) -> Response:
     return JSONResponse(request.app.openapi())
 
 
-@router.get("/docs", include_in_schema=False)
-def swagger_ui(request: Request, state: StateDep) -> HTMLResponse:
-    require_access(state.settings.docs_access, request, state, console=True)
+@router.get("/docs", dependencies=[DocsAccess], include_in_schema=False)
+def swagger_ui() -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="ablab - Swagger UI",
@@ -118,13 +126,11 @@ def swagger_ui(request: Request, state: StateDep) -> HTMLResponse:
     )
 
 
-@router.get("/docs/oauth2-redirect", include_in_schema=False)
-def swagger_ui_redirect(request: Request, state: StateDep) -> HTMLResponse:
-    require_access(state.settings.docs_access, request, state, console=True)
+@router.get("/docs/oauth2-redirect", dependencies=[DocsAccess], include_in_schema=False)
+def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@router.get("/redoc", include_in_schema=False)
-def redoc(request: Request, state: StateDep) -> HTMLResponse:
-    require_access(state.settings.docs_access, request, state, console=True)
+@router.get("/redoc", dependencies=[DocsAccess], include_in_schema=False)
+def redoc() -> HTMLResponse:
     return get_redoc_html(openapi_url="/openapi.json", title="ablab - ReDoc")

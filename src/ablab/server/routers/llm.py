@@ -25,11 +25,13 @@ from ablab.contract.llm import (
     LlmTasksSelect,
     LlmVariantCreate,
 )
+from ablab.domain.keys import Scope
 from ablab.domain.llm import LlmAction
 from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.llm.signing import verify
-from ablab.server.deps import ReadContext, StateDep, WriteContext
+from ablab.server.deps import CallerContext, StateDep
+from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.server.state import ServerState
 from ablab.services.context import Context
 from ablab.services.llm import experiments as llm
@@ -37,7 +39,10 @@ from ablab.services.llm.completion import complete as complete_experiment
 from ablab.services.llm.results import llm_results
 
 router = APIRouter(
-    prefix="/v1/llm", tags=["llm"], responses=error_responses(401, 403, 404, 409, 413, 422)
+    prefix="/v1/llm",
+    tags=["llm"],
+    route_class=ScopedRoute,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 
 Ref = Annotated[str, "the experiment's id or name"]
@@ -47,58 +52,64 @@ def _public(ctx: Context, experiment: LlmExperiment) -> LlmExperimentPublic:
     return LlmExperimentPublic.from_domain(experiment, llm.progress_of(ctx, experiment))
 
 
-@router.post("/tasks", status_code=status.HTTP_201_CREATED)
-def create_task(spec: LlmTaskCreate, ctx: WriteContext, state: StateDep) -> LlmTaskPublic:
+@router.post("/tasks", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
+def create_task(spec: LlmTaskCreate, ctx: CallerContext, state: StateDep) -> LlmTaskPublic:
     """A task: an input, an optional expected output, and the evaluators that judge it."""
     allowed = state.settings.llm_python_evaluators
     created = llm.create_task(ctx, spec, allow_python=allowed)
     return LlmTaskPublic.from_domain(created)
 
 
-@router.get("/tasks")
-def list_tasks(ctx: ReadContext) -> list[LlmTaskPublic]:
+@router.get("/tasks", openapi_extra=needs(Scope.READ))
+def list_tasks(ctx: CallerContext) -> list[LlmTaskPublic]:
     return [LlmTaskPublic.from_domain(t) for t in llm.list_tasks(ctx)]
 
 
-@router.post("/experiments", status_code=status.HTTP_201_CREATED)
-def create(spec: LlmExperimentCreate, ctx: WriteContext) -> LlmExperimentPublic:
+@router.post("/experiments", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
+def create(spec: LlmExperimentCreate, ctx: CallerContext) -> LlmExperimentPublic:
     """An experiment over some inference steps; with ``tasks`` it awaits its baseline."""
     return _public(ctx, llm.create_llm_experiment(ctx, spec))
 
 
-@router.get("/experiments")
-def list_(ctx: ReadContext) -> list[LlmExperimentPublic]:
+@router.get("/experiments", openapi_extra=needs(Scope.READ))
+def list_(ctx: CallerContext) -> list[LlmExperimentPublic]:
     return [_public(ctx, e) for e in llm.list_llm_experiments(ctx)]
 
 
-@router.get("/experiments/{ref}")
-def get(ref: Ref, ctx: ReadContext) -> LlmExperimentPublic:
+@router.get("/experiments/{ref}", openapi_extra=needs(Scope.READ))
+def get(ref: Ref, ctx: CallerContext) -> LlmExperimentPublic:
     """The experiment, its variant tree with each variant's merged configuration, and the
     progress of the configuration being run."""
     return _public(ctx, llm.get_llm_experiment(ctx, ref))
 
 
-@router.put("/experiments/{ref}/tasks")
-def select_tasks(ref: Ref, spec: LlmTasksSelect, ctx: WriteContext) -> LlmExperimentPublic:
+@router.put("/experiments/{ref}/tasks", openapi_extra=needs(Scope.WRITE))
+def select_tasks(ref: Ref, spec: LlmTasksSelect, ctx: CallerContext) -> LlmExperimentPublic:
     """Choose the task set (locked once the baseline starts)."""
     return _public(ctx, llm.select_tasks(ctx, ref, spec.tasks))
 
 
-@router.put("/experiments/{ref}/baseline")
-def set_baseline(ref: Ref, spec: LlmBaselineSet, ctx: WriteContext) -> LlmExperimentPublic:
+@router.put("/experiments/{ref}/baseline", openapi_extra=needs(Scope.WRITE))
+def set_baseline(ref: Ref, spec: LlmBaselineSet, ctx: CallerContext) -> LlmExperimentPublic:
     """Set the baseline's configuration, ``{step: {parameter: value}}``."""
     return _public(ctx, llm.set_baseline(ctx, ref, spec.config))
 
 
-@router.post("/experiments/{ref}/variants", status_code=status.HTTP_201_CREATED)
-def add_variant(ref: Ref, spec: LlmVariantCreate, ctx: WriteContext) -> LlmExperimentPublic:
+@router.post(
+    "/experiments/{ref}/variants",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=needs(Scope.WRITE),
+)
+def add_variant(ref: Ref, spec: LlmVariantCreate, ctx: CallerContext) -> LlmExperimentPublic:
     """A variant changing one parameter of one step, from the baseline or from ``parent``."""
     return _public(ctx, llm.add_variant(ctx, ref, spec))
 
 
-@router.post("/experiments/{ref}/run", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/experiments/{ref}/run", status_code=status.HTTP_202_ACCEPTED, openapi_extra=needs(Scope.WRITE)
+)
 def run(
-    ref: Ref, ctx: WriteContext, state: StateDep, spec: LlmRunRequest | None = None
+    ref: Ref, ctx: CallerContext, state: StateDep, spec: LlmRunRequest | None = None
 ) -> LlmExperimentPublic:
     """Run the baseline (no ``variant``) or a variant through the experiment's webhook, in
     the background; ``GET`` the experiment for its progress, then its results."""
@@ -111,9 +122,9 @@ def run(
     return _public(ctx, started)
 
 
-@router.post("/experiments/{ref}/complete", name="llm_complete")
+@router.post("/experiments/{ref}/complete", name="llm_complete", openapi_extra=needs(Scope.WRITE))
 def llm_complete(
-    ref: Ref, ctx: WriteContext, spec: LlmCompleteRequest | None = None
+    ref: Ref, ctx: CallerContext, spec: LlmCompleteRequest | None = None
 ) -> LlmExperimentPublic:
     """Complete the experiment, naming the ``winner`` if you like: ``baseline``, or a variant
     significantly better than the baseline (409 otherwise, unless ``force`` with a
@@ -125,14 +136,14 @@ def llm_complete(
     return _public(ctx, done)
 
 
-@router.post("/experiments/{ref}/archive", name="llm_archive")
-def llm_archive(ref: Ref, ctx: WriteContext) -> LlmExperimentPublic:
+@router.post("/experiments/{ref}/archive", name="llm_archive", openapi_extra=needs(Scope.WRITE))
+def llm_archive(ref: Ref, ctx: CallerContext) -> LlmExperimentPublic:
     """Archive the experiment."""
     return _public(ctx, llm.act(ctx, ref, LlmAction.ARCHIVE))
 
 
-@router.get("/experiments/{ref}/results")
-async def results(ref: Ref, ctx: ReadContext) -> LlmResults:
+@router.get("/experiments/{ref}/results", openapi_extra=needs(Scope.READ))
+async def results(ref: Ref, ctx: CallerContext) -> LlmResults:
     """Pass rates against the baseline, McNemar's score test with the interval that agrees
     with it (alone, and Bonferroni-adjusted across variants), the task breakdown with flaky
     tasks and each failed task's reason, and each evaluator's delta."""

@@ -9,20 +9,25 @@ from fastapi.concurrency import run_in_threadpool
 
 from ablab.contract.errors import error_responses
 from ablab.contract.rollouts import RolloutActionRequest, RolloutCheckPublic, RolloutPublic
+from ablab.domain.keys import Scope
 from ablab.domain.rollouts import RolloutAction
-from ablab.server.deps import ReadContext, ServingWriteContext, StateDep
+from ablab.server.deps import CallerContext, ServingWriteContext, StateDep
+from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.services.rollouts import steps as rollouts
 
 router = APIRouter(
-    prefix="/v1/rollouts", tags=["rollouts"], responses=error_responses(401, 403, 404, 409, 422)
+    prefix="/v1/rollouts",
+    tags=["rollouts"],
+    route_class=ScopedRoute,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 
 RolloutId = Annotated[str, "the rollout's id (ro_...)"]
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Scope.READ))
 def list_(
-    ctx: ReadContext,
+    ctx: CallerContext,
     model: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[RolloutPublic]:
     """The project's rollouts, newest first (of one model with ``model``)."""
@@ -30,8 +35,8 @@ def list_(
     return [RolloutPublic.from_domain(r) for r in found]
 
 
-@router.get("/{rollout_id}")
-async def get(rollout_id: RolloutId, ctx: ReadContext, state: StateDep) -> RolloutCheckPublic:
+@router.get("/{rollout_id}", openapi_extra=needs(Scope.READ))
+async def get(rollout_id: RolloutId, ctx: CallerContext, state: StateDep) -> RolloutCheckPublic:
     """The rollout with its current step's evidence (units, guardrails, what comes next)."""
     return await run_in_threadpool(rollouts.check_rollout, ctx, state.events, rollout_id)
 
@@ -53,7 +58,11 @@ def _action(action: RolloutAction) -> None:
         RolloutAction.RESUME: "Carry on from the current step, its clock restarted.",
         RolloutAction.ROLLBACK: "Serve everyone the previous version again.",
     }[action]
-    router.post(f"/{{rollout_id}}/{action.value}", name=f"{action.value}_rollout")(endpoint)
+    router.post(
+        f"/{{rollout_id}}/{action.value}",
+        name=f"{action.value}_rollout",
+        openapi_extra=needs(Scope.WRITE),
+    )(endpoint)
 
 
 for _action_kind in RolloutAction:

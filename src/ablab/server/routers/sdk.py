@@ -4,40 +4,35 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
-from ablab.contract.base import Schema
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest
 from ablab.contract.errors import error_responses
 from ablab.contract.events import EventBatch, IngestResultPublic
 from ablab.contract.predictions import PredictionPublic, PredictRequest
 from ablab.contract.sdk import SdkConfig
+from ablab.domain.keys import Scope
 from ablab.server import hot_paths
-from ablab.server.deps import SdkCaller, StateDep, bearer
+from ablab.server.deps import Caller, StateDep
+from ablab.server.routers.bodies import json_body
+from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.services.assignment.sdk_config import sdk_ruleset
 
 router = APIRouter(
-    prefix="/v1", tags=["sdk"], responses=error_responses(401, 403, 404, 409, 413, 422)
+    prefix="/v1",
+    tags=["sdk"],
+    route_class=ScopedRoute,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
 )
-
-
-def _body(model: type[Schema]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
 
 
 @router.post(
     "/assign",
-    dependencies=[Depends(bearer)],
     response_model=AssignmentPublic,
-    openapi_extra=_body(AssignRequest),
+    openapi_extra=needs(Scope.SDK) | json_body(AssignRequest),
 )
 async def assign(request: Request) -> Response:
     """The variant (and model version) to serve a unit; sticky, stored on first sight."""
@@ -46,9 +41,8 @@ async def assign(request: Request) -> Response:
 
 @router.post(
     "/events",
-    dependencies=[Depends(bearer)],
     response_model=IngestResultPublic,
-    openapi_extra=_body(EventBatch),
+    openapi_extra=needs(Scope.SDK) | json_body(EventBatch),
 )
 async def events(request: Request) -> Response:
     """Store a batch of events; each bad one comes back with its index and reason.
@@ -60,9 +54,8 @@ async def events(request: Request) -> Response:
 
 @router.post(
     "/predict/{experiment}",
-    dependencies=[Depends(bearer)],
     response_model=PredictionPublic,
-    openapi_extra=_body(PredictRequest),
+    openapi_extra=needs(Scope.SDK) | json_body(PredictRequest),
     responses=error_responses(503),
 )
 async def predict(experiment: str, request: Request) -> Response:
@@ -70,9 +63,14 @@ async def predict(experiment: str, request: Request) -> Response:
     return await hot_paths.respond(hot_paths.predict, request)
 
 
-@router.get("/sdk/config", response_model=SdkConfig, responses={304: {"description": "unchanged"}})
+@router.get(
+    "/sdk/config",
+    response_model=SdkConfig,
+    responses={304: {"description": "unchanged"}},
+    openapi_extra=needs(Scope.SDK),
+)
 def config(
-    principal: SdkCaller,
+    principal: Caller,
     state: StateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:

@@ -20,7 +20,7 @@ from ablab.contract.experiments import ExperimentCreate, ExperimentPublic
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.errors import AblabError, NotFound, ValidationError
-from ablab.server.console.session import Viewer, ViewerDep, WriterForm
+from ablab.server.console.session import ServingWriterForm, Viewer, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
 from ablab.services.analysis.results import experiment_results
 from ablab.services.automation.guard import analyze_experiment
@@ -114,7 +114,7 @@ def new_experiment_page(request: Request, viewer: ViewerDep) -> Response:
 @router.post("/experiments")
 def create_experiment(
     request: Request,
-    viewer: WriterForm,
+    viewer: ServingWriterForm,
     *,
     name: Annotated[str, Form(max_length=128)] = "",
     hypothesis: Annotated[str, Form(max_length=4000)] = "",
@@ -148,7 +148,6 @@ def create_experiment(
         created = experiments.create_experiment(viewer.ctx, spec)
     except AblabError as exc:
         return _new_page(request, viewer, form, exc.message)
-    viewer.state.changed()
     return flash_redirect(f"/experiments?view={created.name}", f"Created {created.name} (draft)")
 
 
@@ -208,7 +207,7 @@ def _number(text: str, what: str, *, whole: bool = False) -> float:
 
 
 @router.post("/experiments/{ref}/analyze")
-async def analyze(ref: str, viewer: WriterForm) -> Response:
+async def analyze(ref: str, viewer: ServingWriterForm) -> Response:
     state = viewer.state
     try:
         found: ExperimentResults = await run_in_threadpool(
@@ -216,7 +215,6 @@ async def analyze(ref: str, viewer: WriterForm) -> Response:
         )
     except AblabError as exc:
         return flash_redirect(f"/experiments?view={ref}", exc.message, "error")
-    state.changed()
     name = found.experiment.name
     return flash_redirect(f"/experiments?view={name}&analysis=1", f"Analysed {name}")
 
@@ -225,7 +223,7 @@ async def analyze(ref: str, viewer: WriterForm) -> Response:
 def act(
     ref: str,
     action: str,
-    viewer: WriterForm,
+    viewer: ServingWriterForm,
     back: Annotated[str, Form()] = "",
     expected_version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
@@ -241,5 +239,4 @@ def act(
         return flash_redirect("/experiments", exc.message, "error")
     except AblabError as exc:
         return flash_redirect(target, exc.message, "error")
-    viewer.state.changed()
     return flash_redirect(target, f"{changed.name} is {changed.status.value}")

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.rollouts import ACTIVE, RolloutAction
 from ablab.errors import AblabError
-from ablab.server.console.session import ViewerDep, WriterForm
+from ablab.server.console.session import ServingWriterForm, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
 from ablab.services.rollouts.steps import act_on_rollout, check_rollout, list_rollouts
 
@@ -42,7 +42,7 @@ def rollouts_page(request: Request, viewer: ViewerDep) -> Response:
 def act(
     rollout_id: str,
     action: str,
-    viewer: WriterForm,
+    viewer: ServingWriterForm,
     reason: Annotated[str, Form(max_length=500)] = "",
     expected_revision: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
@@ -56,7 +56,6 @@ def act(
         )
     except AblabError as exc:
         return flash_redirect("/rollouts", exc.message, "error")
-    viewer.state.changed()
     return flash_redirect(
         "/rollouts",
         f"{changed.model} {changed.version}: {changed.status.value} at {changed.share:g}%",
