@@ -60,7 +60,7 @@ def identifier(rows: Rows, key: str) -> pa.Array:
     """Ids and references: non-blank text of at most 256 characters, no control character."""
     array, wrong = typed(rows.values(key), pa.string(), is_text)
     reason = f"{key} must be a non-empty string"
-    rows.refuse(wrong, reason)
+    rows.refuse(key, wrong, reason)
     length = pc.utf8_length(array)
     shortest, longest = pc.min_max(length).values()
     if (
@@ -75,12 +75,14 @@ def identifier(rows: Rows, key: str) -> pa.Array:
         return array  # the usual all-clear: five calls instead of ten
     # Missing, empty or blank: one mask.
     empty = pc.or_kleene(pc.equal(length, 0), pc.utf8_is_space(array))
-    rows.refuse(pc.or_kleene(array.is_null(), empty), reason)
+    rows.refuse(key, pc.or_kleene(array.is_null(), empty), reason)
     rows.refuse(
+        key,
         pc.greater(length, MAX_ID_LENGTH),
         f"{key} is longer than {MAX_ID_LENGTH} characters",
     )
     rows.refuse(
+        key,
         pc.match_substring_regex(array, _CONTROL_PATTERN),
         lambda i: f"{key} holds a control character ({control_character(array[i].as_py())})",
     )
@@ -91,21 +93,29 @@ def timestamp(rows: Rows, latest: datetime) -> pa.Array:
     """ISO 8601 text with a zone, from ``EARLIEST_EVENT_TIME`` to ``latest``, as UTC."""
     values = rows.values("timestamp")
     text, wrong = typed(values, pa.string(), is_text)
-    rows.refuse(wrong, "timestamp must be an ISO 8601 string with a time zone")
-    rows.refuse(text.is_null(), "timestamp must be an ISO 8601 string with a time zone")
+    rows.refuse("timestamp", wrong, "timestamp must be an ISO 8601 string with a time zone")
+    rows.refuse(
+        "timestamp", text.is_null(), "timestamp must be an ISO 8601 string with a time zone"
+    )
     try:
         stamps = text.cast(UTC_MICROS)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         stamps = _timestamps_one_by_one(rows, values)
-    earliest, last = pc.min_max(stamps).values()
-    if last.is_valid and last.as_py() > latest:
+    # Compared as Arrow scalars: the UTC instant of 9999-12-31T23:59-01:00 is past what a
+    # Python datetime holds, and its ``as_py()`` would raise.
+    first, last = pc.min_max(stamps).values()
+    ceiling = pa.scalar(latest, type=UTC_MICROS)
+    if last.is_valid and pc.greater(last, ceiling).as_py():
         rows.refuse(
-            pc.greater(stamps, pa.scalar(latest, type=UTC_MICROS)),
+            "timestamp",
+            pc.greater(stamps, ceiling),
             lambda i: f"timestamp {quoted(values[i])} is in the future",
         )
-    if earliest.is_valid and earliest.as_py() < EARLIEST_EVENT_TIME:
+    floor = pa.scalar(EARLIEST_EVENT_TIME, type=UTC_MICROS)
+    if first.is_valid and pc.less(first, floor).as_py():
         rows.refuse(
-            pc.less(stamps, pa.scalar(EARLIEST_EVENT_TIME, type=UTC_MICROS)),
+            "timestamp",
+            pc.less(stamps, floor),
             lambda i: (
                 f"timestamp {quoted(values[i])} is before "
                 f"{EARLIEST_EVENT_TIME:%Y-%m-%dT%H:%MZ}, the earliest accepted"
@@ -118,17 +128,19 @@ def _timestamps_one_by_one(rows: Rows, values: list[Any]) -> pa.Array:
     """Python's ISO 8601 parser on each value: the precise reason for each bad one."""
     parsed: list[datetime | None] = []
     for i, value in enumerate(values):
-        if type(value) is not str:
+        if not is_text(value):  # refused already, as not text
             parsed.append(None)
             continue
         try:
             stamp = datetime.fromisoformat(value)
         except ValueError:
-            rows.refuse_at(i, f"timestamp {quoted(value)} is not ISO 8601")
+            rows.refuse_at("timestamp", i, f"timestamp {quoted(value)} is not ISO 8601")
             parsed.append(None)
             continue
         if stamp.tzinfo is None:
-            rows.refuse_at(i, f"timestamp {quoted(value)} has no time zone (add Z or +00:00)")
+            rows.refuse_at(
+                "timestamp", i, f"timestamp {quoted(value)} has no time zone (add Z or +00:00)"
+            )
             parsed.append(None)
             continue
         parsed.append(stamp)
@@ -150,9 +162,9 @@ def experiment(
     refs, wrong = typed(rows.values("experiment"), pa.string(), is_text)
     if default is not None:
         refs = pc.fill_null(refs, default)
-    rows.refuse(wrong, "experiment must be a non-empty string")
+    rows.refuse("experiment", wrong, "experiment must be a non-empty string")
     if required:
-        rows.refuse(refs.is_null(), f"a {kind} event needs an experiment")
+        rows.refuse("experiment", refs.is_null(), f"a {kind} event needs an experiment")
     distinct = pc.unique(refs.drop_null())
     # A reference that cannot be a name is never looked up (PostgreSQL refuses NUL).
     problems = {
@@ -169,6 +181,7 @@ def experiment(
     unknown = pc.and_(pc.is_valid(refs), pc.is_null(row_ids))
     references = refs.to_pylist() if pc.any(unknown).as_py() else []
     rows.refuse(
+        "experiment",
         unknown,
         lambda i: problems.get(references[i]) or f"unknown experiment {references[i]!r}",
     )
@@ -189,8 +202,8 @@ def variant(
 ) -> pa.Array:
     """A variant of the row's experiment (rows with no known experiment are already refused)."""
     array, wrong = typed(rows.values("variant"), pa.string(), is_text)
-    rows.refuse(wrong, "variant must be a non-empty string")
-    rows.refuse(array.is_null(), "variant must be a non-empty string")
+    rows.refuse("variant", wrong, "variant must be a non-empty string")
+    rows.refuse("variant", array.is_null(), "variant must be a non-empty string")
     for experiment_id, found in experiments.items():
         names = pa.array([v.name for v in found.variants], type=pa.string())
         known = pc.is_in(array, value_set=names)  # false, not null, for a null variant
@@ -198,7 +211,7 @@ def variant(
             continue  # every variant named is one of this experiment's (the usual batch)
         mine = pc.equal(experiment_ids, experiment_id)
         unknown = pc.and_(pc.and_(mine, pc.is_valid(array)), pc.invert(known))
-        rows.refuse(unknown, _no_such_variant(found, array))
+        rows.refuse("variant", unknown, _no_such_variant(found, array))
     return array
 
 
@@ -219,24 +232,28 @@ def number(rows: Rows, key: str, low: float, high: float) -> pa.Array:
             if value is not None and not is_number(value):
                 too_large = type(value) is int
                 rows.refuse_at(
+                    key,
                     i,
                     f"{key} is too large"
                     if too_large
                     else f"{key} must be a number, got {value!r}",
                 )
-    rows.refuse(array.is_null(), f"{key} must be a number, got None")
+    rows.refuse(key, array.is_null(), f"{key} must be a number, got None")
     rows.refuse(
+        key,
         pc.invert(pc.is_finite(array)),
         lambda i: f"{key} must be finite, got {values[i]!r}",
     )
     smallest, largest = pc.min_max(array).values()
     if smallest.is_valid and smallest.as_py() < low:
         rows.refuse(
+            key,
             pc.less(array, low),
             lambda i: f"{key} must be {low:g} or more, got {array[i].as_py():g}",
         )
     if largest.is_valid and largest.as_py() > high:
         rows.refuse(
+            key,
             pc.greater(array, high),
             lambda i: f"{key} must be {high:g} or less, got {array[i].as_py():g}",
         )
@@ -249,7 +266,7 @@ def flag(rows: Rows, key: str, *, default: bool | None) -> pa.Array:
     array, wrong = typed(values, pa.bool_(), is_flag)
     for i, bad in enumerate(wrong):
         if bad:
-            rows.refuse_at(i, f"{key} must be true or false, got {values[i]!r}")
+            rows.refuse_at(key, i, f"{key} must be true or false, got {values[i]!r}")
     return pc.fill_null(array, default) if default is not None else array
 
 
@@ -267,11 +284,12 @@ def json_column(
     if values.count(None) == len(values):
         return pa.nulls(len(values), type=pa.string())
     objects_only = max_keys is not None
-    fast = (
-        json_texts(values)
-        if not objects_only or set(map(type, values)) <= _OBJECT_OR_NOTHING
-        else None
-    )
+    plain_objects = objects_only and set(map(type, values)) <= _OBJECT_OR_NOTHING
+    if objects_only and not plain_objects:
+        # A mapping that is not a dict (from a caller of the embedded client) is the object
+        # it holds, as the wire schema reads it.
+        values = [dict(v) if isinstance(v, Mapping) else v for v in values]
+    fast = json_texts(values) if not objects_only or plain_objects else None
     if fast is None:
         texts, doubtful = _json_one_by_one(rows, key, values, objects_only), True
     else:
@@ -279,6 +297,7 @@ def json_column(
     lengths = pc.binary_length(texts)
     if (pc.max(lengths).as_py() or 0) > max_bytes:
         rows.refuse(
+            key,
             pc.greater(lengths, max_bytes),
             lambda i: (
                 f"{key} is {lengths[i].as_py()} bytes of JSON, more than the {max_bytes} allowed"
@@ -288,15 +307,15 @@ def json_column(
         for i, value in enumerate(values):
             problem = json_problem(value) if value is not None else None
             if problem is not None:
-                rows.refuse_at(i, f"{key}: {problem}")
+                rows.refuse_at(key, i, f"{key}: {problem}")
     if max_keys is not None:
         sizes = [len(v) if type(v) is dict else 0 for v in values] if fast is None else None
-        most = max(sizes) if sizes is not None else max(map(len, filter(None, values)))
+        most = max(sizes) if sizes is not None else max(map(len, filter(None, values)), default=0)
         if most > max_keys:
             for i, value in enumerate(values):
                 if type(value) is dict and len(value) > max_keys:
                     rows.refuse_at(
-                        i, f"{key} holds {len(value)} keys, more than the {max_keys} allowed"
+                        key, i, f"{key} holds {len(value)} keys, more than the {max_keys} allowed"
                     )
         texts = pc.if_else(pc.equal(texts, "{}"), pa.scalar(None, pa.string()), texts)
     return texts
@@ -310,13 +329,13 @@ def _json_one_by_one(rows: Rows, key: str, values: list[Any], objects_only: bool
             texts.append(None)
             continue
         if objects_only and not isinstance(value, Mapping):
-            rows.refuse_at(i, f"{key} must be a JSON object")
+            rows.refuse_at(key, i, f"{key} must be a JSON object")
             texts.append(None)
             continue
         try:
             texts.append(canonical_json(value))
         except ValueError:
-            rows.refuse_at(i, f"{key} holds a value that is not JSON")
+            rows.refuse_at(key, i, f"{key} holds a value that is not JSON")
             texts.append(None)
     return pa.array(texts, type=pa.string())
 
@@ -327,8 +346,8 @@ def metric_names(rows: Rows) -> pa.Array:
     array, _ = typed(values, pa.string(), is_text)
     checked: dict[str, str | None] = {}
     for i, name in enumerate(values):
-        if type(name) is not str or not name:
-            rows.refuse_at(i, "name must be a non-empty string")
+        if not isinstance(name, str) or not name:
+            rows.refuse_at("name", i, "name must be a non-empty string")
             continue
         if name not in checked:
             try:
@@ -338,7 +357,7 @@ def metric_names(rows: Rows) -> pa.Array:
                 checked[name] = exc.message
         problem = checked[name]
         if problem is not None:
-            rows.refuse_at(i, problem)
+            rows.refuse_at("name", i, problem)
     return array
 
 

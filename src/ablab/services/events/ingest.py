@@ -4,7 +4,7 @@ A batch is never refused as a whole for one bad event: each bad event comes back
 index and a one-line reason, and every good one is stored. Storage is idempotent by
 ``event_id``, so a client that retries a batch after a timeout never double counts, and the
 call returns only once the new events are durable. The checks run column by column
-(``event_validation``).
+(``validation.BatchChecker``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ __all__ = ["MAX_CLOCK_SKEW", "EventError", "IngestResult", "exposed_variants", "
 
 @dataclass(frozen=True, slots=True)
 class EventError:
+    """The event at ``index`` is refused for ``reason``; ``field`` is the one at fault (None
+    when no one field is)."""
+
     index: int
     event_id: str | None
     reason: str
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,10 @@ def ingest_events(
             with ctx.store.session() as session:
                 for experiment_id, units in exposed.items():
                     session.add_assignments(experiment_id, units, ctx.clock())
-    rejected = [EventError(index, _event_id(events[index]), reason) for index, reason in problems]
+    rejected = [
+        EventError(problem.index, _event_id(events[problem.index]), problem.reason, problem.field)
+        for problem in problems
+    ]
     return IngestResult(len(events), len(batch), stored, rejected)
 
 

@@ -2,8 +2,8 @@
 the column checks share (Python values to Arrow arrays, JSON to canonical text).
 
 A check reports a problem for a whole column at once (:meth:`Rows.refuse` with a mask) or
-for one row (:meth:`Rows.refuse_at`); each row keeps the first problem it is given, so the
-order the checks run in is the order problems are reported in.
+for one row (:meth:`Rows.refuse_at`), naming the field at fault; each row keeps the first
+problem it is given, so the order the checks run in is the order problems are reported in.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ __all__ = [
 
 
 class Rows:
-    """The events of one type and, for each, the first problem found (None: none yet)."""
+    """The events of one type and, for each, the first problem found: the field at fault
+    (None when no one field is) and the reason; None while there is none."""
 
     def __init__(
         self, events: Sequence[Mapping[str, Any]], positions: Sequence[int], *, plain: bool
@@ -39,15 +40,16 @@ class Rows:
         self.events = events
         self.positions = positions
         self.plain = plain  # every event a dict: ``dict.get`` can be mapped in C
-        self.reasons: list[str | None] = [None] * len(events)
+        self.problems: list[tuple[str | None, str] | None] = [None] * len(events)
 
     def values(self, key: str) -> list[Any]:
         if self.plain:
             return list(map(dict.get, self.events, repeat(key)))  # type: ignore[arg-type]
         return [event.get(key) for event in self.events]
 
-    def refuse(self, mask: Any, reason: str | Callable[[int], str]) -> None:
-        """Give every row where ``mask`` holds (and with no problem yet) ``reason``.
+    def refuse(self, field: str | None, mask: Any, reason: str | Callable[[int], str]) -> None:
+        """Blame ``field`` with ``reason`` in every row where ``mask`` holds (and with no
+        problem yet).
 
         ``mask`` is a list of booleans or an Arrow boolean array (nulls do not hold); the
         usual all-clear costs one count.
@@ -60,14 +62,17 @@ class Rows:
         elif not any(mask):
             return
         for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
-            self.refuse_at(int(i), reason(int(i)) if callable(reason) else reason)
+            self.refuse_at(field, int(i), reason(int(i)) if callable(reason) else reason)
 
-    def refuse_at(self, index: int, reason: str) -> None:
-        if self.reasons[index] is None:
-            self.reasons[index] = reason
+    def refuse_at(self, field: str | None, index: int, reason: str) -> None:
+        if self.problems[index] is None:
+            self.problems[index] = (field, reason)
+
+    def all_good(self) -> bool:
+        return self.problems.count(None) == len(self.problems)
 
     def ok(self) -> pa.Array:
-        return pa.array([reason is None for reason in self.reasons], type=pa.bool_())
+        return pa.array([problem is None for problem in self.problems], type=pa.bool_())
 
 
 def typed(
@@ -79,18 +84,26 @@ def typed(
     with the wrong ones (by ``accept``) left null.
     """
     try:
-        return pa.array(values, type=arrow_type), []
+        if arrow_type != pa.string():
+            return pa.array(values, type=arrow_type), []
+        # Text is inferred, not imposed: told to make strings, Arrow would read bytes as
+        # text; left to infer, it makes a binary column of them (for the same cost).
+        inferred = pa.array(values)
+        if inferred.type in (pa.string(), pa.null()):
+            return inferred.cast(pa.string()), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        wrong = [v is not None and not accept(v) for v in values]
-        kept = [None if bad else v for v, bad in zip(values, wrong, strict=True)]
-        if arrow_type == pa.float64():
-            # Arrow refuses integers beyond 2**53 as doubles; Python rounds them, as JSON does.
-            kept = [float(v) if type(v) is int else v for v in kept]
-        return pa.array(kept, type=arrow_type), wrong
+        pass
+    wrong = [v is not None and not accept(v) for v in values]
+    kept = [None if bad else v for v, bad in zip(values, wrong, strict=True)]
+    if arrow_type == pa.float64():
+        # Arrow refuses integers beyond 2**53 as doubles; Python rounds them, as JSON does.
+        kept = [float(v) if type(v) is int else v for v in kept]
+    return pa.array(kept, type=arrow_type), wrong
 
 
 def is_text(value: object) -> bool:
-    return type(value) is str
+    # A str subclass (a str enum member) is its text, as Arrow and the wire schema read it.
+    return isinstance(value, str)
 
 
 def is_number(value: object) -> bool:
@@ -103,19 +116,31 @@ def is_flag(value: object) -> bool:
     return type(value) is bool
 
 
+# Sorted keys make the text canonical. The passthrough options make orjson refuse, as
+# domain.limits.inspect_json does, what it would otherwise write but JSON does not hold: a
+# datetime, a dataclass, a subclass of str, int, dict or list (a str enum member).
+_CANONICAL = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 def canonical_json(value: object) -> str:
     """Compact JSON with sorted keys: an output and a label compare by this text.
 
     Raises:
-        ValueError: the value is not JSON (a set, a non-string key, an integer beyond 64 bits).
+        ValueError: the value is not plain JSON (a set, a datetime, a non-string key, an
+            integer beyond 64 bits).
     """
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(value, option=_CANONICAL).decode()
     except orjson.JSONEncodeError as exc:
         raise ValueError(str(exc)) from None
 
 
-_DUMP = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+_DUMP = partial(orjson.dumps, option=_CANONICAL)
 
 
 def json_texts(values: list[Any]) -> tuple[pa.Array, bool] | None:

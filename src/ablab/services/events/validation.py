@@ -7,8 +7,10 @@ Python operations per field instead of a dozen function calls per event. When a 
 holds a value of the wrong type (a number where text belongs), only that column is checked
 value by value, to name the events at fault.
 
-Each bad event gets the first problem found, with its index in the batch; the checks run
-in a fixed order (id, timestamp, experiment, unit, variant, then the type's own fields).
+Each bad event gets the first problem found, with its index in the batch and the field at
+fault; the checks run in a fixed order (type, id, timestamp, experiment, unit, variant, the
+type's own fields, then fields the type does not have), the order in which the wire schema
+(:mod:`ablab.contract.events`) declares them, so both blame the same field.
 
 The limits are those of :mod:`ablab.domain.limits` (README.md, "Limits"): ids of at most
 256 characters without control characters; timestamps from 2000-01-01T00:00Z to five
@@ -20,12 +22,15 @@ in canonical JSON bytes, with finite numbers and no NUL.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
 
+from ablab.contract.events import EVENT_FIELDS, EVENT_TYPES
 from ablab.domain.experiments import Experiment
 from ablab.domain.limits import (
     MAX_ATTRIBUTE_KEYS,
@@ -45,10 +50,19 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "MAX_ID_LENGTH",
     "BatchChecker",
+    "Refusal",
     "canonical_json",
 ]
 
-EVENT_TYPES = ("exposure", "prediction", "label", "metric")
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the event at ``index`` of the batch is refused, and the field at fault (None when
+    no one field is: not an object, neither or both of a label's ``correct`` and ``label``)."""
+
+    index: int
+    field: str | None
+    reason: str
 
 
 class BatchChecker:
@@ -67,8 +81,8 @@ class BatchChecker:
         self._latest = now + MAX_CLOCK_SKEW
         self._default_experiment = default_experiment
 
-    def check(self, events: Sequence[Any]) -> tuple[EventBatch, list[tuple[int, str]]]:
-        """Tables of the good events by type, and (index, reason) of each bad one."""
+    def check(self, events: Sequence[Any]) -> tuple[EventBatch, list[Refusal]]:
+        """Tables of the good events by type, and the refusal of each bad one by index."""
         plain = set(map(type, events)) == {dict}
         kinds = list(map(dict.get, events, repeat("type"))) if plain else []
         if kinds and kinds[0] in EVENT_TYPES and kinds.count(kinds[0]) == len(kinds):
@@ -77,15 +91,15 @@ class BatchChecker:
         groups: dict[str, tuple[list[Mapping[str, Any]], list[int]]] = {
             kind: ([], []) for kind in EVENT_TYPES
         }
-        problems: list[tuple[int, str]] = []
+        problems: list[Refusal] = []
         for index, event in enumerate(events):
             if type(event) is not dict and not isinstance(event, Mapping):
-                problems.append((index, "an event must be a JSON object"))
+                problems.append(Refusal(index, None, "an event must be a JSON object"))
                 continue
             kind = event.get("type")
             group = groups.get(kind) if isinstance(kind, str) else None
             if group is None:
-                problems.append((index, _bad_type(event)))
+                problems.append(Refusal(index, *_bad_type(event)))
                 continue
             group[0].append(event)
             group[1].append(index)
@@ -94,22 +108,26 @@ class BatchChecker:
     def _check_groups(
         self,
         groups: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[int]]],
-        problems: list[tuple[int, str]],
+        problems: list[Refusal],
         *,
         plain: bool,
-    ) -> tuple[EventBatch, list[tuple[int, str]]]:
+    ) -> tuple[EventBatch, list[Refusal]]:
         batch = EventBatch()
         for kind, (found, positions) in groups.items():
             if not found:
                 continue
             rows = Rows(found, positions, plain=plain)
             table = self._table(kind, rows)
-            if rows.reasons.count(None) == len(rows.reasons):
+            if rows.all_good():
                 batch.tables[kind] = table  # all good: nothing to filter
                 continue
-            problems += [(p, r) for p, r in zip(positions, rows.reasons, strict=True) if r]
+            problems += [
+                Refusal(position, *problem)
+                for position, problem in zip(positions, rows.problems, strict=True)
+                if problem is not None
+            ]
             batch.tables[kind] = table.filter(rows.ok())
-        problems.sort()
+        problems.sort(key=attrgetter("index"))
         return batch, problems
 
     # The tables, one per type, in EVENT_COLUMNS order
@@ -143,6 +161,7 @@ class BatchChecker:
             found["prediction_id"] = columns.identifier(rows, "prediction_id")
             correct_values, label_values = rows.values("correct"), rows.values("label")
             rows.refuse(
+                None,
                 [
                     (c is None) == (lb is None)
                     for c, lb in zip(correct_values, label_values, strict=True)
@@ -162,15 +181,35 @@ class BatchChecker:
             found["value"] = columns.number(
                 rows, "value", -MAX_METRIC_MAGNITUDE, MAX_METRIC_MAGNITUDE
             )
+        _unknown_fields(rows, kind)
         found["received_at"] = columns.constant(rows, self._now, columns.UTC_MICROS)
         return pa.table(
             [found[name] for name in EVENT_COLUMNS[kind]], names=list(EVENT_COLUMNS[kind])
         )
 
 
-def _bad_type(event: Mapping[str, Any]) -> str:
-    """The first problem of an event whose type is unknown (its id is checked first)."""
-    event_id = event.get("event_id")
-    if type(event_id) is not str or not event_id or event_id.isspace():
-        return "event_id must be a non-empty string"
-    return f"type must be one of {', '.join(EVENT_TYPES)}, got {quoted(event.get('type'))}"
+def _unknown_fields(rows: Rows, kind: str) -> None:
+    """Refuse a field the type does not have (a typo such as ``shadw`` would otherwise be
+    dropped unseen); checked last, as the wire schema reports extra fields after the rest.
+
+    The keys of the whole group are gathered in one C call (3 ms per 50,000 events).
+    """
+    allowed = EVENT_FIELDS[kind]
+    if set().union(*rows.events) <= allowed:
+        return
+    for i, event in enumerate(rows.events):
+        unknown = [str(key) for key in event if key not in allowed]
+        if unknown:
+            rows.refuse_at(
+                unknown[0],
+                i,
+                f"unknown field{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))} (a {kind} event has "
+                f"{', '.join(sorted(allowed))})",
+            )
+
+
+def _bad_type(event: Mapping[str, Any]) -> tuple[str, str]:
+    """The field at fault and the reason of an event whose type is missing or unknown (the
+    type comes first: it says which fields an event has)."""
+    return "type", f"type must be one of {', '.join(EVENT_TYPES)}, got {quoted(event.get('type'))}"
