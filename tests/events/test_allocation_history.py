@@ -173,5 +173,5 @@ def test_a_draft_shows_no_allocation_history(ctx: Context, events: EventStore) -
     timed, clock = setup(ctx, draft=True)
     arrive(timed, clock, events, range(0, 40), share=0.5, seed=7)
     srm = experiment_results(timed, events, "hist").srm
-    assert srm.periods == []
+    assert list(srm.periods) == []
     assert sum(srm.observed.values()) == 40  # still judged against the weights it has
