@@ -8,10 +8,10 @@ an event before it is queued (``validate_event(event)``, or build one with
 ``POST /v1/events`` does not validate through these models. It reads the raw JSON and
 ``services.events.validation.BatchChecker`` checks whole columns at once: 50,000 prediction
 events in about 50 ms, where validating them through this union takes about 340 ms, seven
-times as long (both measured in one process, one after the other). The two must hold one rule: a Hypothesis test
-(``tests/events/test_event_schema_agrees.py``) checks that, for any event, the union
-accepts exactly what the checker accepts, and that when both refuse they blame the same
-field. The checker alone also looks the experiment and its variants up.
+times as long (both measured in one process, one after the other). The two must hold one
+rule: a Hypothesis test (``tests/events/test_event_schema_agrees.py``) checks that, for any
+event, the union accepts exactly what the checker accepts, and that when both refuse they
+blame the same field. The checker alone also looks the experiment and its variants up.
 
 Two things the checker learns from the request, the schema reads from the validation
 context (:func:`validate_event`): the batch's default experiment (an exposure or a
