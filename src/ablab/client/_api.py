@@ -35,11 +35,11 @@ from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.services.access import audit, keys
-from ablab.services.analysis.results import experiment_results_value
-from ablab.services.analysis.timeseries import experiment_timeseries_value
+from ablab.services.analysis.results import experiment_results
+from ablab.services.analysis.timeseries import experiment_timeseries
 from ablab.services.assignment import assign as assignment
 from ablab.services.automation.bandit import rebalance as rebalance_weights
-from ablab.services.automation.guard import analyze_experiment_value
+from ablab.services.automation.guard import analyze_experiment
 from ablab.services.experiments import catalogue, metrics
 from ablab.services.experiments import lifecycle as experiments
 from ablab.services.rollouts import promotion
@@ -112,13 +112,9 @@ def results(
         # The automatic actions follow the experiment's own settings (the default prior);
         # the prior asked for changes only how these results are read.
         chosen = parse_prior(prior)
-        found = experiment_results_value(
-            local.ctx, local.events(), ref, segment=segment, prior=chosen
-        )
+        found = experiment_results(local.ctx, local.events(), ref, segment=segment, prior=chosen)
     else:
-        found = analyze_experiment_value(
-            local.ctx, local.events(), ref, local.alerts, segment=segment
-        )
+        found = analyze_experiment(local.ctx, local.events(), ref, local.alerts, segment=segment)
     return ExperimentResults.model_validate(found)
 
 
@@ -132,7 +128,7 @@ def rebalance(local: Local, ref: str) -> ExperimentPublic:
 def timeseries(
     local: Local, ref: str, metric: str | None = None, interval: str = "day"
 ) -> ExperimentTimeseries:
-    found = experiment_timeseries_value(
+    found = experiment_timeseries(
         local.ctx, local.events(), ref, metric=metric, interval_name=interval
     )
     return ExperimentTimeseries.model_validate(found)
@@ -160,7 +156,7 @@ def list_rollouts(local: Local, model: str | None = None) -> list[RolloutPublic]
 
 @operation("GET", "/v1/rollouts/{rollout_id}")
 def check_rollout(local: Local, rollout_id: str) -> RolloutCheckPublic:
-    found = rollouts.check_rollout_value(local.ctx, local.events(), rollout_id)
+    found = rollouts.check_rollout(local.ctx, local.events(), rollout_id)
     return RolloutCheckPublic.model_validate(found)
 
 

@@ -29,7 +29,7 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.llm.runners import CallableRunner
 from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete
-from ablab.services.llm.results import llm_results_value
+from ablab.services.llm.results import llm_results
 from ablab.services.llm.runs import run_configuration
 
 __all__ = ["Progress", "TaskFunction"]
@@ -116,4 +116,4 @@ def archive(local: Local, ref: str) -> LlmExperimentPublic:
 
 @operation("GET", "/v1/llm/experiments/{ref}/results")
 def results(local: Local, ref: str) -> LlmResults:
-    return LlmResults.from_domain(llm_results_value(local.ctx, ref))
+    return LlmResults.from_domain(llm_results(local.ctx, ref))

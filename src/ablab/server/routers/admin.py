@@ -60,7 +60,7 @@ def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentP
             model_id=spec.model_id,
             primary_metric=spec.primary_metric,
             draft=True,
-        ),
+        ).to_spec(),
     )
     return ExperimentPublic.from_domain(created)
 
@@ -74,7 +74,7 @@ def add_variant(ref: str, spec: AdminVariantCreate, ctx: ServingWriteContext) ->
         ref,
         VariantCreate(
             name=spec.name, weight=spec.traffic_weight * 100, model_version=spec.model_version
-        ),
+        ).to_spec(),
     )
     return ExperimentPublic.from_domain(changed)
 
@@ -93,4 +93,5 @@ def stop(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
 
 @router.post("/{ref}/analyze", openapi_extra=needs(Scope.WRITE))
 async def analyze(ref: str, ctx: ServingWriteContext, state: StateDep) -> ExperimentResults:
-    return await run_in_threadpool(analyze_experiment, ctx, state.events, ref, state.alerts)
+    found = await run_in_threadpool(analyze_experiment, ctx, state.events, ref, state.alerts)
+    return ExperimentResults.model_validate(found)

@@ -23,7 +23,7 @@ router = APIRouter(
 @router.post("/models", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def register_model_version(spec: ModelVersionCreate, ctx: CallerContext) -> ModelPublic:
     """Register a version (the model is created with its first version)."""
-    model, versions = catalogue.register_model_version(ctx, spec)
+    model, versions = catalogue.register_model_version(ctx, spec.to_spec())
     return ModelPublic.from_domain(model, versions)
 
 
@@ -39,7 +39,7 @@ def get_model(name: str, ctx: CallerContext) -> ModelPublic:
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def create_group(spec: GroupCreate, ctx: CallerContext) -> GroupPublic:
-    return GroupPublic.from_domain(catalogue.create_group(ctx, spec))
+    return GroupPublic.from_domain(catalogue.create_group(ctx, spec.to_spec()))
 
 
 @router.get("/groups", openapi_extra=needs(Scope.READ))
@@ -55,7 +55,7 @@ def get_group(name: str, ctx: CallerContext) -> GroupPublic:
 @router.post("/metrics", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def define_metric(spec: MetricCreate, ctx: CallerContext) -> MetricPublic:
     """Define a custom metric computed from ``metric`` events of the same name."""
-    return MetricPublic.from_domain(metrics.define_metric(ctx, spec))
+    return MetricPublic.from_domain(metrics.define_metric(ctx, spec.to_spec()))
 
 
 @router.get("/metrics", openapi_extra=needs(Scope.READ))

@@ -62,7 +62,7 @@ ExpectedVersion = Annotated[
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def create(spec: ExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``."""
-    created = experiments.create_experiment(ctx, spec)
+    created = experiments.create_experiment(ctx, spec.to_spec())
     return ExperimentPublic.from_domain(created)
 
 
@@ -83,7 +83,7 @@ def get(ref: Ref, ctx: CallerContext) -> ExperimentPublic:
 @router.patch("/{ref}", openapi_extra=needs(Scope.WRITE))
 def update(ref: Ref, spec: ExperimentUpdate, ctx: ServingWriteContext) -> ExperimentPublic:
     """Change the split (new units only), weights, guardrails, hypothesis, ..."""
-    changed = experiments.update_experiment(ctx, ref, spec)
+    changed = experiments.update_experiment(ctx, ref, spec.to_spec())
     return ExperimentPublic.from_domain(changed)
 
 
@@ -91,7 +91,7 @@ def update(ref: Ref, spec: ExperimentUpdate, ctx: ServingWriteContext) -> Experi
     "/{ref}/variants", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE)
 )
 def add_variant(ref: Ref, spec: VariantCreate, ctx: ServingWriteContext) -> ExperimentPublic:
-    changed = experiments.add_variant(ctx, ref, spec)
+    changed = experiments.add_variant(ctx, ref, spec.to_spec())
     return ExperimentPublic.from_domain(changed)
 
 
@@ -162,9 +162,10 @@ async def results(
 ) -> ExperimentResults:
     """The results as of now (a read: the background monitor takes the automatic actions)."""
     chosen = parse_prior(prior) if prior else None
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         experiment_results, ctx, state.events, ref, segment=segment, prior=chosen
     )
+    return ExperimentResults.model_validate(found)
 
 
 @router.post("/{ref}/analyze", openapi_extra=needs(Scope.WRITE))
@@ -175,9 +176,10 @@ async def analyze(
     segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ExperimentResults:
     """Analyse now and take the automatic actions the results call for."""
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         analyze_experiment, ctx, state.events, ref, state.alerts, segment=segment
     )
+    return ExperimentResults.model_validate(found)
 
 
 @router.post("/{ref}/rebalance", openapi_extra=needs(Scope.WRITE))
@@ -193,7 +195,7 @@ async def rebalance_weights(
 async def decision(ref: Ref, ctx: CallerContext, state: StateDep) -> ExperimentDecision:
     """Pass, fail or inconclusive, with the evidence (for Argo Rollouts' Web provider)."""
     found = await run_in_threadpool(experiment_results, ctx, state.events, ref)
-    return decision_of(found)
+    return ExperimentDecision.model_validate(decision_of(found))
 
 
 @router.post(
@@ -222,7 +224,7 @@ async def decision_webhook(ref: Ref, state: StateDep, request: Request) -> Respo
     found = await run_in_threadpool(
         experiment_results, caller.context(state.store), state.events, ref
     )
-    verdict = decision_of(found)
+    verdict = ExperimentDecision.model_validate(decision_of(found))
     status_code = {"pass": 200, "fail": 412}.get(verdict.decision, 425)
     return Response(
         verdict.model_dump_json(), status_code=status_code, media_type="application/json"
@@ -246,9 +248,10 @@ async def timeseries(
     metric: Annotated[str | None, Query(max_length=64)] = None,
     interval: Annotated[str, Query(pattern="^(minute|hour|day)$")] = "day",
 ) -> ExperimentTimeseries:
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         experiment_timeseries, ctx, state.events, ref, metric=metric, interval_name=interval
     )
+    return ExperimentTimeseries.model_validate(found)
 
 
 @router.get("/{ref}/assignments", openapi_extra=needs(Scope.READ))

@@ -56,7 +56,7 @@ def _public(ctx: Context, experiment: LlmExperiment) -> LlmExperimentPublic:
 def create_task(spec: LlmTaskCreate, ctx: CallerContext, state: StateDep) -> LlmTaskPublic:
     """A task: an input, an optional expected output, and the evaluators that judge it."""
     allowed = state.settings.llm_python_evaluators
-    created = llm.create_task(ctx, spec, allow_python=allowed)
+    created = llm.create_task(ctx, spec.to_spec(), allow_python=allowed)
     return LlmTaskPublic.from_domain(created)
 
 
@@ -68,7 +68,7 @@ def list_tasks(ctx: CallerContext) -> list[LlmTaskPublic]:
 @router.post("/experiments", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
 def create(spec: LlmExperimentCreate, ctx: CallerContext) -> LlmExperimentPublic:
     """An experiment over some inference steps; with ``tasks`` it awaits its baseline."""
-    return _public(ctx, llm.create_llm_experiment(ctx, spec))
+    return _public(ctx, llm.create_llm_experiment(ctx, spec.to_spec()))
 
 
 @router.get("/experiments", openapi_extra=needs(Scope.READ))
@@ -102,7 +102,7 @@ def set_baseline(ref: Ref, spec: LlmBaselineSet, ctx: CallerContext) -> LlmExper
 )
 def add_variant(ref: Ref, spec: LlmVariantCreate, ctx: CallerContext) -> LlmExperimentPublic:
     """A variant changing one parameter of one step, from the baseline or from ``parent``."""
-    return _public(ctx, llm.add_variant(ctx, ref, spec))
+    return _public(ctx, llm.add_variant(ctx, ref, spec.to_spec()))
 
 
 @router.post(
@@ -147,7 +147,7 @@ async def results(ref: Ref, ctx: CallerContext) -> LlmResults:
     """Pass rates against the baseline, McNemar's score test with the interval that agrees
     with it (alone, and Bonferroni-adjusted across variants), the task breakdown with flaky
     tasks and each failed task's reason, and each evaluator's delta."""
-    return await run_in_threadpool(llm_results, ctx, ref)
+    return LlmResults.from_domain(await run_in_threadpool(llm_results, ctx, ref))
 
 
 class CallbackAccepted(Schema):

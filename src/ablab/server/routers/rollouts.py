@@ -38,7 +38,8 @@ def list_(
 @router.get("/{rollout_id}", openapi_extra=needs(Scope.READ))
 async def get(rollout_id: RolloutId, ctx: CallerContext, state: StateDep) -> RolloutCheckPublic:
     """The rollout with its current step's evidence (units, guardrails, what comes next)."""
-    return await run_in_threadpool(rollouts.check_rollout, ctx, state.events, rollout_id)
+    found = await run_in_threadpool(rollouts.check_rollout, ctx, state.events, rollout_id)
+    return RolloutCheckPublic.model_validate(found)
 
 
 def _action(action: RolloutAction) -> None:

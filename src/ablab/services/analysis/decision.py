@@ -27,9 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ablab.contract.decision import DecisionEvidence as EvidencePublic  # door shim
-from ablab.contract.decision import ExperimentDecision as DecisionPublic  # door shim
-from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
 from ablab.domain.decisions import (
     Recommendation,
     RecommendedAction,
@@ -65,7 +62,6 @@ __all__ = [
     "COUNT_WORDS",
     "Verdict",
     "decision_of",
-    "decision_value",
     "rule_count",
     "verdict_of",
     "with_unit_counts",
@@ -339,7 +335,7 @@ _VERDICTS = {
 }
 
 
-def decision_value(results: ExperimentResults) -> ExperimentDecision:
+def decision_of(results: ExperimentResults) -> ExperimentDecision:
     """The go/no-go a deployment controller reads off the results."""
     recommendation = results.recommendation
     verdict = _VERDICTS.get(recommendation.action, ControllerVerdict.INCONCLUSIVE)
@@ -375,47 +371,6 @@ def decision_value(results: ExperimentResults) -> ExperimentDecision:
                 for g in results.guardrails
                 if g.violated
             ),
-            units={v.name: v.units for v in results.variants},
-        ),
-    )
-
-
-# Door shim, until the server's doors convert the value themselves (issue 15: contract/ is
-# used only at the doors). It reads the wire results the results shim returns, by the same
-# rules as decision_value. Remove with the imports above.
-def decision_of(results: ResultsPublic) -> DecisionPublic:
-    """:func:`decision_value` of wire results, as its wire schema."""
-    recommendation = results.recommendation
-    action = RecommendedAction(recommendation.action)
-    verdict = _VERDICTS.get(action, ControllerVerdict.INCONCLUSIVE)
-    experiment = results.experiment
-    if action is RecommendedAction.NONE and experiment.status is not ExperimentStatus.DRAFT:
-        winner = experiment.winner is not None
-        verdict = ControllerVerdict.PASS if winner else ControllerVerdict.FAIL
-    if any(g.violated for g in results.guardrails) or results.srm.mismatch:
-        verdict = ControllerVerdict.FAIL
-    primary = results.primary_comparison
-    return DecisionPublic(
-        experiment=experiment.name,
-        status=experiment.status.value,
-        decision=verdict.value,
-        action=recommendation.action,
-        variant=recommendation.variant,
-        reason=recommendation.reason,
-        evidence=EvidencePublic(
-            metric=results.primary_metric,
-            relative_lift=primary.relative_lift if primary else None,
-            relative_ci=primary.relative_ci if primary else (None, None),
-            p_value=primary.p_value if primary else None,
-            always_valid_p_value=primary.always_valid_p_value if primary else None,
-            significant=results.is_significant,
-            min_samples_reached=results.min_samples_reached,
-            srm_mismatch=results.srm.mismatch,
-            broken_guardrails=[
-                f"{g.variant}: {g.metric}{g.bound}{g.threshold:g}"
-                for g in results.guardrails
-                if g.violated
-            ],
             units={v.name: v.units for v in results.variants},
         ),
     )

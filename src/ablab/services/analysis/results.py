@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
 from ablab.domain.allocations import AllocationPeriod, AllocationReason
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import BUILTIN_METRICS, TESTED_METRICS, MetricKind
@@ -63,13 +62,12 @@ from ablab.stats.priors import DEFAULT_PRIOR, Prior
 __all__ = [
     "compared_metrics",
     "experiment_results",
-    "experiment_results_value",
     "variant_results",
     "weight_periods",
 ]
 
 
-def experiment_results_value(
+def experiment_results(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -173,21 +171,6 @@ def experiment_results_value(
         decisions=verdict.decisions,
         bandit=_bandit_arms(setup, per_variant) if experiment.bandit else None,
     )
-
-
-# Door shim, until the server's and the SDK's doors convert the value themselves
-# (issue 15: contract/ is used only at the doors). Remove with the import above.
-def experiment_results(
-    ctx: Context,
-    events: EventStore,
-    ref: str,
-    *,
-    segment: str | None = None,
-    prior: Prior | None = None,
-) -> ResultsPublic:
-    """:func:`experiment_results_value` as its wire schema."""
-    value = experiment_results_value(ctx, events, ref, segment=segment, prior=prior)
-    return ResultsPublic.model_validate(value)
 
 
 def _bandit_arms(

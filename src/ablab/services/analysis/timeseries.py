@@ -38,7 +38,6 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from ablab.contract.timeseries import ExperimentTimeseries as TimeseriesPublic  # door shim
 from ablab.domain.experiments import Experiment
 from ablab.domain.metrics import MetricKind
 from ablab.domain.results.timeseries import ExperimentTimeseries, LiftPoint, VariantPoint
@@ -57,7 +56,7 @@ from ablab.services.context import Context
 from ablab.services.ports import EventStore, TimeBucket
 from ablab.stats import RatioCovariateMoments, RatioMoments, Status
 
-__all__ = ["INTERVALS", "experiment_timeseries", "experiment_timeseries_value"]
+__all__ = ["INTERVALS", "experiment_timeseries"]
 
 INTERVALS = {
     "minute": timedelta(minutes=1),
@@ -66,7 +65,7 @@ INTERVALS = {
 }
 
 
-def experiment_timeseries_value(
+def experiment_timeseries(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -145,23 +144,6 @@ def experiment_timeseries_value(
         variants=tuple(variants),
         lifts=tuple(lifts),
     )
-
-
-# Door shim, until the server's and the SDK's doors convert the value themselves
-# (issue 15: contract/ is used only at the doors). Remove with the import above.
-def experiment_timeseries(
-    ctx: Context,
-    events: EventStore,
-    ref: str,
-    *,
-    metric: str | None = None,
-    interval_name: str = "day",
-) -> TimeseriesPublic:
-    """:func:`experiment_timeseries_value` as its wire schema."""
-    value = experiment_timeseries_value(
-        ctx, events, ref, metric=metric, interval_name=interval_name
-    )
-    return TimeseriesPublic.model_validate(value)
 
 
 def _start(bucket: TimeBucket) -> datetime:

@@ -10,19 +10,18 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from ablab.contract.results import ExperimentResults as ResultsPublic  # door shim
 from ablab.domain.decisions import RecommendedAction
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.results.checks import GuardrailResult, describe
 from ablab.domain.results.experiment import ExperimentResults
 from ablab.errors import Conflict, InvalidTransition
 from ablab.services.access.audit import record
-from ablab.services.analysis.results import experiment_results_value
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
 from ablab.services.experiments.lifecycle import transition
 from ablab.services.ports import AlertSink, EventStore
 
-__all__ = ["AutomaticAction", "analyze_experiment", "analyze_experiment_value", "enforce"]
+__all__ = ["AutomaticAction", "analyze_experiment", "enforce"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class AutomaticAction(StrEnum):
     AUTO_PROMOTED = "auto_promoted"
 
 
-def analyze_experiment_value(
+def analyze_experiment(
     ctx: Context,
     events: EventStore,
     ref: str,
@@ -45,25 +44,10 @@ def analyze_experiment_value(
     When a guardrail stops the experiment or it is auto-promoted, the results returned show
     the new status.
     """
-    results = experiment_results_value(ctx, events, ref, segment=segment)
+    results = experiment_results(ctx, events, ref, segment=segment)
     if enforce(ctx, results, alerts) is None:
         return results
-    return experiment_results_value(ctx, events, ref, segment=segment)
-
-
-# Door shim, until the server's and the SDK's doors convert the value themselves
-# (issue 15: contract/ is used only at the doors). Remove with the import above.
-def analyze_experiment(
-    ctx: Context,
-    events: EventStore,
-    ref: str,
-    alerts: AlertSink | None = None,
-    *,
-    segment: str | None = None,
-) -> ResultsPublic:
-    """:func:`analyze_experiment_value` as its wire schema."""
-    value = analyze_experiment_value(ctx, events, ref, alerts, segment=segment)
-    return ResultsPublic.model_validate(value)
+    return experiment_results(ctx, events, ref, segment=segment)
 
 
 def enforce(

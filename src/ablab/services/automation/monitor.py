@@ -18,7 +18,7 @@ import numpy as np
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.rollouts import RolloutStatus
 from ablab.errors import AblabError
-from ablab.services.analysis.results import experiment_results_value
+from ablab.services.analysis.results import experiment_results
 from ablab.services.automation.bandit import rebalance
 from ablab.services.automation.guard import AutomaticAction, enforce
 from ablab.services.context import Context
@@ -64,7 +64,7 @@ def check_running_experiments(
             try:
                 if experiment.bandit:
                     rebalance(ctx, events, experiment.id, rng or np.random.default_rng())
-                action = enforce(ctx, experiment_results_value(ctx, events, experiment.id), alerts)
+                action = enforce(ctx, experiment_results(ctx, events, experiment.id), alerts)
             except AblabError as exc:
                 logger.warning("monitor: %s: %s", experiment.name, exc.message)
                 checks.append(Check(project.id, experiment.name, None, exc.message))

@@ -21,7 +21,7 @@ from ablab.errors import Conflict, NotFound, ValidationError
 from ablab.services.access.audit import record
 from ablab.services.context import Context
 from ablab.services.llm.experiments import require_llm_experiment
-from ablab.services.llm.results import llm_results_value
+from ablab.services.llm.results import llm_results
 
 __all__ = ["complete"]
 
@@ -99,7 +99,7 @@ def _winner(
             f"unknown variant {winner!r}: name baseline or one of the variants",
             details={"winner": winner},
         )
-    results: LlmResults = llm_results_value(ctx, experiment.id)
+    results: LlmResults = llm_results(ctx, experiment.id)
     row = next((r for r in results.variants if r.variant == variant.id), None)
     if row is None or row.mcnemar is None or row.mcnemar.p_value is None:
         raise ValidationError(

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from ablab.contract.llm import LlmResults as LlmResultsPublic  # door shim
 from ablab.domain.llm_records import BASELINE, LlmRun, RunState, failure_reason
 from ablab.domain.llm_results import (
     LlmEvaluatorDelta,
@@ -36,12 +35,12 @@ from ablab.services.context import Context
 from ablab.services.llm.experiments import progress_of, require_llm_experiment
 from ablab.stats import mcnemar_score_test
 
-__all__ = ["ALPHA", "compare_with_baseline", "llm_results", "llm_results_value"]
+__all__ = ["ALPHA", "compare_with_baseline", "llm_results"]
 
 ALPHA = 0.05
 
 
-def llm_results_value(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
+def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
     """The baseline's and every variant's results (variants that have not run have none).
 
     Raises:
@@ -90,13 +89,6 @@ def llm_results_value(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmRes
             replace(r, mcnemar=verdicts[r.variant]) if r.variant in verdicts else r for r in results
         ),
     )
-
-
-# Door shim, until the server's and the SDK's doors convert the value themselves
-# (issue 15: contract/ is used only at the doors). Remove with the import above.
-def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResultsPublic:
-    """:func:`llm_results_value` as its wire schema."""
-    return LlmResultsPublic.from_domain(llm_results_value(ctx, ref, alpha=alpha))
 
 
 def compare_with_baseline(

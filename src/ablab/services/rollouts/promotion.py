@@ -22,7 +22,7 @@ from ablab.domain.lifecycle import Action
 from ablab.domain.results.experiment import ExperimentResults
 from ablab.domain.rollouts import RolloutSettings
 from ablab.errors import Conflict
-from ablab.services.analysis.results import experiment_results_value
+from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
 from ablab.services.experiments.lifecycle import get_experiment, transition
 from ablab.services.ports import EventStore
@@ -63,7 +63,7 @@ def promote_experiment(
     current = get_experiment(ctx, ref)
     winner = apply_action(current, Action.PROMOTE, ctx.clock(), winner=variant).winner
     assert winner is not None  # a promotion always names its winner
-    results = experiment_results_value(ctx, events, current.id)
+    results = experiment_results(ctx, events, current.id)
     lacking = missing_evidence(results, winner)
     if lacking is not None and not force:
         raise Conflict(

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from enum import StrEnum
 
-from ablab.contract.rollouts import RolloutCheckPublic  # door shim
 from ablab.domain.experiments import Experiment
 from ablab.domain.limits import check_text
 from ablab.domain.metrics import CustomMetric
@@ -57,7 +56,6 @@ __all__ = [
     "RolloutStep",
     "act_on_rollout",
     "check_rollout",
-    "check_rollout_value",
     "get_rollout",
     "list_rollouts",
     "step_rollout",
@@ -128,20 +126,13 @@ def act_on_rollout(
         return stored
 
 
-def check_rollout_value(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheck:
+def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheck:
     """The current step's evidence and state (see the module's docstring).
 
     Raises:
         NotFound: no such rollout, its experiment is gone, or a guardrail's metric is.
     """
     return _check(ctx, events, rollout_id)[1]
-
-
-# Door shim, until the server's and the SDK's doors convert the value themselves
-# (issue 15: contract/ is used only at the doors). Remove with the import above.
-def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutCheckPublic:
-    """:func:`check_rollout_value` as its wire schema."""
-    return RolloutCheckPublic.model_validate(check_rollout_value(ctx, events, rollout_id))
 
 
 def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, RolloutCheck]:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from ablab.contract.experiments import ExperimentPublic
+from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.errors import AblabError, NotFound
 from ablab.server.console.charts import BandPoint, Point, Series, line_chart
@@ -48,10 +49,12 @@ def experiment_page(
     chosen = interval if interval in INTERVALS else auto_interval(utc_now() - started)
     if experiment.variants:
         try:
-            results = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
-            timeseries = experiment_timeseries(
+            found = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
+            results = ExperimentResults.model_validate(found)
+            series = experiment_timeseries(
                 viewer.ctx, viewer.state.events, experiment.id, interval_name=chosen
             )
+            timeseries = ExperimentTimeseries.model_validate(series)
         except AblabError as exc:
             error = exc.message
     return render(

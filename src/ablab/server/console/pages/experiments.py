@@ -48,7 +48,8 @@ def experiments_page(
     results, error = None, None
     if selected is not None and (analysis or selected.bandit) and selected.variants:
         try:
-            results = experiment_results(viewer.ctx, viewer.state.events, selected.id)
+            found_results = experiment_results(viewer.ctx, viewer.state.events, selected.id)
+            results = ExperimentResults.model_validate(found_results)
         except AblabError as exc:
             error = exc.message
     return render(
@@ -145,7 +146,7 @@ def create_experiment(
     )
     try:
         spec = _spec(form)
-        created = experiments.create_experiment(viewer.ctx, spec)
+        created = experiments.create_experiment(viewer.ctx, spec.to_spec())
     except AblabError as exc:
         return _new_page(request, viewer, form, exc.message)
     return flash_redirect(f"/experiments?view={created.name}", f"Created {created.name} (draft)")
@@ -210,7 +211,7 @@ def _number(text: str, what: str, *, whole: bool = False) -> float:
 async def analyze(ref: str, viewer: ServingWriterForm) -> Response:
     state = viewer.state
     try:
-        found: ExperimentResults = await run_in_threadpool(
+        found = await run_in_threadpool(
             analyze_experiment, viewer.ctx, state.events, ref, state.alerts
         )
     except AblabError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ablab.contract.llm import LlmExperimentPublic, LlmVariantResult
+from ablab.contract.llm import LlmExperimentPublic, LlmResults, LlmVariantResult
 from ablab.errors import NotFound
 from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
@@ -27,7 +27,7 @@ def llm_page(request: Request, viewer: ViewerDep) -> Response:
 @router.get("/llm/{ref}")
 def llm_experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
     try:
-        results = llm_results(viewer.ctx, ref)
+        results = LlmResults.from_domain(llm_results(viewer.ctx, ref))
     except NotFound as exc:
         return render(request, "message.html", {"viewer": viewer, "message": exc.message}, 404)
     experiment = results.experiment

@@ -29,7 +29,8 @@ def rollouts_page(request: Request, viewer: ViewerDep) -> Response:
         check, problem = None, None
         if rollout.status in ACTIVE:
             try:
-                check = check_rollout(viewer.ctx, viewer.state.events, rollout.id)
+                checked = check_rollout(viewer.ctx, viewer.state.events, rollout.id)
+                check = RolloutCheckPublic.model_validate(checked)
             except AblabError as exc:
                 problem = exc.message
         rows.append((RolloutPublic.from_domain(rollout), check, problem))
