@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ablab.cli.results_view import render_results
+from ablab.contract.results import ExperimentResults
 from ablab.services.access.projects import ensure_project
 from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
@@ -52,7 +53,8 @@ def test_a_novelty_effect_is_named_with_what_it_means(
         stream, _ = fading_traffic(seed=11)
         later = replace(ctx, clock=lambda: LAUNCH + timedelta(days=DAYS))
         assert ingest_events(later, events, stream).rejected == []
-        render_results(experiment_results(later, events, "fresh"))
+        found = experiment_results(later, events, "fresh")
+        render_results(ExperimentResults.model_validate(found))  # converted as the doors do
     finally:
         events.close()
         store.close()
