@@ -16,9 +16,6 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "ablab"
 INSIDE = ("services", "store", "gateway")
 DOORS = {SOURCE / "gateway" / "local_router.py"}
-# Not yet moved (issue 15): the event checker reads the event schema's field table from the
-# wire. Each entry must still import it, so a fix also shortens this list.
-NOT_YET = {SOURCE / "services" / "events" / "validation.py"}
 
 
 def _wire_imports(path: Path, root: Path = SOURCE) -> list[str]:
@@ -38,14 +35,10 @@ def _wire_imports(path: Path, root: Path = SOURCE) -> list[str]:
 
 @pytest.mark.parametrize("room", INSIDE)
 def test_no_wire_schema_inside(room: str) -> None:
-    modules = sorted(p for p in (SOURCE / room).rglob("*.py") if p not in DOORS | NOT_YET)
+    modules = sorted(p for p in (SOURCE / room).rglob("*.py") if p not in DOORS)
     assert modules, f"nothing found under {room}"
     offenders = [hit for path in modules for hit in _wire_imports(path)]
     assert offenders == []
-
-
-def test_what_is_not_yet_moved_still_needs_its_allowance() -> None:
-    assert all(_wire_imports(path) for path in NOT_YET)
 
 
 def test_the_check_sees_an_import_of_the_wire(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ablab.contract.events import EVENT_MODELS, EVENT_TYPES, validate_event
+from ablab.contract.events import EVENT_MODELS, validate_event
+from ablab.domain.event_kinds import EVENT_FIELDS, EVENT_TYPES
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.services.events.validation import BatchChecker
@@ -204,6 +205,11 @@ def test_cases_that_once_disagreed(batch: list[dict[str, Any]], fields: list[str
 
 def test_the_kinds_are_the_types_the_checker_knows() -> None:
     assert tuple(EVENT_MODELS) == EVENT_TYPES
+
+
+def test_each_model_declares_exactly_the_fields_the_checker_allows() -> None:
+    declared = {kind: frozenset(model.model_fields) for kind, model in EVENT_MODELS.items()}
+    assert declared == EVENT_FIELDS
 
 
 def test_the_lookups_are_the_servers_alone() -> None:

@@ -42,6 +42,7 @@ from pydantic_core import PydanticCustomError
 
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import Attributes, Identifier
+from ablab.domain.event_kinds import EVENT_FIELDS, EVENT_TYPES
 from ablab.domain.ids import NAME_PATTERN
 from ablab.domain.limits import (
     EARLIEST_EVENT_TIME,
@@ -66,8 +67,6 @@ __all__ = [
     "RejectedEvent",
     "validate_event",
 ]
-
-EVENT_TYPES = ("exposure", "prediction", "label", "metric")
 
 # Field types
 
@@ -262,10 +261,6 @@ EVENT_MODELS: dict[str, type[Schema]] = {
 }
 """The model of each kind, by ``type`` (in ``EVENT_TYPES`` order)."""
 
-EVENT_FIELDS: dict[str, frozenset[str]] = {
-    kind: frozenset(model.model_fields) for kind, model in EVENT_MODELS.items()
-}
-"""The fields each kind may hold; the checker refuses any other, as the models do."""
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(Event)
 _EVENTS: TypeAdapter[Any] = TypeAdapter(Annotated[list[Event], Field(max_length=10_000)])

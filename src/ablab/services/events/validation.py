@@ -10,7 +10,8 @@ value by value, to name the events at fault.
 Each bad event gets the first problem found, with its index in the batch and the field at
 fault; the checks run in a fixed order (type, id, timestamp, experiment, unit, variant, the
 type's own fields, then fields the type does not have), the order in which the wire schema
-(:mod:`ablab.contract.events`) declares them, so both blame the same field.
+declares them, so both blame the same field; the fields of each type are
+:mod:`ablab.domain.event_kinds`' table, which the schema's models hold too.
 
 The limits are those of :mod:`ablab.domain.limits` (README.md, "Limits"): ids of at most
 256 characters without control characters; timestamps from 2000-01-01T00:00Z to five
@@ -30,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ablab.contract.events import EVENT_FIELDS, EVENT_TYPES
+from ablab.domain.event_kinds import EVENT_FIELDS, EVENT_TYPES
 from ablab.domain.experiments import Experiment
 from ablab.domain.limits import (
     MAX_ATTRIBUTE_KEYS,
