@@ -245,8 +245,10 @@ def bad_values(name: str, schema: dict[str, Any]) -> list[tuple[str, Any]]:
         items = resolve(schema.get("items", {}))
         # A union of item kinds (the event batch's oneOf) is judged item by item: a bad event is
         # a rejection inside a 2xx, as the events' own tests check, not a 4xx for the request.
-        if items and "oneOf" not in items and (
-            items.get("type") != "object" or "properties" not in items
+        if (
+            items
+            and "oneOf" not in items
+            and (items.get("type") != "object" or "properties" not in items)
         ):
             wrong += [(f"an item: {label}", [value]) for label, value in bad_values(name, items)]
         return wrong
