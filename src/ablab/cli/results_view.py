@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ablab.cli.experiment_view import age, status_markup
 from ablab.cli.output import FittingTable, TableColumn, console, new_table
 from ablab.contract.analysis import format_probability
-from ablab.contract.results import ExperimentResults, SegmentBreakdown, VariantResults
-from ablab.contract.timeseries import ExperimentTimeseries
+
+if TYPE_CHECKING:
+    from ablab.contract.results import ExperimentResults, SegmentBreakdown, VariantResults
+    from ablab.contract.timeseries import ExperimentTimeseries
 
 __all__ = ["render_results", "render_timeseries"]
 
