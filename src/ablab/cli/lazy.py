@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import MarkupMode, TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     # typer carries its own copy of click; these are the classes its groups pass around.
@@ -40,11 +40,12 @@ class Subcommand:
     target: str
     help: str
 
-    def load(self) -> Command:
-        """Import the target and build its command as the parent Typer app would."""
+    def load(self, rich_markup_mode: MarkupMode) -> Command:
+        """Import the target and build its command as a parent Typer app with this
+        ``rich_markup_mode`` would."""
         module_name, _, attribute = self.target.partition(":")
         found: object = getattr(importlib.import_module(module_name), attribute)
-        holder = typer.Typer()
+        holder = typer.Typer(rich_markup_mode=rich_markup_mode)
         if isinstance(found, typer.Typer):
             holder.add_typer(found, name=self.name)
         elif callable(found):
@@ -69,7 +70,7 @@ class LazyCommand(TyperCommand):
 
     def load(self) -> Command:
         if self._loaded is None:
-            self._loaded = self.subcommand.load()
+            self._loaded = self.subcommand.load(self.rich_markup_mode)
         return self._loaded
 
     def make_context(
