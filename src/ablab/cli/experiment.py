@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +15,10 @@ from ablab.cli.experiment_view import (
 )
 from ablab.cli.output import OutputFormat, OutputOption, emit
 from ablab.cli.state import client_of
-from ablab.contract.experiments import ExperimentPublic
 from ablab.errors import ValidationError
+
+if TYPE_CHECKING:
+    from ablab.contract.experiments import ExperimentPublic
 
 app = typer.Typer(
     help="Create experiments and move them through their lifecycle.", no_args_is_help=True

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ablab.cli.output import TableColumn, console, key_values, new_table
-from ablab.contract.catalogue import AuditEntryPublic
-from ablab.contract.experiments import ExperimentPublic
+
+if TYPE_CHECKING:
+    from ablab.contract.catalogue import AuditEntryPublic
+    from ablab.contract.experiments import ExperimentPublic
 
 __all__ = ["render_audit", "render_created", "render_experiment", "render_list"]
 

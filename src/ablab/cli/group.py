@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.catalogue import GroupPublic
 from ablab.errors import ValidationError
+
+if TYPE_CHECKING:
+    from ablab.contract.catalogue import GroupPublic
 
 app = typer.Typer(help="Define device groups by a rule or a member list.", no_args_is_help=True)
 

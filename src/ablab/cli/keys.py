@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.keys import KeyCreated, KeyPublic
+
+if TYPE_CHECKING:
+    from ablab.contract.keys import KeyCreated, KeyPublic
 
 app = typer.Typer(help="Create, list and revoke the server's API keys.", no_args_is_help=True)
 

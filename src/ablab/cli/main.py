@@ -8,15 +8,68 @@ from typing import Annotated
 
 import typer
 
-from ablab.cli import demo, events, experiment, group, keys, llm, metric, model, rollout, users
-from ablab.cli.analyze import analyze
+from ablab.cli.lazy import LazyGroup, Subcommand
 from ablab.cli.output import stderr
-from ablab.cli.sample_size import sample_size
-from ablab.cli.serve import serve
 from ablab.cli.state import ClientOptions
 from ablab.errors import AblabError
 
-__all__ = ["app", "exit_code", "run"]
+__all__ = ["COMMANDS", "app", "exit_code", "run"]
+
+# Every subcommand, in the order ``ablab --help`` lists them, with the line it shows there.
+# A subcommand's module is imported only when that command runs, for start-up time: importing
+# them all loaded scipy, the server and the stores, and ``ablab --help`` took 1.2 s instead of
+# ~0.1 s (ablab.cli.lazy; tests/cli/test_startup.py checks these lines against the commands).
+COMMANDS = (
+    Subcommand(
+        "demo",
+        "ablab.cli.demo:demo",
+        "Run a real two-model experiment on embedded stores and print its results.",
+    ),
+    Subcommand(
+        "sample-size",
+        "ablab.cli.sample_size:sample_size",
+        "Units per variant (and in total, and days) for a two-proportion test.",
+    ),
+    Subcommand(
+        "analyze",
+        "ablab.cli.analyze:analyze",
+        "Analyse a file of units: lifts with intervals, p-values, SRM, CUPED and a decision.",
+    ),
+    Subcommand(
+        "serve",
+        "ablab.cli.serve:serve",
+        "Serve the REST API on the embedded stores, or PostgreSQL via ABLAB_DATABASE_URL.",
+    ),
+    Subcommand(
+        "experiment",
+        "ablab.cli.experiment:app",
+        "Create experiments and move them through their lifecycle.",
+    ),
+    Subcommand(
+        "rollout",
+        "ablab.cli.rollout:app",
+        "Follow and steer the rollouts that promoting an experiment starts.",
+    ),
+    Subcommand(
+        "model", "ablab.cli.model:app", "Register models and the versions experiments compare."
+    ),
+    Subcommand("group", "ablab.cli.group:app", "Define device groups by a rule or a member list."),
+    Subcommand("metric", "ablab.cli.metric:app", "Define custom metrics from metric events."),
+    Subcommand("keys", "ablab.cli.keys:app", "Create, list and revoke the server's API keys."),
+    Subcommand("users", "ablab.cli.users:app", "Create, list and disable console users."),
+    Subcommand(
+        "llm", "ablab.cli.llm:app", "LLM configuration experiments: baseline, variants, results."
+    ),
+    Subcommand(
+        "events", "ablab.cli.events:app", "Load exposures, predictions, labels and metrics."
+    ),
+    Subcommand("db", "ablab.cli.db:app", "Look after the metadata store: upgrade its schema."),
+)
+
+
+class _Commands(LazyGroup):
+    subcommands = COMMANDS
+
 
 app = typer.Typer(
     name="ablab",
@@ -24,20 +77,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_Commands,
 )
-app.add_typer(experiment.app, name="experiment")
-app.add_typer(rollout.app, name="rollout")
-app.add_typer(model.app, name="model")
-app.add_typer(group.app, name="group")
-app.add_typer(metric.app, name="metric")
-app.add_typer(keys.app, name="keys")
-app.add_typer(users.app, name="users")
-app.add_typer(llm.app, name="llm")
-app.add_typer(events.app, name="events")
-app.command(name="demo")(demo.demo)
-app.command(name="sample-size")(sample_size)
-app.command(name="analyze")(analyze)
-app.command(name="serve")(serve)
 
 
 @app.callback()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.metrics import MetricPublic
+
+if TYPE_CHECKING:
+    from ablab.contract.metrics import MetricPublic
 
 app = typer.Typer(help="Define custom metrics from metric events.", no_args_is_help=True)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.catalogue import ModelPublic
+
+if TYPE_CHECKING:
+    from ablab.contract.catalogue import ModelPublic
 
 app = typer.Typer(
     help="Register models and the versions experiments compare.", no_args_is_help=True

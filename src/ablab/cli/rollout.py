@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
 from ablab.cli.state import client_of
-from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 from ablab.domain.results.checks import describe
 from ablab.domain.rollouts import RolloutStatus
+
+if TYPE_CHECKING:
+    from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
 
 app = typer.Typer(
     help="Follow and steer the rollouts that promoting an experiment starts.",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ablab.client import Client
+if TYPE_CHECKING:
+    from ablab.client import Client
 
 __all__ = ["ClientOptions", "client_of"]
 
@@ -22,6 +24,8 @@ class ClientOptions:
 
     def client(self) -> Client:
         if self._client is None:
+            from ablab.client import Client  # noqa: PLC0415 - the client (SQLAlchemy or httpx) loads when a command needs it (CLI start-up)
+
             self._client = Client(
                 base_url=self.url, api_key=self.api_key, home=self.home, project=self.project
             )

@@ -19,9 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ablab.errors import ValidationError
-from ablab.stats import Alternative
+
+if TYPE_CHECKING:
+    # Only the type: importing ablab.stats loads scipy (~0.8 s), which the CLI's start-up and
+    # every reader of the wire schemas (contract.experiments imports this module) would pay.
+    from ablab.stats import Alternative
 
 __all__ = ["DEFAULT_TUNING_UNITS", "SequentialDesign", "SequentialState", "alternative_of"]
 
