@@ -66,11 +66,16 @@ def context(folder: Path) -> Context:
     )
     for version in ("1", "2"):
         register_model_version(
-            ctx, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/")
+            ctx,
+            ModelVersionCreate(
+                model="m", version=version, endpoint="http://127.0.0.1:9/"
+            ).to_spec(),
         )
     create_experiment(
         ctx,
-        ExperimentCreate(name="bench", model_id="m", control_version="1", treatment_version="2"),
+        ExperimentCreate(
+            name="bench", model_id="m", control_version="1", treatment_version="2"
+        ).to_spec(),
     )
     return ctx
 
@@ -102,7 +107,8 @@ def anchor(tables: list[pa.Table]) -> float:
             connection.unregister("incoming")
         elapsed = time.perf_counter() - started
         connection.close()
-    return sum(table.num_rows for table in tables) / elapsed
+    rows: int = sum(table.num_rows for table in tables)
+    return rows / elapsed
 
 
 def arrow_batches(events: list[dict[str, object]]) -> list[pa.Table]:

@@ -194,7 +194,8 @@ def split_by_reads(
     """Latencies (ms) of the requests in flight while some results read was, and of the
     others; both given as (scheduled time in s, latency in ms)."""
     spans = [(begin, begin + ms / 1000) for begin, ms in reads]
-    during, outside = [], []
+    during: list[float] = []
+    outside: list[float] = []
     for begin, ms in latencies:
         end = begin + ms / 1000
         overlaps = any(read_begin < end and begin < read_end for read_begin, read_end in spans)
