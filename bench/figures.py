@@ -7,7 +7,9 @@
 load, so the ratio is the figure to compare between days; the absolute values move with
 whatever else the machine is doing. ``runs`` says of how many runs the values are medians.
 A goal is either on our value (``<=1ms``) or on the ratio (``>=0.7x``); ``met`` compares
-ours (or the ratio) with it, ``n/a`` when the goal is only to report the figure.
+ours (or the ratio) with it, ``n/a`` when the goal is only to report the figure. An anchor
+that is not positive (a difference of two noisy latencies can come out below zero) gives
+no ratio (``nan``).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def figure(
     digits: int = 2,
 ) -> None:
     """Print the ``bench:`` line of one figure (see the module's docstring)."""
-    ratio = ours / anchor if anchor and not math.isnan(anchor) else math.nan
+    ratio = ours / anchor if anchor > 0 else math.nan  # NaN > 0 is False too
     verdict = goal.met(ours, ratio) if goal else None
     print(
         f"bench: {name} ours={_number(ours, digits)}{unit} anchor={_number(anchor, digits)}{unit} "
