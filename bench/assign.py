@@ -1,9 +1,10 @@
 """Benchmark of ablab.assignment: one assignment, and a batch of a million.
 
-Run: ``.venv/bin/python bench/assign.py`` (about a minute).
+Run: ``.venv/bin/python bench/assign.py [--quick] [--repeats N]`` (about 25 s; ``--quick``:
+3 repeats).
 
-Figures: medians of 7 repeats, ours and its anchor alternating so that both see the same load,
-the garbage collector off while timing (as ``timeit`` does).
+Figures: medians of 7 repeats (``--repeats``), ours and its anchor alternating so that both
+see the same load, the garbage collector off while timing (as ``timeit`` does).
 
 - ``assign_single``: microseconds per ``AssignmentPlan.assign(unit_id)`` over 1,000,000
   distinct string ids, looped in Python; 2 variants 50/50, 100% coverage, no targeting.
@@ -18,11 +19,14 @@ the garbage collector off while timing (as ``timeit`` does).
 
 from __future__ import annotations
 
+import argparse
 import gc
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from itertools import repeat
+from pathlib import Path
 
 import numpy as np
 from growthbook import Experiment, GrowthBook
@@ -30,7 +34,9 @@ from xxhash import xxh3_64_intdigest
 
 from ablab.assignment import AssignmentPlan, salt_seed
 
-REPEATS = 7
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import at_least, at_most, figure
+
 UNITS = 1_000_000
 GROWTHBOOK_UNITS = 200_000
 TARGETED_UNITS = 200_000
@@ -49,16 +55,20 @@ def timed(run: Callable[[], object]) -> float:
         gc.enable()
 
 
-def median_seconds(*runs: Callable[[], object]) -> list[float]:
+def median_seconds(repeats: int, *runs: Callable[[], object]) -> list[float]:
     """Median seconds of each run, alternating them so that they share the machine's mood."""
     samples: list[list[float]] = [[] for _ in runs]
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for run, times in zip(runs, samples, strict=True):
             times.append(timed(run))
     return [statistics.median(times) for times in samples]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats")
+    parser.add_argument("--repeats", type=int, default=7)
+    repeats = 3 if (options := parser.parse_args()).quick else options.repeats
     unit_ids = [f"device-{i:08d}" for i in range(UNITS)]
     plan = AssignmentPlan.from_weights(SALT, [("control", 50), ("treatment", 50)])
     targeted_plan = AssignmentPlan.from_weights(
@@ -110,9 +120,9 @@ def main() -> None:
     ]
 
     single_s, targeted_s, growthbook_s = median_seconds(
-        ours_single, ours_targeted, growthbook_single
+        repeats, ours_single, ours_targeted, growthbook_single
     )
-    batch_s, raw_s = median_seconds(ours_batch, raw_hash_loop)
+    batch_s, raw_s = median_seconds(repeats, ours_batch, raw_hash_loop)
     single_us = single_s / UNITS * 1e6
     targeted_us = targeted_s / TARGETED_UNITS * 1e6
     growthbook_us = growthbook_s / GROWTHBOOK_UNITS * 1e6
@@ -127,19 +137,29 @@ def main() -> None:
         ("raw xxh3 fromiter loop (floor)", f"{raw_ids_per_s / 1e6:.2f} M ids/s", UNITS),
         ("growthbook as ids/s", f"{1 / growthbook_us:.3f} M ids/s", GROWTHBOOK_UNITS),
     ]
-    print(f"ablab.assignment benchmark, medians of {REPEATS} runs")
+    print(f"assign: ablab.assignment, medians of {repeats} runs")
     print(f"{'measurement':<36} {'median':>18}  ids")
     for name, value, count in rows:
         print(f"{name:<36} {value:>18}  {count:,}")
     print(f"treatment share: ours {ours_share:.4f}, growthbook {growthbook_share:.4f}")
-    print(
-        f"bench: assign_single ours={single_us:.2f}us anchor={growthbook_us:.2f}us "
-        f"(growthbook set_attributes+run) ratio={single_us / growthbook_us:.3f} goal=<=0.1"
+    figure(
+        "assign_single",
+        single_us,
+        growthbook_us,
+        "us",
+        anchor_is="GrowthBook's Python SDK, set_attributes + run per id",
+        goal=at_most(0.1),
+        runs=repeats,
+        digits=3,
     )
-    print(
-        f"bench: assign_batch ours={batch_ids_per_s / 1e6:.1f}Mids/s "
-        f"anchor={raw_ids_per_s / 1e6:.1f}Mids/s (raw xxh3 fromiter loop incl. utf-8 encode) "
-        f"ratio={batch_ids_per_s / raw_ids_per_s:.3f} goal=>=10Mids/s"
+    figure(
+        "assign_batch",
+        batch_ids_per_s / 1e6,
+        raw_ids_per_s / 1e6,
+        "Mids/s",
+        anchor_is="the raw xxh3 np.fromiter loop, UTF-8 encoding included",
+        goal=at_least(10, "Mids/s"),
+        runs=repeats,
     )
 
 

@@ -1,22 +1,27 @@
-"""Benchmark: ``POST /v1/predict`` beside calling the same model server directly.
+"""Benchmark: ``POST /v1/predict`` beside a bare aiohttp proxy to the same model server.
 
 The upstream model server (raw ASGI, fixed answer), ablab and a minimal FastAPI proxy on
-aiohttp each run in a uvicorn process of their own (one worker, uvloop, httptools); wrk
-loads them from this machine, twice each, medians printed.
+aiohttp (``bench/gateway_apps.py``) each run in a uvicorn process of their own (one
+worker, uvloop, httptools); wrk loads them from this machine (a Python generator without
+wrk). Each run measures the five loads below one after the other, so all see the same
+machine; the figures are medians of ``--runs`` runs (3; 1 with ``--quick``).
 
-- Added latency: p50 and p99 of ``/v1/predict`` minus those of the upstream called
-  directly, at moderate load (wrk -t1 -c4). Ours assigns the unit, calls the model through
-  its breaker, answers, and logs the exposure and the prediction in the background.
-- Throughput at -c64: ours beside the aiohttp proxy (which does nothing but forward).
+- Added latency, p50 and p99, at moderate load (4 connections): a path's latency minus
+  that of the upstream called directly. Ours assigns the unit, calls the model through its
+  breaker, answers, and logs the exposure and the prediction in the background; the
+  anchor is what the proxy adds, which does nothing but forward.
+- Throughput at 64 connections: ours beside the proxy.
 
-Run: ``.venv/bin/python bench/gateway.py`` (about two minutes).
+Run: ``.venv/bin/python bench/gateway.py [--quick] [--runs N] [--seconds S]`` (about 90 s;
+``--quick`` about 20 s).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import random
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -24,10 +29,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import BIN, KEY, THREADS_LUA, free_port, start, wrk
+from figures import at_least, at_most, figure, medians
+from load import BIN, KEY, THREADS_LUA, UVICORN, free_port, load, start, stop, tool
 
-HERE = Path(__file__).resolve().parent
-RUNS = 2
+MODERATE, FULL = 4, 64
 
 LUA = (
     THREADS_LUA
@@ -44,11 +49,30 @@ end
 )
 
 
-def measure(url: str, path: str, connections: int) -> tuple[float, float, float]:
-    return wrk(url, LUA % {"key": KEY, "path": path}, connections)
+def body() -> bytes:
+    unit = random.randint(1, 100_000)
+    return b'{"unit_id": "device-%d", "features": [1.5, 2.5, 3.5]}' % unit
+
+
+def register(base: str, upstream_url: str) -> None:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        for version in ("1.0.0", "2.0.0"):
+            model = {"model": "m", "version": version, "endpoint": upstream_url}
+            http.post("/v1/models", json=model).raise_for_status()
+        http.post(
+            "/v1/experiments",
+            json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
+                  "treatment_version": "2.0.0", "traffic_split": 50},
+        ).raise_for_status()  # fmt: skip
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run of 3 s per load")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per load and run")
+    options = parser.parse_args()
+    runs, seconds = (1, 3.0) if options.quick else (options.runs, options.seconds)
     home = Path(tempfile.mkdtemp(prefix="ablab-gateway-"))
     up_port, ours_port, proxy_port = free_port(), free_port(), free_port()
     upstream_url = f"http://127.0.0.1:{up_port}/predict"
@@ -59,79 +83,56 @@ def main() -> None:
         "ABLAB_MONITOR_INTERVAL": "0",
         "BENCH_UPSTREAM": upstream_url,
     }
-    uvicorn = [str(BIN / "uvicorn"), "--loop", "uvloop", "--http", "httptools"]
-    uvicorn += ["--log-level", "warning", "--no-access-log", "--app-dir", str(HERE)]
+    ours = [str(BIN / "ablab"), "serve", "--port", str(ours_port), "--no-access-log"]
     processes = [
-        start([*uvicorn, "gateway_apps:upstream", "--port", str(up_port)], up_port, env, "/"),
-        start([*uvicorn, "gateway_apps:proxy", "--port", str(proxy_port)], proxy_port, env),
-        start(
-            [str(BIN / "ablab"), "serve", "--port", str(ours_port), "--no-access-log",
-             "--log-level", "warning"],
-            ours_port,
-            env,
-        ),
-    ]  # fmt: skip
+        start([*UVICORN, "gateway_apps:upstream", "--port", str(up_port)], up_port, env, "/"),
+        start([*UVICORN, "gateway_apps:proxy", "--port", str(proxy_port)], proxy_port, env),
+        start([*ours, "--log-level", "warning"], ours_port, env),
+    ]
+    loads = (
+        ("direct, 4 connections", up_port, "/predict", MODERATE),
+        ("proxy, 4 connections", proxy_port, "/predict", MODERATE),
+        ("ours, 4 connections", ours_port, "/v1/predict/bench", MODERATE),
+        ("proxy, 64 connections", proxy_port, "/predict", FULL),
+        ("ours, 64 connections", ours_port, "/v1/predict/bench", FULL),
+    )
+    figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in loads}
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{ours_port}", headers={"Authorization": f"Bearer {KEY}"}
-        ) as http:
-            for version in ("1.0.0", "2.0.0"):
-                body = {"model": "m", "version": version, "endpoint": upstream_url}
-                http.post("/v1/models", json=body).raise_for_status()
-            http.post(
-                "/v1/experiments",
-                json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
-                      "treatment_version": "2.0.0", "traffic_split": 50},
-            ).raise_for_status()  # fmt: skip
-        figures: dict[str, list[tuple[float, float, float]]] = {}
-        for _ in range(RUNS):
-            for name, port, path, connections in (
-                ("direct_moderate", up_port, "/predict", 4),
-                ("proxy_moderate", proxy_port, "/predict", 4),
-                ("ours_moderate", ours_port, "/v1/predict/bench", 4),
-                ("proxy_full", proxy_port, "/predict", 64),
-                ("ours_full", ours_port, "/v1/predict/bench", 64),
-            ):
+        register(f"http://127.0.0.1:{ours_port}", upstream_url)
+        for _ in range(runs):
+            for name, port, path, connections in loads:
+                lua = LUA % {"key": KEY, "path": path}
                 url = f"http://127.0.0.1:{port}{path}"
-                figures.setdefault(name, []).append(measure(url, path, connections))
+                figures[name].append(load(url, lua, body, connections, seconds))
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(30)
+        stop(processes)
         shutil.rmtree(home, ignore_errors=True)
-    med = {
-        name: tuple(statistics.median(run[i] for run in runs) for i in range(3))
-        for name, runs in figures.items()
-    }
-    print(f"wrk from the same 2 cores, one uvicorn worker each, medians of {RUNS} runs")
+    med = {name: medians(values) for name, values in figures.items()}
+    print(f"gateway: {tool(MODERATE, seconds)} and -c{FULL}, one uvicorn worker each, "
+          f"medians of {runs} run(s), on 2 shared cores")  # fmt: skip
     for name, (rate, p50, p99) in med.items():
-        print(f"  {name:16s} {rate:9,.0f} requests/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
-    added_p50 = med["ours_moderate"][1] - med["direct_moderate"][1]
-    added_p99 = med["ours_moderate"][2] - med["direct_moderate"][2]
-    print(
-        f"bench: gateway_added_p50 ours={added_p50:.2f}ms anchor=0.00ms (the upstream called "
-        f"directly, p50 {med['direct_moderate'][1]:.2f}ms at 4 connections) "
-        f"ratio=n/a goal=<=1ms"
-    )
-    print(
-        f"bench: gateway_added_p99 ours={added_p99:.2f}ms anchor=0.00ms (the upstream called "
-        f"directly, p99 {med['direct_moderate'][2]:.2f}ms) ratio=n/a goal=<=3ms"
-    )
-    proxy_p50 = med["proxy_moderate"][1] - med["direct_moderate"][1]
-    proxy_p99 = med["proxy_moderate"][2] - med["direct_moderate"][2]
-    print(
-        f"bench: gateway_added_p50_vs_proxy ours={added_p50:.2f}ms anchor={proxy_p50:.2f}ms "
-        f"(what the minimal aiohttp proxy adds, same load) ratio={added_p50 / proxy_p50:.2f} "
-        f"goal=report"
-    )
-    print(
-        f"bench: gateway_added_p99_vs_proxy ours={added_p99:.2f}ms anchor={proxy_p99:.2f}ms "
-        f"(the minimal aiohttp proxy) ratio={added_p99 / max(proxy_p99, 1e-9):.2f} goal=report"
-    )
-    ours, proxy = med["ours_full"][0], med["proxy_full"][0]
-    print(
-        f"bench: gateway_throughput ours={ours:.0f}req/s anchor={proxy:.0f}req/s "
-        f"(minimal FastAPI proxy on aiohttp, 64 connections) ratio={ours / proxy:.2f} goal=>=1.0"
+        print(f"  {name:22s} {rate:9,.0f} requests/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    direct, proxy, ours_moderate = (med[name] for name, *_ in loads[:3])
+    for index, percentile, goal in ((1, "p50", at_most(1, "ms")), (2, "p99", at_most(3, "ms"))):
+        figure(
+            f"gateway_added_{percentile}",
+            ours_moderate[index] - direct[index],
+            proxy[index] - direct[index],
+            "ms",
+            anchor_is=f"what a bare FastAPI+aiohttp proxy adds to the upstream's {percentile} "
+            f"of {direct[index]:.2f}ms, {MODERATE} connections",
+            goal=goal,
+            runs=runs,
+        )
+    figure(
+        "gateway_throughput",
+        med["ours, 64 connections"][0],
+        med["proxy, 64 connections"][0],
+        "req/s",
+        anchor_is=f"the bare FastAPI+aiohttp proxy, {FULL} connections",
+        goal=at_least(1.0),
+        runs=runs,
+        digits=0,
     )
 
 

@@ -6,12 +6,16 @@ idempotent insert, one durable transaction per batch, into a DuckDB file.
 Anchor: the same rows, already columnar in Arrow tables, inserted into a DuckDB file with
 ``INSERT INTO ... SELECT * FROM arrow`` and one commit per batch (no validation, no dedupe).
 
-Run: ``.venv/bin/python bench/ingest.py``
+Each run times the anchor, then ours; the figures are medians of ``--runs`` runs (3; 1 with
+``--quick``, which also takes 200,000 events).
+
+Run: ``.venv/bin/python bench/ingest.py [--quick] [--runs N]`` (about 25 s).
 """
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,13 +35,14 @@ from ablab.store.events import DuckDBEventStore
 from ablab.store.events.schema import EVENT_TABLES
 from ablab.store.metadata import open_metadata_store
 
-EVENTS = 500_000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import at_least, figure, median
+
 BATCH = 50_000
-RUNS = 3
 START = datetime(2026, 11, 23, tzinfo=UTC)
 
 
-def make_events() -> list[dict[str, object]]:
+def make_events(count: int) -> list[dict[str, object]]:
     return [
         {
             "event_id": f"evt-{i:09d}",
@@ -50,7 +55,7 @@ def make_events() -> list[dict[str, object]]:
             "error": i % 100 == 0,
             "timestamp": (START + timedelta(milliseconds=i)).isoformat(),
         }
-        for i in range(EVENTS)
+        for i in range(count)
     ]
 
 
@@ -61,11 +66,16 @@ def context(folder: Path) -> Context:
     )
     for version in ("1", "2"):
         register_model_version(
-            ctx, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/")
+            ctx,
+            ModelVersionCreate(
+                model="m", version=version, endpoint="http://127.0.0.1:9/"
+            ).to_spec(),
         )
     create_experiment(
         ctx,
-        ExperimentCreate(name="bench", model_id="m", control_version="1", treatment_version="2"),
+        ExperimentCreate(
+            name="bench", model_id="m", control_version="1", treatment_version="2"
+        ).to_spec(),
     )
     return ctx
 
@@ -75,12 +85,12 @@ def ours(events: list[dict[str, object]]) -> float:
         ctx = context(Path(folder))
         store = DuckDBEventStore(Path(folder) / "events.duckdb")
         started = time.perf_counter()
-        for start in range(0, EVENTS, BATCH):
+        for start in range(0, len(events), BATCH):
             result = ingest_events(ctx, store, events[start : start + BATCH])
             assert result.stored == BATCH, result
         elapsed = time.perf_counter() - started
         store.close()
-    return EVENTS / elapsed
+    return len(events) / elapsed
 
 
 def anchor(tables: list[pa.Table]) -> float:
@@ -97,7 +107,8 @@ def anchor(tables: list[pa.Table]) -> float:
             connection.unregister("incoming")
         elapsed = time.perf_counter() - started
         connection.close()
-    return EVENTS / elapsed
+    rows: int = sum(table.num_rows for table in tables)
+    return rows / elapsed
 
 
 def arrow_batches(events: list[dict[str, object]]) -> list[pa.Table]:
@@ -123,25 +134,36 @@ def arrow_batches(events: list[dict[str, object]]) -> list[pa.Table]:
         pa.Table.from_pylist(
             [dict(zip(names, row, strict=True)) for row in rows[start : start + BATCH]]
         )
-        for start in range(0, EVENTS, BATCH)
+        for start in range(0, len(rows), BATCH)
     ]
 
 
 def main() -> None:
-    events = make_events()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run of 200,000 events")
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+    runs, count = (1, 200_000) if options.quick else (options.runs, 500_000)
+    events = make_events(count)
     tables = arrow_batches(events)
     ours_rates, anchor_rates = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         anchor_rates.append(anchor(tables))
         ours_rates.append(ours(events))
-    ours_rate, anchor_rate = statistics.median(ours_rates), statistics.median(anchor_rates)
-    print(f"{EVENTS:,} prediction events in batches of {BATCH:,}, medians of {RUNS} runs")
+    ours_rate, anchor_rate = median(ours_rates), median(anchor_rates)
+    print(f"ingest: {count:,} prediction events in batches of {BATCH:,}, medians of {runs} run(s)")
     print(f"  ours (dicts -> validated -> idempotent insert): {ours_rate / 1e3:,.0f}k events/s")
     print(f"  raw DuckDB insert from Arrow:                    {anchor_rate / 1e3:,.0f}k rows/s")
-    print(
-        f"bench: ingest_events ours={ours_rate / 1e3:.0f}kevents/s "
-        f"anchor={anchor_rate / 1e3:.0f}krows/s (raw duckdb insert from arrow) "
-        f"ratio={ours_rate / anchor_rate:.3f} goal=>=0.5"
+    figure(
+        "ingest_events",
+        ours_rate / 1e3,
+        anchor_rate / 1e3,
+        "kevents/s",
+        anchor_is="raw DuckDB INSERT ... SELECT from the same rows as Arrow tables, a commit "
+        "per batch, no validation or dedupe",
+        goal=at_least(0.5),
+        runs=runs,
+        digits=0,
     )
 
 

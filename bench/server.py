@@ -1,9 +1,10 @@
 """Benchmark: ``POST /v1/assign`` and ``POST /v1/events`` under load, beside bare FastAPI.
 
 Both servers run the same way in the same run: one uvicorn worker (uvloop, httptools), in
-a subprocess of their own, loaded by wrk from this machine (2 threads, 64 connections,
-10 s), each twice; the medians are printed. Without wrk, a Python load generator on
-httpx stands in (and says so).
+a process of their own, loaded by wrk from this machine (2 threads, 64 connections; a
+Python load generator without wrk, which says so). Each run measures the four loads below
+one after the other, so all see the same machine; the figures are medians of ``--runs``
+runs (3; 1 with ``--quick``).
 
 - assign: ours authenticates the key, parses the body with orjson, assigns a unit drawn
   at random from a million (so nearly every one is new: hashed, remembered, written
@@ -13,48 +14,33 @@ httpx stands in (and says so).
   event and stores it durably in DuckDB before answering. Anchor: the bare endpoint
   parsing the same body into a pydantic model, storing nothing.
 
-Run: ``.venv/bin/python bench/server.py`` (about two minutes).
+Run: ``.venv/bin/python bench/server.py [--quick] [--runs N] [--seconds S]`` (about 70 s;
+``--quick`` about 20 s).
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
+import itertools
 import json
 import os
+import random
 import re
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
-KEY = "abk_000000bench_" + "k" * 40
-RUNS = 2
-DURATION = "10s"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import at_least, figure, medians
+from load import BIN, KEY, THREADS_LUA, UVICORN, free_port, load, start, stop, tool
+
 CONNECTIONS = 64
 BATCH = 1_000
-
-# wrk runs each thread in a Lua state of its own: without a number per thread, both threads
-# would draw the same "random" units and send the same event ids (a duplicate of every
-# batch, which the store answers with 0 stored).
-THREADS_LUA = """
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_id", threads)
-end
-function init(args)
-  run_id = os.time()
-  math.randomseed(run_id * 100 + thread_id)
-end
-"""
 
 ASSIGN_LUA = (
     THREADS_LUA
@@ -112,29 +98,6 @@ def lua_pieces(template: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start(
-    command: list[str], port: int, env: dict[str, str], probe: str = "/docs"
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{command[0]} did not start")
-
-
 def event_batch_template() -> str:
     events = [
         {
@@ -154,87 +117,29 @@ def event_batch_template() -> str:
     return json.dumps({"events": events}, separators=(",", ":"))
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+def python_bodies(template: str) -> dict[str, Callable[[], bytes]]:
+    """The Python generator's bodies: a random unit; a batch with new ids each time."""
+    batches = itertools.count()
+    prefix = f"{time.time_ns()}-"
+
+    def assign() -> bytes:
+        unit = random.randint(1, 1_000_000)
+        return b'{"experiment": "bench", "unit_id": "device-%d"}' % unit
+
+    def events() -> bytes:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        batch = template.replace("@ID@", f"{prefix}{next(batches)}-")
+        return batch.replace("@TS@", now).encode()
+
+    return {"assign": assign, "events": events}
 
 
-def _ms(text: str) -> float:
-    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if found is None:
-        raise ValueError(f"unexpected wrk latency {text!r}")
-    number, unit = found.groups()
-    return float(number) * _UNITS[unit]
-
-
-def wrk(url: str, script: str, connections: int = CONNECTIONS) -> tuple[float, float, float]:
-    """Requests/s, p50 and p99 latency (ms) of one wrk run."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                f"-t{min(2, connections)}",
-                f"-c{connections}",
-                f"-d{DURATION}",
-                "--latency",
-                "-s",
-                handle.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
-    if "Non-2xx" in out:
-        raise RuntimeError(f"errors under load:\n{out}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M).group(1))  # type: ignore[union-attr]
-    return rate, p50, p99
-
-
-def python_load(url: str, body: bytes, seconds: float = 10.0) -> tuple[float, float, float]:
-    """The fallback load generator: 64 asyncio connections on httpx."""
-    latencies: list[float] = []
-
-    async def worker(client: httpx.AsyncClient, stop: float) -> None:
-        while time.perf_counter() < stop:
-            started = time.perf_counter()
-            response = await client.post(
-                url, content=body, headers={"Authorization": f"Bearer {KEY}"}
-            )
-            response.raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
-
-    async def main() -> float:
-        limits = httpx.Limits(max_connections=CONNECTIONS)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-            begin = time.perf_counter()
-            await asyncio.gather(*(worker(client, begin + seconds) for _ in range(CONNECTIONS)))
-            return time.perf_counter() - begin
-
-    elapsed = asyncio.run(main())
-    latencies.sort()
-    return (
-        len(latencies) / elapsed,
-        latencies[len(latencies) // 2],
-        latencies[int(len(latencies) * 0.99)],
-    )
-
-
-def setup(base: str) -> None:
+def register(base: str) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
         for version in ("1.0.0", "2.0.0"):
-            http.post(
-                "/v1/models",
-                json={
-                    "model": "m",
-                    "version": version,
-                    "endpoint": f"http://127.0.0.1:9/{version}",
-                },
-            ).raise_for_status()
+            endpoint = f"http://127.0.0.1:9/{version}"
+            model = {"model": "m", "version": version, "endpoint": endpoint}
+            http.post("/v1/models", json=model).raise_for_status()
         http.post(
             "/v1/experiments",
             json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
@@ -242,25 +147,16 @@ def setup(base: str) -> None:
         ).raise_for_status()  # fmt: skip
 
 
-def measure(url: str, kind: str, template: str) -> tuple[float, float, float]:
-    path = url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
-    if shutil.which("wrk"):
-        script = (ASSIGN_LUA if kind == "assign" else EVENTS_LUA) % {
-            "key": KEY,
-            "path": "/" + path,
-            **lua_pieces(template),
-        }
-        return wrk(url, script)
-    body = (
-        b'{"experiment": "bench", "unit_id": "device-1"}'
-        if kind == "assign"
-        else template.replace("@ID@", "x").replace("@TS@", "2026-12-01T00:00:00Z").encode()
-    )
-    return python_load(url, body)
-
-
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run of 3 s per load")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per load and run")
+    options = parser.parse_args()
+    runs, seconds = (1, 3.0) if options.quick else (options.runs, options.seconds)
     template = event_batch_template()
+    pieces = lua_pieces(template)
+    bodies = python_bodies(template)
     home = Path(tempfile.mkdtemp(prefix="ablab-bench-"))
     ours_port, bare_port = free_port(), free_port()
     env = {
@@ -269,63 +165,64 @@ def main() -> None:
         "ABLAB_ADMIN_KEY": KEY,
         "ABLAB_MONITOR_INTERVAL": "0",
     }
-    ours = start(
-        [
-            str(BIN / "ablab"),
-            "serve",
-            "--port",
-            str(ours_port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        ours_port,
-        env,
+    ours = [str(BIN / "ablab"), "serve", "--port", str(ours_port), "--no-access-log"]
+    processes = [
+        start([*ours, "--log-level", "warning"], ours_port, env),
+        start([*UVICORN, "bare_app:app", "--port", str(bare_port)], bare_port, env),
+    ]
+    loads = (
+        ("bare assign", bare_port, "/assign", "assign"),
+        ("ours assign", ours_port, "/v1/assign", "assign"),
+        ("bare events", bare_port, "/events", "events"),
+        ("ours events", ours_port, "/v1/events", "events"),
     )
-    bare_command = [str(BIN / "uvicorn"), "bare_app:app", "--port", str(bare_port)]
-    bare_command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    bare = start([*bare_command, "--no-access-log", "--app-dir", str(HERE)], bare_port, env)
+    figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in loads}
     try:
-        setup(f"http://127.0.0.1:{ours_port}")
-        figures: dict[str, list[tuple[float, float, float]]] = {}
-        for _ in range(RUNS):
-            for name, url, kind in (
-                ("bare_assign", f"http://127.0.0.1:{bare_port}/assign", "assign"),
-                ("assign", f"http://127.0.0.1:{ours_port}/v1/assign", "assign"),
-                ("bare_events", f"http://127.0.0.1:{bare_port}/events", "events"),
-                ("events", f"http://127.0.0.1:{ours_port}/v1/events", "events"),
-            ):
-                figures.setdefault(name, []).append(measure(url, kind, template))
+        register(f"http://127.0.0.1:{ours_port}")
+        for _ in range(runs):
+            for name, port, path, kind in loads:
+                lua = ASSIGN_LUA if kind == "assign" else EVENTS_LUA
+                script = lua % {"key": KEY, "path": path, **pieces}
+                url = f"http://127.0.0.1:{port}{path}"
+                figures[name].append(load(url, script, bodies[kind], CONNECTIONS, seconds))
     finally:
-        ours.terminate()
-        bare.terminate()
-        ours.wait(30)
-        bare.wait(30)
+        stop(processes)
         shutil.rmtree(home, ignore_errors=True)
-    medians = {
-        name: tuple(statistics.median(run[i] for run in runs) for i in range(3))
-        for name, runs in figures.items()
-    }
-    tool = "wrk -t2 -c64 -d10s" if shutil.which("wrk") else "a Python load generator (no wrk)"
-    print(f"load: {tool}, one uvicorn worker each, medians of {RUNS} runs")
-    for name, (rate, p50, p99) in medians.items():
-        print(f"  {name:12s} {rate:9,.0f} requests/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
-    assign, bare_assign = medians["assign"], medians["bare_assign"]
-    events, bare_events = medians["events"], medians["bare_events"]
-    print(
-        f"bench: server_assign ours={assign[0]:.0f}req/s anchor={bare_assign[0]:.0f}req/s "
-        f"(bare FastAPI POST with a pydantic body) ratio={assign[0] / bare_assign[0]:.2f} "
-        f"goal=>=1.0 (never below 0.7)"
+    med = {name: medians(values) for name, values in figures.items()}
+    print(f"server: {tool(CONNECTIONS, seconds)}, one uvicorn worker each, "
+          f"medians of {runs} run(s), on 2 shared cores")  # fmt: skip
+    for name, (rate, p50, p99) in med.items():
+        print(f"  {name:12s} {rate:9,.0f} requests/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
+    assign, bare_assign = med["ours assign"], med["bare assign"]
+    events, bare_events = med["ours events"], med["bare events"]
+    figure(
+        "server_events",
+        events[0] * BATCH,
+        bare_events[0] * BATCH,
+        "events/s",
+        anchor_is="bare FastAPI parsing the same batches of 1,000 into pydantic, storing nothing",
+        goal=at_least(0.7),
+        runs=runs,
+        digits=0,
     )
-    print(
-        f"bench: server_assign_p99 ours={assign[2]:.2f}ms anchor={bare_assign[2]:.2f}ms "
-        f"(bare FastAPI POST) ratio={assign[2] / bare_assign[2]:.2f} goal=report"
+    figure(
+        "server_assign",
+        assign[0],
+        bare_assign[0],
+        "req/s",
+        anchor_is="bare FastAPI POST with a pydantic body, constant answer",
+        goal=at_least(1.0),
+        runs=runs,
+        digits=0,
     )
-    rate = events[0] * BATCH
-    print(
-        f"bench: server_events ours={rate:.0f}events/s anchor={bare_events[0] * BATCH:.0f}events/s "
-        f"(bare FastAPI parsing the same batches, storing nothing) "
-        f"ratio={rate / (bare_events[0] * BATCH):.2f} goal=>=200000events/s"
+    figure(
+        "server_assign_p99",
+        assign[2],
+        bare_assign[2],
+        "ms",
+        anchor_is="the same bare FastAPI POST",
+        goal=None,
+        runs=runs,
     )
 
 
