@@ -77,13 +77,14 @@ def test_a_database_newer_than_this_ablab_is_refused(
 
 
 def test_opening_an_up_to_date_store_runs_no_alembic(tmp_path: Path) -> None:
-    """One read of the revision, no migration script loaded: Alembic is not even imported."""
+    """One read of the revision, no migration script loaded: Alembic is not even imported
+    (nor pyarrow, which the services' ports need and opening a store does not)."""
     url = f"sqlite:///{tmp_path / 'ablab.db'}"
     open_metadata_store(url).close()
     code = (
         "import sys; from ablab.store.metadata import open_metadata_store; "
         f"open_metadata_store({url!r}).close(); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'pyarrow'}))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

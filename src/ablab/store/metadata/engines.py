@@ -19,8 +19,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 
-from ablab.services.ports import ReadOnlySessionError
-
 __all__ = ["READ_ONLY", "postgres_engine", "read_only_engine", "sqlite_engine"]
 
 # The execution option that marks a connection's transactions as read-only.
@@ -95,6 +93,9 @@ def _name_refused_writes(engine: Engine) -> None:
             return None
         if not _refused_as_read_only(context.original_exception):
             return None
+        # Imported here: the ports pull in pyarrow, which opening a store does not need.
+        from ablab.services.ports import ReadOnlySessionError  # noqa: PLC0415
+
         return ReadOnlySessionError(
             "a write in a read-only session: open the session with session() to write "
             f"({context.original_exception})"
