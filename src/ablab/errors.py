@@ -16,6 +16,7 @@ the CLI to a one-line message and exit code 2.
     ├── Forbidden             a key whose scope or project does not reach            (403)
     ├── PayloadTooLarge       a request body or batch over its limit                 (413)
     └── Unavailable           the server or a store does not answer                  (503)
+        └── SchemaOutdated    the metadata database is behind: run ablab db upgrade  (503)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "PayloadTooLarge",
+    "SchemaOutdated",
     "Unauthorized",
     "Unavailable",
     "ValidationError",
@@ -112,6 +114,13 @@ class Unavailable(AblabError):
 
     code = "unavailable"
     http_status = 503
+
+
+class SchemaOutdated(Unavailable):
+    """The metadata database's schema is older than this ablab's: ``ablab db upgrade``
+    brings it to the newest revision (migrations never run behind an operator's back)."""
+
+    code = "schema_outdated"
 
 
 def error_class_for(code: str) -> type[AblabError]:

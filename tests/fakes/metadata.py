@@ -11,6 +11,11 @@ both):
   taken when the transaction begins), so a read-modify-write such as a sequential look or
   a lease never interleaves with another. A session opened inside another in the same
   thread fails at once, where SQLite would wait for its own lock and time out.
+- A read-only session (``session(read_only=True)``) takes no lock: it reads the tables as
+  last committed (a commit replaces them, never changes them in place, so what it reads
+  stays one snapshot), and every method but the lookups (``get_``, ``list_``, ``count_``,
+  ``active_``) raises ReadOnlySessionError, as the database refuses any write statement
+  there, even one that changes no row.
 - The uniqueness rules raise the same Conflict, with the same message, and leave the
   session usable; stale versions and revisions raise the same Conflict; lists come in the
   SQL store's order; values come back as their columns give them (JSON payloads as JSON,
@@ -20,10 +25,11 @@ both):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from ablab.services.ports import ReadOnlySessionError
 from tests.fakes.access import (
     FakeAuditRecords,
     FakeConsoleSessionRecords,
@@ -80,6 +86,27 @@ class InMemoryMetadataSession(
     """One transaction over a copy of the tables (see the module's docstring)."""
 
 
+_LOOKUPS = ("get_", "list_", "count_", "active_")
+
+
+class InMemoryReadSession(InMemoryMetadataSession):
+    """A read-only transaction over the committed tables: writes are refused."""
+
+
+def _refused(name: str) -> Callable[..., NoReturn]:
+    def write(self: InMemoryReadSession, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ReadOnlySessionError(
+            f"a write in a read-only session ({name}): open the session with session() to write"
+        )
+
+    return write
+
+
+for _name in dir(InMemoryMetadataSession):
+    if not _name.startswith(("_", *_LOOKUPS)):
+        setattr(InMemoryReadSession, _name, _refused(_name))
+
+
 class InMemoryMetadataStore:
     """The metadata store in memory; ``tables`` holds what is committed.
 
@@ -93,7 +120,14 @@ class InMemoryMetadataStore:
         self._holder: int | None = None  # the thread whose session runs now
 
     @contextmanager
-    def session(self) -> Iterator[InMemoryMetadataSession]:
+    def session(self, *, read_only: bool = False) -> Iterator[InMemoryMetadataSession]:
+        if read_only:
+            reader = InMemoryReadSession(self.tables)  # no lock: what is committed now
+            try:
+                yield reader
+            finally:
+                reader._end()
+            return
         me = threading.get_ident()
         if self._holder == me:
             raise RuntimeError(

@@ -10,6 +10,7 @@ contract reads as a whole, concern by concern.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -34,7 +35,7 @@ from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.domain.sequential import SequentialDesign, SequentialState
 from ablab.domain.users import ConsoleSession, User
 from ablab.errors import Conflict
-from ablab.services.ports import MetadataSession, MetadataStore
+from ablab.services.ports import MetadataSession, MetadataStore, ReadOnlySessionError
 from ablab.store.metadata import SqlMetadataStore, open_metadata_store
 from ablab.store.metadata.tables import Base
 from tests.concurrently import together
@@ -125,6 +126,103 @@ def test_a_conflict_caught_in_the_block_keeps_the_session_usable(store: Metadata
     assert refused.value.details == {"model": "radiology"}
     with store.session() as session:
         assert [m.id for m in session.list_models(P)] == ["mdl_1", "mdl_3"]
+
+
+# Read-only sessions
+
+
+def in_a_thread(call: Callable[[], object]) -> None:
+    """Run ``call`` in another thread (its own connection) to its end; re-raise what it raised.
+
+    The join's bound is liveness, not timing: a writer blocked by a lock would wait out the
+    30 s busy timeout and fail with "database is locked".
+    """
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # re-raised in the test's thread
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the other thread never finished"
+    if raised:
+        raise raised[0]
+
+
+def test_a_read_only_session_sees_what_is_committed(store: MetadataStore) -> None:
+    add(store, experiment("seen"))
+    with store.session() as session:
+        written = session.get_experiment(P, "seen")
+    with store.session(read_only=True) as session:
+        found = session.get_experiment(P, "seen")
+        assert [e.name for e in session.list_experiments(P)] == ["seen"]
+    assert found is not None
+    assert found == written
+
+
+def test_a_read_only_session_and_a_writer_do_not_wait_for_each_other(
+    store: MetadataStore,
+) -> None:
+    """A writer's open transaction neither blocks a reader nor shows it its writes; a writer
+    commits while a reader is open (on SQLite: the reader took no BEGIN IMMEDIATE), and the
+    reader keeps the snapshot of its first read."""
+    writing, reading_done = threading.Event(), threading.Event()
+
+    def writer_left_open() -> None:
+        with store.session() as session:
+            session.add_experiment(experiment("uncommitted"))
+            writing.set()
+            assert reading_done.wait(120), "the reader never read"
+
+    held = threading.Thread(target=writer_left_open)
+    held.start()
+    try:
+        assert writing.wait(120), "the writer never wrote"
+        with store.session(read_only=True) as session:
+            unseen = session.get_experiment(P, "uncommitted")
+    finally:
+        reading_done.set()
+        held.join(120)
+    assert unseen is None
+
+    with store.session(read_only=True) as session:
+        before = [e.name for e in session.list_experiments(P)]
+        in_a_thread(lambda: add(store, experiment("committed meanwhile", created=1)))
+        after = [e.name for e in session.list_experiments(P)]
+    assert before == after == ["uncommitted"]
+    with store.session(read_only=True) as session:
+        now = [e.name for e in session.list_experiments(P)]
+    assert now == ["committed meanwhile", "uncommitted"]
+
+
+WRITES: dict[str, Callable[[MetadataSession], object]] = {
+    "insert": lambda s: s.add_experiment(experiment("written")),
+    "update": lambda s: s.update_experiment(replace(experiment("existing"), hypothesis="new")),
+    "conditional update of no row": lambda s: s.revoke_key("key_nobody", NOW),
+    "delete": lambda s: s.delete_console_session("nobody's token"),
+    "lock": lambda s: s.lock_sequential_states("exp_existing", [("accuracy", "control")]),
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_a_read_only_session_refuses_writes(
+    store: MetadataStore, write: Callable[[MetadataSession], object]
+) -> None:
+    add(store, experiment("existing"))
+    with (
+        pytest.raises(ReadOnlySessionError, match="read-only session"),
+        store.session(read_only=True) as session,
+    ):
+        write(session)
+    with store.session(read_only=True) as session:
+        assert [e.name for e in session.list_experiments(P)] == ["existing"]
+        stored = session.get_experiment(P, "existing")
+        assert stored is not None
+        assert stored.hypothesis == experiment("existing").hypothesis
 
 
 # Projects, keys, users, console sessions, audit

@@ -1,7 +1,8 @@
 """Opening the stores a ``Settings`` names, written once for the server, the SDK and the CLI.
 
 - Metadata: ``ABLAB_DATABASE_URL`` (PostgreSQL or another SQLAlchemy URL), else SQLite at
-  ``$ABLAB_HOME/ablab.db``; the schema is upgraded to the newest migration on opening.
+  ``$ABLAB_HOME/ablab.db``. Opening creates the schema of an empty database and refuses one
+  at an older revision; ``upgrade_metadata`` (``ablab db upgrade``) upgrades it.
 - Events: ``ABLAB_EVENTS_URL`` (``postgresql://``), else DuckDB at
   ``$ABLAB_HOME/events.duckdb``.
 """
@@ -12,18 +13,43 @@ from ablab.services.ports import EventStore
 from ablab.settings import Settings
 from ablab.store.events import open_event_store
 from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
+from ablab.store.metadata.migrate import upgrade_to_head
 
-__all__ = ["open_events", "open_metadata", "open_stores"]
+__all__ = ["open_events", "open_metadata", "open_stores", "upgrade_metadata"]
 
 
 def open_metadata(settings: Settings) -> SqlMetadataStore:
-    """The metadata store of ``settings``, migrated to the newest schema.
+    """The metadata store of ``settings``; an empty database gets the newest schema.
 
     Raises:
         ValidationError: a malformed database URL or an engine ablab does not support.
+        SchemaOutdated: the database is at an older schema revision (``upgrade_metadata``).
+        Unavailable: the database is at a revision newer than this ablab knows.
     """
+    return open_metadata_store(_metadata_url(settings))
+
+
+def upgrade_metadata(settings: Settings) -> tuple[str | None, str]:
+    """Upgrade the metadata database of ``settings`` to the newest schema revision.
+
+    Returns the revision before (None for an empty database) and after; both are the same
+    when it was up to date. Replicas upgrading at once queue: one migrates, the others find
+    the database at the newest revision.
+
+    Raises:
+        ValidationError: a malformed database URL or an engine ablab does not support.
+        Unavailable: the database is at a revision newer than this ablab knows.
+    """
+    store = open_metadata_store(_metadata_url(settings), migrate=False)
+    try:
+        return upgrade_to_head(store.engine)
+    finally:
+        store.close()
+
+
+def _metadata_url(settings: Settings) -> str:
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
-    return open_metadata_store(metadata_url(settings.home, database_url))
+    return metadata_url(settings.home, database_url)
 
 
 def open_events(settings: Settings) -> EventStore:

@@ -58,5 +58,5 @@ def list_audit(ctx: Context, object_id: str | None = None, limit: int = 100) -> 
     """
     if limit < 1:
         raise ValidationError(f"limit must be 1 or more, got {limit}")
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_audit(ctx.project_id, object_id=object_id, limit=limit)

@@ -104,7 +104,7 @@ def find_session(store: MetadataStore, token: str | None) -> ConsoleSession | No
     """
     if not token:
         return None
-    with store.session() as tx:
+    with store.session(read_only=True) as tx:
         session = tx.get_console_session(hash_session_token(token))
         if session is None or session.expires_at <= utc_now():
             return None

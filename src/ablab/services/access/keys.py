@@ -66,7 +66,7 @@ def create_key(ctx: Context, name: str, scopes: Iterable[Scope]) -> tuple[ApiKey
 
 
 def list_keys(ctx: Context) -> list[ApiKey]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_keys(ctx.project_id)
 
 
@@ -101,7 +101,7 @@ def authenticate(store: MetadataStore, token: str) -> ApiKey:
     if parts is None:
         raise Unauthorized("the API key is malformed: expected abk_<id>_<secret>")
     key_id, secret = parts
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         key = session.get_key(key_id)
     # The hash is compared even for an unknown id, so timing tells nothing either way.
     matches = secret_matches(secret, key.secret_hash if key else "0" * 64)
@@ -124,7 +124,7 @@ def bootstrap_admin_key(
     Raises:
         ValidationError: ``given`` is not of the form abk_<id>_<secret>.
     """
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         if session.count_keys():
             return None
     owner = ensure_project(store, project)
@@ -156,7 +156,7 @@ def bootstrap_admin_key(
             )
     except Conflict:
         # Another replica starting on the same fresh store stored this very key first.
-        with store.session() as session:
+        with store.session(read_only=True) as session:
             stored = session.get_key(key_id)
         if stored is None or stored.secret_hash != key.secret_hash:
             raise

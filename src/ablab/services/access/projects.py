@@ -24,7 +24,7 @@ def ensure_project(store: MetadataStore, name: str) -> Project:
             return project
     except Conflict:
         # Another process (a replica starting at the same moment) created it first.
-        with store.session() as session:
+        with store.session(read_only=True) as session:
             found = session.get_project_by_name(name)
         if found is None:
             raise

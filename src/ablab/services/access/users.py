@@ -53,7 +53,7 @@ def create_user(ctx: Context, name: str, password: str, role: Scope) -> User:
 
 
 def list_users(ctx: Context) -> list[User]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_users(ctx.project_id)
 
 
@@ -83,7 +83,7 @@ def check_password(store: MetadataStore, name: str, password: str) -> User:
         Unauthorized: unknown name, wrong password or a disabled user (one message for all,
             so a guess learns nothing about which names exist).
     """
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         # A name with a control character names nobody (and PostgreSQL refuses NUL).
         user = session.get_user_by_name(name.strip()) if not control_character(name) else None
     try:

@@ -49,7 +49,7 @@ def analysis_setup(ctx: Context, ref: str, *, segment: str | None = None) -> Ana
             f"invalid segment attribute {segment!r}: use letters, digits, '_', '-' or '.'",
             details={"segment": segment},
         )
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         experiment = require_experiment(session, ctx, ref)
         if len(experiment.variants) < 2:
             raise ValidationError(

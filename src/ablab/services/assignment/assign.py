@@ -111,7 +111,7 @@ def assign_many(
 
 def assignment_counts(ctx: Context, ref: str) -> dict[str, int]:
     """Units stored per variant (every variant listed, zero included)."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         experiment = require_experiment(session, ctx, ref)
         counts = session.count_assignments(experiment.id)
         return {v.name: counts.get(v.name, 0) for v in experiment.variants}

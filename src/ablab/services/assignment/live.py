@@ -239,7 +239,7 @@ class LiveAssigner:
 
     def _load_rules(self, project_id: str, ref: str) -> _Rules:
         now = time.monotonic()
-        with self._store.session() as session:
+        with self._store.session(read_only=True) as session:
             experiment = session.get_experiment(project_id, ref)
             if experiment is None:
                 raise NotFound(f"unknown experiment {ref!r}", details={"experiment": ref})
@@ -250,7 +250,7 @@ class LiveAssigner:
         return loaded
 
     def _stored(self, experiment_id: str, unit_id: str) -> str | None:
-        with self._store.session() as session:
+        with self._store.session(read_only=True) as session:
             stored = session.get_assignments(experiment_id, [unit_id]).get(unit_id)
         if stored is not None:
             self._remember(experiment_id, unit_id, stored)

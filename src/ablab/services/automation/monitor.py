@@ -53,12 +53,12 @@ def check_running_experiments(
 
     Bandit experiments are rebalanced first (``bandit.rebalance``, Thompson sampling).
     """
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         projects = session.list_projects()
     checks = []
     for project in projects:
         ctx = Context(store, project.id, MONITOR_ACTOR)
-        with store.session() as session:
+        with store.session(read_only=True) as session:
             running = session.list_experiments(project.id, ExperimentStatus.RUNNING)
         for experiment in running:
             try:

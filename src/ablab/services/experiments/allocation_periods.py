@@ -59,7 +59,7 @@ def periods_of(session: MetadataSession, experiment: Experiment) -> list[Allocat
 
 def allocation_periods(ctx: Context, experiment: Experiment) -> list[AllocationPeriod]:
     """The periods of ``experiment``, oldest first (see :func:`periods_of`)."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return periods_of(session, experiment)
 
 

@@ -105,13 +105,13 @@ def require_model(session: MetadataSession, ctx: Context, name: str) -> Model:
 
 
 def get_model(ctx: Context, name: str) -> tuple[Model, list[ModelVersion]]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         model = require_model(session, ctx, name)
         return model, session.list_model_versions(model.id)
 
 
 def list_models(ctx: Context) -> list[tuple[Model, list[ModelVersion]]]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return [(m, session.list_model_versions(m.id)) for m in session.list_models(ctx.project_id)]
 
 
@@ -152,7 +152,7 @@ def create_group(ctx: Context, spec: GroupSpec) -> DeviceGroup:
 
 
 def get_group(ctx: Context, name: str) -> DeviceGroup:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return require_group(session, ctx, name)
 
 
@@ -167,5 +167,5 @@ def require_group(session: MetadataSession, ctx: Context, name: str) -> DeviceGr
 
 
 def list_groups(ctx: Context) -> list[DeviceGroup]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_groups(ctx.project_id)

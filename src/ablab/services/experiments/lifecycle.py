@@ -194,7 +194,7 @@ def get_experiment(ctx: Context, ref: str) -> Experiment:
     Raises:
         NotFound: no such experiment in the project.
     """
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return require_experiment(session, ctx, ref)
 
 
@@ -207,7 +207,7 @@ def require_experiment(session: MetadataSession, ctx: Context, ref: str) -> Expe
 
 def list_experiments(ctx: Context, status: ExperimentStatus | None = None) -> list[Experiment]:
     """The project's experiments, newest first."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_experiments(ctx.project_id, status)
 
 

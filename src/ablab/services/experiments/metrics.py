@@ -61,12 +61,12 @@ def define_metric(ctx: Context, spec: MetricSpec) -> CustomMetric:
 
 
 def get_metric(ctx: Context, name: str) -> CustomMetric:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return require_metric(session, ctx, name)
 
 
 def list_metrics(ctx: Context) -> list[CustomMetric]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_metrics(ctx.project_id)
 
 

@@ -52,7 +52,7 @@ def complete(
         raise ValidationError(
             "naming a winner without significant evidence takes a reason: say why, for the audit"
         )
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         current = require_llm_experiment(session, ctx, ref)
     status = next_status(current.status, LlmAction.COMPLETE)  # refused before any analysis
     chosen, evidence = None, None

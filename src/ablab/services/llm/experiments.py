@@ -97,7 +97,7 @@ def create_task(ctx: Context, spec: LlmTaskSpec, *, allow_python: bool = True) -
 
 
 def list_tasks(ctx: Context) -> list[LlmTask]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_llm_tasks(ctx.project_id)
 
 
@@ -196,12 +196,12 @@ def require_llm_experiment(session: MetadataSession, ctx: Context, ref: str) -> 
 
 
 def get_llm_experiment(ctx: Context, ref: str) -> LlmExperiment:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return require_llm_experiment(session, ctx, ref)
 
 
 def list_llm_experiments(ctx: Context) -> list[LlmExperiment]:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_llm_experiments(ctx.project_id)
 
 
@@ -209,7 +209,7 @@ def progress_of(ctx: Context, experiment: LlmExperiment) -> LlmProgress:
     """How far the configuration being run has got (0 of 0 when nothing runs)."""
     if experiment.running is None:
         return LlmProgress(running=None, done=0, total=0)
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         runs = session.list_llm_runs(experiment.id, experiment.running)
     done = sum(r.state is not RunState.PENDING for r in runs)
     return LlmProgress(running=experiment.running, done=done, total=len(runs))

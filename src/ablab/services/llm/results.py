@@ -46,7 +46,7 @@ def llm_results(ctx: Context, ref: str, *, alpha: float = ALPHA) -> LlmResults:
     Raises:
         NotFound: no such experiment.
     """
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         experiment = require_llm_experiment(session, ctx, ref)
         runs = session.list_llm_runs(experiment.id)
         tasks = {t: session.get_llm_task(ctx.project_id, t) for t in experiment.task_ids}

@@ -104,7 +104,7 @@ def recover_interrupted(
     call this as they start and then every few seconds. Returns the ended experiments' ids.
     """
     now = clock()
-    with store.session() as session:
+    with store.session(read_only=True) as session:
         expired = session.list_expired_llm_runs(now)
     ended = []
     for experiment in expired:

@@ -194,7 +194,7 @@ def execute_run(
     Raises:
         InvalidTransition: nothing is running, or another process runs it.
     """
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         experiment = require_llm_experiment(session, ctx, ref)
     if experiment.running is None:
         raise InvalidTransition(f"nothing of {experiment.name!r} is running")
@@ -213,7 +213,7 @@ def execute_run(
             lambda session: session.release_llm_lease(experiment.id, lease.owner),
         )
     if finished is None:  # its lease expired, and another process ended it
-        with ctx.store.session() as session:
+        with ctx.store.session(read_only=True) as session:
             return require_llm_experiment(session, ctx, experiment.id)
     return finished
 
@@ -225,7 +225,7 @@ def _send(
     judge_map: Judges,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         pending = [
             r
             for r in session.list_llm_runs(experiment.id, experiment.running)
@@ -345,7 +345,7 @@ def run_configuration(
     ``lease_seconds`` and is renewed from a thread of this process until the run ends.
     """
     if runner is None:  # checked before anything is recorded: a mistake changes nothing
-        with ctx.store.session() as session:
+        with ctx.store.session(read_only=True) as session:
             check_webhook(require_llm_experiment(session, ctx, ref))
     # A run whose process died (a CLI run killed) is ended once its lease has expired, so
     # that trying again works without a server to recover it.

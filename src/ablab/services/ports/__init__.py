@@ -10,6 +10,14 @@ A ``MetadataStore`` hands out ``MetadataSession``s, each one transaction: everyt
 ``with store.session() as session:`` block commits together or not at all. Writes that break
 a uniqueness rule of the store raise Conflict and leave the session usable (the caller may
 read what won and go on); anything else the block raises rolls the whole transaction back.
+A ``with store.session(read_only=True) as session:`` block reads and never writes: it takes
+no write lock, so it neither waits for the writer nor makes the writer wait (on SQLite in WAL
+mode, where every writing session holds the one write lock from its start); it reads one
+snapshot of committed data, taken at the latest at its first read; and a write in it raises
+``ReadOnlySessionError``, a bug in the caller, never a silent success. Use it wherever a block
+only reads (results, listings, lookups); a read-then-write (a conditional update decided by
+what was read) needs ``session()``, whose lock keeps the two together.
+
 ``tests/fakes`` holds an in-memory store that keeps these promises, proven against the SQL
 one by ``tests/store/test_metadata_port_contract.py``.
 """
@@ -78,6 +86,7 @@ __all__ = [
     "MetricRequest",
     "ModelRecords",
     "ProjectRecords",
+    "ReadOnlySessionError",
     "RolloutRecords",
     "SequentialStateRecords",
     "ShadowSums",
@@ -87,6 +96,11 @@ __all__ = [
     "UserRecords",
     "VariantSums",
 ]
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A write in a session opened with ``read_only=True``: a programming error (the block
+    must use ``session()``), so it is no ``AblabError`` and reaches no user as a 4xx."""
 
 
 class MetadataSession(
@@ -120,8 +134,12 @@ class MetadataSession(
 class MetadataStore(Protocol):
     """Where experiments, models, groups, assignments and the audit log live."""
 
-    def session(self) -> AbstractContextManager[MetadataSession]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def session(self, *, read_only: bool = False) -> AbstractContextManager[MetadataSession]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        With ``read_only=True`` the transaction only reads, takes no write lock and refuses
+        writes with ``ReadOnlySessionError`` (see the module's docstring).
+        """
         ...
 
     def close(self) -> None: ...

@@ -72,13 +72,13 @@ class RolloutStep(StrEnum):
 
 def list_rollouts(ctx: Context, model: str | None = None) -> list[Rollout]:
     """The project's rollouts (of ``model`` if given), newest first."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return session.list_rollouts(ctx.project_id, model)
 
 
 def get_rollout(ctx: Context, rollout_id: str) -> Rollout:
     """Raises: NotFound: no such rollout in the project."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         return _require(session, ctx, rollout_id)
 
 
@@ -137,7 +137,7 @@ def check_rollout(ctx: Context, events: EventStore, rollout_id: str) -> RolloutC
 
 def _check(ctx: Context, events: EventStore, rollout_id: str) -> tuple[Rollout, RolloutCheck]:
     """The rollout as read, and the check of its current step."""
-    with ctx.store.session() as session:
+    with ctx.store.session(read_only=True) as session:
         rollout = _require(session, ctx, rollout_id)
         experiment = (
             session.get_experiment(ctx.project_id, rollout.experiment_id)

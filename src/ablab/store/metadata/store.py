@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ablab.errors import ValidationError
 from ablab.extras import needs_extra
-from ablab.store.metadata.migrate import upgrade_to_head
+from ablab.store.metadata.engines import postgres_engine, read_only_engine, sqlite_engine
+from ablab.store.metadata.migrate import ensure_schema
 from ablab.store.metadata.session import SqlMetadataSession
 
 __all__ = ["SqlMetadataStore", "metadata_url", "open_metadata_store"]
@@ -37,15 +37,20 @@ def metadata_url(home: Path, database_url: str | None) -> str:
 
 
 class SqlMetadataStore:
-    """Sessions over one engine; each ``session()`` block is one transaction."""
+    """Sessions over one engine; each ``session()`` block is one transaction.
+
+    Read-only sessions share the engine's pool, with read-only transactions
+    (``engines.read_only_engine``).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_only_engine(engine), expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[SqlMetadataSession]:
-        with self._sessions.begin() as session:
+    def session(self, *, read_only: bool = False) -> Iterator[SqlMetadataSession]:
+        with (self._read_sessions if read_only else self._sessions).begin() as session:
             yield SqlMetadataSession(session)
 
     def raw_session(self) -> Session:
@@ -57,11 +62,18 @@ class SqlMetadataStore:
 
 
 def open_metadata_store(url: str, *, migrate: bool = True) -> SqlMetadataStore:
-    """Open the store at ``url``, creating the file and upgrading the schema if needed.
+    """Open the store at ``url``, creating the file and the schema of an empty database.
+
+    A database at the newest schema opens after one read of its revision; one behind it is
+    refused (``ablab db upgrade``, ``ablab.store.open.upgrade_metadata``, upgrades it).
+    With ``migrate=False`` the database opens as it is, unchecked (migration tests, the
+    upgrade itself).
 
     Raises:
         ValidationError: the URL is malformed or names an engine ablab does not support.
         MissingExtra: a PostgreSQL URL where psycopg is not installed (``ablab[postgres]``).
+        SchemaOutdated: the database's schema is older than this ablab's.
+        Unavailable: the database's schema is newer than this ablab knows.
     """
     try:
         parsed = make_url(url)
@@ -69,41 +81,20 @@ def open_metadata_store(url: str, *, migrate: bool = True) -> SqlMetadataStore:
         raise ValidationError(f"invalid database URL {url!r}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(url, parsed.database)
+        engine = sqlite_engine(url, parsed.database)
     elif backend == "postgresql":
         # SQLAlchemy imports the driver (psycopg) here.
         with needs_extra("postgres", feature="a PostgreSQL metadata store", package="psycopg"):
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = postgres_engine(url)
     else:
         raise ValidationError(
             f"unsupported metadata database {backend!r}: use sqlite or postgresql",
             details={"url": parsed.render_as_string(hide_password=True)},
         )
     if migrate:
-        upgrade_to_head(engine)
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return SqlMetadataStore(engine)
-
-
-def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # Pooled connections keep their PRAGMAs; WAL lets other processes read and write the
-    # same file meanwhile.
-    engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    # pysqlite's own transaction handling breaks SAVEPOINTs; take over. IMMEDIATE takes the
-    # write lock up front, so a read-then-write never fails half-way on a busy database.
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
