@@ -6,8 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from ablab.services.analysis.results import experiment_results
 from ablab.services.context import Context
 from ablab.services.events.ingest import ingest_events

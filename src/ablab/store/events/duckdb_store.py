@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 from ablab.errors import Conflict
 from ablab.services.ports import EventBatch
 from ablab.store.events.dialects import DUCKDB
+from ablab.store.events.duckdb_settings import duckdb_config
 from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES, EventTable
-from ablab.store.events.duckdb_settings import duckdb_config
 from ablab.store.events.upgrade import upgrade
 
 __all__ = ["DuckDBEventStore"]
