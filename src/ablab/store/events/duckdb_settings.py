@@ -18,7 +18,9 @@ __all__ = ["DEFAULT_MEMORY_LIMIT", "duckdb_config"]
 DEFAULT_MEMORY_LIMIT = "4GB"
 
 
-def duckdb_config(path: Path, memory_limit: str | None, threads: int | None) -> dict[str, str]:
+def duckdb_config(
+    path: Path, memory_limit: str | None, threads: int | None
+) -> dict[str, str | bool | int | float | list[str]]:
     """The connection settings of the DuckDB event store at ``path``.
 
     Args:
@@ -31,13 +33,13 @@ def duckdb_config(path: Path, memory_limit: str | None, threads: int | None) -> 
     return rows in an order say so with ``ORDER BY``; keeping the order of inserted rows
     through a scan makes DuckDB buffer rows it could otherwise stream.
     """
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
         # Spilling must have a place: beside the events, on the same disk. DuckDB's default
         # is the same folder, named here so that an in-memory store would spill too.
         "temp_directory": os.fspath(path.with_name(path.name + ".tmp")),
-        "preserve_insertion_order": "false",
+        "preserve_insertion_order": False,
     }
     if threads is not None:
-        config["threads"] = str(threads)
+        config["threads"] = threads
     return config
