@@ -69,12 +69,11 @@ _VERDICT = (
 
 # The latest label of each prediction, one rule on every engine: the greatest timestamp,
 # then the latest arrival, then the greatest event id (``{event_id}``, compared byte by
-# byte); event ids are unique within a project, so exactly one label wins. On DuckDB this
-# window was also the fastest of the forms measured (bench/analysis.py at 20M predictions:
-# 0.69x the time of arg_max over a key packing ts, arrival and a hash of the id into a
-# HUGEINT, and 0.81x arg_max over a (ts, received_at, event_id) struct), and holds the
-# least memory: DuckDB sorts each partition of the labels, where arg_max kept a state for
-# every prediction in one hash table.
+# byte); event ids are unique within a project, so exactly one label wins. On DuckDB the
+# full report of 20M predictions (bench/analysis.py, an idle 2-core machine) took 18.3 s
+# with this window, 26.2 s with arg_max over a (ts, received_at, event_id) struct, which
+# gives the same answer; DuckDB's former key, ts and arrival (in ms) packed into a HUGEINT
+# with a hash of the id, took 14.8 s but broke ties unlike PostgreSQL's DISTINCT ON.
 LATEST_LABELS = f"""SELECT prediction_id, verdict FROM (
             SELECT prediction_id, {_VERDICT} AS verdict,
                    row_number() OVER (
