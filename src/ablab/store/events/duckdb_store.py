@@ -23,22 +23,37 @@ import pyarrow.compute as pc
 from ablab.errors import Conflict
 from ablab.services.ports import EventBatch
 from ablab.store.events.dialects import DUCKDB
+from ablab.store.events.duckdb_settings import duckdb_config
 from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES, EventTable
+from ablab.store.events.upgrade import upgrade
 
 __all__ = ["DuckDBEventStore"]
 
 
 class DuckDBEventStore(AggregateQueries):
-    """One connection, serialised by a lock; each commit is durable before ``append`` returns."""
+    """One writer connection, serialised by a lock, and a cursor of its own for each read.
+
+    Each commit is durable before ``append`` returns. Reads do not take the writer's lock:
+    a cursor (``connection.cursor()``) is another connection to the same database, and
+    DuckDB's MVCC gives it the data committed when its query starts, so a long analysis
+    query neither waits for ingestion nor holds it up.
+
+    ``memory_limit`` and ``threads`` (DuckDB's spellings, e.g. ``"4GB"`` and ``2``) bound
+    what one analysis takes; see :func:`duckdb_config`.
+    """
 
     dialect = DUCKDB
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, memory_limit: str | None = None, threads: int | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self._connection = duckdb.connect(str(path))
+            self._connection = duckdb.connect(
+                str(path), config=duckdb_config(path, memory_limit, threads)
+            )
         except duckdb.IOException as exc:
             # Another process (a server, another command) holds DuckDB's file lock.
             raise Conflict(
@@ -46,13 +61,24 @@ class DuckDBEventStore(AggregateQueries):
                 "a server (ablab serve) or PostgreSQL (ABLAB_EVENTS_URL)",
                 details={"reason": str(exc).splitlines()[0]},
             ) from None
-        self._connection.execute("SET enable_progress_bar = false")
-        self._lock = threading.Lock()  # the writer (and every reader) holds it
+        self._lock = threading.Lock()  # the writer holds it
+        # Making a cursor reads the parent connection: one thread at a time, briefly.
+        self._cursor_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Waiting] = []
-        for table in EVENT_TABLES.values():
-            columns = ", ".join(f"{c.name} {c.duckdb_type}" for c in table.columns)
-            self._connection.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
+        try:
+            upgrade(self._connection)
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._cursor_lock:
+            cursor = self._connection.cursor()
+        # A setting of each connection, not of the database: a long query would otherwise
+        # draw a progress bar on the terminal of ``ablab results``.
+        cursor.execute("SET enable_progress_bar = false")
+        return cursor
 
     def append(self, batch: EventBatch) -> int:
         """Store ``batch`` durably, committing together with the batches of other threads.
@@ -74,7 +100,7 @@ class DuckDBEventStore(AggregateQueries):
         return waiting.stored
 
     def _write(self, group: list[_Waiting]) -> None:
-        cursor = self._connection.cursor()
+        cursor = self._cursor()
         try:
             cursor.execute("BEGIN TRANSACTION")
             for table in EVENT_TABLES.values():
@@ -92,23 +118,23 @@ class DuckDBEventStore(AggregateQueries):
     def _fetch(
         self, sql: str, params: Sequence[object]
     ) -> tuple[list[str], list[tuple[object, ...]]]:
-        with self._lock:
-            cursor = self._connection.execute(sql, list(params))
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, list(params))
             names = [column[0] for column in cursor.description or ()]
             return names, cursor.fetchall()
+        finally:
+            cursor.close()
 
     def ping(self) -> None:
-        with self._lock:
-            self._connection.execute("SELECT 1").fetchone()
+        self._fetch("SELECT 1", ())
 
     def count(self, kind: str) -> int:
-        table = EVENT_TABLES[kind]
-        with self._lock:
-            found = self._connection.execute(f"SELECT count(*) FROM {table.name}").fetchone()
-        return int(found[0]) if found else 0
+        _, rows = self._fetch(f"SELECT count(*) FROM {EVENT_TABLES[kind].name}", ())
+        return int(str(rows[0][0])) if rows else 0
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._cursor_lock:
             self._connection.close()
 
 
