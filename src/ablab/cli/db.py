@@ -17,7 +17,7 @@ from ablab.cli.state import ClientOptions
 from ablab.errors import ValidationError
 from ablab.settings import Settings
 
-__all__ = ["app", "upgrade_metadata"]
+__all__ = ["app"]
 
 app = typer.Typer(help="Look after the metadata store: upgrade its schema.", no_args_is_help=True)
 
@@ -28,6 +28,8 @@ def upgrade(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> No
 
     A store at the newest revision is left as it is; an empty one gets the whole schema.
     """
+    from ablab.store.open import upgrade_metadata  # noqa: PLC0415 - the stores load only for this command (CLI start-up)
+
     before, after = upgrade_metadata(_settings(ctx))
     answer = {"from_revision": before, "to_revision": after, "upgraded": before != after}
     emit(output, answer, _message(before, after))
@@ -54,31 +56,3 @@ def _message(before: str | None, after: str) -> str:
     if before == after:
         return f"Metadata store already at revision {after} (the newest); nothing to do."
     return f"Metadata store upgraded from revision {before} to {after} (the newest)."
-
-
-def upgrade_metadata(settings: Settings) -> tuple[str | None, str]:
-    """Upgrade the metadata store of ``settings``; its revision before (None: no schema) and
-    after.
-
-    A stand-in on this branch for ``ablab.store.open.upgrade_metadata``, which the change
-    that stops migrating at every store open provides: once both are merged, import that
-    one here instead and delete this function.
-
-    Raises:
-        ValidationError: a malformed database URL or an engine ablab does not support.
-    """
-    # The store (SQLAlchemy, Alembic) loads only when the command runs, not for its --help.
-    from ablab.store.metadata.migrate import current_revision, upgrade_to_head  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
-    from ablab.store.metadata.store import metadata_url, open_metadata_store  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
-
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
-    store = open_metadata_store(metadata_url(settings.home, database_url), migrate=False)
-    try:
-        before = current_revision(store.engine)
-        upgrade_to_head(store.engine)
-        after = current_revision(store.engine)
-    finally:
-        store.close()
-    if after is None:  # pragma: no cover - upgrade_to_head always leaves a revision
-        raise RuntimeError("the metadata store has no revision after its upgrade")
-    return before, after
