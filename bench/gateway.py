@@ -26,11 +26,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import at_least, at_most, figure, medians
-from load import BIN, KEY, THREADS_LUA, UVICORN, free_port, load, start, stop, tool
+from load import (
+    BIN,
+    KEY,
+    THREADS_LUA,
+    UVICORN,
+    free_port,
+    load,
+    register_experiment,
+    start,
+    stop,
+    tool,
+)
 
 MODERATE, FULL = 4, 64
 
@@ -52,18 +61,6 @@ end
 def body() -> bytes:
     unit = random.randint(1, 100_000)
     return b'{"unit_id": "device-%d", "features": [1.5, 2.5, 3.5]}' % unit
-
-
-def register(base: str, upstream_url: str) -> None:
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
-        for version in ("1.0.0", "2.0.0"):
-            model = {"model": "m", "version": version, "endpoint": upstream_url}
-            http.post("/v1/models", json=model).raise_for_status()
-        http.post(
-            "/v1/experiments",
-            json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
-                  "treatment_version": "2.0.0", "traffic_split": 50},
-        ).raise_for_status()  # fmt: skip
 
 
 def main() -> None:
@@ -98,7 +95,7 @@ def main() -> None:
     )
     figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in loads}
     try:
-        register(f"http://127.0.0.1:{ours_port}", upstream_url)
+        register_experiment(f"http://127.0.0.1:{ours_port}", lambda _version: upstream_url)
         for _ in range(runs):
             for name, port, path, connections in loads:
                 lua = LUA % {"key": KEY, "path": path}

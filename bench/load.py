@@ -175,3 +175,17 @@ def load(
     if have_wrk():
         return wrk(url, lua, connections, seconds)
     return python_load(url, body, connections, seconds)
+
+
+def register_experiment(base: str, endpoint_of: Callable[[str], str]) -> None:
+    """Model ``m`` in versions 1.0.0 and 2.0.0 (served at ``endpoint_of(version)``) and the
+    experiment ``bench`` splitting the traffic between them 50/50, on the server at ``base``."""
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        for version in ("1.0.0", "2.0.0"):
+            model = {"model": "m", "version": version, "endpoint": endpoint_of(version)}
+            http.post("/v1/models", json=model).raise_for_status()
+        http.post(
+            "/v1/experiments",
+            json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
+                  "treatment_version": "2.0.0", "traffic_split": 50},
+        ).raise_for_status()  # fmt: skip

@@ -33,11 +33,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import at_least, figure, medians
-from load import BIN, KEY, THREADS_LUA, UVICORN, free_port, load, start, stop, tool
+from load import (
+    BIN,
+    KEY,
+    THREADS_LUA,
+    UVICORN,
+    free_port,
+    load,
+    register_experiment,
+    start,
+    stop,
+    tool,
+)
 
 CONNECTIONS = 64
 BATCH = 1_000
@@ -134,19 +143,6 @@ def python_bodies(template: str) -> dict[str, Callable[[], bytes]]:
     return {"assign": assign, "events": events}
 
 
-def register(base: str) -> None:
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
-        for version in ("1.0.0", "2.0.0"):
-            endpoint = f"http://127.0.0.1:9/{version}"
-            model = {"model": "m", "version": version, "endpoint": endpoint}
-            http.post("/v1/models", json=model).raise_for_status()
-        http.post(
-            "/v1/experiments",
-            json={"name": "bench", "model_id": "m", "control_version": "1.0.0",
-                  "treatment_version": "2.0.0", "traffic_split": 50},
-        ).raise_for_status()  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of 3 s per load")
@@ -178,7 +174,9 @@ def main() -> None:
     )
     figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in loads}
     try:
-        register(f"http://127.0.0.1:{ours_port}")
+        register_experiment(
+            f"http://127.0.0.1:{ours_port}", lambda version: f"http://127.0.0.1:9/{version}"
+        )
         for _ in range(runs):
             for name, port, path, kind in loads:
                 lua = ASSIGN_LUA if kind == "assign" else EVENTS_LUA

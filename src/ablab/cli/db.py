@@ -8,14 +8,10 @@ servers start on the upgraded code.
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, emit
-from ablab.cli.state import ClientOptions
-from ablab.errors import ValidationError
-from ablab.settings import Settings
+from ablab.cli.store_settings import store_settings
 
 __all__ = ["app"]
 
@@ -30,24 +26,15 @@ def upgrade(ctx: typer.Context, output: OutputOption = OutputFormat.TABLE) -> No
     """
     from ablab.store.open import upgrade_metadata  # noqa: PLC0415 - the stores load only for this command (CLI start-up)
 
-    before, after = upgrade_metadata(_settings(ctx))
+    before, after = upgrade_metadata(
+        store_settings(
+            ctx,
+            elsewhere="the metadata store is upgraded where the server runs: "
+            "run `ablab db upgrade` there, without --url",
+        )
+    )
     answer = {"from_revision": before, "to_revision": after, "upgraded": before != after}
     emit(output, answer, _message(before, after))
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """``ABLAB_*`` settings with the global ``--home`` on top."""
-    options = ctx.find_root().obj
-    assert isinstance(options, ClientOptions)
-    if options.url is not None:
-        raise ValidationError(
-            "the metadata store is upgraded where the server runs: run `ablab db upgrade` "
-            "there, without --url"
-        )
-    overrides: dict[str, Any] = {}
-    if options.home is not None:
-        overrides["home"] = options.home
-    return Settings(**overrides)
 
 
 def _message(before: str | None, after: str) -> str:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     # typer carries its own copy of click; these are the classes its groups pass around.
     from typer._click import Command, Context
 
-__all__ = ["LazyCommand", "LazyGroup", "Subcommand"]
+__all__ = ["COMMAND_PACKAGE", "LazyCommand", "LazyGroup", "Subcommand"]
+
+COMMAND_PACKAGE = "ablab.cli."
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,12 @@ class Subcommand:
     name: str
     target: str
     help: str
+
+    def __post_init__(self) -> None:
+        # Targets are written in main.py's table, never read from input; holding them to
+        # ablab's own command modules keeps import_module from loading anything else.
+        if not self.target.startswith(COMMAND_PACKAGE) or ":" not in self.target:
+            raise ValueError(f"a subcommand lives in {COMMAND_PACKAGE}*:name, not {self.target}")
 
     def load(self, rich_markup_mode: MarkupMode) -> Command:
         """Import the target and build its command as a parent Typer app with this

@@ -15,34 +15,24 @@ from typing import Annotated, Any
 import typer
 
 from ablab.cli.output import OutputFormat, OutputOption, console, emit, new_table
-from ablab.cli.state import ClientOptions
+from ablab.cli.store_settings import store_settings
 from ablab.domain.users import User, parse_role
-from ablab.errors import ValidationError
 from ablab.services.access import users
 from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
-from ablab.settings import Settings
 
 app = typer.Typer(help="Create, list and disable console users.", no_args_is_help=True)
 
 
 @contextmanager
 def _project(ctx: typer.Context) -> Iterator[Context]:
-    options = ctx.find_root().obj
-    assert isinstance(options, ClientOptions)
-    if options.url is not None:
-        raise ValidationError(
-            "users are kept in the server's store: run `ablab users` where the server runs, "
-            "without --url"
-        )
-    overrides: dict[str, Any] = {}
-    if options.home is not None:
-        overrides["home"] = options.home
-    if options.project is not None:
-        overrides["project"] = options.project
+    settings = store_settings(
+        ctx,
+        elsewhere="users are kept in the server's store: run `ablab users` where the server "
+        "runs, without --url",
+    )
     from ablab.store.open import open_metadata  # noqa: PLC0415 - the metadata store loads only for this command (CLI start-up)
 
-    settings = Settings(**overrides)
     store = open_metadata(settings)
     try:
         project = ensure_project(store, settings.project)
