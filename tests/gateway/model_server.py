@@ -16,6 +16,10 @@ class ModelServer:
         self.delay = delay
         self.mode = "ok"  # ok | error | hang
         self.calls = 0
+        self.answered = 0
+        # While set to an unset Event, answers wait for it (up to 5 s): a test can hold a
+        # call open and see what did not wait for it.
+        self.gate: threading.Event | None = None
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +33,8 @@ class ModelServer:
                     time.sleep(5)
                 if owner.delay:
                     time.sleep(owner.delay)
+                if owner.gate is not None:
+                    owner.gate.wait(timeout=5)
                 if owner.mode == "error":
                     payload, status = b'{"detail": "boom"}', 500
                 else:
@@ -41,6 +47,7 @@ class ModelServer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                owner.answered += 1
 
             def log_message(self, *args: object) -> None:
                 pass
