@@ -51,7 +51,7 @@ wrk:
 		echo "installing Debian's wrk for the HTTP benchmarks"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null )
 
-# Every figure of issue 16's table beside its same-run anchor.
+# Every serving, ingestion, analysis and start-up figure beside its same-run anchor.
 bench: install wrk
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/stats.py
