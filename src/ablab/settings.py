@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
+
+# DuckDB's memory_limit: a decimal number, then a unit of its list (case-insensitive), or %.
+_MEMORY_SIZE = re.compile(r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|%)\s*", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -74,6 +78,17 @@ class Settings(BaseSettings):
             sixth of it). Another server on the same database ends the run once the lease
             has expired (its owner died); keep it above the clocks' disagreement between
             machines.
+        events_pool_size: Most connections the PostgreSQL event store holds at once
+            (``ABLAB_EVENTS_POOL_SIZE``, default 10): the writer and the concurrent readers
+            of one server process; each worker of ``ablab serve --workers N`` has its own
+            pool, and PostgreSQL's own limit is 100 connections by default.
+        duckdb_memory_limit: What DuckDB's buffer manager may hold before its joins,
+            aggregations and sorts spill to disk beside the event store
+            (``ABLAB_DUCKDB_MEMORY_LIMIT``, default ``4GB``): a size in KB, MB, GB, TB (powers
+            of 1000) or KiB, MiB, GiB, TiB (of 1024), or a share of the machine's memory
+            (``50%``). The process's peak is about 1 GB above it at 100M predictions.
+        duckdb_threads: Threads per DuckDB query (``ABLAB_DUCKDB_THREADS``); unset, DuckDB's
+            own default, one per core.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -106,6 +121,25 @@ class Settings(BaseSettings):
     outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     outbound_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
     llm_run_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    events_pool_size: int = Field(default=10, ge=1, le=1000)
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int | None = Field(default=None, ge=1, le=1024)
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        """A size DuckDB reads, checked at start-up: DuckDB would refuse a wrong one only
+        when the event store opens, and a zero one fails its first allocation."""
+        found = _MEMORY_SIZE.fullmatch(value)
+        if found is None:
+            raise ValueError(
+                f"{value!r} is not a memory size: write a number and a unit, as 4GB, 512MB, "
+                "8GiB, or a share of the machine's memory, as 50%"
+            )
+        amount = float(found["amount"])
+        if amount <= 0 or (found["unit"] == "%" and amount > 100):
+            raise ValueError(f"{value!r} must be above zero (and at most 100%)")
+        return value.strip()
 
     @field_validator(
         "artifact_folders",

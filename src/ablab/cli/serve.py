@@ -146,6 +146,23 @@ def worker_app() -> FastAPI:
     return create_app()
 
 
+def _settings_from_environment() -> Settings:
+    """The ``ABLAB_*`` settings; a wrong one is one line per mistake on stderr and exit 2,
+    before anything opens (not a traceback from the depths of a store)."""
+    from pydantic import ValidationError  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+
+    from ablab.settings import Settings  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "ABLAB_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")  # pydantic's, for a ValueError
+            stderr.print(f"error: {name}: {message}", markup=False)
+        raise typer.Exit(2) from None
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -175,9 +192,7 @@ def serve(
     """
     import uvicorn  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
 
-    from ablab.settings import Settings  # noqa: PLC0415 - the server stack loads only for ablab serve (CLI start-up)
-
-    settings = Settings()
+    settings = _settings_from_environment()
     _configure_logging(log_level, json_logs, access_log)
     if workers > 1 and settings.events_url is None:
         stderr.print(

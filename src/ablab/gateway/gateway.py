@@ -149,7 +149,7 @@ class Gateway:
         key = (project_id, experiment.model, version)
         found = self._backends.get(key)
         if found is None:
-            with self._store.session() as session:
+            with self._store.session(read_only=True) as session:
                 model = session.get_model(project_id, experiment.model)
                 registered = session.get_model_version(model.id, version) if model else None
             if registered is None:

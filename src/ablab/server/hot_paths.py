@@ -61,7 +61,7 @@ def _only(data: dict[str, Any], allowed: frozenset[str]) -> None:
 
 async def assign(request: Request) -> Response:
     state = _state(request)
-    principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
+    principal = await state.keys.principal_async(request.headers.get("authorization"), Scope.SDK)
     data = _object(await request.body())
     _only(data, _ASSIGN_FIELDS)
     experiment = check_reference(data.get("experiment"), "experiment")
@@ -95,7 +95,7 @@ async def _assigned(
 
 async def events(request: Request) -> Response:
     state = _state(request)
-    principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
+    principal = await state.keys.principal_async(request.headers.get("authorization"), Scope.SDK)
     data = _object(await request.body())
     _only(data, _EVENTS_FIELDS)
     batch = data.get("events")
@@ -147,7 +147,7 @@ PREDICT_PREFIX = "/v1/predict/"
 
 async def predict(request: Request) -> Response:
     state = _state(request)
-    principal = state.keys.principal(request.headers.get("authorization")).require(Scope.SDK)
+    principal = await state.keys.principal_async(request.headers.get("authorization"), Scope.SDK)
     experiment_ref = request.scope["path"][len(PREDICT_PREFIX) :]
     data = _object(await request.body())
     _only(data, _PREDICT_FIELDS)

@@ -1,26 +1,32 @@
 """LLM experiment runs in the background of the server, and the callbacks they wait for.
 
 A run can take minutes (every task, every trial, through the user's webhook), so
-``POST .../run`` records the runs, answers 202 and lets a thread send them. While a run
+``POST .../run`` records the runs, answers 202 and hands them to the server's
+:class:`~ablab.server.scheduler.Scheduler`, whose workers send them. While a run
 goes on its :class:`WebhookRunner` is kept here by experiment id, so that an application
 answering later (202, then ``POST /v1/llm/callbacks/{test_id}``) reaches the runner that
 waits for it.
 
 Each server instance owns the runs it starts under an id of its own (:class:`RunLease`):
-its :class:`LeaseKeeper` renews their leases every few seconds while their threads go on,
-and after each renewal ends the runs of any process whose lease expired (a replica killed
-on the same database), so a dead replica's runs end even if no server restarts.
+its :class:`LeaseKeeper` renews their leases every few seconds (a periodic job of the same
+scheduler) while they go on, and after each renewal ends the runs of any process whose
+lease expired (a replica killed on the same database), so a dead replica's runs end even if
+no server restarts. A run waiting for a free worker is held, and its lease renewed, too.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for_futures
+from functools import partial
 from typing import Any
 
 from ablab.domain.llm_records import LlmExperiment
-from ablab.errors import Conflict
+from ablab.errors import Conflict, Unavailable
 from ablab.llm.runners import WebhookRunner
+from ablab.server.scheduler import Scheduler
 from ablab.services.context import Context
 from ablab.services.llm.experiments import get_llm_experiment
 from ablab.services.llm.leases import LeaseKeeper, RunLease
@@ -48,20 +54,24 @@ class LlmJobs:
     def __init__(self, lease: RunLease | None = None) -> None:
         self.lease = lease or RunLease.new("server")
         self._runners: dict[str, WebhookRunner] = {}
-        self._threads: list[threading.Thread] = []
+        self._runs: list[Future[object]] = []
         self._lock = threading.Lock()
         self._keeper: LeaseKeeper | None = None
+        self._scheduler: Scheduler | None = None
 
-    def open(self, store: MetadataStore) -> None:
-        """Start renewing this instance's leases and recovering expired runs."""
+    def open(self, store: MetadataStore, scheduler: Scheduler) -> None:
+        """Renew this instance's leases and recover expired runs on ``scheduler``, and send
+        the runs on its workers from now on."""
         self._keeper = LeaseKeeper(
             store, self.lease, self.running, also=lambda: recover_interrupted(store)
-        ).start()
+        )
+        self._scheduler = scheduler
+        scheduler.every(self._keeper.renew_every, self._keeper.tick, name="llm-leases")
 
     def close(self) -> None:
-        """Stop renewing, and let the leases of the runs still going on here expire now: this
-        process is going away, and a replica (or this server started again) ends them at
-        once instead of a lease later."""
+        """Let the leases of the runs still going on here expire now: this process is going
+        away, and a replica (or this server started again) ends them at once instead of a
+        lease later. Called once the scheduler has stopped (no renewal comes after it)."""
         if self._keeper is None:
             return
         keeper, self._keeper = self._keeper, None
@@ -84,11 +94,18 @@ class LlmJobs:
         runner = webhook_runner(experiment, ctx.trust.outbound)
         with self._lock:
             self._runners[experiment.id] = runner
-        thread = threading.Thread(
-            target=self._run, args=(ctx, experiment.id, runner), daemon=True, name="ablab-llm"
-        )
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        if self._scheduler is None:
+            raise RuntimeError("LlmJobs.open(store, scheduler) comes before any run")
+        try:
+            run = self._scheduler.submit(
+                partial(self._run, ctx, experiment.id, runner), name=f"llm-run {experiment.id}"
+            )
+        except RuntimeError:
+            # The server is stopping: the run stays held, so that close() hands its lease
+            # back and the next recovery ends it.
+            raise Unavailable("the server is shutting down: run the experiment again") from None
+        with self._lock:
+            self._runs = [r for r in self._runs if not r.done()] + [run]
         return experiment
 
     def _run(self, ctx: Context, experiment_id: str, runner: WebhookRunner) -> None:
@@ -117,6 +134,7 @@ class LlmJobs:
             )
 
     def wait(self, timeout: float = 30.0) -> None:
-        """Until the background runs end (tests, shutdown)."""
-        for thread in list(self._threads):
-            thread.join(timeout)
+        """Until the background runs end, or ``timeout`` seconds (tests)."""
+        with self._lock:
+            runs = list(self._runs)
+        wait_for_futures(runs, timeout)

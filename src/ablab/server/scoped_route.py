@@ -36,7 +36,15 @@ from ablab.errors import ValidationError
 from ablab.server.auth import Principal
 from ablab.server.state import ServerState
 
-__all__ = ["ScopedRoute", "authorize", "bearer", "checked_caller", "needs", "server_state"]
+__all__ = [
+    "ScopedRoute",
+    "authorize",
+    "authorize_async",
+    "bearer",
+    "checked_caller",
+    "needs",
+    "server_state",
+]
 
 # The declaration travels to the route in ``openapi_extra``, the one field APIRouter hands
 # to its route class as given; the route takes it out before the document is made.
@@ -73,6 +81,17 @@ def authorize(request: Request, scope: Scope | None) -> Principal:
     """
     principal = server_state(request).keys.principal(request.headers.get("authorization"))
     return principal if scope is None else principal.require(scope)
+
+
+async def authorize_async(request: Request, scope: Scope | None) -> Principal:
+    """:func:`authorize` for the event loop: a key not cached is read in a worker thread.
+
+    Raises:
+        Unauthorized: no key, or a malformed, unknown, wrong or revoked one.
+        Forbidden: a key without ``scope``.
+    """
+    keys = server_state(request).keys
+    return await keys.principal_async(request.headers.get("authorization"), scope)
 
 
 def checked_caller(request: Request) -> Principal:
@@ -117,7 +136,7 @@ class ScopedRoute(APIRoute):
         scope = self.scope_needed
 
         async def checked_then_handled(request: Request) -> Response:
-            request.state.caller = authorize(request, scope)
+            request.state.caller = await authorize_async(request, scope)
             await _parse_json_body(request)
             return await handle(request)
 

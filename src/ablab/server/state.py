@@ -44,7 +44,7 @@ class ExperimentCache:
         cached = self._found.get((project_id, ref))
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        with self._store.session() as session:
+        with self._store.session(read_only=True) as session:
             experiment = session.get_experiment(project_id, ref)
         self._found[(project_id, ref)] = (now, experiment)
         return experiment
@@ -121,7 +121,7 @@ class ServerState:
     trust: Trust = field(default_factory=Trust)
 
     def store_ping(self) -> None:
-        with self.store.session() as session:
+        with self.store.session(read_only=True) as session:
             session.get_project_by_name("")
 
     def events_ping(self) -> None:

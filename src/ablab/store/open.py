@@ -53,13 +53,20 @@ def _metadata_url(settings: Settings) -> str:
 
 
 def open_events(settings: Settings) -> EventStore:
-    """The event store of ``settings``.
+    """The event store of ``settings``, with its pool size (PostgreSQL) or its memory and
+    thread bounds (DuckDB).
 
     Raises:
         ValidationError: ``ABLAB_EVENTS_URL`` is not a PostgreSQL URL.
     """
     events_url = settings.events_url.get_secret_value() if settings.events_url else None
-    return open_event_store(settings.home, events_url)
+    return open_event_store(
+        settings.home,
+        events_url,
+        pool_size=settings.events_pool_size,
+        duckdb_memory_limit=settings.duckdb_memory_limit,
+        duckdb_threads=settings.duckdb_threads,
+    )
 
 
 def open_stores(settings: Settings) -> tuple[SqlMetadataStore, EventStore]:

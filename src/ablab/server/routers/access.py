@@ -51,7 +51,9 @@ def create_key(spec: KeyCreate, ctx: CallerContext) -> KeyCreated:
 
 
 @router.get("/keys", openapi_extra=needs(Scope.ADMIN))
-def list_keys(ctx: CallerContext) -> list[KeyPublic]:
+def list_keys(ctx: CallerContext, state: StateDep) -> list[KeyPublic]:
+    # The uses this process noted and has not written yet (every 10 s) show here already.
+    state.keys.write_touches()
     return [KeyPublic.from_domain(k) for k in keys.list_keys(ctx)]
 
 

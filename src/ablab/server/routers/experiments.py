@@ -28,7 +28,7 @@ from ablab.domain.limits import MAX_VERSION
 from ablab.errors import ValidationError
 from ablab.server.deps import CallerContext, ServingWriteContext, StateDep
 from ablab.server.routers.bodies import json_body
-from ablab.server.scoped_route import ScopedRoute, authorize, bearer, needs
+from ablab.server.scoped_route import ScopedRoute, authorize_async, bearer, needs
 from ablab.services.access import audit
 from ablab.services.analysis.decision import decision_of
 from ablab.services.analysis.results import experiment_results
@@ -213,14 +213,14 @@ async def decision_webhook(ref: Ref, state: StateDep, request: Request) -> Respo
     every route; without one, a body that does not parse holds no key either: 401.
     """
     if request.headers.get("authorization") is not None:
-        caller = authorize(request, Scope.READ)
+        caller = await authorize_async(request, Scope.READ)
         _flagger_hook(await request.body())  # checked all the same: a wrong body is a 422
     else:
         try:
             key = _flagger_hook(await request.body()).metadata.get("api_key")
         except ValidationError:
             key = None
-        caller = state.keys.principal(f"Bearer {key}" if key else None).require(Scope.READ)
+        caller = await state.keys.principal_async(f"Bearer {key}" if key else None, Scope.READ)
     found = await run_in_threadpool(
         experiment_results, caller.context(state.store), state.events, ref
     )

@@ -177,7 +177,7 @@ async def callback(test_id: str, request: Request, state: StateDep) -> CallbackA
 
 
 def _deliver(state: ServerState, test_id: str, body: bytes, headers: Mapping[str, str]) -> None:
-    with state.store.session() as session:
+    with state.store.session(read_only=True) as session:
         run_ = session.get_llm_run(test_id)
         experiment = (
             session.get_llm_experiment(run_.project_id, run_.experiment_id) if run_ else None

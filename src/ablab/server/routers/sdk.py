@@ -75,7 +75,7 @@ def config(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The project's ruleset for local assignment, with an ETag (send If-None-Match)."""
-    with state.store.session() as session:
+    with state.store.session(read_only=True) as session:
         rules = sdk_ruleset(session, principal.project_id)
     body = orjson.dumps(rules)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -96,7 +96,9 @@ def _step_rollouts(ctx: Context, events: EventStore, alerts: AlertSink | None) -
 
 
 class Monitor:
-    """Runs :func:`check_running_experiments` every ``interval`` seconds in a thread."""
+    """Runs :func:`check_running_experiments` every ``interval`` seconds: in a thread of its
+    own (:meth:`start`, :meth:`stop`), or one round at a time from someone else's schedule
+    (:meth:`run_once`; the server's scheduler calls it)."""
 
     def __init__(
         self,
@@ -116,13 +118,25 @@ class Monitor:
         self._thread = threading.Thread(target=self._run, name="ablab-monitor", daemon=True)
         self._thread.start()
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two rounds."""
+        return self._interval
+
+    def run_once(self) -> list[Check]:
+        """One round; its failure as a whole (a store that does not answer) is logged, and
+        the round counted all the same, so that the next one comes."""
+        try:
+            return check_running_experiments(self._store, self._events, self._alerts)
+        except Exception:  # the monitor must outlive any one failure; it is logged
+            logger.exception("monitor round failed")
+            return []
+        finally:
+            self.rounds += 1
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                check_running_experiments(self._store, self._events, self._alerts)
-            except Exception:  # the monitor must outlive any one failure; it is logged
-                logger.exception("monitor round failed")
-            self.rounds += 1
+            self.run_once()
 
     def stop(self) -> None:
         self._stop.set()

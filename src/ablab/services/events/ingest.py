@@ -66,7 +66,7 @@ def ingest_events(
         checker = BatchChecker(lookup, ctx.project_id, ctx.clock(), default_experiment)
         batch, problems = checker.check(events)
     else:
-        with ctx.store.session() as session:
+        with ctx.store.session(read_only=True) as session:
             found: dict[str, Experiment | None] = {}
 
             def resolve(ref: str) -> Experiment | None:

@@ -75,8 +75,10 @@ class RunLease:
 
 
 class LeaseKeeper:
-    """Renews a lease holder's leases every :attr:`RunLease.renew_every` seconds, in a
-    thread, and runs ``also`` after each renewal (a server's recovery of expired runs).
+    """Renews a lease holder's leases every :attr:`RunLease.renew_every` seconds, and runs
+    ``also`` after each renewal (a server's recovery of expired runs): in a thread of its
+    own (:meth:`start`, or ``with``), or a round at a time from someone else's schedule
+    (:meth:`tick`; the server's scheduler calls it every :attr:`renew_every` seconds).
 
     Args:
         store: The metadata store.
@@ -125,15 +127,25 @@ class LeaseKeeper:
         self._thread.start()
         return self
 
+    @property
+    def renew_every(self) -> float:
+        """Seconds between two rounds."""
+        return self._lease.renew_every
+
+    def tick(self) -> None:
+        """One round: the renewal, then ``also``; each one's failure is logged and the
+        other runs all the same."""
+        for step in (self.renew, self._also):
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception:  # the keeper must outlive a store hiccup; it is logged
+                logger.exception("LLM run leases: %s failed", getattr(step, "__name__", step))
+
     def _run(self) -> None:
         while not self._stop.wait(self._lease.renew_every):
-            for step in (self.renew, self._also):
-                if step is None:
-                    continue
-                try:
-                    step()
-                except Exception:  # the keeper must outlive a store hiccup; it is logged
-                    logger.exception("LLM run leases: %s failed", getattr(step, "__name__", step))
+            self.tick()
 
     def stop(self, *, hand_back: bool = False) -> None:
         """Stop renewing. ``hand_back``: let the leases of the runs still held expire now,
