@@ -89,13 +89,13 @@ class LlmJobs:
         self, ctx: Context, ref: str, variant: str | None, *, allow_python: bool
     ) -> LlmExperiment:
         """Record the runs (raising at once for a mistake) and send them in the background."""
+        if self._scheduler is None:
+            raise RuntimeError("LlmJobs.open(store, scheduler) comes before any run")
         check_webhook(get_llm_experiment(ctx, ref))  # before anything is recorded
         experiment = begin_run(ctx, ref, variant, lease=self.lease, allow_python=allow_python)
         runner = webhook_runner(experiment, ctx.trust.outbound)
         with self._lock:
             self._runners[experiment.id] = runner
-        if self._scheduler is None:
-            raise RuntimeError("LlmJobs.open(store, scheduler) comes before any run")
         try:
             run = self._scheduler.submit(
                 partial(self._run, ctx, experiment.id, runner), name=f"llm-run {experiment.id}"
