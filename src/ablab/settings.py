@@ -89,6 +89,9 @@ class Settings(BaseSettings):
             (``50%``). The process's peak is about 1 GB above it at 100M predictions.
         duckdb_threads: Threads per DuckDB query (``ABLAB_DUCKDB_THREADS``); unset, DuckDB's
             own default, one per core.
+        event_checkers: Processes that check event batches for the server
+            (``ABLAB_EVENT_CHECKERS``, default 2): parsing and checking a batch then never
+            holds the server's GIL while it answers requests; 0 checks in the server.
     """
 
     model_config = SettingsConfigDict(env_prefix="ABLAB_", extra="ignore")
@@ -124,6 +127,7 @@ class Settings(BaseSettings):
     events_pool_size: int = Field(default=10, ge=1, le=1000)
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int | None = Field(default=None, ge=1, le=1024)
+    event_checkers: int = Field(default=2, ge=0, le=64)
 
     @field_validator("duckdb_memory_limit")
     @classmethod

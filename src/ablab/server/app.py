@@ -23,6 +23,7 @@ from ablab.notify import WebhookAlerts
 from ablab.server.auth import TOUCH_WRITE_EVERY, KeyCache
 from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
+from ablab.server.event_checker import EventChecker
 from ablab.server.hot_paths import FastPaths
 from ablab.server.input_guard import plain_parameters
 from ablab.server.llm_jobs import LlmJobs
@@ -67,7 +68,16 @@ def _experiments_by_status(store: MetadataStore) -> dict[str, int]:
 
 def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, str | None]:
     """The stores and caches of a server, and a generated first admin key (or None)."""
-    store, events = open_stores(settings)
+    # --- event checkers: started before the stores open (no DuckDB thread yet); they get
+    # ready while the stores open ---
+    event_checker = EventChecker(settings, wait=False)
+    try:
+        store, events = open_stores(settings)
+        event_checker.wait_ready()
+    except BaseException:
+        event_checker.close()
+        raise
+    # --- end event checkers ---
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     try:
         generated = bootstrap_admin_key(store, admin_key, settings.project)
@@ -75,6 +85,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         # the runs other replicas still renew are theirs to finish.
         recover_interrupted(store)
     except BaseException:
+        event_checker.close()
         events.close()
         store.close()
         raise
@@ -86,7 +97,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
     )
     assigner = LiveAssigner(store)
     experiments = ExperimentCache(store)
-    event_log = EventLog(store, events, experiments, assigner)
+    event_log = EventLog(store, events, experiments, assigner, event_checker)
     state = ServerState(
         settings=settings,
         store=store,
@@ -107,6 +118,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         sign_ins=SignInThrottle(settings.console_sign_in_attempts),
         llm_jobs=LlmJobs(RunLease.new("server", settings.llm_run_lease_seconds)),
         trust=trust,
+        event_checker=event_checker,
     )
     if settings.monitor_interval > 0:
         state.monitor = Monitor(store, events, alerts, interval=settings.monitor_interval)
@@ -116,6 +128,8 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
 def close_state(state: ServerState) -> None:
     state.llm_jobs.close()  # the scheduler has stopped: no renewal comes after the hand-back
     state.event_log.close()
+    if state.event_checker is not None:  # after the event log: its last batches use them
+        state.event_checker.close()
     state.assigner.close()
     state.events.close()
     state.store.close()

@@ -22,10 +22,10 @@ from starlette.responses import Response
 from ablab.assignment import Assignment
 from ablab.contract.body import check_attributes, check_reference, parse_object
 from ablab.domain.keys import Scope
-from ablab.errors import AblabError, PayloadTooLarge, ValidationError
+from ablab.errors import AblabError, ValidationError
 from ablab.server.errors import ablab_error_response, internal_error
 from ablab.server.state import ServerState
-from ablab.services.events.ingest import IngestResult, ingest_events
+from ablab.services.events.ingest import IngestResult
 
 __all__ = ["PREDICT_PREFIX", "FastPaths", "assign", "events", "predict", "respond"]
 
@@ -47,7 +47,6 @@ def _state(request: Request) -> ServerState:
 
 
 _ASSIGN_FIELDS = frozenset({"experiment", "unit_id", "attributes"})
-_EVENTS_FIELDS = frozenset({"events", "experiment"})
 
 
 def _only(data: dict[str, Any], allowed: frozenset[str]) -> None:
@@ -96,30 +95,18 @@ async def _assigned(
 async def events(request: Request) -> Response:
     state = _state(request)
     principal = await state.keys.principal_async(request.headers.get("authorization"), Scope.SDK)
-    data = _object(await request.body())
-    _only(data, _EVENTS_FIELDS)
-    batch = data.get("events")
-    if not isinstance(batch, list):
-        raise ValidationError('the body must be {"events": [...]}')
-    limit = state.settings.max_batch_events
-    if len(batch) > limit:
-        raise PayloadTooLarge(
-            f"a batch holds at most {limit} events, got {len(batch)}: split it",
-            details={"limit": limit, "received": len(batch)},
-        )
-    default = data.get("experiment")
-    if default is not None:
-        check_reference(default, "experiment")
-    ctx = principal.context(state.store)
-    lookup = partial(state.experiments.lookup, principal.project_id)
+    body = await request.body()
+    # Parsed, checked and stored off the loop: the body goes to a checker process as it came
+    # (server/event_checker.py), a malformed one comes back as the same 4xx.
+    assert state.event_checker is not None
     result: IngestResult = await run_in_threadpool(
         partial(
-            ingest_events,
-            ctx,
+            state.event_checker.ingest,
+            principal.context(state.store),
             state.events,
-            batch,
-            default_experiment=default,
-            lookup=lookup,
+            body,
+            max_events=state.settings.max_batch_events,
+            lookup=partial(state.experiments.lookup, principal.project_id),
             remember=state.assigner.remember_exposures,
         )
     )

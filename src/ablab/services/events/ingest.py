@@ -4,20 +4,32 @@ A batch is never refused as a whole for one bad event: each bad event comes back
 index and a one-line reason, and every good one is stored. Storage is idempotent by
 ``event_id``, so a client that retries a batch after a timeout never double counts, and the
 call returns only once the new events are durable. The checks run column by column
-(``validation.BatchChecker``).
+(``validation.BatchChecker``). Checking (:func:`check_events`) and storing
+(:func:`store_events`) are apart so that the server can check in other processes and store
+in its own; :func:`ingest_events` does both here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ablab.domain.experiments import Experiment
 from ablab.services.context import Context
 from ablab.services.events.validation import MAX_CLOCK_SKEW, BatchChecker
 from ablab.services.ports import EventBatch, EventStore
 
-__all__ = ["MAX_CLOCK_SKEW", "EventError", "IngestResult", "exposed_variants", "ingest_events"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "CheckedEvents",
+    "EventError",
+    "IngestResult",
+    "check_events",
+    "exposed_variants",
+    "ingest_events",
+    "store_events",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +57,61 @@ class IngestResult:
         return self.accepted - self.stored
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedEvents:
+    """A checked batch on its way to the store: the good events as Arrow tables, the
+    refusals, and each exposed unit's variant by experiment (from :func:`exposed_variants`).
+
+    The server's checker processes make these from a request's body and hand them back as
+    Arrow IPC; :func:`store_events` takes them from there.
+    """
+
+    received: int
+    batch: EventBatch
+    rejected: list[EventError] = field(default_factory=list)
+    exposed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def check_events(
+    project_id: str,
+    now: datetime,
+    events: Sequence[object],
+    resolve: Callable[[str], Experiment | None],
+    *,
+    default_experiment: str | None = None,
+) -> CheckedEvents:
+    """Check ``events`` (objects in the wire format of DESIGN.md) against the experiments
+    ``resolve`` finds by id or name; nothing is written."""
+    batch, problems = BatchChecker(resolve, project_id, now, default_experiment).check(events)
+    rejected = [
+        EventError(problem.index, _event_id(events[problem.index]), problem.reason, problem.field)
+        for problem in problems
+    ]
+    return CheckedEvents(len(events), batch, rejected, exposed_variants(batch))
+
+
+def store_events(
+    ctx: Context,
+    store: EventStore,
+    checked: CheckedEvents,
+    *,
+    remember: Callable[[dict[str, dict[str, str]]], None] | None = None,
+) -> IngestResult:
+    """Store a checked batch durably, then its exposed units as first assignments (a unit
+    keeps its first): through ``remember`` when given (the server writes them behind), else
+    at once. Returns once the new events are durable."""
+    batch = checked.batch
+    stored = store.append(batch) if len(batch) else 0
+    if checked.exposed:
+        if remember is not None:
+            remember(checked.exposed)
+        else:
+            with ctx.store.session() as session:
+                for experiment_id, units in checked.exposed.items():
+                    session.add_assignments(experiment_id, units, ctx.clock())
+    return IngestResult(checked.received, len(batch), stored, checked.rejected)
+
+
 def ingest_events(
     ctx: Context,
     store: EventStore,
@@ -63,8 +130,9 @@ def ingest_events(
     when given (the server writes them behind), else at once.
     """
     if lookup is not None:
-        checker = BatchChecker(lookup, ctx.project_id, ctx.clock(), default_experiment)
-        batch, problems = checker.check(events)
+        checked = check_events(
+            ctx.project_id, ctx.clock(), events, lookup, default_experiment=default_experiment
+        )
     else:
         with ctx.store.session(read_only=True) as session:
             found: dict[str, Experiment | None] = {}
@@ -74,22 +142,10 @@ def ingest_events(
                     found[ref] = session.get_experiment(ctx.project_id, ref)
                 return found[ref]
 
-            checker = BatchChecker(resolve, ctx.project_id, ctx.clock(), default_experiment)
-            batch, problems = checker.check(events)
-    stored = store.append(batch) if len(batch) else 0
-    exposed = exposed_variants(batch)
-    if exposed:
-        if remember is not None:
-            remember(exposed)
-        else:
-            with ctx.store.session() as session:
-                for experiment_id, units in exposed.items():
-                    session.add_assignments(experiment_id, units, ctx.clock())
-    rejected = [
-        EventError(problem.index, _event_id(events[problem.index]), problem.reason, problem.field)
-        for problem in problems
-    ]
-    return IngestResult(len(events), len(batch), stored, rejected)
+            checked = check_events(
+                ctx.project_id, ctx.clock(), events, resolve, default_experiment=default_experiment
+            )
+    return store_events(ctx, store, checked, remember=remember)
 
 
 def exposed_variants(batch: EventBatch) -> dict[str, dict[str, str]]:
