@@ -49,6 +49,9 @@ class EventBuffer:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._send_lock = threading.Lock()
+        # Batches taken from the queue and not yet sent (or given up): flush waits for them.
+        self._sending = 0
+        self._sent_all = threading.Condition()
         self.sent = 0
         self.dropped = 0
         self.failed = 0
@@ -70,10 +73,13 @@ class EventBuffer:
     def pending(self) -> int:
         return len(self._queue)
 
-    def flush(self) -> None:
-        """Send everything queued now (retrying as usual), in the caller's thread."""
+    def flush(self, timeout: float = 60.0) -> None:
+        """Send everything queued now (retrying as usual), in the caller's thread, and wait
+        (up to ``timeout`` seconds) for the batch the background thread may be sending."""
         while self._queue:
             self._send_one_batch()
+        with self._sent_all:
+            self._sent_all.wait_for(lambda: not self._sending, timeout)
 
     def close(self) -> None:
         if self._closed.is_set():
@@ -96,8 +102,18 @@ class EventBuffer:
             batch: list[Mapping[str, Any]] = []
             while self._queue and len(batch) < self._batch_size:
                 batch.append(self._queue.popleft())
-        if not batch:
-            return
+            if not batch:
+                return
+            with self._sent_all:
+                self._sending += 1
+        try:
+            self._send_with_retries(batch)
+        finally:
+            with self._sent_all:
+                self._sending -= 1
+                self._sent_all.notify_all()
+
+    def _send_with_retries(self, batch: list[Mapping[str, Any]]) -> None:
         for attempt in range(self._max_retries + 1):
             try:
                 self._send(batch)
