@@ -145,10 +145,13 @@ def prepare(folder: Path, rows: int, devices: int) -> dict[str, str]:
     ctx = Context(metadata, project.id, "bench", clock=lambda: launched - timedelta(days=7))
     for version in ("1", "2"):
         register_model_version(
-            ctx, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/")
+            ctx,
+            ModelVersionCreate(
+                model="m", version=version, endpoint="http://127.0.0.1:9/"
+            ).to_spec(),
         )
     spec = {"model_id": "m", "control_version": "1", "treatment_version": "2"}
-    prior = create_experiment(ctx, ExperimentCreate(name="last-week", **spec))
+    prior = create_experiment(ctx, ExperimentCreate(name="last-week", **spec).to_spec())
     ctx = Context(metadata, project.id, "bench", clock=lambda: launched)
     experiment = create_experiment(
         ctx,
@@ -156,7 +159,7 @@ def prepare(folder: Path, rows: int, devices: int) -> dict[str, str]:
             name="bench",
             guardrails=["error_rate<=0.05", "latency_p95_ms<=100", "latency_ms<=+10%"],
             **spec,
-        ),
+        ).to_spec(),
     )
     store = DuckDBEventStore(folder / "events.duckdb")
     store.close()
