@@ -1,6 +1,6 @@
 """Benchmark: the full results report beside a raw two-stage DuckDB query, same data.
 
-Data: N prediction events (default 100,000,000) over 1,000,000 devices, each with a label,
+Data: N prediction events (default 20,000,000) over D devices (200,000), each with a label,
 plus N/5 predictions of the same devices in the week before launch (CUPED's pre-period),
 generated inside a DuckDB event store file.
 Ours: ``experiment_results`` (accuracy with the latest label per prediction, latency,
@@ -20,10 +20,12 @@ resident memory (``ru_maxrss``): the report's peak is not hidden by the anchors'
 generator's. The report runs on ablab's DuckDB settings (``memory_limit`` and spilling,
 ``store/events/duckdb_settings.py``); the anchors on DuckDB's defaults.
 
-Run: ``.venv/bin/python bench/analysis.py [--rows 100000000] [--devices 1000000]
+Run: ``.venv/bin/python bench/analysis.py [--rows 20000000] [--devices 200000]
 [--runs 3] [--folder DIR]``; ``--folder`` keeps the generated events there and reuses them
-on the next run with the same folder. Here (2 cores, shared) 100M rows took 12 minutes to
-generate and one run of the three figures about 6 minutes (the report 3.8 of them).
+on the next run with the same folder. Here (2 cores, idle) the default 20M rows take about
+35 s to generate and each run of the three figures about 25 s: 2 minutes in all. The
+issue's goals are on 100M rows (``--rows 100000000 --devices 1000000``): 12 minutes to
+generate, about 6 minutes a run, a peak near 5 GB.
 """
 
 from __future__ import annotations
@@ -50,10 +52,12 @@ from ablab.services.experiments.catalogue import register_model_version
 from ablab.services.experiments.lifecycle import create_experiment
 from ablab.store.events import DuckDBEventStore
 from ablab.store.metadata import open_metadata_store
+from figures import at_most, figure
 
 RUNS = 3
 GOAL_RATIO = 2.0
 GOAL_PEAK_GB = 8.0
+GOAL_PEAK_ROWS = 100_000_000
 
 RAW_TWO_STAGE = """
 SELECT variant, count(*) AS devices, sum(predictions), sum(predictions * predictions),
@@ -145,10 +149,13 @@ def prepare(folder: Path, rows: int, devices: int) -> dict[str, str]:
     ctx = Context(metadata, project.id, "bench", clock=lambda: launched - timedelta(days=7))
     for version in ("1", "2"):
         register_model_version(
-            ctx, ModelVersionCreate(model="m", version=version, endpoint="http://127.0.0.1:9/")
+            ctx,
+            ModelVersionCreate(
+                model="m", version=version, endpoint="http://127.0.0.1:9/"
+            ).to_spec(),
         )
     spec = {"model_id": "m", "control_version": "1", "treatment_version": "2"}
-    prior = create_experiment(ctx, ExperimentCreate(name="last-week", **spec))
+    prior = create_experiment(ctx, ExperimentCreate(name="last-week", **spec).to_spec())
     ctx = Context(metadata, project.id, "bench", clock=lambda: launched)
     experiment = create_experiment(
         ctx,
@@ -156,7 +163,7 @@ def prepare(folder: Path, rows: int, devices: int) -> dict[str, str]:
             name="bench",
             guardrails=["error_rate<=0.05", "latency_p95_ms<=100", "latency_ms<=+10%"],
             **spec,
-        ),
+        ).to_spec(),
     )
     store = DuckDBEventStore(folder / "events.duckdb")
     store.close()
@@ -217,8 +224,8 @@ def measure(work: Callable[..., str], *arguments: object) -> tuple[float, int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000_000)
-    parser.add_argument("--devices", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--devices", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--folder", type=Path, default=None, help="keep (or reuse) events here")
     arguments = parser.parse_args()
@@ -250,21 +257,33 @@ def main() -> None:
     print(f"  ours (full report):                     {ours:6.2f} s  {ours_peak:5.2f} GB")
     print(f"  raw two-stage DuckDB query:             {anchor:6.2f} s  {anchor_peak:5.2f} GB")
     print(f"  raw two-stage query with latest labels: {labelled:6.2f} s  {labelled_peak:5.2f} GB")
-    print(
-        f"bench: analysis_report ours={ours:.2f}s anchor={anchor:.2f}s "
-        f"(raw duckdb per-device then per-variant query, {rows:,} rows) "
-        f"ratio={ours / anchor:.2f} goal=<={GOAL_RATIO:g}"
+    figure(
+        "analysis_report",
+        ours,
+        anchor,
+        "s",
+        anchor_is=f"raw duckdb per-device then per-variant query, no labels, {rows:,} rows",
+        goal=None,
+        runs=runs,
     )
-    print(
-        f"bench: analysis_report_like_for_like ours={ours:.2f}s anchor={labelled:.2f}s "
-        f"(the same raw query joined with each prediction's latest label) "
-        f"ratio={ours / labelled:.2f} goal=<={GOAL_RATIO:g}"
+    figure(
+        "analysis_report_like_for_like",
+        ours,
+        labelled,
+        "s",
+        anchor_is=f"the same raw query joined with each prediction's latest label, {rows:,} rows",
+        goal=at_most(GOAL_RATIO),
+        runs=runs,
     )
-    print(
-        f"bench: analysis_peak_memory ours={ours_peak:.2f}GB anchor={labelled_peak:.2f}GB "
-        f"(the raw query with latest labels on DuckDB's default settings, "
-        f"{rows:,} rows) ratio={ours_peak / labelled_peak:.2f} "
-        f"goal=<={GOAL_PEAK_GB:g}GB at 100M rows"
+    figure(
+        "analysis_peak_memory",
+        ours_peak,
+        labelled_peak,
+        "GB",
+        anchor_is=f"the raw query with latest labels on DuckDB's default settings, {rows:,} rows",
+        # The issue's bound is on 100M rows; a smaller run only reports its peak.
+        goal=at_most(GOAL_PEAK_GB, "GB") if rows >= GOAL_PEAK_ROWS else None,
+        runs=runs,
     )
 
 
