@@ -56,7 +56,7 @@ bench: install wrk
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/ingest.py
-	# 20M rows, about 2 min here (35 s to generate, 3 runs); the issue's 100M figure:
+	# 20M rows, 2-3 min here (35 s to generate, 3 runs); the issue's 100M figure:
 	# bench/analysis.py --rows 100000000 --devices 1000000 alone (--folder DIR reuses the events).
 	$(BIN)/python bench/analysis.py --rows 20000000 --devices 200000
 	$(BIN)/python bench/cli_start.py
