@@ -62,6 +62,7 @@ from soak_traffic import (
     ROUTES,
     Outcome,
     generate,
+    hear,
 )
 
 RSS_EVERY = 5.0
@@ -342,7 +343,7 @@ def soak(base: str, server: subprocess.Popen[bytes], options: argparse.Namespace
     )
     generator.start()
     out.close()
-    _, rate, capacity = news.recv()
+    _, rate, capacity = hear(news)
     print(f"rate: {rate:.0f} requests/s" + (f" (capacity {capacity:.0f})" if capacity else ""))
     wait_for(news, generator, "warm")
     start = rss_mib(server.pid)
@@ -350,7 +351,7 @@ def soak(base: str, server: subprocess.Popen[bytes], options: argparse.Namespace
     done = None
     while done is None:
         if news.poll(RSS_EVERY):
-            done = news.recv()
+            done = hear(news)
         samples.append(rss_mib(server.pid))
         if not generator.is_alive() and done is None and not news.poll(0):
             raise RuntimeError("the traffic process died")
@@ -369,7 +370,7 @@ def wait_for(news: Connection, generator: Any, what: str) -> None:
     while not news.poll(1):
         if not generator.is_alive():
             raise RuntimeError("the traffic process died")
-    message = news.recv()
+    message = hear(news)
     assert message[0] == what, message
 
 

@@ -60,6 +60,19 @@ class Outcome:
             self.error_samples.append(what[:300])
 
 
+def tell(out: Connection, *message: object) -> None:
+    """Send the parent one step's news as JSON (an Outcome as its fields), never a pickle."""
+    out.send_bytes(orjson.dumps(message, default=lambda value: value.__dict__))
+
+
+def hear(news: Connection) -> list[Any]:
+    """The next news of :func:`tell`, with the outcomes of ``done`` as ``Outcome`` again."""
+    message: list[Any] = orjson.loads(news.recv_bytes())
+    if message[0] == "done":
+        message[1] = {route: Outcome(**fields) for route, fields in message[1].items()}
+    return message
+
+
 class Traffic:
     """The requests of the mix, and the units and predictions they leave behind."""
 
@@ -246,13 +259,13 @@ def generate(base: str, rate: float | None, warmup: float, seconds: float, out: 
             traffic.record = False
             capacity = await closed_loop(traffic, ESTIMATE_SECONDS) if rate is None else None
             soak_rate = rate or (capacity or 0) / 2
-            out.send(("rate", soak_rate, capacity))
+            tell(out, "rate", soak_rate, capacity)
             await open_loop(traffic, soak_rate, warmup)
-            out.send(("warm",))
+            tell(out, "warm")
             traffic.record = True
             await open_loop(traffic, soak_rate, seconds)
             traffic.record = False
             await asyncio.sleep(SETTLE_SECONDS)
-            out.send(("done", traffic.outcomes, await idle_reads(traffic)))
+            tell(out, "done", traffic.outcomes, await idle_reads(traffic))
 
     asyncio.run(main())
