@@ -24,6 +24,7 @@ from ablab.server.auth import TOUCH_WRITE_EVERY, KeyCache
 from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.event_checker import EventChecker
+from ablab.server.experiment_cache import ExperimentCache
 from ablab.server.hot_paths import FastPaths
 from ablab.server.input_guard import plain_parameters
 from ablab.server.llm_jobs import LlmJobs
@@ -41,7 +42,7 @@ from ablab.server.routers import (
 from ablab.server.scheduler import Scheduler
 from ablab.server.security_headers import SecurityHeaders
 from ablab.server.sign_in_throttle import SignInThrottle
-from ablab.server.state import EventLog, ExperimentCache, ServerState
+from ablab.server.state import EventLog, ServerState
 from ablab.server.trust import operator_trust
 from ablab.services.access.keys import bootstrap_admin_key
 from ablab.services.assignment.live import LiveAssigner

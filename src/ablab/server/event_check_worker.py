@@ -9,8 +9,8 @@ whose checker died can be checked again anywhere.
 
 Each request is two messages: a header ``[project id, now (ISO 8601), most events or null,
 cache generation]`` and the body. Experiments are looked up on this process's own
-connection to the metadata store, in read-only sessions, and kept a second as the server's
-``ExperimentCache`` keeps them; a new generation (the server wrote something) drops them.
+connection to the metadata store through the server's own ``ExperimentCache`` (read-only
+sessions, a second's keep); a new generation (the server wrote something) drops them.
 It says ``ready`` once started, and ends when the server closes its end of the pipe, or
 dies.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
@@ -31,6 +30,7 @@ from ablab.domain.experiments import Experiment
 from ablab.errors import AblabError
 from ablab.server.checked_wire import encode_checked, encode_error
 from ablab.server.event_body import read_events_body
+from ablab.server.experiment_cache import ExperimentCache
 from ablab.services.events.ingest import check_events
 from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
@@ -41,41 +41,30 @@ logger = logging.getLogger("ablab.server.events")
 
 READY = b"ready"
 
-# What the server's ExperimentCache keeps: a launch or a pause reaches the checks within it.
-EXPERIMENT_TTL = 1.0
-
 
 class _Experiments:
-    """Experiments by (project, id or name), from this process's own metadata connection."""
+    """The server's ``ExperimentCache`` over this process's own metadata connection, opened
+    at the first lookup (when the server has opened, and migrated, the store)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._store: MetadataStore | None = None
-        self._found: dict[tuple[str, str], tuple[float, Experiment | None]] = {}
+        self._cache: ExperimentCache | None = None
         self._generation = -1
 
     def refresh(self, generation: int) -> None:
-        if generation != self._generation:
-            self._found.clear()
-            self._generation = generation
+        """A new generation (the server wrote something) drops what is kept."""
+        if generation != self._generation and self._cache is not None:
+            self._cache.invalidate()
+        self._generation = generation
 
     def lookup(self, project_id: str, ref: str) -> Experiment | None:
-        now = time.monotonic()
-        cached = self._found.get((project_id, ref))
-        if cached is not None and now - cached[0] < EXPERIMENT_TTL:
-            return cached[1]
-        with self._metadata().session(read_only=True) as session:
-            experiment = session.get_experiment(project_id, ref)
-        self._found[(project_id, ref)] = (now, experiment)
-        return experiment
-
-    def _metadata(self) -> MetadataStore:
-        # Opened at the first lookup, when the server has opened (and migrated) the store.
-        if self._store is None:
+        if self._cache is None:
             from ablab.store.open import open_metadata  # noqa: PLC0415 - SQLAlchemy loads only where experiments are looked up
 
             self._store = open_metadata(self._settings)
-        return self._store
+            self._cache = ExperimentCache(self._store)
+        return self._cache.lookup(project_id, ref)
 
     def close(self) -> None:
         if self._store is not None:

@@ -7,19 +7,18 @@ Everything is opened in the app's lifespan, not at import, and reached by routes
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import orjson
 
-from ablab.domain.experiments import Experiment
 from ablab.domain.trust import Trust
 from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import KeyCache
 from ablab.server.event_checker import EventChecker
+from ablab.server.experiment_cache import ExperimentCache
 from ablab.server.llm_jobs import LlmJobs
 from ablab.server.observability import Telemetry
 from ablab.server.sign_in_throttle import SignInThrottle
@@ -31,29 +30,7 @@ from ablab.services.events.ingest import ingest_events, store_events
 from ablab.services.ports import EventStore, MetadataStore
 from ablab.settings import Settings
 
-__all__ = ["EventLog", "ExperimentCache", "ServerState"]
-
-
-class ExperimentCache:
-    """Experiments by (project, id or name) for event checks, kept ``ttl`` seconds."""
-
-    def __init__(self, store: MetadataStore, ttl: float = 1.0) -> None:
-        self._store = store
-        self._ttl = ttl
-        self._found: dict[tuple[str, str], tuple[float, Experiment | None]] = {}
-
-    def lookup(self, project_id: str, ref: str) -> Experiment | None:
-        now = time.monotonic()
-        cached = self._found.get((project_id, ref))
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        with self._store.session(read_only=True) as session:
-            experiment = session.get_experiment(project_id, ref)
-        self._found[(project_id, ref)] = (now, experiment)
-        return experiment
-
-    def invalidate(self) -> None:
-        self._found.clear()
+__all__ = ["EventLog", "ServerState"]
 
 
 class EventLog:
