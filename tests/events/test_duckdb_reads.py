@@ -36,6 +36,7 @@ def test_a_read_answers_while_an_ingestion_transaction_is_open(tmp_path: Path) -
         assert store.append(_labels(range(3))) == 3
         inserted, read_done = threading.Event(), threading.Event()
         seen: list[int] = []
+        answered_while_open: list[bool] = []
 
         def ingest() -> None:
             """What ``append`` does, held open between its insert and its commit."""
@@ -47,7 +48,9 @@ def test_a_read_answers_while_an_ingestion_transaction_is_open(tmp_path: Path) -
                     " SELECT 'open' || i, 'p', 'y' || i, now(), now() FROM range(5) AS t(i)"
                 )
                 inserted.set()
-                read_done.wait(WAIT)
+                # A read that queues behind this transaction cannot answer before the commit below,
+                # so the wait times out; one that runs beside it answers first.
+                answered_while_open.append(read_done.wait(WAIT))
                 cursor.execute("COMMIT")
                 cursor.close()
 
@@ -60,11 +63,9 @@ def test_a_read_answers_while_an_ingestion_transaction_is_open(tmp_path: Path) -
         assert inserted.wait(WAIT)
         reader = threading.Thread(target=read)
         reader.start()
+        writer.join(2 * WAIT)
         reader.join(WAIT)
-        finished_while_open = not reader.is_alive() and writer.is_alive()
-        writer.join(WAIT)
-        reader.join(WAIT)
-        assert finished_while_open, "the read waited for the ingestion transaction"
+        assert answered_while_open == [True], "the read waited for the ingestion transaction"
         assert seen == [3]  # the open transaction's rows are not visible
         assert store.count("label") == 8  # and are once committed
         assert store.append(_labels(range(3, 5))) == 2  # the writer is free again
