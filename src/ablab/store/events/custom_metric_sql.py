@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.services.ports import MetricRequest
-from ablab.store.events.dialects import Dialect
 from ablab.store.events.sql_parts import (
     Parts,
     Query,
@@ -45,6 +44,8 @@ def custom_value(total: str, events: str, hit: str) -> tuple[str, str]:
     The aggregation and kind come from the definitions row ``d`` (see
     :mod:`ablab.domain.metrics`).
     """
+    # One type for every branch: ClickHouse finds none for a double, a count and a flag.
+    total, events, hit = (f"CAST({x} AS DOUBLE)" for x in (total, events, hit))
     aggregate = (
         f"CASE d.aggregation WHEN '{Aggregation.SUM.value}' THEN {total} "
         f"WHEN '{Aggregation.COUNT.value}' THEN {events} "
@@ -61,7 +62,7 @@ def custom_value(total: str, events: str, hit: str) -> tuple[str, str]:
     return numerator, denominator
 
 
-def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
+def custom_metrics_query(request: MetricRequest) -> Query:
     """Per variant (and segment) and custom metric: the metric's sums over every unit."""
     metrics = request.custom
     parts = Parts()
@@ -114,7 +115,7 @@ def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
     else:
         u, v = None, None
     if request.segment is not None:
-        segment_cte(parts, dialect, request)
+        segment_cte(parts, request)
     segment = "coalesce(s.segment, '(none)')" if request.segment is not None else "NULL"
     joins = ""
     if request.covariate is not None:
@@ -126,6 +127,4 @@ def custom_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         *sums("m", y, x, u, v),
     ]
     group = "d.variant, 2, d.name" if request.segment is not None else "d.variant, d.name"
-    return parts.query(
-        dialect, f"SELECT {', '.join(columns)} FROM per_unit AS d{joins} GROUP BY {group}"
-    )
+    return parts.query(f"SELECT {', '.join(columns)} FROM per_unit AS d{joins} GROUP BY {group}")

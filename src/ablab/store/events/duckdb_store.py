@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 
 from ablab.errors import Conflict
 from ablab.services.ports import EventBatch
-from ablab.store.events.dialects import DUCKDB
 from ablab.store.events.duckdb_settings import duckdb_config
+from ablab.store.events.engines import DUCKDB
 from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 from ablab.store.events.upgrade import upgrade
@@ -43,7 +43,7 @@ class DuckDBEventStore(AggregateQueries):
     what one analysis takes; see :func:`duckdb_config`.
     """
 
-    dialect = DUCKDB
+    engine = DUCKDB
 
     def __init__(
         self, path: Path, *, memory_limit: str | None = None, threads: int | None = None
@@ -123,6 +123,14 @@ class DuckDBEventStore(AggregateQueries):
             cursor.execute(sql, list(params))
             names = [column[0] for column in cursor.description or ()]
             return names, cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def read_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        """Run one read-only query (``?`` markers): its result as Arrow."""
+        cursor = self._cursor()
+        try:
+            return cursor.sql(sql, params=list(params)).to_arrow_table()
         finally:
             cursor.close()
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 from itertools import pairwise
 
 from ablab.services.ports import MetricRequest
-from ablab.store.events.dialects import Dialect
+from ablab.store.events.portable import latest_labels, p95
 from ablab.store.events.sql_parts import (
     SCORE,
     Parts,
     Query,
+    aliases,
     covariate_cte,
     in_list,
     segment_cte,
@@ -75,7 +76,7 @@ def _period_params(request: MetricRequest) -> list[object]:
     return [bounds[0], *middle, bounds[-1]]
 
 
-def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
+def model_metrics_query(request: MetricRequest) -> Query:
     """Per variant (and segment): units by period, predictions, p95 and the metrics' sums."""
     parts = Parts()
     prior = (
@@ -83,7 +84,7 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         and request.pre_window is not None
         and bool(request.prior_experiment_ids)
     )
-    parts.cte("latest_labels", dialect.latest_labels, request.project_id)
+    parts.cte("latest_labels", latest_labels(), request.project_id)
     window, bounds = time_window(request, "p.ts")
     if prior:
         _units_with_prior(parts, request)
@@ -100,7 +101,7 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
     if request.covariate is not None:
         covariate_cte(parts, request)
     if request.segment is not None:
-        segment_cte(parts, dialect, request)
+        segment_cte(parts, request)
     segmented = request.segment is not None
     segment = "coalesce(s.segment, '(none)')" if segmented else "NULL"
     by_segment = " LEFT JOIN segments AS s ON s.unit_id = {alias}.unit_id" if segmented else ""
@@ -138,26 +139,29 @@ def model_metrics_query(dialect: Dialect, request: MetricRequest) -> Query:
         request.experiment_id,
         *bounds,
     )
-    periods = ", ".join(period_columns(len(request.period_boundaries)))
+    periods = ["n.variant AS variant", f"{segment} AS segment"]
+    periods += period_columns(len(request.period_boundaries))
     parts.cte(
         "periods",
-        f"""SELECT n.variant AS variant, {segment} AS segment, {periods}
+        f"""SELECT {", ".join(periods)}
         FROM seen AS n{by_segment.format(alias="n")} GROUP BY {group}""",
         *_period_params(request),
     )
     # The quantile needs the predictions themselves, not the per-unit totals.
     parts.cte(
         "quantiles",
-        f"""SELECT p.variant AS variant, {segment} AS segment, {dialect.p95} AS p95
+        f"""SELECT p.variant AS variant, {segment} AS segment, {p95("p.latency_ms")} AS p95
         FROM predictions AS p{by_segment.format(alias="p")}
         WHERE p.experiment_id = ? AND NOT p.shadow{window} GROUP BY {group}""",
         request.experiment_id,
         *bounds,
     )
-    same = "{v} = n.variant AND ({s} = n.segment OR {s} IS NULL)"
+    # Unsegmented, both segments are NULL; coalesce makes them equal on every engine (some
+    # take no OR in a join's condition).
+    same = "{v} = n.variant AND coalesce({s}, '') = coalesce(n.segment, '')"
     return parts.query(
-        dialect,
-        f"""SELECT n.*, sums.*, q.p95 AS latency_p95_ms FROM periods AS n
+        f"""SELECT {", ".join(aliases(periods, "n") + aliases(columns, "sums"))},
+            q.p95 AS latency_p95_ms FROM periods AS n
         LEFT JOIN sums ON {same.format(v="sums.sums_variant", s="sums.sums_segment")}
         LEFT JOIN quantiles AS q ON {same.format(v="q.variant", s="q.segment")}""",
     )

@@ -29,7 +29,7 @@ import pyarrow.csv as pa_csv
 
 from ablab.extras import needs_extra
 from ablab.services.ports import EventBatch
-from ablab.store.events.dialects import POSTGRES
+from ablab.store.events.engines import POSTGRES
 from ablab.store.events.queries import AggregateQueries
 from ablab.store.events.schema import EVENT_TABLES
 
@@ -50,7 +50,7 @@ _CHECKOUT_TIMEOUT_SECONDS = 30.0
 class PostgresEventStore(AggregateQueries):
     """Events in PostgreSQL over a pool of at most ``max_connections`` connections."""
 
-    dialect = POSTGRES
+    engine = POSTGRES
 
     def __init__(self, url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         with needs_extra("postgres", feature="a PostgreSQL event store", package="psycopg"):
@@ -110,6 +110,11 @@ class PostgresEventStore(AggregateQueries):
             cursor = connection.execute(sql, list(params))
             names = [column.name for column in cursor.description or ()]
             return names, cursor.fetchall()
+
+    def read_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        """Run one read-only query (``?`` markers): its result as Arrow."""
+        names, rows = self._fetch(sql.replace("?", "%s"), params)
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def ping(self) -> None:
         with self._pool.connection() as connection:

@@ -1,9 +1,9 @@
 """The analysis reads every event store answers the same way, over its own connection.
 
-``AggregateQueries`` builds the SQL (``model_metric_sql``, ``custom_metric_sql``,
-``window_metric_sql``, ``timeseries_sql``), runs it through the engine's ``_fetch`` and
-reads the rows (``rows``). The engines differ only in the fragments of their
-:class:`~ablab.store.events.dialects.Dialect`.
+``AggregateQueries`` builds the portable SQL (``model_metric_sql``, ``custom_metric_sql``,
+``window_metric_sql``, ``timeseries_sql``, ``shadow_sql``), renders it for its
+:class:`~ablab.store.events.engines.Engine` (``render``), runs it through ``_fetch`` and
+reads the rows (``rows``). The engines differ only in what ``render`` writes for them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from datetime import datetime
 from ablab.services.ports import MetricRequest, ShadowSums, TimeBucket, VariantSums
 from ablab.stats import RatioCovariateMoments
 from ablab.store.events.custom_metric_sql import custom_metrics_query
-from ablab.store.events.dialects import Dialect
+from ablab.store.events.engines import Engine
 from ablab.store.events.model_metric_sql import MODEL_METRICS, model_metrics_query
+from ablab.store.events.render import render
 from ablab.store.events.rows import (
     by_window,
     read_custom_metrics,
@@ -25,6 +26,7 @@ from ablab.store.events.rows import (
     read_timeseries,
 )
 from ablab.store.events.shadow_sql import shadow_query
+from ablab.store.events.sql_parts import Query
 from ablab.store.events.timeseries_sql import timeseries_query
 from ablab.store.events.window_metric_sql import (
     window_custom_metrics_query,
@@ -35,51 +37,54 @@ __all__ = ["AggregateQueries"]
 
 
 class AggregateQueries:
-    """The read side of an event store; subclasses supply ``dialect`` and ``_fetch``."""
+    """The read side of an event store; subclasses supply ``engine`` and ``_fetch``, and may
+    map event tables to other relations (``relations``, see :func:`.render`)."""
 
-    dialect: Dialect
+    engine: Engine
+    relations: dict[str, str] | None = None
 
     def _fetch(
         self, sql: str, params: Sequence[object]
     ) -> tuple[list[str], list[tuple[object, ...]]]:
-        """Run one read-only query: its column names and rows."""
+        """Run one read-only query of the engine: its column names and rows."""
         raise NotImplementedError
 
+    def _run(self, query: Query) -> tuple[list[str], list[tuple[object, ...]]]:
+        return self._fetch(*render(query.sql, query.params, self.engine, self.relations))
+
     def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
-        query = model_metrics_query(self.dialect, request)
-        found = read_model_metrics(
-            *self._fetch(query.sql, query.params), len(request.period_boundaries)
-        )
+        query = model_metrics_query(request)
+        found = read_model_metrics(*self._run(query), len(request.period_boundaries))
         if not request.custom:
             return found
-        query = custom_metrics_query(self.dialect, request)
-        return _with_custom(found, read_custom_metrics(*self._fetch(query.sql, query.params)))
+        query = custom_metrics_query(request)
+        return _with_custom(found, read_custom_metrics(*self._run(query)))
 
     def metric_sums_by_window(
         self, request: MetricRequest, edges: Sequence[datetime]
     ) -> list[list[VariantSums]]:
         windows = len(edges) - 1
-        query = window_model_metrics_query(self.dialect, request, edges)
-        names, rows = self._fetch(query.sql, query.params)
+        query = window_model_metrics_query(request, edges)
+        names, rows = self._run(query)
         found = [read_model_metrics(names, part, 0) for part in by_window(names, rows, windows)]
         if not request.custom:
             return found
-        query = window_custom_metrics_query(self.dialect, request, edges)
-        names, rows = self._fetch(query.sql, query.params)
+        query = window_custom_metrics_query(request, edges)
+        names, rows = self._run(query)
         custom = [read_custom_metrics(names, part) for part in by_window(names, rows, windows)]
         return [_with_custom(*pair) for pair in zip(found, custom, strict=True)]
 
     def shadow_sums(self, project_id: str, experiment_id: str) -> list[ShadowSums]:
-        query = shadow_query(self.dialect, project_id, experiment_id)
-        _, rows = self._fetch(query.sql, query.params)
+        query = shadow_query(project_id, experiment_id)
+        _, rows = self._run(query)
         return read_shadow(rows)
 
     def metric_timeseries(
         self, request: MetricRequest, metric: str, interval: str
     ) -> list[TimeBucket]:
         custom = next((m for m in request.custom if m.name == metric), None)
-        query = timeseries_query(self.dialect, request, custom or metric, interval)
-        _, rows = self._fetch(query.sql, query.params)
+        query = timeseries_query(request, custom or metric, interval)
+        _, rows = self._run(query)
         return read_timeseries(rows)
 
 

@@ -9,7 +9,7 @@ served answer only).
 
 from __future__ import annotations
 
-from ablab.store.events.dialects import Dialect
+from ablab.store.events.portable import json_number, latest_labels
 from ablab.store.events.sql_parts import Query
 
 __all__ = ["SHADOW_COLUMNS", "shadow_query"]
@@ -22,20 +22,21 @@ SHADOW_COLUMNS = (
 )  # fmt: skip
 
 
-def shadow_query(dialect: Dialect, project_id: str, experiment_id: str) -> Query:
-    number = dialect.json_number
+def shadow_query(project_id: str, experiment_id: str) -> Query:
+    # No result column is named after a column it sums: ClickHouse would read the name as
+    # the alias (sum(x) AS x, then sum(x * x) sums a sum).
     sql = f"""
-    WITH latest_labels AS ({dialect.latest_labels}),
+    WITH latest_labels AS ({latest_labels()}),
     served AS (
         SELECT prediction_id, latency_ms, error, output FROM predictions
         WHERE experiment_id = ? AND NOT shadow
     ),
     pairs AS (
-        SELECT m.variant, s.latency_ms AS served_latency, m.latency_ms AS shadow_latency,
+        SELECT m.variant, s.latency_ms AS served_ms, m.latency_ms AS shadow_ms,
                s.error AS served_error, m.error AS shadow_error,
                s.output AS served_output, m.output AS shadow_output,
-               {number.format(text="s.output")} AS served_number,
-               {number.format(text="m.output")} AS shadow_number,
+               {json_number("s.output")} AS served_number,
+               {json_number("m.output")} AS shadow_number,
                l.verdict
         FROM predictions AS m
         JOIN served AS s ON s.prediction_id = m.prediction_id
@@ -54,17 +55,16 @@ def shadow_query(dialect: Dialect, project_id: str, experiment_id: str) -> Query
            sum(CASE WHEN answered_both AND difference IS NOT NULL THEN 1 ELSE 0 END) AS numeric,
            sum(CASE WHEN answered_both THEN abs(difference) END) AS abs_diff,
            sum(CASE WHEN answered_both THEN difference * difference END) AS abs_diff_sq,
-           sum(served_latency) AS served_latency,
-           sum(served_latency * served_latency) AS served_latency_sq,
-           sum(shadow_latency) AS shadow_latency,
-           sum(shadow_latency * shadow_latency) AS shadow_latency_sq,
-           sum(shadow_latency - served_latency) AS latency_diff,
-           sum((shadow_latency - served_latency) * (shadow_latency - served_latency))
-               AS latency_diff_sq,
+           sum(served_ms) AS served_latency,
+           sum(served_ms * served_ms) AS served_latency_sq,
+           sum(shadow_ms) AS shadow_latency,
+           sum(shadow_ms * shadow_ms) AS shadow_latency_sq,
+           sum(shadow_ms - served_ms) AS latency_diff,
+           sum((shadow_ms - served_ms) * (shadow_ms - served_ms)) AS latency_diff_sq,
            sum(CASE WHEN served_error THEN 1 ELSE 0 END) AS served_errors,
            sum(CASE WHEN shadow_error THEN 1 ELSE 0 END) AS shadow_errors,
            sum(CASE WHEN left(verdict, 1) = 'l' THEN 1 ELSE 0 END) AS valued_labels,
            sum(CASE WHEN verdict = 'l' || served_output THEN 1 ELSE 0 END) AS served_correct,
            sum(CASE WHEN verdict = 'l' || shadow_output THEN 1 ELSE 0 END) AS shadow_correct
     FROM scored GROUP BY variant ORDER BY variant"""
-    return Query(dialect.finish(sql), (project_id, experiment_id, experiment_id))
+    return Query(sql, (project_id, experiment_id, experiment_id))

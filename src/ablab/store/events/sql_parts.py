@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ablab.services.ports import MetricRequest
-from ablab.store.events.dialects import Dialect
+from ablab.store.events.portable import attribute, bytewise
 
 __all__ = [
     "SCORE",
@@ -18,6 +18,7 @@ __all__ = [
     "SUM_COLUMNS",
     "Parts",
     "Query",
+    "aliases",
     "covariate_cte",
     "in_list",
     "seen_units",
@@ -47,7 +48,7 @@ SUM_COLUMNS: tuple[tuple[str, str], ...] = (
 _PLAIN_SUMS = 5
 
 # A prediction ``p`` against the latest label ``l`` of its id (a verdict from the
-# dialect's latest_labels): correct when the label says so, or when the label's JSON text
+# latest_labels): correct when the label says so, or when the label's JSON text
 # equals the output's.
 SCORE = {
     "labelled": "CASE WHEN l.prediction_id IS NULL THEN 0 ELSE 1 END",
@@ -105,9 +106,9 @@ class Parts:
         self.ctes.append((f"{name} AS MATERIALIZED" if materialized else f"{name} AS", sql))
         self.params.extend(params)
 
-    def query(self, dialect: Dialect, select: str, *params: object) -> Query:
+    def query(self, select: str, *params: object) -> Query:
         text = "WITH " + ",\n".join(f"{head} ({sql})" for head, sql in self.ctes)
-        return Query(dialect.finish(f"{text}\n{select}"), (*self.params, *params))
+        return Query(f"{text}\n{select}", (*self.params, *params))
 
 
 def sums(metric: str, y: str, x: str, u: str | None, v: str | None) -> list[str]:
@@ -119,20 +120,37 @@ def sums(metric: str, y: str, x: str, u: str | None, v: str | None) -> list[str]
     ]
 
 
+def aliases(columns: list[str], table: str) -> list[str]:
+    """``table.name AS name`` for each ``... AS name`` of ``columns``.
+
+    A result names its columns this way, never with ``table.*``: after a join, ClickHouse
+    names the columns of ``n.*`` ``n.variant`` and so on.
+    """
+    names = [column.rsplit(" AS ", 1)[1] for column in columns]
+    return [f"{table}.{name} AS {name}" for name in names]
+
+
 def in_list(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def segment_cte(parts: Parts, dialect: Dialect, request: MetricRequest) -> None:
-    """``segments``: each unit's segment attribute, from its first exposure that has it."""
+def segment_cte(parts: Parts, request: MetricRequest) -> None:
+    """``segments``: each unit's segment attribute, from its first exposure that has it.
+
+    Two exposures of the same time with different values give the smaller value (by code
+    point), on every engine.
+    """
     assert request.segment is not None
-    first = dialect.first_by_time.format(value=dialect.attribute, time="ts")
+    value = attribute("attributes", request.segment)
     parts.cte(
         "segments",
-        f"""SELECT unit_id, {first} AS segment
-        FROM exposures WHERE experiment_id = ? GROUP BY unit_id""",
-        # The attribute expression appears twice in PostgreSQL's template, once in DuckDB's.
-        *([dialect.attribute_key(request.segment)] * dialect.first_by_time.count("{value}")),
+        f"""SELECT unit_id, segment FROM (
+            SELECT unit_id, {value} AS segment,
+                   row_number() OVER (
+                       PARTITION BY unit_id ORDER BY ts, {bytewise(value)}
+                   ) AS rank_in_unit
+            FROM exposures WHERE experiment_id = ? AND {value} IS NOT NULL
+        ) AS ranked WHERE rank_in_unit = 1""",
         request.experiment_id,
     )
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from ablab.domain.metrics import Aggregation, CustomMetric, MetricKind
 from ablab.services.ports import MetricRequest
-from ablab.store.events.dialects import Dialect
 from ablab.store.events.model_metric_sql import MODEL_METRICS
+from ablab.store.events.portable import bucket, latest_labels
 from ablab.store.events.sql_parts import SCORE, SEEN_UNITS, Query
 
 __all__ = ["TIMESERIES_COLUMNS", "timeseries_query"]
@@ -27,10 +27,10 @@ TIMESERIES_COLUMNS = ("new_units", "y", "yy", "x", "xx", "xy")
 _PREDICTION_PARTS = {**SCORE, "latency": "p.latency_ms", "predictions": "1"}
 
 
-def _model_rows(dialect: Dialect, metric: str, interval: str) -> tuple[str, str, str]:
+def _model_rows(metric: str, interval: str) -> tuple[str, str, str]:
     """Rows (unit, variant, bucket, a, b, h) of a model metric, and its y and x of (a, b, h)."""
     numerator, denominator = next((n, d) for name, n, d in MODEL_METRICS if name == metric)
-    rows = f"""SELECT p.unit_id, p.variant, {dialect.bucket(interval, "p.ts")} AS bucket,
+    rows = f"""SELECT p.unit_id, p.variant, {bucket(interval, "p.ts")} AS bucket,
                {_PREDICTION_PARTS[numerator]} AS a, {_PREDICTION_PARTS[denominator]} AS b,
                0 AS h
         FROM predictions AS p
@@ -39,13 +39,13 @@ def _model_rows(dialect: Dialect, metric: str, interval: str) -> tuple[str, str,
     return rows, "{a}", "{b}"
 
 
-def _custom_rows(dialect: Dialect, metric: CustomMetric, interval: str) -> tuple[str, str, str]:
+def _custom_rows(metric: CustomMetric, interval: str) -> tuple[str, str, str]:
     """Rows of a custom metric: each unit's first sighting (nothing yet) and its events."""
-    rows = f"""SELECT unit_id, variant, {dialect.bucket(interval, "first_ts")} AS bucket,
+    rows = f"""SELECT unit_id, variant, {bucket(interval, "first_ts")} AS bucket,
                0 AS a, 0 AS b, 0 AS h
         FROM seen
         UNION ALL
-        SELECT s.unit_id, s.variant, {dialect.bucket(interval, "e.ts")} AS bucket,
+        SELECT s.unit_id, s.variant, {bucket(interval, "e.ts")} AS bucket,
                e.value AS a, 1 AS b, CASE WHEN e.value <> 0 THEN 1 ELSE 0 END AS h
         FROM seen AS s JOIN metrics AS e ON e.unit_id = s.unit_id
         WHERE e.project_id = ? AND e.name = ?
@@ -64,7 +64,6 @@ def _custom_rows(dialect: Dialect, metric: CustomMetric, interval: str) -> tuple
 
 
 def timeseries_query(
-    dialect: Dialect,
     request: MetricRequest,
     metric: str | CustomMetric,
     interval: str,
@@ -72,38 +71,38 @@ def timeseries_query(
     """Per bucket and variant: new units and the changes of the metric's five sums."""
     params: list[object]
     if isinstance(metric, CustomMetric):
-        rows, y, x = _custom_rows(dialect, metric, interval)
+        rows, y, x = _custom_rows(metric, interval)
         prelude = f"seen AS ({SEEN_UNITS})"
         params = [request.experiment_id] * 2
         params += [request.project_id, metric.name, request.experiment_id]
     else:
-        rows, y, x = _model_rows(dialect, metric, interval)
-        prelude = f"latest_labels AS ({dialect.latest_labels})"
+        rows, y, x = _model_rows(metric, interval)
+        prelude = f"latest_labels AS ({latest_labels()})"
         params = [request.project_id, request.experiment_id]
 
     def now(expression: str) -> str:
         return expression.format(a="ca", b="cb", h="ch")
 
     def before(expression: str) -> str:
-        return f"CASE WHEN k = 1 THEN 0 ELSE {expression.format(a='pa', b='pb', h='ph')} END"
+        earlier = expression.format(a="(ca - a)", b="(cb - b)", h="ph")
+        return f"CASE WHEN k = 1 THEN 0 ELSE {earlier} END"
 
+    # Written out at each use: sqlglot cannot write a named WINDOW for BigQuery.
+    unit_time = "(PARTITION BY unit_id, variant ORDER BY bucket ROWS UNBOUNDED PRECEDING)"
     sql = f"""WITH {prelude},
     unit_buckets AS (
         SELECT unit_id, variant, bucket, sum(a) AS a, sum(b) AS b, max(h) AS h
         FROM ({rows}) AS unit_rows GROUP BY unit_id, variant, bucket
     ),
     running AS (
-        SELECT variant, bucket,
-               row_number() OVER unit_time AS k,
-               sum(a) OVER unit_time AS ca, sum(b) OVER unit_time AS cb,
-               max(h) OVER unit_time AS ch,
-               sum(a) OVER unit_time - a AS pa, sum(b) OVER unit_time - b AS pb,
+        SELECT variant, bucket, a, b,
+               row_number() OVER {unit_time} AS k,
+               sum(a) OVER {unit_time} AS ca, sum(b) OVER {unit_time} AS cb,
+               max(h) OVER {unit_time} AS ch,
                coalesce(max(h) OVER (PARTITION BY unit_id, variant ORDER BY bucket
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                    AS ph
         FROM unit_buckets
-        WINDOW unit_time AS (PARTITION BY unit_id, variant ORDER BY bucket
-                             ROWS UNBOUNDED PRECEDING)
     ),
     valued AS (
         SELECT variant, bucket, k, {now(y)} AS y1, {now(x)} AS x1,
@@ -114,4 +113,4 @@ def timeseries_query(
            sum(y1 - y0) AS y, sum(y1 * y1 - y0 * y0) AS yy, sum(x1 - x0) AS x,
            sum(x1 * x1 - x0 * x0) AS xx, sum(x1 * y1 - x0 * y0) AS xy
     FROM valued GROUP BY bucket, variant ORDER BY bucket, variant"""
-    return Query(dialect.finish(sql), tuple(params))
+    return Query(sql, tuple(params))

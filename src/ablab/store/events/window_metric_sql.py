@@ -33,9 +33,9 @@ from itertools import pairwise
 
 from ablab.services.ports import MetricRequest
 from ablab.store.events.custom_metric_sql import custom_value, definitions_table
-from ablab.store.events.dialects import Dialect
 from ablab.store.events.model_metric_sql import MODEL_METRICS, SCORED, UNIT_TOTALS
-from ablab.store.events.sql_parts import Parts, Query, in_list, sums, time_window
+from ablab.store.events.portable import latest_labels, p95
+from ablab.store.events.sql_parts import Parts, Query, aliases, in_list, sums, time_window
 
 __all__ = ["window_custom_metrics_query", "window_index", "window_model_metrics_query"]
 
@@ -59,9 +59,7 @@ def window_index(edges: Sequence[datetime], column: str) -> tuple[str, list[obje
     return f"CASE {cases} ELSE {len(inner)} END", [*inner]
 
 
-def window_model_metrics_query(
-    dialect: Dialect, request: MetricRequest, edges: Sequence[datetime]
-) -> Query:
+def window_model_metrics_query(request: MetricRequest, edges: Sequence[datetime]) -> Query:
     """Per window and variant: units, predictions, p95 and the model metrics' sums.
 
     The columns of :func:`.model_metrics_query` (no segment, one weight period) and
@@ -70,7 +68,7 @@ def window_model_metrics_query(
     window, bounds = _span(request, edges, "p.ts")
     index, inner = window_index(edges, "p.ts")
     parts = Parts()
-    parts.cte("latest_labels", dialect.latest_labels, request.project_id)
+    parts.cte("latest_labels", latest_labels(), request.project_id)
     parts.cte(
         "units",
         f"""SELECT window_index, unit_id, variant, {UNIT_TOTALS} FROM (
@@ -105,7 +103,7 @@ def window_model_metrics_query(
     # The quantile needs the predictions themselves, not the per-unit totals.
     parts.cte(
         "quantiles",
-        f"""SELECT window_index, variant, {dialect.p95} AS p95 FROM (
+        f"""SELECT window_index, variant, {p95("latency_ms")} AS p95 FROM (
             SELECT {index} AS window_index, p.variant AS variant, p.latency_ms
             FROM predictions AS p WHERE p.experiment_id = ? AND NOT p.shadow{window}
         ) AS timed GROUP BY window_index, variant""",
@@ -115,16 +113,15 @@ def window_model_metrics_query(
     )
     same = "{w} = n.window_index AND {v} = n.variant"
     return parts.query(
-        dialect,
-        f"""SELECT n.*, sums.*, q.p95 AS latency_p95_ms FROM periods AS n
+        f"""SELECT n.window_index AS window_index, n.variant AS variant,
+            n.segment AS segment, n.period_0 AS period_0, {", ".join(aliases(columns, "sums"))},
+            q.p95 AS latency_p95_ms FROM periods AS n
         LEFT JOIN sums ON {same.format(w="sums.sums_window", v="sums.sums_variant")}
         LEFT JOIN quantiles AS q ON {same.format(w="q.window_index", v="q.variant")}""",
     )
 
 
-def window_custom_metrics_query(
-    dialect: Dialect, request: MetricRequest, edges: Sequence[datetime]
-) -> Query:
+def window_custom_metrics_query(request: MetricRequest, edges: Sequence[datetime]) -> Query:
     """Per window, variant and custom metric: the metric's sums over every unit seen.
 
     The columns of :func:`.custom_metrics_query` (no segment) and ``window_index``.
@@ -181,7 +178,6 @@ def window_custom_metrics_query(
         *sums("m", y, x, None, None),
     ]
     return parts.query(
-        dialect,
         f"""SELECT {", ".join(columns)} FROM per_unit AS d
         GROUP BY d.window_index, d.variant, d.name""",
     )

@@ -1,0 +1,48 @@
+"""``DuckDBFiles``: the analysis run by an in-memory DuckDB over files (a lake's Parquet).
+
+Nothing is copied: each statement reads the relations it names (``read_parquet(...)``),
+and DuckDB prunes the row groups a filter rules out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+import duckdb
+
+from ablab.store.events.engines import DUCKDB
+from ablab.store.events.queries import AggregateQueries
+
+__all__ = ["DuckDBFiles"]
+
+
+class DuckDBFiles(AggregateQueries):
+    """The analysis reads on an in-memory DuckDB, over ``relations`` (event table -> DuckDB
+    relation, such as ``read_parquet('/lake/labels/**/*.parquet')``)."""
+
+    engine = DUCKDB
+
+    def __init__(self, relations: Mapping[str, str]) -> None:
+        self.relations = dict(relations)
+        self._connection = duckdb.connect(":memory:")
+        self._connection.execute("SET TimeZone = 'UTC'")
+        self._lock = threading.Lock()
+
+    def _fetch(
+        self, sql: str, params: Sequence[object]
+    ) -> tuple[list[str], list[tuple[object, ...]]]:
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, list(params))
+            names = [column[0] for column in cursor.description or ()]
+            return names, cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def ping(self) -> None:
+        self._fetch("SELECT 1", ())
+
+    def close(self) -> None:
+        self._connection.close()
