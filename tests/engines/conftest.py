@@ -13,8 +13,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.conftest import scratch_postgres_database
-from tests.engines.fixture_events import fixture_batch
 
 from ablab.services.ports import EventReader
 from ablab.store.events import DuckDBEventStore, PostgresEventStore
@@ -23,6 +21,8 @@ from ablab.store.warehouse import ClickHouseEvents, DuckDBFiles, SparkEvents, la
 from ablab.store.warehouse.clickhouse import clickhouse_runner
 from ablab.store.warehouse.lake_export import export_lake
 from ablab.store.warehouse.spark import spark_session
+from tests.conftest import scratch_postgres_database
+from tests.engines.fixture_events import fixture_batch
 
 ENGINES = ["postgres", "duckdb-files", "clickhouse", "spark"]
 

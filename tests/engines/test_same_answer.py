@@ -14,6 +14,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+
+from ablab.services.ports import EventReader, MetricRequest
+from ablab.store.events import DuckDBEventStore
 from tests.engines.conftest import engine_params
 from tests.engines.fixture_events import (
     EXPERIMENT,
@@ -23,9 +26,6 @@ from tests.engines.fixture_events import (
     PROJECT,
     custom_metrics,
 )
-
-from ablab.services.ports import EventReader, MetricRequest
-from ablab.store.events import DuckDBEventStore
 
 BASE = MetricRequest(PROJECT, EXPERIMENT)
 CUSTOM = dataclasses.replace(BASE, custom=custom_metrics())
