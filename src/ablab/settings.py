@@ -89,6 +89,11 @@ class Settings(BaseSettings):
             (``50%``). The process's peak is about 1 GB above it at 100M predictions.
         duckdb_threads: Threads per DuckDB query (``ABLAB_DUCKDB_THREADS``); unset, DuckDB's
             own default, one per core.
+        lake_dir: A folder the server lands its events in as a Parquet lake
+            (``ABLAB_LAKE_DIR``; unset, none): every ``lake_every`` seconds it rewrites the
+            files of yesterday and today (UTC), so Spark, ClickHouse or DuckDB read the same
+            history (``store/warehouse/lake.py``; ``ablab events export`` writes any days).
+        lake_every: Seconds between two landings (``ABLAB_LAKE_EVERY``, default 300).
         event_checkers: Processes that check event batches for the server
             (``ABLAB_EVENT_CHECKERS``, default 2): parsing and checking a batch then never
             holds the server's GIL while it answers requests; 0 checks in the server.
@@ -128,6 +133,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int | None = Field(default=None, ge=1, le=1024)
     event_checkers: int = Field(default=2, ge=0, le=64)
+    lake_dir: Path | None = None
+    lake_every: float = Field(default=300.0, ge=10.0, le=7 * 24 * 3600.0)
 
     @field_validator("duckdb_memory_limit")
     @classmethod

@@ -52,6 +52,7 @@ from ablab.services.llm.runs import recover_interrupted
 from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
 from ablab.store.open import open_stores
+from ablab.store.warehouse.lake_export import ArrowReader, land_recent
 
 __all__ = ["create_app"]
 
@@ -143,6 +144,10 @@ def _schedule(state: ServerState) -> Scheduler:
         scheduler.every(state.monitor.interval, state.monitor.run_once, name="monitor")
     state.llm_jobs.open(state.store, scheduler)  # renews its runs' leases, ends expired ones
     scheduler.every(TOUCH_WRITE_EVERY, state.keys.write_touches, name="key-touches")
+    lake = state.settings.lake_dir
+    if lake is not None and isinstance(state.events, ArrowReader):
+        events = state.events
+        scheduler.every(state.settings.lake_every, lambda: land_recent(events, lake), name="lake")
     return scheduler.start()
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from ablab.store.events.schema import EVENT_TABLES, EventTable
 from ablab.store.warehouse.lake import table_folder
 
-__all__ = ["ArrowReader", "LakeExport", "arrow_schema", "export_lake"]
+__all__ = ["ArrowReader", "LakeExport", "arrow_schema", "export_lake", "land_recent"]
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -32,6 +32,7 @@ _ARROW_TYPES = {
 _EMPTY_DAY = "day=1970-01-01"
 
 
+@runtime_checkable
 class ArrowReader(Protocol):
     """A store that answers a read-only query as Arrow (``?`` markers)."""
 
@@ -77,6 +78,15 @@ def export_lake(
         if not any(folder.glob("day=*/*.parquet")):
             _write(schema.empty_table(), folder / _EMPTY_DAY)
     return LakeExport(rows, days)
+
+
+def land_recent(store: ArrowReader, root: Path, today: date | None = None) -> LakeExport:
+    """Rewrite yesterday's and today's files (UTC): the days still receiving events, late
+    ones included, while the days before stay as they were last written."""
+    today = today or datetime.now(UTC).date()
+    return export_lake(
+        store, root, since=today - timedelta(days=1), until=today + timedelta(days=1)
+    )
 
 
 def _days(
