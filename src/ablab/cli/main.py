@@ -61,7 +61,9 @@ COMMANDS = (
         "llm", "ablab.cli.llm:app", "LLM configuration experiments: baseline, variants, results."
     ),
     Subcommand(
-        "events", "ablab.cli.events:app", "Load exposures, predictions, labels and metrics."
+        "events",
+        "ablab.cli.events:app",
+        "Load exposures, predictions, labels and metrics; export them to a lake.",
     ),
     Subcommand("db", "ablab.cli.db:app", "Look after the metadata store: upgrade its schema."),
 )
