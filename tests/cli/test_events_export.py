@@ -46,7 +46,7 @@ def test_the_lake_gives_the_stores_answer_and_a_second_export_replaces_days(
     assert sum(_rows(lake / table) for table in answer["rows"]) == total  # nothing twice
 
     store = DuckDBEventStore(home / EVENTS_FILE)
-    files = DuckDBFiles(lake_relations(lake, DUCKDB))
+    files = DuckDBFiles(lake_relations(lake, DUCKDB), folders=[lake])
     try:
         assert_same(plain(files.metric_sums(CUSTOM)), plain(store.metric_sums(CUSTOM)))
     finally:

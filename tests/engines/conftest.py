@@ -71,7 +71,7 @@ def engine(request: pytest.FixtureRequest, lake: Path) -> Iterator[EventReader]:
     elif name == "clickhouse":
         yield ClickHouseEvents(clickhouse_runner("chdb"), lake_relations(lake, CLICKHOUSE))
     else:
-        files = DuckDBFiles(lake_relations(lake, DUCKDB))
+        files = DuckDBFiles(lake_relations(lake, DUCKDB), folders=[lake])
         yield files
         files.close()
 

@@ -36,7 +36,8 @@ class Engine:
     Attributes:
         name: ablab's name of the engine.
         sqlglot: sqlglot's name of its dialect.
-        p95, json_number, bytewise: Templates of the hooks of those names, over ``{x}``.
+        p95, json_number, bytewise, instant: Templates of the hooks of those names, over
+            ``{x}``.
         attribute: The attribute hook, given the JSON text's SQL and the key.
         bucket: The bucket hook, given ``minute``, ``hour`` or ``day`` and the time's SQL.
         timestamp: A template over ``{text}``, a quoted literal such as
@@ -55,6 +56,7 @@ class Engine:
     json_number: str
     bytewise: str
     timestamp: str
+    instant: str
     marker: str | None
     materialized_ctes: bool = False
     settings: str = ""
@@ -74,6 +76,7 @@ def _quoted_path(key: str) -> str:
 
 DUCKDB = Engine(
     name="duckdb",
+    instant="CAST({x} AS TIMESTAMPTZ)",
     sqlglot="duckdb",
     p95="quantile_cont({x}, 0.95)",
     attribute=lambda j, key: f"json_extract_string({j}, {_string(_quoted_path(key), 'duckdb')})",
@@ -88,6 +91,7 @@ DUCKDB = Engine(
 
 POSTGRES = Engine(
     name="postgres",
+    instant="CAST({x} AS TIMESTAMPTZ)",
     sqlglot="postgres",
     p95="percentile_cont(0.95) WITHIN GROUP (ORDER BY {x})",
     attribute=lambda j, key: f"({j}::jsonb ->> {_string(key, 'postgres')})",
@@ -107,6 +111,7 @@ POSTGRES = Engine(
 
 SPARK = Engine(
     name="spark",
+    instant="CAST({x} AS TIMESTAMP)",
     sqlglot="spark",
     # Spark's percentile is exact and interpolates (percentile_approx is the approximate one).
     p95="percentile({x}, 0.95)",
@@ -136,6 +141,7 @@ _CLICKHOUSE_BUCKETS = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "da
 
 CLICKHOUSE = Engine(
     name="clickhouse",
+    instant="toDateTime64({x}, 6, 'UTC')",
     sqlglot="clickhouse",
     # Type 7 interpolation, like the others (quantileExact picks a rank without it).
     p95="quantileExactInclusive(0.95)({x})",
@@ -154,6 +160,7 @@ CLICKHOUSE = Engine(
 
 BIGQUERY = Engine(
     name="bigquery",
+    instant="TIMESTAMP({x})",
     sqlglot="bigquery",
     # BigQuery's only exact percentile is the analytic PERCENTILE_CONT, over the group's values.
     p95="(SELECT ANY_VALUE(q) FROM (SELECT PERCENTILE_CONT(v, 0.95) OVER () AS q "
@@ -168,6 +175,7 @@ BIGQUERY = Engine(
 
 SNOWFLAKE = Engine(
     name="snowflake",
+    instant="TO_TIMESTAMP_TZ({x})",
     sqlglot="snowflake",
     p95="PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY {x})",
     attribute=lambda j, key: f"GET(TRY_PARSE_JSON({j}), {_string(key, 'snowflake')})::VARCHAR",

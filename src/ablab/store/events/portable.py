@@ -21,6 +21,8 @@ own spelling (``engines``). These are the places a transpiler silently changes a
 - ``ablab_json_number(text)``: JSON text as a double when it is a JSON number, else NULL
   (never an error).
 - ``ablab_bytewise(text)``: text that orders by code point, whatever the collation.
+- ``ablab_instant(x)``: ``x`` (a time, or its ISO text) as an instant with microseconds
+  (sqlglot writes ClickHouse's DateTime, whole seconds, for a timestamp).
 
 Joins keep SQL's meaning (a missing row on the right is NULL); the ClickHouse engine turns
 on the setting that makes it so.
@@ -36,13 +38,21 @@ __all__ = [
     "attribute",
     "bucket",
     "bytewise",
+    "instant",
     "json_number",
     "latest_labels",
     "p95",
 ]
 
 BUCKETS = ("minute", "hour", "day")
-HOOKS = ("ablab_p95", "ablab_attribute", "ablab_bucket", "ablab_json_number", "ablab_bytewise")
+HOOKS = (
+    "ablab_p95",
+    "ablab_attribute",
+    "ablab_bucket",
+    "ablab_json_number",
+    "ablab_bytewise",
+    "ablab_instant",
+)
 
 
 def p95(column: str) -> str:
@@ -65,6 +75,10 @@ def json_number(text: str) -> str:
 
 def bytewise(text: str) -> str:
     return f"ablab_bytewise({text})"
+
+
+def instant(value: str) -> str:
+    return f"ablab_instant({value})"
 
 
 # A label's verdict as one short text: 'c1' or 'c0' for correct true or false, 'l' and the

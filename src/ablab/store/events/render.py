@@ -182,5 +182,6 @@ def _spell(call: exp.Anonymous, engine: Engine) -> str:
         "ablab_p95": engine.p95,
         "ablab_json_number": engine.json_number,
         "ablab_bytewise": engine.bytewise,
+        "ablab_instant": engine.instant,
     }[name]
     return template.format(x=args[0].sql(dialect=engine.sqlglot))

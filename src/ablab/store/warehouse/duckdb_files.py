@@ -1,13 +1,16 @@
 """``DuckDBFiles``: the analysis run by an in-memory DuckDB over files (a lake's Parquet).
 
 Nothing is copied: each statement reads the relations it names (``read_parquet(...)``),
-and DuckDB prunes the row groups a filter rules out.
+and DuckDB prunes the row groups a filter rules out. The connection reads only the
+``folders`` it is given: DuckDB's ``allowed_directories`` with external access off, the
+configuration locked, so neither a source's path nor its SELECT reaches another file.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -23,10 +26,14 @@ class DuckDBFiles(AggregateQueries):
 
     engine = DUCKDB
 
-    def __init__(self, relations: Mapping[str, str]) -> None:
+    def __init__(self, relations: Mapping[str, str], *, folders: Sequence[Path]) -> None:
         self.relations = dict(relations)
         self._connection = duckdb.connect(":memory:")
         self._connection.execute("SET TimeZone = 'UTC'")
+        allowed = [f"{folder.resolve()}/" for folder in folders]
+        self._connection.execute("SET allowed_directories = ?", [allowed])
+        self._connection.execute("SET enable_external_access = false")
+        self._connection.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
 
     def _fetch(
