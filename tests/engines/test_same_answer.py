@@ -12,11 +12,15 @@ import dataclasses
 import math
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from ablab.services.ports import EventReader, MetricRequest
-from ablab.store.events import DuckDBEventStore
+from ablab.store.events import DuckDBEventStore, PostgresEventStore
+from ablab.store.events.engines import DUCKDB
+from ablab.store.warehouse import DuckDBFiles, lake_relations
+from ablab.store.warehouse.lake_export import export_lake
 from tests.engines.conftest import engine_params
 from tests.engines.fixture_events import (
     EXPERIMENT,
@@ -107,3 +111,19 @@ def test_every_engine_gives_duckdbs_answer(
     reference = plain(ask(reference_store))
     assert reference, "the fixture gives this question an answer"
     assert_same(plain(ask(engine)), reference)
+
+
+@pytest.mark.postgres
+def test_a_lake_exported_from_postgresql_gives_the_same_answer(
+    postgres_events: PostgresEventStore,
+    reference_store: DuckDBEventStore,
+    tmp_path: Path,
+) -> None:
+    export_lake(postgres_events, tmp_path / "lake")
+    files = DuckDBFiles(lake_relations(tmp_path / "lake", DUCKDB), folders=[tmp_path / "lake"])
+    try:
+        for question in ("custom metrics", "shadow pairs", "accuracy by hour"):
+            ask = QUESTIONS[question]
+            assert_same(plain(ask(files)), plain(ask(reference_store)))
+    finally:
+        files.close()
