@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
+from deltalake import write_deltalake
 
 from ablab.errors import ValidationError
 from ablab.services.ports import EventReader
@@ -187,3 +188,62 @@ def test_duckdb_reads_no_file_outside_its_folders(team_tables: Path, tmp_path: P
 
 def test_every_table_of_the_schema_has_a_mapping_here() -> None:
     assert set(RENAMED) == {t.name for t in EVENT_TABLES.values()}
+
+
+@pytest.fixture(scope="module")
+def delta_predictions(team_tables: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The team's predictions as a Delta table whose folder still holds an overwritten,
+    wrong first version of every partition (latencies ten times too high), its current
+    version written in two parts."""
+    folder = tmp_path_factory.mktemp("delta") / "predictions"
+    data = ds.dataset(team_tables / "predictions", partitioning="hive").to_table()
+    wrong = data.set_column(
+        data.schema.get_field_index("took_ms"), "took_ms", pc.multiply(data["took_ms"], 10.0)
+    )
+    write_deltalake(folder, wrong, partition_by=["dt"])
+    # Two current files in most partitions: each folder is read as a list of files.
+    half = data.num_rows // 2
+    write_deltalake(folder, data.slice(0, half), partition_by=["dt"], mode="overwrite")
+    write_deltalake(folder, data.slice(half), partition_by=["dt"], mode="append")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param(DUCKDB, id="duckdb-files"),
+        pytest.param(CLICKHOUSE, id="clickhouse"),
+        pytest.param(SPARK, id="spark", marks=pytest.mark.xdist_group("spark")),
+    ],
+)
+def test_a_delta_table_is_read_at_its_current_version(
+    engine: Engine,
+    team_tables: Path,
+    delta_predictions: Path,
+    reference_store: DuckDBEventStore,
+    request: pytest.FixtureRequest,
+) -> None:
+    relations = _relations(team_tables, engine)
+    delta = ExternalTable(
+        "prediction", path=delta_predictions, format="delta",
+        columns=RENAMED["predictions"], partition="dt",
+    )  # fmt: skip
+    relations["predictions"] = external_relation(delta, engine, project_id=PROJECT)
+    reader: EventReader
+    if engine is SPARK:
+        reader = SparkEvents(request.getfixturevalue("spark_events").session, relations)
+    elif engine is CLICKHOUSE:
+        reader = ClickHouseEvents(clickhouse_runner("chdb"), relations)
+    else:
+        reader = DuckDBFiles(relations, folders=[team_tables, delta_predictions])
+    for question in ("custom metrics", "shadow pairs"):
+        ask = QUESTIONS[question]
+        assert_same(plain(ask(reader)), plain(ask(reference_store)))
+
+
+def test_a_folder_without_a_delta_log_is_named(tmp_path: Path) -> None:
+    source = ExternalTable(
+        "prediction", path=tmp_path, format="delta", columns=RENAMED["predictions"]
+    )
+    with pytest.raises(ValidationError, match="no Delta table"):
+        external_relation(source, DUCKDB, project_id=PROJECT)

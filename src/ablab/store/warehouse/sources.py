@@ -35,6 +35,7 @@ from ablab.store.events.engines import Engine
 from ablab.store.events.portable import instant
 from ablab.store.events.render import render
 from ablab.store.events.schema import EVENT_TABLES
+from ablab.store.warehouse.delta import delta_relation
 
 __all__ = ["ExternalTable", "check_relation", "external_relation"]
 
@@ -67,13 +68,15 @@ class ExternalTable:
     """Where one event type lives in the team's engine, and how to read it as ablab's.
 
     Exactly one of ``table`` (a table name, dotted for a schema: ``lake.predictions``),
-    ``path`` (a folder or glob of Parquet files) or ``select`` (a SELECT in the engine's
+    ``path`` (a folder or glob of Parquet files, or with ``format="delta"`` a Delta table's
+    folder, read at its current version: ``delta``) or ``select`` (a SELECT in the engine's
     own SQL) says where. ``columns`` maps ablab's column names to the table's.
     """
 
     kind: Literal["exposure", "prediction", "label", "metric"]
     table: str | None = None
     path: Path | None = None
+    format: Literal["parquet", "delta"] = "parquet"
     select: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     partition: str | None = None
@@ -192,6 +195,8 @@ def _base(source: ExternalTable, engine: Engine) -> str:
     if source.table is not None:
         return ".".join(_quoted_for(part, engine) for part in source.table.split("."))
     assert source.path is not None
+    if source.format == "delta":
+        return delta_relation(source.path, engine)
     files = str(source.path)
     if not files.endswith(".parquet"):
         files = f"{files.rstrip('/')}/**/*.parquet"
