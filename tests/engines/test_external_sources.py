@@ -9,6 +9,7 @@ in one table, and every prediction sent twice (a retry that arrived later). Mapp
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,7 +27,7 @@ from ablab.store.events.sql_parts import Query
 from ablab.store.warehouse import ClickHouseEvents, DuckDBFiles, SparkEvents
 from ablab.store.warehouse.clickhouse import clickhouse_runner
 from ablab.store.warehouse.sources import ExternalTable, check_relation, external_relation
-from tests.engines.fixture_events import PROJECT
+from tests.engines.fixture_events import LAUNCH, PROJECT
 from tests.engines.test_same_answer import QUESTIONS, assert_same, plain
 
 # ablab's name -> the team's, per table (owner columns left out where one value fits all).
@@ -247,3 +248,21 @@ def test_a_folder_without_a_delta_log_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ValidationError, match="no Delta table"):
         external_relation(source, DUCKDB, project_id=PROJECT)
+
+
+@pytest.mark.parametrize("team_engine", TEAM_ENGINES, indirect=True)
+def test_a_partition_filter_keeps_the_days_from_since_on(
+    team_engine: EventReader, team_tables: Path, reference_store: DuckDBEventStore
+) -> None:
+    since = LAUNCH.date() + timedelta(days=1)
+    engine = getattr(team_engine, "engine")  # noqa: B009 - every reader here names its engine
+    source = _sources(team_tables)["predictions"]
+    pruned = external_relation(source, engine, project_id=PROJECT, since=since)
+    relations = getattr(team_engine, "relations")  # noqa: B009 - likewise its relations
+    relations["predictions"] = pruned
+    _, rows = team_engine._run(Query("SELECT count(*) FROM predictions", ()))  # type: ignore[attr-defined]
+    start = datetime.combine(since, datetime.min.time(), UTC)
+    expected = reference_store.read_arrow(
+        "SELECT count(*) AS n FROM predictions WHERE ts >= ?", [start]
+    )
+    assert int(rows[0][0]) == expected.column("n")[0].as_py() > 0  # retries dropped too

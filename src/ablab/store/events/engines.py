@@ -153,9 +153,10 @@ CLICKHOUSE = Engine(
     bytewise="{x}",
     timestamp="toDateTime64({text}, 6, 'UTC')",
     marker=None,
-    # Without it a LEFT JOIN fills a missing row with the type's default ('' and 0), not
-    # NULL: every prediction would count as labelled.
-    settings="SETTINGS join_use_nulls = 1",
+    # Without join_use_nulls a LEFT JOIN fills a missing row with the type's default ('' and
+    # 0), not NULL: every prediction would count as labelled. use_hive_partitioning reads a
+    # partition column from folder names (dt=2026-12-01), as DuckDB and Spark do.
+    settings="SETTINGS join_use_nulls = 1, use_hive_partitioning = 1",
 )
 
 BIGQUERY = Engine(

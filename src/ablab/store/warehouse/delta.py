@@ -59,7 +59,11 @@ def delta_relation(path: Path, engine: Engine) -> str:
             f", {_text(value, engine)} AS {_identifier(name, engine)}"
             for name, value in zip(partitions, values, strict=True)
         )
-        selects.append(f"SELECT *{added} FROM {_files(folder, sorted(names), engine)}")
+        # ClickHouse reads the partition columns from the folder names too (hive style).
+        every = "*"
+        if engine.name == "clickhouse" and partitions:
+            every = f"* EXCEPT ({', '.join(_identifier(name, engine) for name in partitions)})"
+        selects.append(f"SELECT {every}{added} FROM {_files(folder, sorted(names), engine)}")
     return "(" + " UNION ALL ".join(selects) + ")"
 
 
