@@ -2,7 +2,9 @@
 
 ``master`` says where: ``local[2]`` (in this process's JVM), ``spark://host:7077`` (a
 standalone cluster) or ``sc://host:15002`` (a Spark Connect server; needs pyspark's
-``connect`` extra). The session runs in UTC, the time zone of every figure ablab computes;
+``connect`` extra: grpcio and friends). Checked by hand against a local Connect server
+(``start-connect-server.sh`` of pyspark 4.3): every statement of tests/engines gave
+DuckDB's answer; the suite itself runs local Spark only (one Spark per test run). The session runs in UTC, the time zone of every figure ablab computes;
 statements get their values written in as literals (``render``), and results come back as
 Arrow, so times are UTC instants whatever the machine's zone.
 """
@@ -42,9 +44,12 @@ def spark_session(master: str, config: Mapping[str, str] | None = None) -> Spark
         from pyspark.sql import SparkSession  # noqa: PLC0415 - the optional extra ablab[spark]
 
     builder: Any = SparkSession.builder
-    builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
+    remote = master.startswith("sc://")
+    builder = builder.remote(master) if remote else builder.master(master)
     for key, value in {**SPARK_CONFIG, **(config or {})}.items():
-        builder = builder.config(key, value)
+        # A Connect client sets only its session's SQL settings; the server owns the rest.
+        if not remote or key.startswith("spark.sql."):
+            builder = builder.config(key, value)
     session: SparkSession = builder.appName("ablab").getOrCreate()
     return session
 
