@@ -4,9 +4,11 @@
 standalone cluster) or ``sc://host:15002`` (a Spark Connect server; needs pyspark's
 ``connect`` extra: grpcio and friends). Checked by hand against a local Connect server
 (``start-connect-server.sh`` of pyspark 4.3): every statement of tests/engines gave
-DuckDB's answer; the suite itself runs local Spark only (one Spark per test run). The session runs in UTC, the time zone of every figure ablab computes;
-statements get their values written in as literals (``render``), and results come back as
-Arrow, so times are UTC instants whatever the machine's zone.
+DuckDB's answer; the suite itself runs local Spark only (one Spark per test run).
+
+The session runs in UTC, the time zone of every figure ablab computes; statements get
+their values written in as literals (``render``), and results come back as Arrow, so times
+are UTC instants whatever the machine's zone.
 """
 
 from __future__ import annotations
