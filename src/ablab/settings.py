@@ -94,6 +94,17 @@ class Settings(BaseSettings):
             files of yesterday and today (UTC), so Spark, ClickHouse or DuckDB read the same
             history (``store/warehouse/lake.py``; ``ablab events export`` writes any days).
         lake_every: Seconds between two landings (``ABLAB_LAKE_EVERY``, default 300).
+        source_folders: Folders an analysis source's paths may name (``ABLAB_SOURCE_FOLDERS``,
+            comma-separated); DuckDB over files reads nothing else. Empty (the default): no
+            path source.
+        spark_master: Where sources on Spark run (``ABLAB_SPARK_MASTER``: ``local[2]``,
+            ``spark://host:7077`` or ``sc://host:15002``); unset, no Spark source.
+        clickhouse: Where sources on ClickHouse run (``ABLAB_CLICKHOUSE``: ``chdb`` or
+            ``clickhouse://user:password@host:8123/database``); unset, no ClickHouse source.
+        source_select: Whether a source on Spark or ClickHouse may be a SELECT
+            (``ABLAB_SOURCE_SELECT``, default false): it runs as written on the engine, which
+            may read files the operator did not list. DuckDB's SELECTs read only
+            ``source_folders`` and are always allowed.
         event_checkers: Processes that check event batches for the server
             (``ABLAB_EVENT_CHECKERS``, default 2): parsing and checking a batch then never
             holds the server's GIL while it answers requests; 0 checks in the server.
@@ -135,6 +146,10 @@ class Settings(BaseSettings):
     event_checkers: int = Field(default=2, ge=0, le=64)
     lake_dir: Path | None = None
     lake_every: float = Field(default=300.0, ge=10.0, le=7 * 24 * 3600.0)
+    source_folders: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    spark_master: str | None = None
+    clickhouse: SecretStr | None = None
+    source_select: bool = False
 
     @field_validator("duckdb_memory_limit")
     @classmethod
@@ -154,6 +169,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "artifact_folders",
+        "source_folders",
         "artifact_modules",
         "skops_trusted_types",
         "outbound_allow",

@@ -139,6 +139,13 @@ def scenario(client: Client, webhook: str) -> dict[str, Any]:
     step("groups", client.groups.list)
     step("metric", lambda: client.metrics.create("revenue", aggregation="sum"))
     step("metrics", client.metrics.list)
+    # No folder is open to sources here: refused alike, and nothing to show or test.
+    mapping = {"unit_id": "u", "name": "n", "value": "v", "ts": "t"}
+    step("source", lambda: client.sources.add(
+        "lake", tables={"metric": {"path": "/srv/lake/metrics", "columns": mapping}}))  # fmt: skip
+    step("sources", client.sources.list)
+    step("ghost source", lambda: client.sources.get("lake"))
+    step("ghost source test", lambda: client.sources.test("lake"))
 
     short = {"model_id": "radiology-v1", "control_version": "1.0.0", "treatment_version": "2.0.0"}
     step(
@@ -236,6 +243,8 @@ def test_the_embedded_store_and_a_server_answer_alike(
     assert on_the_store["again"][:2] == ("error", "Conflict")
     assert on_the_store["bad create"][:2] == ("error", "ValidationError")
     assert on_the_store["ghost model"][:2] == ("error", "NotFound")
+    assert on_the_store["source"][:2] == ("error", "ValidationError")
+    assert on_the_store["ghost source test"][:2] == ("error", "NotFound")
     assert on_the_store["pause again"][:2] == ("error", "InvalidTransition")
     assert on_the_store["log"]["stored"] == 160
     assert on_the_store["results"]["variants"][0]["units"] > 0

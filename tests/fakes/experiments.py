@@ -11,6 +11,7 @@ from ablab.domain.groups import DeviceGroup
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.models import Model, ModelVersion
+from ablab.domain.sources import AnalysisSource
 from ablab.errors import Conflict
 from tests.fakes.tables import FakeRecords, StoreRefused, as_json, refuse, refuse_naive
 
@@ -20,6 +21,7 @@ __all__ = [
     "FakeGroupRecords",
     "FakeMetricRecords",
     "FakeModelRecords",
+    "FakeSourceRecords",
 ]
 
 
@@ -88,6 +90,22 @@ class FakeMetricRecords(FakeRecords):
         if metric.id in self._tables.metrics or self.get_metric(metric.project_id, metric.name):
             refuse(f"a metric called {metric.name!r} already exists")
         self._tables.metrics[metric.id] = metric
+
+
+class FakeSourceRecords(FakeRecords):
+    def get_source(self, project_id: str, name: str) -> AnalysisSource | None:
+        sources = self._tables.sources.values()
+        return next((x for x in sources if (x.project_id, x.name) == (project_id, name)), None)
+
+    def list_sources(self, project_id: str) -> list[AnalysisSource]:
+        sources = (x for x in self._tables.sources.values() if x.project_id == project_id)
+        return sorted(sources, key=lambda x: x.name)
+
+    def add_source(self, source: AnalysisSource) -> None:
+        refuse_naive(source)
+        if source.id in self._tables.sources or self.get_source(source.project_id, source.name):
+            refuse(f"a source called {source.name!r} already exists")
+        self._tables.sources[source.id] = source
 
 
 def _as_stored(experiment: Experiment) -> Experiment:

@@ -44,6 +44,7 @@ from tests.fakes.experiments import (
     FakeGroupRecords,
     FakeMetricRecords,
     FakeModelRecords,
+    FakeSourceRecords,
 )
 from tests.fakes.llm import (
     FakeLlmExperimentRecords,
@@ -73,6 +74,7 @@ class InMemoryMetadataSession(
     FakeModelRecords,
     FakeGroupRecords,
     FakeMetricRecords,
+    FakeSourceRecords,
     FakeExperimentRecords,
     FakeAllocationPeriodRecords,
     FakeAssignmentRecords,

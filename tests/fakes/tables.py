@@ -20,6 +20,7 @@ from ablab.domain.models import Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout
 from ablab.domain.sequential import SequentialState
+from ablab.domain.sources import AnalysisSource
 from ablab.domain.users import ConsoleSession, User
 from ablab.errors import Conflict
 
@@ -58,6 +59,7 @@ class MetadataTables:
     model_versions: dict[str, ModelVersion] = field(default_factory=dict)
     groups: dict[str, DeviceGroup] = field(default_factory=dict)
     metrics: dict[str, CustomMetric] = field(default_factory=dict)
+    sources: dict[str, AnalysisSource] = field(default_factory=dict)
     experiments: dict[str, Experiment] = field(default_factory=dict)
     allocation_periods: dict[int, AllocationPeriod] = field(default_factory=dict)
     assignments: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -327,6 +327,25 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/metrics"): Case(
         Scope.WRITE, success=201, body=lambda t: {"name": unique("dwell_time")}
     ),
+    # sources: this server opens no folder to them (ABLAB_SOURCE_FOLDERS), so an allowed
+    # caller's source is refused by the server's rule (422), and none exists to show (404);
+    # tests/cli/test_source_commands.py adds and reads real ones.
+    ("GET", "/v1/sources"): Case(Scope.READ, cross_check=_no_entries),
+    ("POST", "/v1/sources"): Case(
+        Scope.ADMIN,
+        success=422,
+        body=lambda t: {
+            "name": unique("lake"),
+            "tables": {
+                "metric": {
+                    "path": "/srv/lake/metrics",
+                    "columns": {"unit_id": "u", "name": "n", "value": "v", "ts": "t"},
+                }
+            },
+        },
+    ),
+    ("GET", "/v1/sources/{name}"): Case(Scope.READ, success=404),
+    ("POST", "/v1/sources/{name}/test"): Case(Scope.WRITE, success=404),
     # access
     ("GET", "/v1/keys"): Case(Scope.ADMIN),
     ("POST", "/v1/keys"): Case(

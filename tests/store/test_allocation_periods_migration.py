@@ -13,15 +13,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, insert, inspect
 
 from ablab.domain.audit import AuditEntry
 from ablab.domain.experiments import Experiment, Variant
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.projects import Project
 from ablab.services.access.audit import experiment_snapshot
-from ablab.store.metadata import SqlMetadataStore
+from ablab.store.metadata import SqlMetadataStore, mapping
 from ablab.store.metadata.migrate import HEAD_REVISION, alembic_config, current_revision
+from ablab.store.metadata.tables import ExperimentRow
 
 T0 = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
 
@@ -57,6 +58,22 @@ def split(old: Experiment, control: float) -> Experiment:
     return replace(old, variants=variants)
 
 
+def _add_as_at_0009(engine: Engine, experiment: Experiment) -> None:
+    """Insert ``experiment`` with the columns its table had at 0009 (later migrations added
+    others, which the ORM row would name)."""
+    existing = {column["name"] for column in inspect(engine).get_columns("experiments")}
+    row = ExperimentRow(**mapping.experiment_columns(experiment))
+    table = ExperimentRow.__table__
+    attributes = inspect(ExperimentRow)
+    values = {
+        c.key: getattr(row, attributes.get_property_by_column(c).key)
+        for c in table.columns
+        if c.name in existing
+    }
+    with engine.begin() as connection:
+        connection.execute(insert(table).values(**values))
+
+
 def fill_the_old_way(engine: Engine) -> None:
     """Experiments and the audit entries the code before 0010 wrote for their changes."""
     store = SqlMetadataStore(engine)
@@ -85,13 +102,9 @@ def fill_the_old_way(engine: Engine) -> None:
     ]
     with store.session() as session:
         session.add_project(Project("prj_1", "default", T0))
-        for final in (
-            a6,
-            b2,
-            experiment("exp_c", control=90.0),
-            experiment("exp_d", started=False),
-        ):
-            session.add_experiment(final)
+    for final in (a6, b2, experiment("exp_c", control=90.0), experiment("exp_d", started=False)):
+        _add_as_at_0009(engine, final)
+    with store.session() as session:
         for minutes, actor, action, before, after in history:
             session.add_audit(
                 AuditEntry(

@@ -63,6 +63,10 @@ def create(
         bool, typer.Option("--auto-promote", help="Promote the treatment when it wins.")
     ] = False,
     draft: Annotated[bool, typer.Option("--draft", help="Create without launching.")] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Analysis source its events are read from [ablab's own events]."),
+    ] = None,
     hypothesis: Annotated[str, typer.Option(help="What you expect and why.")] = "",
     coverage: Annotated[
         float, typer.Option(help="Percent of eligible units in the experiment.")
@@ -131,6 +135,7 @@ def create(
         cuped_covariate=covariate,
         bandit=bandit,
         shadow=shadow,
+        source=source,
     )
     emit(output, experiment, render_created)
 
@@ -151,6 +156,10 @@ def update(
         typer.Option(help="Days after launch when an inconclusive test stops for futility."),
     ] = None,
     hypothesis: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help='Analysis source to read its events from; "" for ablab\'s own.'),
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Change the split (units already assigned keep their variant) or other settings."""
@@ -162,6 +171,7 @@ def update(
         min_samples=min_samples,
         max_duration_days=max_duration_days,
         hypothesis=hypothesis,
+        source=source,
     )
     split = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
     _show(experiment, output, f"Updated {experiment.name}: {split} (new units only)")

@@ -65,6 +65,11 @@ COMMANDS = (
         "ablab.cli.events:app",
         "Load exposures, predictions, labels and metrics; export them to a lake.",
     ),
+    Subcommand(
+        "source",
+        "ablab.cli.source:app",
+        "Analysis sources: the team's own tables, on DuckDB, Spark or ClickHouse.",
+    ),
     Subcommand("db", "ablab.cli.db:app", "Look after the metadata store: upgrade its schema."),
 )
 

@@ -31,10 +31,12 @@ from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
+from ablab.contract.sources import SourceCreate, SourcePublic
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
 from ablab.services.access import audit, keys
+from ablab.services.analysis import sources
 from ablab.services.analysis.results import experiment_results
 from ablab.services.analysis.timeseries import experiment_timeseries
 from ablab.services.assignment import assign as assignment
@@ -209,6 +211,30 @@ def define_metric(local: Local, spec: MetricCreate) -> MetricPublic:
 @operation("GET", "/v1/metrics")
 def list_metrics(local: Local) -> list[MetricPublic]:
     return [MetricPublic.from_domain(m) for m in metrics.list_metrics(local.ctx)]
+
+
+# Analysis sources
+
+
+@operation("POST", "/v1/sources")
+def add_source(local: Local, spec: SourceCreate) -> SourcePublic:
+    source, sample = sources.add_source(local.ctx, spec.name, spec.engine, spec.to_domain_tables())
+    return SourcePublic.from_domain(source, sample)
+
+
+@operation("GET", "/v1/sources")
+def list_sources(local: Local) -> list[SourcePublic]:
+    return [SourcePublic.from_domain(s) for s in sources.list_sources(local.ctx)]
+
+
+@operation("GET", "/v1/sources/{name}")
+def get_source(local: Local, name: str) -> SourcePublic:
+    return SourcePublic.from_domain(sources.get_source(local.ctx, name))
+
+
+@operation("POST", "/v1/sources/{name}/test")
+def test_source(local: Local, name: str) -> SourcePublic:
+    return SourcePublic.from_domain(*sources.check_source(local.ctx, name))
 
 
 # Keys and the audit log

@@ -13,7 +13,7 @@ from ablab.client import _api as api
 from ablab.client._backend import Backend
 from ablab.client._experiments import Experiments
 from ablab.client._llm import Llm
-from ablab.client._resources import Events, Groups, Keys, Metrics, Models, Rollouts
+from ablab.client._resources import Events, Groups, Keys, Metrics, Models, Rollouts, Sources
 from ablab.contract.base import parse
 from ablab.contract.catalogue import AssignmentPublic, AssignRequest, AuditEntryPublic
 from ablab.settings import Settings
@@ -85,6 +85,7 @@ class Client:
         self.models = Models(self._backend)
         self.groups = Groups(self._backend)
         self.metrics = Metrics(self._backend)
+        self.sources = Sources(self._backend)
         self.keys = Keys(self._backend)
         self.events = Events(self._backend)
         self.llm = Llm(self._backend)

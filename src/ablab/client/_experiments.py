@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ablab.client import _api as api
 from ablab.client._backend import Backend
@@ -85,6 +85,7 @@ class Experiments:
         shadow: Flag | UnsetType = UNSET,
         auto_promote: Flag | UnsetType = UNSET,
         draft: Flag | UnsetType = UNSET,
+        source: Identifier | UnsetType | None = UNSET,
     ) -> ExperimentPublic:
         """Create an experiment; it runs at once unless ``draft=True``.
 
@@ -116,12 +117,13 @@ class Experiments:
         max_duration_days: DurationDays | UnsetType | None = UNSET,
         guardrails: builtins.list[Identifier] | UnsetType | None = UNSET,
         auto_promote: Flag | UnsetType | None = UNSET,
+        source: Identifier | Literal[""] | UnsetType | None = UNSET,
         expected_version: RecordVersion | UnsetType | None = UNSET,
     ) -> ExperimentPublic:
         """Change the fields of ``ExperimentUpdate`` that are given (and only those).
 
         ``expected_version`` makes the write a ``Conflict`` if the experiment changed since
-        it was read.
+        it was read. ``source=""`` reads the experiment from ablab's own events again.
         """
         spec = parse(ExperimentUpdate, given(locals(), leave=("ref",)))
         return self._backend.call(api.update_experiment, ref, spec)

@@ -12,7 +12,8 @@ from ablab.services.access.projects import ensure_project
 from ablab.services.context import Context
 from ablab.services.ports import AlertSink, EventStore
 from ablab.settings import Settings
-from ablab.store.open import open_events, open_metadata
+from ablab.store.open import analysis_engines, open_events, open_metadata
+from ablab.store.warehouse.sourced_events import SourcedEvents
 
 __all__ = ["LocalBackend"]
 
@@ -34,8 +35,13 @@ class LocalBackend:
         self.alerts: AlertSink | None = (
             WebhookAlerts(settings.alert_webhook) if settings.alert_webhook else None
         )
+        self._engines = analysis_engines(settings)
         self.ctx = Context(
-            self._store, project.id, actor=f"local:{_user()}", trust=local_trust(settings)
+            self._store,
+            project.id,
+            actor=f"local:{_user()}",
+            trust=local_trust(settings),
+            sources=self._engines,
         )
 
     def call(self, operation: Operation[P, Out], /, *args: P.args, **kwargs: P.kwargs) -> Out:
@@ -44,7 +50,7 @@ class LocalBackend:
     def events(self) -> EventStore:
         # Opened on first use: most commands never touch events, and DuckDB locks its file.
         if self._events is None:
-            self._events = open_events(self._settings)
+            self._events = SourcedEvents(open_events(self._settings), self._store, self._engines)
         return self._events
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from ablab.contract.fields import ConfigObject, Flag, Identifier, Label, Text
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
+from ablab.contract.sources import SourceCreate, SourcePublic
 from ablab.domain.metrics import Aggregation, MetricKind
 from ablab.domain.rollouts import RolloutAction
 
@@ -141,6 +142,32 @@ class Metrics:
 
     def list(self) -> list[MetricPublic]:
         return self._backend.call(api.list_metrics)
+
+
+class Sources:
+    """Analysis sources: the team's own tables an experiment's events are read from."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def add(
+        self, name: Identifier, *, engine: str = "duckdb", tables: dict[str, Any]
+    ) -> SourcePublic:
+        """Add ``name`` on ``engine`` (duckdb, spark, clickhouse); ``tables`` maps each event
+        type to where it lives and its columns (``SourceCreate``'s fields). The engine reads
+        a sample of each first; what it cannot read raises ``ValidationError``."""
+        spec = parse(SourceCreate, {"name": name, "engine": engine, "tables": tables})
+        return self._backend.call(api.add_source, spec)
+
+    def get(self, name: str) -> SourcePublic:
+        return self._backend.call(api.get_source, name)
+
+    def list(self) -> builtins.list[SourcePublic]:
+        return self._backend.call(api.list_sources)
+
+    def test(self, name: str) -> SourcePublic:
+        """Read a sample of each of the source's tables again (``sample_rows``)."""
+        return self._backend.call(api.test_source, name)
 
 
 class Keys:

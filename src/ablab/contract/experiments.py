@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -114,6 +114,11 @@ class ExperimentCreate(RequestSchema):
     shadow: Flag = False
     auto_promote: Flag = False
     draft: Flag = False
+    source: Identifier | None = Field(
+        default=None,
+        description="the analysis source (POST /v1/sources) the events are read from; "
+        "unset: ablab's own event tables",
+    )
 
     def to_spec(self) -> ExperimentSpec:
         """The request as the service takes it (each field as given, lists as tuples)."""
@@ -149,6 +154,10 @@ class ExperimentUpdate(RequestSchema):
     )
     guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     auto_promote: Flag | None = None
+    source: Identifier | Literal[""] | None = Field(
+        default=None,
+        description='the analysis source the events are read from; "" for ablab\'s own tables',
+    )
     expected_version: RecordVersion | None = None
 
     def to_spec(self) -> ExperimentChanges:
@@ -161,6 +170,7 @@ class ExperimentUpdate(RequestSchema):
             max_duration_days=self.max_duration_days,
             guardrails=tuple(self.guardrails) if self.guardrails is not None else None,
             auto_promote=self.auto_promote,
+            source=self.source,
             expected_version=self.expected_version,
         )
 
@@ -215,6 +225,9 @@ class ExperimentPublic(Schema):
     bandit: bool
     shadow: bool
     auto_promote: bool
+    source: str | None = Field(
+        default=None, description="the analysis source; null: ablab's own event tables"
+    )
     winner: str | None
     version: int
     created_at: datetime

@@ -96,6 +96,8 @@ class Experiment:
     # Units of control and treatment together at which the sequential test is sharpest,
     # fixed at creation (``domain.sequential``); None: created before it was stored.
     sequential_tuning_units: int | None = None
+    # The analysis source (``domain.sources``) the events are read from; None: ablab's own.
+    source: str | None = None
 
     @property
     def control(self) -> Variant:

@@ -66,6 +66,7 @@ def experiment_record(experiment: Experiment) -> dict[str, Any]:
         "bandit": experiment.bandit,
         "shadow": experiment.shadow,
         "auto_promote": experiment.auto_promote,
+        "source": experiment.source,
         "winner": experiment.winner,
         "version": experiment.version,
         "created_at": experiment.created_at,

@@ -73,6 +73,7 @@ class ExperimentSpec:
     shadow: bool = False
     auto_promote: bool = False
     draft: bool = False
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,8 @@ class ExperimentChanges:
     max_duration_days: int | None = None
     guardrails: Sequence[str] | None = None
     auto_promote: bool | None = None
+    # A source's name; "" returns the experiment to ablab's own event tables.
+    source: str | None = None
     expected_version: int | None = None
 
 

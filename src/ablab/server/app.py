@@ -38,6 +38,7 @@ from ablab.server.routers import (
     llm,
     rollouts,
     sdk,
+    sources,
 )
 from ablab.server.scheduler import Scheduler
 from ablab.server.security_headers import SecurityHeaders
@@ -53,6 +54,7 @@ from ablab.services.ports import MetadataStore
 from ablab.settings import Settings
 from ablab.store.open import open_stores
 from ablab.store.warehouse.lake_export import ArrowReader, land_recent
+from ablab.store.warehouse.sourced_events import SourcedEvents
 
 __all__ = ["create_app"]
 
@@ -121,6 +123,7 @@ def open_state(settings: Settings, telemetry: Telemetry) -> tuple[ServerState, s
         llm_jobs=LlmJobs(RunLease.new("server", settings.llm_run_lease_seconds)),
         trust=trust,
         event_checker=event_checker,
+        sources=events.engines if isinstance(events, SourcedEvents) else None,
     )
     if settings.monitor_interval > 0:
         state.monitor = Monitor(store, events, alerts, interval=settings.monitor_interval)
@@ -205,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rollouts.router,
         llm.router,
         catalogue.router,
+        sources.router,
         sdk.router,
         access.router,
         admin.router,

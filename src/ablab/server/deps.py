@@ -15,6 +15,7 @@ one place that drops them; ``ServingWriteContext`` is ``CallerContext`` with it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends
@@ -37,7 +38,7 @@ Caller = Annotated[Principal, Depends(checked_caller)]
 
 
 def _context(caller: Caller, state: StateDep) -> Context:
-    return caller.context(state.store)
+    return replace(caller.context(state.store), sources=state.sources)
 
 
 CallerContext = Annotated[Context, Depends(_context)]

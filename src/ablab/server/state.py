@@ -27,7 +27,7 @@ from ablab.services.automation.monitor import Monitor
 from ablab.services.context import Context
 from ablab.services.events.buffer import EventBuffer
 from ablab.services.events.ingest import ingest_events, store_events
-from ablab.services.ports import EventStore, MetadataStore
+from ablab.services.ports import EventStore, MetadataStore, SourceChecker
 from ablab.settings import Settings
 
 __all__ = ["EventLog", "ServerState"]
@@ -135,6 +135,8 @@ class ServerState:
     trust: Trust = field(default_factory=Trust)
     # Checks event batches off the event loop's GIL (server/event_checker.py).
     event_checker: EventChecker | None = None
+    # The operator's analysis engines: read a source's sample when one is added.
+    sources: SourceChecker | None = None
 
     def store_ping(self) -> None:
         with self.store.session(read_only=True) as session:

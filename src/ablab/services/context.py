@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ablab.domain.trust import Trust
-from ablab.services.ports import MetadataStore
+from ablab.services.ports import MetadataStore, SourceChecker
 
 __all__ = ["Context", "utc_now"]
 
@@ -35,3 +35,4 @@ class Context:
     actor: str
     clock: Callable[[], datetime] = field(default=utc_now)
     trust: Trust = field(default_factory=Trust)
+    sources: SourceChecker | None = None

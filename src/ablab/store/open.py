@@ -9,13 +9,22 @@
 
 from __future__ import annotations
 
-from ablab.services.ports import EventStore
+from ablab.services.ports import EventStore, MetadataStore
 from ablab.settings import Settings
 from ablab.store.events import open_event_store
 from ablab.store.metadata import SqlMetadataStore, metadata_url, open_metadata_store
 from ablab.store.metadata.migrate import upgrade_to_head
+from ablab.store.warehouse.analysis_engines import AnalysisEngines
+from ablab.store.warehouse.sourced_events import SourcedEvents
 
-__all__ = ["open_events", "open_metadata", "open_stores", "upgrade_metadata"]
+__all__ = [
+    "analysis_engines",
+    "open_events",
+    "open_metadata",
+    "open_stores",
+    "sourced",
+    "upgrade_metadata",
+]
 
 
 def open_metadata(settings: Settings) -> SqlMetadataStore:
@@ -70,10 +79,25 @@ def open_events(settings: Settings) -> EventStore:
 
 
 def open_stores(settings: Settings) -> tuple[SqlMetadataStore, EventStore]:
-    """Both stores of ``settings``; the metadata store is closed again if the events fail."""
+    """Both stores of ``settings``; the metadata store is closed again if the events fail.
+
+    The event store reads each experiment from its analysis source, if it names one
+    (``store/warehouse/sourced_events.py``), on the engines ``settings`` set up.
+    """
     metadata = open_metadata(settings)
     try:
-        return metadata, open_events(settings)
+        return metadata, sourced(open_events(settings), metadata, settings)
     except BaseException:
         metadata.close()
         raise
+
+
+def sourced(events: EventStore, metadata: MetadataStore, settings: Settings) -> SourcedEvents:
+    """``events`` for writes, each experiment's source for reads."""
+    return SourcedEvents(events, metadata, analysis_engines(settings))
+
+
+def analysis_engines(settings: Settings) -> AnalysisEngines:
+    """The engines the operator set up for analysis sources (``ABLAB_SOURCE_FOLDERS``,
+    ``ABLAB_SPARK_MASTER``, ``ABLAB_CLICKHOUSE``, ``ABLAB_SOURCE_SELECT``)."""
+    return AnalysisEngines.from_settings(settings)

@@ -92,6 +92,7 @@ def create_experiment(ctx: Context, spec: ExperimentSpec) -> Experiment:
         bandit=spec.bandit,
         shadow=spec.shadow,
         auto_promote=spec.auto_promote,
+        source=spec.source,
     )
     experiment = replace(experiment, salt=experiment.id)
     validate_settings(experiment)
@@ -161,7 +162,16 @@ def _variant(spec: VariantSpec) -> Variant:
 
 
 def _check_references(session: MetadataSession, ctx: Context, experiment: Experiment) -> None:
-    """The model, its versions, the group and the custom metrics named must exist."""
+    """The model, its versions, the group, the custom metrics and the source named must
+    exist."""
+    if (
+        experiment.source is not None
+        and session.get_source(ctx.project_id, experiment.source) is None
+    ):
+        raise NotFound(
+            f"unknown source {experiment.source!r}: add it with `ablab source add`",
+            details={"source": experiment.source},
+        )
     resolve_metrics(
         session,
         ctx,
@@ -251,6 +261,8 @@ def update_experiment(
             changes["guardrails"] = tuple(parse_guardrail(g) for g in spec.guardrails)
         if spec.auto_promote is not None:
             changes["auto_promote"] = spec.auto_promote
+        if spec.source is not None:
+            changes["source"] = spec.source or None
         if changes:
             updated = replace(updated, updated_at=now, **changes)
             validate_settings(updated)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ablab.domain.metrics import CustomMetric
 from ablab.domain.sequential import SequentialState
+from ablab.domain.sources import AnalysisSource
 from ablab.stats import CovariateMoments, RatioCovariateMoments
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "MetricRequest",
     "SequentialStateRecords",
     "ShadowSums",
+    "SourceChecker",
+    "SourceRecords",
     "TimeBucket",
     "UnitTable",
     "UnitTableReader",
@@ -45,6 +48,33 @@ class SequentialStateRecords(Protocol):
     def save_sequential_state(self, state: SequentialState) -> None:
         """Write the state after a look, in the transaction that locked it (a key never
         locked has no row, and nothing is written)."""
+        ...
+
+
+class SourceRecords(Protocol):
+    """The project's analysis sources (``domain.sources``)."""
+
+    def get_source(self, project_id: str, name: str) -> AnalysisSource | None: ...
+    def list_sources(self, project_id: str) -> list[AnalysisSource]:
+        """The project's sources, by name."""
+        ...
+
+    def add_source(self, source: AnalysisSource) -> None:
+        """Insert; raises Conflict if the name is taken in the project."""
+        ...
+
+
+class SourceChecker(Protocol):
+    """The engines a server reaches, as its operator set them up: reads a source's sample."""
+
+    def check(self, source: AnalysisSource) -> dict[str, int]:
+        """The rows of a sample read from each event type of ``source``.
+
+        Raises:
+            ValidationError: what the engine cannot read or the operator does not allow (an
+                engine not set up, a path outside the allowed folders, a missing column),
+                named in one line.
+        """
         ...
 
 

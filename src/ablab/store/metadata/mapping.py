@@ -21,6 +21,7 @@ from ablab.domain.models import BackendKind, Model, ModelVersion
 from ablab.domain.projects import Project
 from ablab.domain.rollouts import Rollout, RolloutStatus
 from ablab.domain.sequential import SequentialDesign, SequentialState, alternative_of
+from ablab.domain.sources import AnalysisSource, SourceTable
 from ablab.domain.users import ConsoleSession, User
 from ablab.store.metadata.tables import (
     AllocationPeriodRow,
@@ -38,6 +39,7 @@ from ablab.store.metadata.tables import (
     ProjectRow,
     RolloutRow,
     SequentialStateRow,
+    SourceRow,
     UserRow,
 )
 
@@ -68,6 +70,8 @@ __all__ = [
     "rollout_from_row",
     "sequential_state_columns",
     "sequential_state_from_row",
+    "source_from_row",
+    "source_to_row",
 ]
 
 
@@ -223,6 +227,19 @@ def metric_to_row(metric: CustomMetric) -> MetricRow:
     return MetricRow(
         **_columns(metric, aggregation=metric.aggregation.value, kind=metric.kind.value)
     )
+
+
+def source_from_row(row: SourceRow) -> AnalysisSource:
+    tables = {kind: SourceTable(**table) for kind, table in row.tables.items()}
+    return _from_row(AnalysisSource, row, tables=tables)
+
+
+def source_to_row(source: AnalysisSource) -> SourceRow:
+    tables = {
+        kind: {f.name: getattr(t, f.name) for f in fields(t)} | {"columns": dict(t.columns)}
+        for kind, t in source.tables.items()
+    }
+    return SourceRow(**_columns(source, tables=tables))
 
 
 def experiment_from_row(row: ExperimentRow) -> Experiment:

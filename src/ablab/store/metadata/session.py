@@ -30,6 +30,7 @@ from ablab.store.metadata.records.llm import (
 )
 from ablab.store.metadata.records.rollouts import SqlRolloutRecords
 from ablab.store.metadata.records.sequential import SqlSequentialStateRecords
+from ablab.store.metadata.records.sources import SqlSourceRecords
 
 __all__ = ["SqlMetadataSession"]
 
@@ -48,6 +49,7 @@ class SqlMetadataSession(
     SqlAssignmentRecords,
     SqlRolloutRecords,
     SqlSequentialStateRecords,
+    SqlSourceRecords,
     SqlLlmTaskRecords,
     SqlLlmExperimentRecords,
     SqlLlmLeaseRecords,

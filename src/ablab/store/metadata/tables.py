@@ -163,6 +163,8 @@ class ExperimentRow(Base):
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     sequential_tuning_units: Mapped[int | None]
+    # The analysis source the experiment's events are read from; None: ablab's own tables.
+    source: Mapped[str | None] = mapped_column(String(128))
 
 
 class MetricRow(Base):
@@ -178,6 +180,21 @@ class MetricRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     higher_is_better: Mapped[bool]
     description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class SourceRow(Base):
+    """An analysis source (``domain.sources``): its tables as JSON, one object per event
+    type, since they change together with the source."""
+
+    __tablename__ = "analysis_sources"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    engine: Mapped[str] = mapped_column(String(16))
+    tables: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
 
 

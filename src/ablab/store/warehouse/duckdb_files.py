@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ablab.store.events.engines import DUCKDB
 from ablab.store.events.queries import AggregateQueries
@@ -45,6 +46,15 @@ class DuckDBFiles(AggregateQueries):
             cursor.execute(sql, list(params))
             names = [column[0] for column in cursor.description or ()]
             return names, cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        """Run one statement of DuckDB's own SQL (no relations rendered): its result."""
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            return cursor.sql(sql).to_arrow_table()
         finally:
             cursor.close()
 

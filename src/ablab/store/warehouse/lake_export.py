@@ -9,6 +9,7 @@ empty file, so every engine finds each table and its columns.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -111,6 +112,8 @@ def _days(
 def _write(data: pa.Table, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / "events.parquet"
-    partial = folder / ".events.parquet.partial"
+    # A name of this write's own: two writers (two servers landing into one folder) never
+    # write into each other's partial file; the last rename wins, whole.
+    partial = folder / f".events.parquet.{os.getpid()}.{uuid.uuid4().hex}.partial"
     pq.write_table(data, partial)
     os.replace(partial, final)

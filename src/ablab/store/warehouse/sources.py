@@ -115,19 +115,29 @@ def external_relation(
     *,
     project_id: str,
     experiment_id: str | None = None,
+    experiment_ids: Mapping[str, str] | None = None,
     since: date | None = None,
 ) -> str:
     """``source`` as a parenthesised SELECT of ``engine`` with ablab's columns and types.
 
     ``project_id`` and ``experiment_id`` fill the owner columns the table does not map
     (a table that holds one experiment's events needs no experiment column).
+    ``experiment_ids`` turns the values of a mapped experiment column (the team names an
+    experiment as ablab does) into ablab's ids; other values stay as they are.
     """
     base = _base(source, engine)
     table = EVENT_TABLES[source.kind]
     selected = []
     for column in table.columns:
         mine = source.columns.get(column.name)
-        if mine is not None and column.duckdb_type == "TIMESTAMPTZ":
+        if mine is not None and column.name == "experiment_id" and experiment_ids:
+            named = f"CAST(src.{_quoted(mine)} AS VARCHAR)"
+            cases = " ".join(
+                f"WHEN {_string(name)} THEN {_string(ident)}"
+                for name, ident in sorted(experiment_ids.items())
+            )
+            value = f"CASE {named} {cases} ELSE {named} END"
+        elif mine is not None and column.duckdb_type == "TIMESTAMPTZ":
             value = instant(f"src.{_quoted(mine)}")
         elif mine is not None:
             value = f"CAST(src.{_quoted(mine)} AS {_PORTABLE_TYPES[column.duckdb_type]})"

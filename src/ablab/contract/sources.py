@@ -1,0 +1,95 @@
+"""Wire schemas of analysis sources (``domain.sources``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ablab.contract.base import RequestSchema, Schema
+from ablab.contract.fields import Identifier
+from ablab.domain.sources import AnalysisSource, SourceTable
+
+__all__ = ["SourceCreate", "SourcePublic", "SourceTableSchema"]
+
+EventKind = Literal["exposure", "prediction", "label", "metric"]
+
+
+class SourceTableSchema(RequestSchema):
+    """Where one event type lives, and which of its columns hold ablab's.
+
+    Exactly one of ``table`` (a table of the engine, ``schema.table``), ``path`` (a folder of
+    Parquet files, or a Delta table's folder with ``format: "delta"``; within the folders the
+    server's operator allows) or ``select`` (a SELECT in the engine's SQL). ``columns`` maps
+    ablab's column names (``unit_id``, ``variant``, ``ts``, ``prediction_id``, ...) to the
+    table's; ``partition`` names a column holding the event's UTC day, for pruning;
+    ``dedupe`` keeps the first arrival of each event id.
+    """
+
+    table: str | None = Field(default=None, max_length=256)
+    path: str | None = Field(default=None, max_length=1024)
+    format: Literal["parquet", "delta"] = "parquet"
+    select: str | None = Field(default=None, max_length=20_000)
+    columns: dict[str, str] = Field(default_factory=dict, max_length=32)
+    partition: str | None = Field(default=None, max_length=128)
+    dedupe: bool = True
+
+    def to_domain(self) -> SourceTable:
+        return SourceTable(
+            table=self.table,
+            path=self.path,
+            format=self.format,
+            select=self.select,
+            columns=dict(self.columns),
+            partition=self.partition,
+            dedupe=self.dedupe,
+        )
+
+
+class SourceCreate(RequestSchema):
+    """A named source on an engine: ``duckdb`` (files), ``spark`` or ``clickhouse``."""
+
+    name: Identifier
+    engine: Literal["duckdb", "spark", "clickhouse"] = "duckdb"
+    tables: dict[EventKind, SourceTableSchema]
+
+    def to_domain_tables(self) -> dict[str, SourceTable]:
+        return {kind: table.to_domain() for kind, table in self.tables.items()}
+
+
+class SourcePublic(Schema):
+    """A source; ``sample_rows``, when it was just read (added or tested), says how many rows
+    of each event type's sample its engine read."""
+
+    id: str
+    name: str
+    engine: str
+    tables: dict[str, dict[str, object]]
+    created_at: datetime
+    sample_rows: dict[str, int] | None = None
+
+    @classmethod
+    def from_domain(
+        cls, source: AnalysisSource, sample_rows: dict[str, int] | None = None
+    ) -> SourcePublic:
+        tables = {
+            kind: {
+                "table": t.table,
+                "path": t.path,
+                "format": t.format,
+                "select": t.select,
+                "columns": dict(t.columns),
+                "partition": t.partition,
+                "dedupe": t.dedupe,
+            }
+            for kind, t in source.tables.items()
+        }
+        return cls(
+            id=source.id,
+            name=source.name,
+            engine=source.engine,
+            tables=tables,
+            created_at=source.created_at,
+            sample_rows=sample_rows,
+        )

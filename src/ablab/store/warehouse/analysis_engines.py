@@ -1,0 +1,199 @@
+"""The engines a server reaches for analysis sources, as its operator set them up.
+
+``AnalysisEngines`` turns a stored source (``domain.sources``) into relations of its engine
+(``sources.external_relation``) and a reader over them, and refuses what the operator did
+not allow, whatever the request says:
+
+- a path must lie inside ``ABLAB_SOURCE_FOLDERS`` (resolved, so ``..`` and links do not
+  leave them); DuckDB's connection reads those folders and nothing else, SELECTs included;
+- Spark and ClickHouse run only where ``ABLAB_SPARK_MASTER`` and ``ABLAB_CLICKHOUSE`` say,
+  and a SELECT runs on them only with ``ABLAB_SOURCE_SELECT=true``;
+- a table name is an identifier, quoted, never text spliced into SQL.
+
+Experiments are named in the team's tables by ablab's experiment name (or id); an event
+type the source leaves out has no events.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ablab.domain.sources import EVENT_KINDS, AnalysisSource, SourceTable
+from ablab.errors import ValidationError
+from ablab.services.ports import EventReader
+from ablab.settings import Settings
+from ablab.store.events.engines import CLICKHOUSE, DUCKDB, SPARK, Engine
+from ablab.store.events.render import render
+from ablab.store.events.schema import EVENT_TABLES
+from ablab.store.warehouse.clickhouse import ClickHouseEvents, clickhouse_runner
+from ablab.store.warehouse.duckdb_files import DuckDBFiles
+from ablab.store.warehouse.sources import ExternalTable, check_relation, external_relation
+from ablab.store.warehouse.spark import SparkEvents, spark_session
+
+__all__ = ["AnalysisEngines"]
+
+_ENGINES = {"duckdb": DUCKDB, "spark": SPARK, "clickhouse": CLICKHOUSE}
+_PORTABLE = {"VARCHAR": "VARCHAR", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
+
+
+class AnalysisEngines:
+    """The operator's engines: checks sources (``ports.SourceChecker``) and reads them."""
+
+    def __init__(
+        self,
+        folders: Sequence[Path] = (),
+        *,
+        spark_master: str | None = None,
+        clickhouse: str | None = None,
+        allow_select: bool = False,
+    ) -> None:
+        self.folders = tuple(folder.resolve() for folder in folders)
+        self.spark_master = spark_master
+        self.clickhouse = clickhouse
+        self.allow_select = allow_select
+        self._lock = threading.Lock()
+        self._spark: Any = None
+        self._clickhouse: Callable[[str], pa.Table] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnalysisEngines:
+        clickhouse = settings.clickhouse.get_secret_value() if settings.clickhouse else None
+        return cls(
+            settings.source_folders,
+            spark_master=settings.spark_master,
+            clickhouse=clickhouse,
+            allow_select=settings.source_select,
+        )
+
+    def check(self, source: AnalysisSource) -> dict[str, int]:
+        """Read a sample of each table of ``source``: its rows per event type."""
+        engine = self._engine(source)
+        with self._connection(source) as run:
+            found = {}
+            for kind, table in source.tables.items():
+                external = self._external(kind, table, engine)
+                relation = external_relation(external, engine, project_id=source.project_id)
+                found[kind] = check_relation(external, relation, run, engine)
+        return found
+
+    @contextmanager
+    def reader(
+        self, source: AnalysisSource, experiment_ids: Mapping[str, str]
+    ) -> Iterator[EventReader]:
+        """A reader of ``source``'s events; ``experiment_ids`` maps the names the tables
+        give experiments (ablab's names) to ablab's ids."""
+        engine = self._engine(source)
+        relations = {}
+        for kind in EVENT_KINDS:
+            name = EVENT_TABLES[kind].name
+            table = source.tables.get(kind)
+            if table is None:
+                relations[name] = _no_events(kind, engine)
+                continue
+            external = self._external(kind, table, engine)
+            relations[name] = external_relation(
+                external, engine, project_id=source.project_id, experiment_ids=experiment_ids
+            )
+        if engine is SPARK:
+            yield SparkEvents(self._spark_session(), relations)
+        elif engine is CLICKHOUSE:
+            yield ClickHouseEvents(self._clickhouse_runner(), relations)
+        else:
+            files = DuckDBFiles(relations, folders=self.folders)
+            try:
+                yield files
+            finally:
+                files.close()
+
+    def _engine(self, source: AnalysisSource) -> Engine:
+        engine = _ENGINES[source.engine]
+        if engine is SPARK and not self.spark_master:
+            raise ValidationError(
+                "this server runs no Spark: its operator sets ABLAB_SPARK_MASTER",
+                details={"engine": "spark"},
+            )
+        if engine is CLICKHOUSE and not self.clickhouse:
+            raise ValidationError(
+                "this server runs no ClickHouse: its operator sets ABLAB_CLICKHOUSE",
+                details={"engine": "clickhouse"},
+            )
+        return engine
+
+    def _external(self, kind: str, table: SourceTable, engine: Engine) -> ExternalTable:
+        path = None
+        if table.path is not None:
+            path = Path(table.path).resolve()
+            if not any(path.is_relative_to(folder) for folder in self.folders):
+                raise ValidationError(
+                    f"the {kind} path is outside the folders this server reads sources from "
+                    "(ABLAB_SOURCE_FOLDERS)",
+                    details={"kind": kind},
+                )
+        if table.select is not None and engine is not DUCKDB and not self.allow_select:
+            raise ValidationError(
+                f"this server runs no SELECT on {engine.name}: name a table or a path "
+                "(its operator may allow SELECTs with ABLAB_SOURCE_SELECT)",
+                details={"kind": kind},
+            )
+        if table.table is not None and engine is DUCKDB:
+            raise ValidationError(
+                f"DuckDB sources read files: give the {kind} table a path or a select",
+                details={"kind": kind},
+            )
+        return ExternalTable(
+            kind,  # type: ignore[arg-type]
+            table=table.table,
+            path=path,
+            format=table.format,  # type: ignore[arg-type]
+            select=table.select,
+            columns=dict(table.columns),
+            partition=table.partition,
+            dedupe=table.dedupe,
+        )
+
+    @contextmanager
+    def _connection(self, source: AnalysisSource) -> Iterator[Callable[[str], pa.Table]]:
+        engine = self._engine(source)
+        if engine is SPARK:
+            session = self._spark_session()
+            yield lambda sql: session.sql(sql).toArrow()
+        elif engine is CLICKHOUSE:
+            yield self._clickhouse_runner()
+        else:
+            files = DuckDBFiles({}, folders=self.folders)
+            try:
+                yield files.read_arrow
+            finally:
+                files.close()
+
+    def _spark_session(self) -> Any:
+        with self._lock:
+            if self._spark is None:
+                assert self.spark_master is not None
+                self._spark = spark_session(self.spark_master)
+            return self._spark
+
+    def _clickhouse_runner(self) -> Callable[[str], pa.Table]:
+        with self._lock:
+            if self._clickhouse is None:
+                assert self.clickhouse is not None
+                self._clickhouse = clickhouse_runner(self.clickhouse)
+            return self._clickhouse
+
+
+def _no_events(kind: str, engine: Engine) -> str:
+    """A relation with the columns of ``kind``'s table and no row."""
+    columns = []
+    for column in EVENT_TABLES[kind].columns:
+        if column.duckdb_type == "TIMESTAMPTZ":
+            columns.append(f"ablab_instant(CAST(NULL AS VARCHAR)) AS {column.name}")
+        else:
+            columns.append(f"CAST(NULL AS {_PORTABLE[column.duckdb_type]}) AS {column.name}")
+    text, _ = render(f"SELECT {', '.join(columns)} WHERE 1 = 0", [], engine)
+    return f"({text.removesuffix(engine.settings).strip()})"
