@@ -14,8 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
+from ablab import Client
 from ablab.store.events import EVENTS_FILE, DuckDBEventStore
 from tests.cli.conftest import Run
 from tests.cli.test_results_commands import traffic
@@ -122,6 +124,9 @@ def test_the_same_events_from_the_teams_tables_give_the_same_results(
     shown = run("source", "test", "lake")
     assert shown.code == 0, shown.stderr
     assert "device" in shown.stdout  # the mapping is shown
+    refreshed = run("source", "refresh", "lake")
+    assert refreshed.code == 0, refreshed.stderr
+    assert "scan duckdb again" in refreshed.stdout
 
     assert run("experiment", "update", "trial", "--source", "").code == 0  # back to ablab's
     again = json.loads(run("experiment", "results", "trial", "-o", "json").stdout)
@@ -171,3 +176,54 @@ def test_an_experiment_cannot_name_a_source_that_does_not_exist(run: Run, tmp_pa
     result = run("experiment", "update", "trial", "--source", "nowhere")
     assert result.code == 2
     assert "unknown source 'nowhere'" in result.stderr
+
+
+def test_a_source_keeps_its_answers_until_refreshed(
+    run: Run, home: Path, lake: Path, tmp_path: Path
+) -> None:
+    _imported(run, tmp_path)
+    experiment_id = json.loads(run("experiment", "show", "trial", "-o", "json").stdout)["id"]
+    spec = tmp_path / "tables.json"
+    spec.write_text(json.dumps(_write_team_tables(home, lake, experiment_id)))
+    added = run("source", "add", "lake", "--tables", str(spec), "--refresh-minutes", "60")
+    assert added.code == 0, added.stderr
+    assert run("experiment", "update", "trial", "--source", "lake").code == 0
+
+    client = Client()  # one process keeps the answers (a server does; each command is anew)
+
+    def labelled() -> int:
+        return sum(v.units_with_labels for v in client.experiments.results("trial").variants)
+
+    kept = labelled()
+    for day in (lake / "labels").iterdir():  # the team's labels are withdrawn
+        for file in day.iterdir():
+            file.unlink()
+    (lake / "labels" / "dt=2000-01-01").mkdir()
+    empty = pa.table({"id": pa.array([], pa.string()), "request": pa.array([], pa.string()),
+                      "ok": pa.array([], pa.bool_()), "truth": pa.array([], pa.string()),
+                      "at": pa.array([], pa.timestamp("us", tz="UTC")),
+                      "arrived": pa.array([], pa.timestamp("us", tz="UTC"))})  # fmt: skip
+    pq.write_table(empty, lake / "labels" / "dt=2000-01-01" / "none.parquet")
+    assert labelled() == kept > 0  # the kept answer: no scan
+    client.sources.refresh("lake")
+    assert labelled() == 0  # read anew
+    client.close()
+
+
+def test_a_source_whose_files_are_gone_answers_unavailable_not_a_crash(
+    run: Run, home: Path, lake: Path, tmp_path: Path
+) -> None:
+    _imported(run, tmp_path)
+    experiment_id = json.loads(run("experiment", "show", "trial", "-o", "json").stdout)["id"]
+    spec = tmp_path / "tables.json"
+    spec.write_text(json.dumps(_write_team_tables(home, lake, experiment_id)))
+    assert run("source", "add", "lake", "--tables", str(spec)).code == 0
+    assert run("experiment", "update", "trial", "--source", "lake").code == 0
+    for day in (lake / "labels").iterdir():
+        for file in day.iterdir():
+            file.unlink()
+    result = run("experiment", "results", "trial")
+    assert result.code != 0
+    assert "source 'lake' cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

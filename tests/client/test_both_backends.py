@@ -146,6 +146,7 @@ def scenario(client: Client, webhook: str) -> dict[str, Any]:
     step("sources", client.sources.list)
     step("ghost source", lambda: client.sources.get("lake"))
     step("ghost source test", lambda: client.sources.test("lake"))
+    step("ghost source refresh", lambda: client.sources.refresh("lake"))
 
     short = {"model_id": "radiology-v1", "control_version": "1.0.0", "treatment_version": "2.0.0"}
     step(

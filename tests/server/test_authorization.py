@@ -346,6 +346,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/v1/sources/{name}"): Case(Scope.READ, success=404),
     ("POST", "/v1/sources/{name}/test"): Case(Scope.WRITE, success=404),
+    ("POST", "/v1/sources/{name}/refresh"): Case(Scope.WRITE, success=404),
     # access
     ("GET", "/v1/keys"): Case(Scope.ADMIN),
     ("POST", "/v1/keys"): Case(

@@ -34,11 +34,24 @@ def add(
         ),
     ],
     engine: Annotated[str, typer.Option(help="duckdb (files), spark or clickhouse.")] = "duckdb",
+    refresh_minutes: Annotated[
+        int | None,
+        typer.Option(help="Keep each answer this long (a warehouse bills each scan) [no]."),
+    ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Add a source; its engine reads a sample of each table first."""
-    source = client_of(ctx).sources.add(name, engine=engine, tables=_read_tables(tables))
+    source = client_of(ctx).sources.add(
+        name, engine=engine, tables=_read_tables(tables), refresh_minutes=refresh_minutes
+    )
     emit(output, source, lambda s: _render_one(s, f"Added source {s.name} on {s.engine}"))
+
+
+@app.command()
+def refresh(ctx: typer.Context, name: str, output: OutputOption = OutputFormat.TABLE) -> None:
+    """Forget the answers kept from the source: the next results scan its engine again."""
+    source = client_of(ctx).sources.refresh(name)
+    emit(output, source, f"Source {source.name}: the next reads scan {source.engine} again")
 
 
 @app.command("test")

@@ -218,7 +218,9 @@ def list_metrics(local: Local) -> list[MetricPublic]:
 
 @operation("POST", "/v1/sources")
 def add_source(local: Local, spec: SourceCreate) -> SourcePublic:
-    source, sample = sources.add_source(local.ctx, spec.name, spec.engine, spec.to_domain_tables())
+    source, sample = sources.add_source(
+        local.ctx, spec.name, spec.engine, spec.to_domain_tables(), spec.refresh_minutes
+    )
     return SourcePublic.from_domain(source, sample)
 
 
@@ -230,6 +232,11 @@ def list_sources(local: Local) -> list[SourcePublic]:
 @operation("GET", "/v1/sources/{name}")
 def get_source(local: Local, name: str) -> SourcePublic:
     return SourcePublic.from_domain(sources.get_source(local.ctx, name))
+
+
+@operation("POST", "/v1/sources/{name}/refresh")
+def refresh_source(local: Local, name: str) -> SourcePublic:
+    return SourcePublic.from_domain(sources.refresh_source(local.ctx, name))
 
 
 @operation("POST", "/v1/sources/{name}/test")

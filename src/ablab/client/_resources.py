@@ -151,12 +151,21 @@ class Sources:
         self._backend = backend
 
     def add(
-        self, name: Identifier, *, engine: str = "duckdb", tables: dict[str, Any]
+        self,
+        name: Identifier,
+        *,
+        engine: str = "duckdb",
+        tables: dict[str, Any],
+        refresh_minutes: int | None = None,
     ) -> SourcePublic:
         """Add ``name`` on ``engine`` (duckdb, spark, clickhouse); ``tables`` maps each event
         type to where it lives and its columns (``SourceCreate``'s fields). The engine reads
-        a sample of each first; what it cannot read raises ``ValidationError``."""
-        spec = parse(SourceCreate, {"name": name, "engine": engine, "tables": tables})
+        a sample of each first; what it cannot read raises ``ValidationError``.
+        ``refresh_minutes`` keeps each answer that long (a warehouse bills each scan)."""
+        spec = parse(
+            SourceCreate,
+            {"name": name, "engine": engine, "tables": tables, "refresh_minutes": refresh_minutes},
+        )
         return self._backend.call(api.add_source, spec)
 
     def get(self, name: str) -> SourcePublic:
@@ -164,6 +173,10 @@ class Sources:
 
     def list(self) -> builtins.list[SourcePublic]:
         return self._backend.call(api.list_sources)
+
+    def refresh(self, name: str) -> SourcePublic:
+        """Forget the answers kept from the source: the next reads scan its engine."""
+        return self._backend.call(api.refresh_source, name)
 
     def test(self, name: str) -> SourcePublic:
         """Read a sample of each of the source's tables again (``sample_rows``)."""

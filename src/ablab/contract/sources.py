@@ -53,6 +53,13 @@ class SourceCreate(RequestSchema):
     name: Identifier
     engine: Literal["duckdb", "spark", "clickhouse"] = "duckdb"
     tables: dict[EventKind, SourceTableSchema]
+    refresh_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 60,
+        description="minutes an answer read from the engine is kept and given again "
+        "(POST /v1/sources/{name}/refresh reads anew); unset: every read scans",
+    )
 
     def to_domain_tables(self) -> dict[str, SourceTable]:
         return {kind: table.to_domain() for kind, table in self.tables.items()}
@@ -67,6 +74,7 @@ class SourcePublic(Schema):
     engine: str
     tables: dict[str, dict[str, object]]
     created_at: datetime
+    refresh_minutes: int | None = None
     sample_rows: dict[str, int] | None = None
 
     @classmethod
@@ -91,5 +99,6 @@ class SourcePublic(Schema):
             engine=source.engine,
             tables=tables,
             created_at=source.created_at,
+            refresh_minutes=source.refresh_minutes,
             sample_rows=sample_rows,
         )

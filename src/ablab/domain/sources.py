@@ -23,6 +23,7 @@ ENGINES = ("duckdb", "spark", "clickhouse")
 EVENT_KINDS = ("exposure", "prediction", "label", "metric")
 FORMATS = ("parquet", "delta")
 _MAX_COLUMN = 128
+_MAX_REFRESH = 7 * 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,18 @@ class SourceTable:
 
 @dataclass(frozen=True, slots=True)
 class AnalysisSource:
+    """A named source. ``refresh_minutes`` bounds what reading it costs: an answer read
+    from its engine is kept that long and given again (a warehouse bills each scan; the
+    monitor and every results page would scan again), unless the source is refreshed
+    first; None reads the engine every time."""
+
     id: str
     project_id: str
     name: str
     engine: str
     tables: Mapping[str, SourceTable]
     created_at: datetime
+    refresh_minutes: int | None = None
 
 
 def validate_source(source: AnalysisSource) -> AnalysisSource:
@@ -61,6 +68,11 @@ def validate_source(source: AnalysisSource) -> AnalysisSource:
         raise ValidationError(
             f"unknown engine {source.engine!r}: use {', '.join(ENGINES)}",
             details={"engine": source.engine},
+        )
+    if source.refresh_minutes is not None and not 1 <= source.refresh_minutes <= _MAX_REFRESH:
+        raise ValidationError(
+            f"refresh minutes must be 1 to {_MAX_REFRESH}, got {source.refresh_minutes}",
+            details={"refresh_minutes": source.refresh_minutes},
         )
     if not source.tables:
         raise ValidationError("a source needs at least one event type", details={"tables": []})

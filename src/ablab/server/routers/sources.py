@@ -27,7 +27,9 @@ router = APIRouter(
 @router.post("/sources", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.ADMIN))
 def add_source(spec: SourceCreate, ctx: CallerContext) -> SourcePublic:
     """Add a source once its engine has read a sample of each of its tables."""
-    source, sample = sources.add_source(ctx, spec.name, spec.engine, spec.to_domain_tables())
+    source, sample = sources.add_source(
+        ctx, spec.name, spec.engine, spec.to_domain_tables(), spec.refresh_minutes
+    )
     return SourcePublic.from_domain(source, sample)
 
 
@@ -39,6 +41,12 @@ def list_sources(ctx: CallerContext) -> list[SourcePublic]:
 @router.get("/sources/{name}", openapi_extra=needs(Scope.READ))
 def get_source(name: str, ctx: CallerContext) -> SourcePublic:
     return SourcePublic.from_domain(sources.get_source(ctx, name))
+
+
+@router.post("/sources/{name}/refresh", openapi_extra=needs(Scope.WRITE))
+def refresh_source(name: str, ctx: CallerContext) -> SourcePublic:
+    """Forget the answers this server kept from the source: its next reads scan again."""
+    return SourcePublic.from_domain(sources.refresh_source(ctx, name))
 
 
 @router.post("/sources/{name}/test", openapi_extra=needs(Scope.WRITE))

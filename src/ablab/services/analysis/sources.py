@@ -11,11 +11,22 @@ from ablab.services.access.audit import record
 from ablab.services.context import Context
 from ablab.services.ports import MetadataSession, SourceChecker
 
-__all__ = ["add_source", "check_source", "get_source", "list_sources", "require_source"]
+__all__ = [
+    "add_source",
+    "check_source",
+    "get_source",
+    "list_sources",
+    "refresh_source",
+    "require_source",
+]
 
 
 def add_source(
-    ctx: Context, name: str, engine: str, tables: Mapping[str, SourceTable]
+    ctx: Context,
+    name: str,
+    engine: str,
+    tables: Mapping[str, SourceTable],
+    refresh_minutes: int | None = None,
 ) -> tuple[AnalysisSource, dict[str, int]]:
     """Add a source once its engine has read a sample of every table; the sample's rows.
 
@@ -31,6 +42,7 @@ def add_source(
             engine=engine,
             tables=dict(tables),
             created_at=ctx.clock(),
+            refresh_minutes=refresh_minutes,
         )
     )
     with ctx.store.session(read_only=True) as session:
@@ -54,6 +66,14 @@ def check_source(ctx: Context, name: str) -> tuple[AnalysisSource, dict[str, int
     """Read a sample of every table of the source ``name`` again; its rows per event type."""
     source = get_source(ctx, name)
     return source, _checker(ctx).check(source)
+
+
+def refresh_source(ctx: Context, name: str) -> AnalysisSource:
+    """Forget the answers kept from the source ``name``: the next reads scan its engine
+    (this process's; each server keeps its own for ``refresh_minutes`` at most)."""
+    source = get_source(ctx, name)
+    _checker(ctx).forget(source)
+    return source
 
 
 def get_source(ctx: Context, name: str) -> AnalysisSource:

@@ -77,6 +77,10 @@ class SourceChecker(Protocol):
         """
         ...
 
+    def forget(self, source: AnalysisSource) -> None:
+        """Drop the answers kept from ``source`` (``refresh_minutes``)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class MetricRequest:

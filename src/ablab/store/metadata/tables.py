@@ -196,6 +196,7 @@ class SourceRow(Base):
     engine: Mapped[str] = mapped_column(String(16))
     tables: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    refresh_minutes: Mapped[int | None]
 
 
 class ApiKeyRow(Base):

@@ -17,15 +17,16 @@ type the source leaves out has no events.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from ablab.domain.sources import EVENT_KINDS, AnalysisSource, SourceTable
-from ablab.errors import ValidationError
+from ablab.errors import AblabError, Unavailable, ValidationError
 from ablab.services.ports import EventReader
 from ablab.settings import Settings
 from ablab.store.events.engines import CLICKHOUSE, DUCKDB, SPARK, Engine
@@ -37,6 +38,8 @@ from ablab.store.warehouse.sources import ExternalTable, check_relation, externa
 from ablab.store.warehouse.spark import SparkEvents, spark_session
 
 __all__ = ["AnalysisEngines"]
+
+T = TypeVar("T")
 
 _ENGINES = {"duckdb": DUCKDB, "spark": SPARK, "clickhouse": CLICKHOUSE}
 _PORTABLE = {"VARCHAR": "VARCHAR", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
@@ -60,6 +63,8 @@ class AnalysisEngines:
         self._lock = threading.Lock()
         self._spark: Any = None
         self._clickhouse: Callable[[str], pa.Table] | None = None
+        # (source id, question) -> (when it was read, the answer), for refresh_minutes.
+        self._answers: dict[tuple[str, Hashable], tuple[float, object]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnalysisEngines:
@@ -110,6 +115,54 @@ class AnalysisEngines:
                 yield files
             finally:
                 files.close()
+
+    def answer(
+        self,
+        source: AnalysisSource,
+        experiment_ids: Mapping[str, str],
+        question: Hashable,
+        ask: Callable[[EventReader], T],
+    ) -> T:
+        """``ask``'s answer from ``source``: kept for its ``refresh_minutes`` (by
+        ``question``), or read from its engine each time without them."""
+        if source.refresh_minutes is None:
+            return self._read(source, experiment_ids, ask)
+        key = (source.id, question)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._answers.get(key)
+        if kept is not None and now - kept[0] < source.refresh_minutes * 60:
+            return kept[1]  # type: ignore[return-value]
+        found = self._read(source, experiment_ids, ask)
+        with self._lock:
+            self._answers[key] = (now, found)
+        return found
+
+    def _read(
+        self,
+        source: AnalysisSource,
+        experiment_ids: Mapping[str, str],
+        ask: Callable[[EventReader], T],
+    ) -> T:
+        """``ask`` of the source's engine; what the engine cannot do is the source's state
+        (its files or tables changed since it was added), answered as ``Unavailable``."""
+        try:
+            with self.reader(source, experiment_ids) as reader:
+                return ask(reader)
+        except AblabError:
+            raise
+        except Exception as exc:  # the engine's own error: a missing file, table or column
+            lines = str(exc).strip().splitlines()
+            reason = lines[0][:300] if lines else type(exc).__name__
+            raise Unavailable(
+                f"the source {source.name!r} cannot be read: {reason}",
+                details={"source": source.name},
+            ) from None
+
+    def forget(self, source: AnalysisSource) -> None:
+        with self._lock:
+            for key in [k for k in self._answers if k[0] == source.id]:
+                del self._answers[key]
 
     def _engine(self, source: AnalysisSource) -> Engine:
         engine = _ENGINES[source.engine]

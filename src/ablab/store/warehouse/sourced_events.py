@@ -9,9 +9,9 @@ doors see one ``EventStore`` and never learn which.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -29,6 +29,8 @@ from ablab.store.warehouse.analysis_engines import AnalysisEngines
 from ablab.store.warehouse.lake_export import ArrowReader
 
 __all__ = ["SourcedEvents"]
+
+T = TypeVar("T")
 
 
 class SourcedEvents:
@@ -61,32 +63,56 @@ class SourcedEvents:
     # Reads: the experiment's source.
 
     def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
-        with self._reader(request.project_id, request.experiment_id) as reader:
-            return reader.metric_sums(request)
+        return self._ask(
+            request.project_id,
+            request.experiment_id,
+            ("metric_sums", request),
+            lambda reader: reader.metric_sums(request),
+        )
 
     def metric_sums_by_window(
         self, request: MetricRequest, edges: Sequence[datetime]
     ) -> list[list[VariantSums]]:
-        with self._reader(request.project_id, request.experiment_id) as reader:
-            return reader.metric_sums_by_window(request, edges)
+        return self._ask(
+            request.project_id,
+            request.experiment_id,
+            ("metric_sums_by_window", request, tuple(edges)),
+            lambda reader: reader.metric_sums_by_window(request, edges),
+        )
 
     def shadow_sums(self, project_id: str, experiment_id: str) -> list[ShadowSums]:
-        with self._reader(project_id, experiment_id) as reader:
-            return reader.shadow_sums(project_id, experiment_id)
+        return self._ask(
+            project_id,
+            experiment_id,
+            ("shadow_sums", project_id, experiment_id),
+            lambda reader: reader.shadow_sums(project_id, experiment_id),
+        )
 
     def metric_timeseries(
         self, request: MetricRequest, metric: str, interval: str
     ) -> list[TimeBucket]:
-        with self._reader(request.project_id, request.experiment_id) as reader:
-            return reader.metric_timeseries(request, metric, interval)
+        return self._ask(
+            request.project_id,
+            request.experiment_id,
+            ("metric_timeseries", request, metric, interval),
+            lambda reader: reader.metric_timeseries(request, metric, interval),
+        )
 
-    def _reader(self, project_id: str, experiment_id: str) -> AbstractContextManager[EventReader]:
+    def _ask(
+        self,
+        project_id: str,
+        experiment_id: str,
+        question: Hashable,
+        ask: Callable[[EventReader], T],
+    ) -> T:
+        """``ask`` of ablab's own store, or of the experiment's source (whose engine may
+        give a kept answer: ``AnalysisEngines.answer``)."""
         with self._metadata.session(read_only=True) as session:
             experiment = session.get_experiment(project_id, experiment_id)
-            if experiment is None or experiment.source is None:
-                return nullcontext(self.own)
-            source = session.get_source(project_id, experiment.source)
-            names = {e.name: e.id for e in session.list_experiments(project_id)}
-        if source is None:  # pragma: no cover - a source in use cannot be removed
-            return nullcontext(self.own)
-        return self.engines.reader(source, names)
+            source = None
+            if experiment is not None and experiment.source is not None:
+                source = session.get_source(project_id, experiment.source)
+            names = {e.name: e.id for e in session.list_experiments(project_id)} if source else {}
+        if source is None:
+            return ask(self.own)
+        return self.engines.answer(source, names, question, ask)

@@ -1,7 +1,8 @@
 """Analysis sources, and the source an experiment is analysed over.
 
-``analysis_sources`` holds each project's named sources (``domain.sources``): the engine and,
-as JSON, where each event type lives and its column mapping. ``experiments.source`` names
+``analysis_sources`` holds each project's named sources (``domain.sources``): the engine, as
+JSON where each event type lives and its column mapping, and how long an answer read from
+the engine is kept. ``experiments.source`` names
 the source an experiment's events are read from; NULL (every experiment before this
 migration) reads ablab's own event tables.
 
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("engine", sa.String(length=16), nullable=False),
         sa.Column("tables", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("refresh_minutes", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "name"),
