@@ -178,16 +178,22 @@ def test_an_experiment_cannot_name_a_source_that_does_not_exist(run: Run, tmp_pa
     assert "unknown source 'nowhere'" in result.stderr
 
 
-def test_a_source_keeps_its_answers_until_refreshed(
-    run: Run, home: Path, lake: Path, tmp_path: Path
-) -> None:
+def _on_the_teams_tables(run: Run, home: Path, lake: Path, tmp_path: Path, *options: str) -> None:
+    """Traffic imported, written as the team keeps it, added as source ``lake`` (with
+    ``options``) and named by the experiment ``trial``."""
     _imported(run, tmp_path)
     experiment_id = json.loads(run("experiment", "show", "trial", "-o", "json").stdout)["id"]
     spec = tmp_path / "tables.json"
     spec.write_text(json.dumps(_write_team_tables(home, lake, experiment_id)))
-    added = run("source", "add", "lake", "--tables", str(spec), "--refresh-minutes", "60")
+    added = run("source", "add", "lake", "--tables", str(spec), *options)
     assert added.code == 0, added.stderr
     assert run("experiment", "update", "trial", "--source", "lake").code == 0
+
+
+def test_a_source_keeps_its_answers_until_refreshed(
+    run: Run, home: Path, lake: Path, tmp_path: Path
+) -> None:
+    _on_the_teams_tables(run, home, lake, tmp_path, "--refresh-minutes", "60")
 
     client = Client()  # one process keeps the answers (a server does; each command is anew)
 
@@ -213,12 +219,7 @@ def test_a_source_keeps_its_answers_until_refreshed(
 def test_a_source_whose_files_are_gone_answers_unavailable_not_a_crash(
     run: Run, home: Path, lake: Path, tmp_path: Path
 ) -> None:
-    _imported(run, tmp_path)
-    experiment_id = json.loads(run("experiment", "show", "trial", "-o", "json").stdout)["id"]
-    spec = tmp_path / "tables.json"
-    spec.write_text(json.dumps(_write_team_tables(home, lake, experiment_id)))
-    assert run("source", "add", "lake", "--tables", str(spec)).code == 0
-    assert run("experiment", "update", "trial", "--source", "lake").code == 0
+    _on_the_teams_tables(run, home, lake, tmp_path)
     for day in (lake / "labels").iterdir():
         for file in day.iterdir():
             file.unlink()
