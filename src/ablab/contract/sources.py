@@ -23,7 +23,9 @@ class SourceTableSchema(RequestSchema):
     Parquet files, or a Delta table's folder with ``format: "delta"``; within the folders the
     server's operator allows) or ``select`` (a SELECT in the engine's SQL). ``columns`` maps
     ablab's column names (``unit_id``, ``variant``, ``ts``, ``prediction_id``, ...) to the
-    table's; ``partition`` names a column holding the event's UTC day, for pruning;
+    table's; ``partition`` names a column holding the event's UTC day (``YYYY-MM-DD``): an
+    analysis then reads only the days from its CUPED window's first (before the
+    experiment's start) on;
     ``dedupe`` keeps the first arrival of each event id.
     """
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,10 +90,14 @@ class AnalysisEngines:
 
     @contextmanager
     def reader(
-        self, source: AnalysisSource, experiment_ids: Mapping[str, str]
+        self,
+        source: AnalysisSource,
+        experiment_ids: Mapping[str, str],
+        since: date | None = None,
     ) -> Iterator[EventReader]:
         """A reader of ``source``'s events; ``experiment_ids`` maps the names the tables
-        give experiments (ablab's names) to ablab's ids."""
+        give experiments (ablab's names) to ablab's ids; a table with a partition column
+        is read from the day ``since`` on."""
         engine = self._engine(source)
         relations = {}
         for kind in EVENT_KINDS:
@@ -103,7 +108,11 @@ class AnalysisEngines:
                 continue
             external = self._external(kind, table, engine)
             relations[name] = external_relation(
-                external, engine, project_id=source.project_id, experiment_ids=experiment_ids
+                external,
+                engine,
+                project_id=source.project_id,
+                experiment_ids=experiment_ids,
+                since=since,
             )
         if engine is SPARK:
             yield SparkEvents(self._spark_session(), relations)
@@ -122,18 +131,19 @@ class AnalysisEngines:
         experiment_ids: Mapping[str, str],
         question: Hashable,
         ask: Callable[[EventReader], T],
+        since: date | None = None,
     ) -> T:
         """``ask``'s answer from ``source``: kept for its ``refresh_minutes`` (by
         ``question``), or read from its engine each time without them."""
         if source.refresh_minutes is None:
-            return self._read(source, experiment_ids, ask)
-        key = (source.id, question)
+            return self._read(source, experiment_ids, ask, since)
+        key = (source.id, (question, since))
         now = time.monotonic()
         with self._lock:
             kept = self._answers.get(key)
         if kept is not None and now - kept[0] < source.refresh_minutes * 60:
             return kept[1]  # type: ignore[return-value]
-        found = self._read(source, experiment_ids, ask)
+        found = self._read(source, experiment_ids, ask, since)
         with self._lock:
             self._answers[key] = (now, found)
         return found
@@ -143,11 +153,12 @@ class AnalysisEngines:
         source: AnalysisSource,
         experiment_ids: Mapping[str, str],
         ask: Callable[[EventReader], T],
+        since: date | None,
     ) -> T:
         """``ask`` of the source's engine; what the engine cannot do is the source's state
         (its files or tables changed since it was added), answered as ``Unavailable``."""
         try:
-            with self.reader(source, experiment_ids) as reader:
+            with self.reader(source, experiment_ids, since) as reader:
                 return ask(reader)
         except AblabError:
             raise

@@ -10,11 +10,12 @@ doors see one ``EventStore`` and never learn which.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 import pyarrow as pa
 
+from ablab.domain.experiments import Experiment
 from ablab.services.ports import (
     EventBatch,
     EventReader,
@@ -113,6 +114,14 @@ class SourcedEvents:
             if experiment is not None and experiment.source is not None:
                 source = session.get_source(project_id, experiment.source)
             names = {e.name: e.id for e in session.list_experiments(project_id)} if source else {}
-        if source is None:
+        if source is None or experiment is None:
             return ask(self.own)
-        return self.engines.answer(source, names, question, ask)
+        return self.engines.answer(source, names, question, ask, _first_day(experiment))
+
+
+def _first_day(experiment: Experiment) -> date:
+    """The first UTC day an analysis of ``experiment`` reads: its CUPED window's, before
+    its start (or creation), with a day to spare. A source's partition column skips the
+    days before it; a table without one is read whole."""
+    began = experiment.started_at or experiment.created_at
+    return (began - timedelta(days=experiment.cuped_lookback_days + 1)).date()
