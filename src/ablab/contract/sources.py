@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -54,11 +54,9 @@ class SourceCreate(RequestSchema):
 
     name: Identifier
     engine: Literal["duckdb", "spark", "clickhouse"] = "duckdb"
-    tables: dict[EventKind, SourceTableSchema]
-    refresh_minutes: int | None = Field(
+    tables: dict[EventKind, SourceTableSchema] = Field(min_length=1)
+    refresh_minutes: Annotated[int, Field(strict=True, ge=1, le=7 * 24 * 60)] | None = Field(
         default=None,
-        ge=1,
-        le=7 * 24 * 60,
         description="minutes an answer read from the engine is kept and given again "
         "(POST /v1/sources/{name}/refresh reads anew); unset: every read scans",
     )
