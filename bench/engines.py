@@ -178,7 +178,7 @@ def accuracy_note(report: Any) -> str:
     return f"accuracy {report.control.accuracy:.6f} vs {report.treatment.accuracy:.6f}"
 
 
-def main() -> None:  # noqa: PLR0914 - one straight script: load, measure, print
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--devices", type=int, default=200_000)
@@ -186,9 +186,10 @@ def main() -> None:  # noqa: PLR0914 - one straight script: load, measure, print
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     arguments = parser.parse_args()
     rows = arguments.rows
-    with tempfile.TemporaryDirectory() as scratch_name, scratch_database(
-        arguments.postgres
-    ) as postgres_url:
+    with (
+        tempfile.TemporaryDirectory() as scratch_name,
+        scratch_database(arguments.postgres) as postgres_url,
+    ):
         scratch = Path(scratch_name)
         ids = prepare(scratch, rows, arguments.devices)
         duck_path = scratch / "events.duckdb"
@@ -200,7 +201,11 @@ def main() -> None:  # noqa: PLR0914 - one straight script: load, measure, print
         lake = scratch / "lake"
         seconds, _ = timed(lambda: export_lake(duck, lake))
         print(f"exported the lake in {seconds:.0f} s")
-        seconds, session = timed(lambda: spark_session("local[2]", {"spark.driver.memory": "4g", "spark.ui.showConsoleProgress": "false"}))
+        seconds, session = timed(
+            lambda: spark_session(
+                "local[2]", {"spark.driver.memory": "4g", "spark.ui.showConsoleProgress": "false"}
+            )
+        )
         print(f"Spark session start (outside every figure): {seconds:.1f} s")
         spark_session_ = cast(Any, session)
         chdb = clickhouse_runner("chdb")
