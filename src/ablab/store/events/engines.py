@@ -65,6 +65,10 @@ class Engine:
         """``text`` as a string literal of this engine (quotes and backslashes escaped)."""
         return _string(text, self.sqlglot)
 
+    def identifier(self, name: str) -> str:
+        """``name`` as a quoted identifier of this engine (its quote character doubled)."""
+        return exp.to_identifier(name, quoted=True).sql(dialect=self.sqlglot)
+
 
 def _string(text: str, dialect: str) -> str:
     return exp.Literal.string(text).sql(dialect=dialect)

@@ -31,11 +31,15 @@ from ablab.errors import AblabError, Unavailable, ValidationError
 from ablab.services.ports import EventReader
 from ablab.settings import Settings
 from ablab.store.events.engines import CLICKHOUSE, DUCKDB, SPARK, Engine
-from ablab.store.events.render import render
 from ablab.store.events.schema import EVENT_TABLES
 from ablab.store.warehouse.clickhouse import ClickHouseEvents, clickhouse_runner
 from ablab.store.warehouse.duckdb_files import DuckDBFiles
-from ablab.store.warehouse.sources import ExternalTable, check_relation, external_relation
+from ablab.store.warehouse.sources import (
+    ExternalTable,
+    check_relation,
+    external_relation,
+    no_events,
+)
 from ablab.store.warehouse.spark import SparkEvents, spark_session
 
 __all__ = ["AnalysisEngines"]
@@ -43,7 +47,6 @@ __all__ = ["AnalysisEngines"]
 T = TypeVar("T")
 
 _ENGINES = {"duckdb": DUCKDB, "spark": SPARK, "clickhouse": CLICKHOUSE}
-_PORTABLE = {"VARCHAR": "VARCHAR", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
 
 
 class AnalysisEngines:
@@ -104,7 +107,7 @@ class AnalysisEngines:
             name = EVENT_TABLES[kind].name
             table = source.tables.get(kind)
             if table is None:
-                relations[name] = _no_events(kind, engine)
+                relations[name] = no_events(kind, engine)
                 continue
             external = self._external(kind, table, engine)
             relations[name] = external_relation(
@@ -249,15 +252,3 @@ class AnalysisEngines:
                 assert self.clickhouse is not None
                 self._clickhouse = clickhouse_runner(self.clickhouse)
             return self._clickhouse
-
-
-def _no_events(kind: str, engine: Engine) -> str:
-    """A relation with the columns of ``kind``'s table and no row."""
-    columns = []
-    for column in EVENT_TABLES[kind].columns:
-        if column.duckdb_type == "TIMESTAMPTZ":
-            columns.append(f"ablab_instant(CAST(NULL AS VARCHAR)) AS {column.name}")
-        else:
-            columns.append(f"CAST(NULL AS {_PORTABLE[column.duckdb_type]}) AS {column.name}")
-    text, _ = render(f"SELECT {', '.join(columns)} WHERE 1 = 0", [], engine)
-    return f"({text.removesuffix(engine.settings).strip()})"

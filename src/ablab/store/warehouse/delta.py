@@ -16,7 +16,6 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
-from sqlglot import exp
 
 from ablab.errors import ValidationError
 from ablab.extras import needs_extra
@@ -56,13 +55,13 @@ def delta_relation(path: Path, engine: Engine) -> str:
     selects = []
     for (folder, values), names in sorted(groups.items(), key=lambda item: str(item[0])):
         added = "".join(
-            f", {_text(value, engine)} AS {_identifier(name, engine)}"
+            f", {_text(value, engine)} AS {engine.identifier(name)}"
             for name, value in zip(partitions, values, strict=True)
         )
         # ClickHouse reads the partition columns from the folder names too (hive style).
         every = "*"
         if engine.name == "clickhouse" and partitions:
-            every = f"* EXCEPT ({', '.join(_identifier(name, engine) for name in partitions)})"
+            every = f"* EXCEPT ({', '.join(engine.identifier(name) for name in partitions)})"
         selects.append(f"SELECT {every}{added} FROM {_files(folder, sorted(names), engine)}")
     return "(" + " UNION ALL ".join(selects) + ")"
 
@@ -84,7 +83,3 @@ def _files(folder: str, names: list[str], engine: Engine) -> str:
 
 def _text(value: object, engine: Engine) -> str:
     return "NULL" if value is None else engine.string(str(value))
-
-
-def _identifier(name: str, engine: Engine) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect=engine.sqlglot)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ablab.store.events.engines import Engine
 from ablab.store.events.schema import EVENT_TABLES
 
-__all__ = ["LAKE_TABLES", "lake_relations", "table_folder"]
+__all__ = ["LAKE_TABLES", "lake_relations", "parquet_relation", "table_folder"]
 
 LAKE_TABLES = tuple(table.name for table in EVENT_TABLES.values())
 
@@ -33,17 +33,28 @@ def lake_relations(root: Path, engine: Engine) -> dict[str, str]:
     Raises:
         ValueError: an engine without a way to read Parquet files here.
     """
-    relations = {}
-    for table in LAKE_TABLES:
-        folder = table_folder(root.resolve(), table)
-        files = engine.string(f"{folder}/**/*.parquet")
-        if engine.name == "duckdb":
-            relations[table] = f"read_parquet({files}, hive_partitioning = false)"
-        elif engine.name == "clickhouse":
-            relations[table] = f"file({files}, Parquet)"
-        elif engine.name == "spark":
-            # Spark's path-as-table form: the folder in backquotes (a backquote doubled).
-            relations[table] = "parquet.`" + str(folder).replace("`", "``") + "`"
-        else:
-            raise ValueError(f"{engine.name} does not read ablab's lake from local files")
-    return relations
+    return {
+        table: parquet_relation(table_folder(root.resolve(), table), engine, hive=False)
+        for table in LAKE_TABLES
+    }
+
+
+def parquet_relation(path: Path, engine: Engine, *, hive: bool) -> str:
+    """``engine``'s relation reading the Parquet file ``path``, or every Parquet file below
+    the folder ``path``; with ``hive``, DuckDB adds the ``name=value`` folders' columns
+    (Spark and ClickHouse always do: ``engines.CLICKHOUSE``'s settings).
+
+    Raises:
+        ValueError: an engine without a way to read Parquet files here.
+    """
+    files = str(path)
+    if not files.endswith(".parquet"):
+        files = f"{files.rstrip('/')}/**/*.parquet"
+    if engine.name == "duckdb":
+        return f"read_parquet({engine.string(files)}, hive_partitioning = {str(hive).lower()})"
+    if engine.name == "clickhouse":
+        return f"file({engine.string(files)}, Parquet)"
+    if engine.name == "spark":
+        # Spark's path-as-table form: the path in backquotes (a backquote doubled).
+        return "parquet.`" + str(path).replace("`", "``") + "`"
+    raise ValueError(f"{engine.name} reads no local Parquet files")

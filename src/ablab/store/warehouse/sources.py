@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from sqlglot import exp
 
 from ablab.errors import ValidationError
 from ablab.store.events.engines import Engine
@@ -36,8 +35,9 @@ from ablab.store.events.portable import instant
 from ablab.store.events.render import render
 from ablab.store.events.schema import EVENT_TABLES
 from ablab.store.warehouse.delta import delta_relation
+from ablab.store.warehouse.lake import parquet_relation
 
-__all__ = ["ExternalTable", "check_relation", "external_relation"]
+__all__ = ["ExternalTable", "check_relation", "external_relation", "no_events"]
 
 # ablab's type of each column, in the portable SQL's spelling.
 _PORTABLE_TYPES = {"VARCHAR": "VARCHAR", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
@@ -160,7 +160,25 @@ def external_relation(
             "ORDER BY received_at) AS ablab_copy "
             f"FROM ({sql}) AS mapped) AS numbered WHERE ablab_copy = 1"
         )
-    text, _ = render(sql, [], engine, {"ablab_relation_base": base})
+    return _subquery(sql, engine, {"ablab_relation_base": base})
+
+
+def no_events(kind: str, engine: Engine) -> str:
+    """A relation with the columns and types of ``kind``'s table and no row: the events of
+    a type a source leaves out."""
+    columns = []
+    for column in EVENT_TABLES[kind].columns:
+        if column.duckdb_type == "TIMESTAMPTZ":
+            columns.append(f"{instant('CAST(NULL AS VARCHAR)')} AS {column.name}")
+        else:
+            columns.append(f"CAST(NULL AS {_PORTABLE_TYPES[column.duckdb_type]}) AS {column.name}")
+    return _subquery(f"SELECT {', '.join(columns)} WHERE 1 = 0", engine)
+
+
+def _subquery(sql: str, engine: Engine, relations: dict[str, str] | None = None) -> str:
+    """Portable ``sql`` (no values) as ``engine``'s parenthesised subquery: without the
+    settings a whole statement ends with, which belong to the statement that reads it."""
+    text, _ = render(sql, [], engine, relations)
     return f"({text.removesuffix(engine.settings).strip()})"
 
 
@@ -203,32 +221,22 @@ def _base(source: ExternalTable, engine: Engine) -> str:
     if source.select is not None:
         return f"({source.select})"
     if source.table is not None:
-        return ".".join(_quoted_for(part, engine) for part in source.table.split("."))
+        return ".".join(engine.identifier(part) for part in source.table.split("."))
     assert source.path is not None
     if source.format == "delta":
         return delta_relation(source.path, engine)
-    files = str(source.path)
-    if not files.endswith(".parquet"):
-        files = f"{files.rstrip('/')}/**/*.parquet"
-    if engine.name == "duckdb":
-        return f"read_parquet({engine.string(files)}, hive_partitioning = true)"
-    if engine.name == "clickhouse":
-        return f"file({engine.string(files)}, Parquet)"
-    if engine.name == "spark":
-        return "parquet.`" + str(source.path).replace("`", "``") + "`"
-    raise ValidationError(
-        f"{engine.name} reads no local files: name a table or a select",
-        details={"engine": engine.name},
-    )
+    try:
+        return parquet_relation(source.path, engine, hive=True)
+    except ValueError:
+        raise ValidationError(
+            f"{engine.name} reads no local files: name a table or a select",
+            details={"engine": engine.name},
+        ) from None
 
 
 def _quoted(name: str) -> str:
     """A column name as a quoted identifier of the portable SQL (DuckDB's double quotes)."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _quoted_for(name: str, engine: Engine) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect=engine.sqlglot)
 
 
 def _string(text: str) -> str:
