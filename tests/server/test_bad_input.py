@@ -134,6 +134,8 @@ BODY_HINTS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/groups"): {"members": ["d1"]},
     ("POST", "/v1/llm/tasks"): LLM_TASK,
+    # A path outside the operator's folders: refused by the check (4xx), not by the schema.
+    ("POST", "/v1/sources"): {"tables": {"prediction": {"path": "/nowhere/predictions"}}},
 }
 
 
