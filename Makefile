@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install browser wrk lint test test-fast demo bench openapi clean
+.PHONY: install browser wrk lint test test-fast demo bench bench-engines openapi clean
 
 # __init__.py holds the version the installed metadata reports.
 $(VENV)/.installed-%: pyproject.toml src/ablab/__init__.py
@@ -65,6 +65,13 @@ bench: install wrk
 	$(BIN)/python bench/gateway.py
 	# 3 minutes of mixed traffic at 32 requests/s while results are read (--quick: 1 minute).
 	$(BIN)/python bench/soak.py
+
+# The analysis engines (about 4 min: PostgreSQL, Spark, chdb beside DuckDB at 5M rows) and a
+# source's incremental refresh (about 1.5 min); apart from `make bench`, which stays within
+# 10 minutes.
+bench-engines: install
+	$(BIN)/python bench/engines.py
+	$(BIN)/python bench/refresh.py
 
 # The committed OpenAPI document (a test fails when it differs from the app's).
 openapi: install

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
             (``ABLAB_SOURCE_SELECT``, default false): it runs as written on the engine, which
             may read files the operator did not list. DuckDB's SELECTs read only
             ``source_folders`` and are always allowed.
+        unit_days_dir: Where the per-unit-per-day totals of sourced experiments are kept
+            (``ABLAB_UNIT_DAYS_DIR``; default ``<home>/unit-days``), so a refresh reads only
+            the days that changed (``store/warehouse/unit_days.py``); each engine reads it,
+            so a Spark cluster or a ClickHouse server needs it on a path they share.
         event_checkers: Processes that check event batches for the server
             (``ABLAB_EVENT_CHECKERS``, default 2): parsing and checking a batch then never
             holds the server's GIL while it answers requests; 0 checks in the server.
@@ -150,6 +154,7 @@ class Settings(BaseSettings):
     spark_master: str | None = None
     clickhouse: SecretStr | None = None
     source_select: bool = False
+    unit_days_dir: Path | None = None
 
     @field_validator("duckdb_memory_limit")
     @classmethod

@@ -126,7 +126,10 @@ def test_the_same_events_from_the_teams_tables_give_the_same_results(
     assert "device" in shown.stdout  # the mapping is shown
     refreshed = run("source", "refresh", "lake")
     assert refreshed.code == 0, refreshed.stderr
-    assert "scan duckdb again" in refreshed.stdout
+    assert "scan the recent days on duckdb" in refreshed.stdout
+    refreshed = run("source", "refresh", "lake", "--full")
+    assert refreshed.code == 0, refreshed.stderr
+    assert "scan every day on duckdb" in refreshed.stdout
 
     assert run("experiment", "update", "trial", "--source", "").code == 0  # back to ablab's
     again = json.loads(run("experiment", "results", "trial", "-o", "json").stdout)

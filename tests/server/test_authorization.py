@@ -754,7 +754,8 @@ def test_the_key_is_checked_before_the_body(
     method, template = route
     name = world.mine.experiment_name
     ref = world.mine.llm_id if template.startswith("/v1/llm/") else name
-    path = template.format(ref=ref, experiment=name, rollout_id=world.mine.rollout_id)
+    # {name}: any name does; the key is checked before the name is looked up.
+    path = template.format(ref=ref, experiment=name, name=name, rollout_id=world.mine.rollout_id)
     headers = headers_of(world, caller) | {"Content-Type": "application/json"}
     response = world.client.request(method, path, content=body, headers=headers)
     if caller == "no key":

@@ -48,10 +48,19 @@ def add(
 
 
 @app.command()
-def refresh(ctx: typer.Context, name: str, output: OutputOption = OutputFormat.TABLE) -> None:
-    """Forget the answers kept from the source: the next results scan its engine again."""
-    source = client_of(ctx).sources.refresh(name)
-    emit(output, source, f"Source {source.name}: the next reads scan {source.engine} again")
+def refresh(
+    ctx: typer.Context,
+    name: str,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every day again, not only the recent ones.")
+    ] = False,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Forget the answers kept from the source: the next results ask its engine again for
+    the days that may have changed (the tables' late_days before the last kept)."""
+    source = client_of(ctx).sources.refresh(name, full=full)
+    days = "every day" if full else "the recent days"
+    emit(output, source, f"Source {source.name}: the next reads scan {days} on {source.engine}")
 
 
 @app.command("test")

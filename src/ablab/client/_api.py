@@ -31,7 +31,7 @@ from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.rollouts import PromoteRequest, RolloutCheckPublic, RolloutPublic
-from ablab.contract.sources import SourceCreate, SourcePublic
+from ablab.contract.sources import SourceCreate, SourcePublic, SourceRefresh
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.domain.rollouts import RolloutAction
@@ -235,8 +235,8 @@ def get_source(local: Local, name: str) -> SourcePublic:
 
 
 @operation("POST", "/v1/sources/{name}/refresh")
-def refresh_source(local: Local, name: str) -> SourcePublic:
-    return SourcePublic.from_domain(sources.refresh_source(local.ctx, name))
+def refresh_source(local: Local, name: str, spec: SourceRefresh) -> SourcePublic:
+    return SourcePublic.from_domain(sources.refresh_source(local.ctx, name, full=spec.full))
 
 
 @operation("POST", "/v1/sources/{name}/test")

@@ -21,7 +21,7 @@ from ablab.contract.fields import ConfigObject, Flag, Identifier, Label, Text
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
 from ablab.contract.metrics import MetricCreate, MetricPublic
 from ablab.contract.rollouts import RolloutCheckPublic, RolloutPublic
-from ablab.contract.sources import SourceCreate, SourcePublic
+from ablab.contract.sources import SourceCreate, SourcePublic, SourceRefresh
 from ablab.domain.metrics import Aggregation, MetricKind
 from ablab.domain.rollouts import RolloutAction
 
@@ -174,9 +174,10 @@ class Sources:
     def list(self) -> builtins.list[SourcePublic]:
         return self._backend.call(api.list_sources)
 
-    def refresh(self, name: str) -> SourcePublic:
-        """Forget the answers kept from the source: the next reads scan its engine."""
-        return self._backend.call(api.refresh_source, name)
+    def refresh(self, name: str, *, full: bool = False) -> SourcePublic:
+        """Forget the answers kept from the source: the next reads ask its engine for the
+        days that may have changed; ``full``, for every day."""
+        return self._backend.call(api.refresh_source, name, SourceRefresh(full=full))
 
     def test(self, name: str) -> SourcePublic:
         """Read a sample of each of the source's tables again (``sample_rows``)."""

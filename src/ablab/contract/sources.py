@@ -9,9 +9,14 @@ from pydantic import Field
 
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import Identifier
-from ablab.domain.sources import AnalysisSource, SourceTable
+from ablab.domain.sources import (
+    DEFAULT_LATE_DAYS,
+    MAX_LATE_DAYS,
+    AnalysisSource,
+    SourceTable,
+)
 
-__all__ = ["SourceCreate", "SourcePublic", "SourceTableSchema"]
+__all__ = ["SourceCreate", "SourcePublic", "SourceRefresh", "SourceTableSchema"]
 
 EventKind = Literal["exposure", "prediction", "label", "metric"]
 
@@ -26,7 +31,9 @@ class SourceTableSchema(RequestSchema):
     table's; ``partition`` names a column holding the event's UTC day (``YYYY-MM-DD``): an
     analysis then reads only the days from its CUPED window's first (before the
     experiment's start) on;
-    ``dedupe`` keeps the first arrival of each event id.
+    ``dedupe`` keeps the first arrival of each event id; ``late_days`` is how many days
+    after its own day an event may still land (a label after its prediction's day): a
+    refresh reads that many days again before the last it kept.
     """
 
     table: str | None = Field(default=None, max_length=256)
@@ -36,6 +43,7 @@ class SourceTableSchema(RequestSchema):
     columns: dict[str, str] = Field(default_factory=dict, max_length=32)
     partition: str | None = Field(default=None, max_length=128)
     dedupe: bool = True
+    late_days: Annotated[int, Field(strict=True, ge=0, le=MAX_LATE_DAYS)] = DEFAULT_LATE_DAYS
 
     def to_domain(self) -> SourceTable:
         return SourceTable(
@@ -46,6 +54,7 @@ class SourceTableSchema(RequestSchema):
             columns=dict(self.columns),
             partition=self.partition,
             dedupe=self.dedupe,
+            late_days=self.late_days,
         )
 
 
@@ -63,6 +72,16 @@ class SourceCreate(RequestSchema):
 
     def to_domain_tables(self) -> dict[str, SourceTable]:
         return {kind: table.to_domain() for kind, table in self.tables.items()}
+
+
+class SourceRefresh(RequestSchema):
+    """What a refresh forgets: the kept answers, and with ``full`` the kept per-unit days."""
+
+    full: bool = Field(
+        default=False,
+        description="read every day again, not only those since the last kept "
+        "(minus the tables' late_days)",
+    )
 
 
 class SourcePublic(Schema):

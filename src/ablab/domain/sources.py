@@ -24,12 +24,16 @@ EVENT_KINDS = ("exposure", "prediction", "label", "metric")
 FORMATS = ("parquet", "delta")
 _MAX_COLUMN = 128
 _MAX_REFRESH = 7 * 24 * 60
+DEFAULT_LATE_DAYS = 7
+MAX_LATE_DAYS = 366
 
 
 @dataclass(frozen=True, slots=True)
 class SourceTable:
     """Where one event type lives: exactly one of ``table``, ``path`` (Parquet, or Delta
-    with ``format="delta"``) or ``select``, and ablab's column -> the table's column."""
+    with ``format="delta"``) or ``select``, and ablab's column -> the table's column.
+    ``late_days``: how many days after its own day an event of this type may still land
+    (a label after its prediction's day); a refresh reads that many days again."""
 
     table: str | None = None
     path: str | None = None
@@ -38,6 +42,7 @@ class SourceTable:
     columns: Mapping[str, str] = field(default_factory=dict)
     partition: str | None = None
     dedupe: bool = True
+    late_days: int = DEFAULT_LATE_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,8 @@ class AnalysisSource:
     """A named source. ``refresh_minutes`` bounds what reading it costs: an answer read
     from its engine is kept that long and given again (a warehouse bills each scan; the
     monitor and every results page would scan again), unless the source is refreshed
-    first; None reads the engine every time."""
+    first; None reads the engine every time. Its experiments' per-unit totals are kept per
+    day, and a refresh reads only the days since the last it kept, ``late_days`` before."""
 
     id: str
     project_id: str
@@ -54,6 +60,12 @@ class AnalysisSource:
     tables: Mapping[str, SourceTable]
     created_at: datetime
     refresh_minutes: int | None = None
+
+    @property
+    def late_days(self) -> int:
+        """The days a refresh reads again before the last it kept: the latest any of the
+        source's event types may land."""
+        return max((table.late_days for table in self.tables.values()), default=0)
 
 
 def validate_source(source: AnalysisSource) -> AnalysisSource:
@@ -86,6 +98,11 @@ def validate_source(source: AnalysisSource) -> AnalysisSource:
         if len(places) != 1:
             raise ValidationError(
                 f"the {kind} table needs exactly one of table, path or select",
+                details={"kind": kind},
+            )
+        if not 0 <= table.late_days <= MAX_LATE_DAYS:
+            raise ValidationError(
+                f"late days of {kind} must be 0 to {MAX_LATE_DAYS}, got {table.late_days}",
                 details={"kind": kind},
             )
         if table.format not in FORMATS:

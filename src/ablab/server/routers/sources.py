@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ablab.contract.errors import error_responses
-from ablab.contract.sources import SourceCreate, SourcePublic
+from ablab.contract.sources import SourceCreate, SourcePublic, SourceRefresh
 from ablab.domain.keys import Scope
 from ablab.server.deps import CallerContext
 from ablab.server.scoped_route import ScopedRoute, needs
@@ -44,9 +44,13 @@ def get_source(name: str, ctx: CallerContext) -> SourcePublic:
 
 
 @router.post("/sources/{name}/refresh", openapi_extra=needs(Scope.WRITE))
-def refresh_source(name: str, ctx: CallerContext) -> SourcePublic:
-    """Forget the answers this server kept from the source: its next reads scan again."""
-    return SourcePublic.from_domain(sources.refresh_source(ctx, name))
+def refresh_source(
+    name: str, ctx: CallerContext, spec: SourceRefresh | None = None
+) -> SourcePublic:
+    """Forget the answers this server kept from the source: its next reads ask the engine
+    for the days that may have changed (``full``: for every day)."""
+    full = spec is not None and spec.full
+    return SourcePublic.from_domain(sources.refresh_source(ctx, name, full=full))
 
 
 @router.post("/sources/{name}/test", openapi_extra=needs(Scope.WRITE))

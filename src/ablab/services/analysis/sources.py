@@ -68,11 +68,13 @@ def check_source(ctx: Context, name: str) -> tuple[AnalysisSource, dict[str, int
     return source, _checker(ctx).check(source)
 
 
-def refresh_source(ctx: Context, name: str) -> AnalysisSource:
-    """Forget the answers kept from the source ``name``: the next reads scan its engine
-    (this process's; each server keeps its own for ``refresh_minutes`` at most)."""
+def refresh_source(ctx: Context, name: str, *, full: bool = False) -> AnalysisSource:
+    """Forget the answers kept from the source ``name``: the next reads ask its engine
+    (this process's; each server keeps its own for ``refresh_minutes`` at most) for the
+    days that may have changed; ``full`` forgets the kept per-unit days as well, so the
+    next reads scan every day (after a late fix to old events)."""
     source = get_source(ctx, name)
-    _checker(ctx).forget(source)
+    _checker(ctx).forget(source, kept=full)
     return source
 
 

@@ -77,8 +77,9 @@ class SourceChecker(Protocol):
         """
         ...
 
-    def forget(self, source: AnalysisSource) -> None:
-        """Drop the answers kept from ``source`` (``refresh_minutes``)."""
+    def forget(self, source: AnalysisSource, *, kept: bool = False) -> None:
+        """Drop the answers kept from ``source`` (``refresh_minutes``); with ``kept``, its
+        experiments' kept per-unit days too, so the next reads scan every day again."""
         ...
 
 

@@ -11,14 +11,22 @@ CUPED need, so only a few numbers per variant leave the database:
   explicit covariate comes from metric events instead;
 - the per-unit totals also give each unit's first arrival, which with the exposures counts
   the units first seen in each weight period (for the SRM check), without a second scan.
+
+The per-unit totals add up across days, so they can also be kept: :func:`unit_days_query`
+gives them per unit and UTC day of the prediction (``is_prior`` 1 for CUPED's pre-window,
+0 for the experiment), and ``model_metrics_query(request, kept=True)`` sums a relation
+``unit_days`` of those rows instead of scoring every prediction (a source's kept days:
+``store.warehouse.unit_days``). Everything else (exposures, segments, covariates, the exact
+p95) is read from the events either way.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import pairwise
 
 from ablab.services.ports import MetricRequest
-from ablab.store.events.portable import latest_labels, p95
+from ablab.store.events.portable import bucket, latest_labels, p95
 from ablab.store.events.sql_parts import (
     SCORE,
     Parts,
@@ -31,7 +39,16 @@ from ablab.store.events.sql_parts import (
     time_window,
 )
 
-__all__ = ["MODEL_METRICS", "SCORED", "UNIT_TOTALS", "model_metrics_query", "period_columns"]
+__all__ = [
+    "MODEL_METRICS",
+    "SCORED",
+    "UNIT_DAY_COLUMNS",
+    "UNIT_TOTALS",
+    "model_metrics_query",
+    "period_columns",
+    "reads_prior",
+    "unit_days_query",
+]
 
 # The built-in model metrics as (name, numerator, denominator) over a unit's totals.
 MODEL_METRICS: tuple[tuple[str, str, str], ...] = (
@@ -55,6 +72,36 @@ UNIT_TOTALS = """count(*) AS predictions, sum(latency_ms) AS latency, sum(errors
                min(received_at) AS first_received"""
 
 
+# A kept row: a unit's totals over its scored predictions of one UTC day (``unit_days``).
+UNIT_DAY_COLUMNS = (
+    "is_prior",
+    "day",
+    "unit_id",
+    "variant",
+    "predictions",
+    "latency",
+    "errors",
+    "labelled",
+    "correct",
+    "first_received",
+)
+# Kept days summed back into each unit's totals (a sum of the days' sums, the least first).
+_KEPT_TOTALS = """sum(predictions) AS predictions, sum(latency) AS latency,
+               sum(errors) AS errors, sum(labelled) AS labelled, sum(correct) AS correct,
+               min(first_received) AS first_received"""
+_PREDICTION_COLUMNS = "unit_id, prediction_id, ts, received_at, latency_ms, error, output"
+
+
+def reads_prior(request: MetricRequest) -> bool:
+    """Whether CUPED's covariate is each metric's own value in the pre-window (from the
+    earlier experiments' predictions), rather than an explicit covariate or none."""
+    return (
+        request.covariate is None
+        and request.pre_window is not None
+        and bool(request.prior_experiment_ids)
+    )
+
+
 def period_columns(boundaries: int) -> list[str]:
     """Units first seen in each period, for ``boundaries`` change times (one ``?`` each)."""
     if boundaries == 0:
@@ -76,19 +123,30 @@ def _period_params(request: MetricRequest) -> list[object]:
     return [bounds[0], *middle, bounds[-1]]
 
 
-def model_metrics_query(request: MetricRequest) -> Query:
-    """Per variant (and segment): units by period, predictions, p95 and the metrics' sums."""
+def model_metrics_query(request: MetricRequest, *, kept: bool = False) -> Query:
+    """Per variant (and segment): units by period, predictions, p95 and the metrics' sums;
+    ``kept`` sums the per-unit totals from the relation ``unit_days`` (rows of
+    :func:`unit_days_query` for the same request) instead of scoring the predictions."""
     parts = Parts()
-    prior = (
-        request.covariate is None
-        and request.pre_window is not None
-        and bool(request.prior_experiment_ids)
-    )
-    parts.cte("latest_labels", latest_labels(), request.project_id)
+    prior = reads_prior(request)
     window, bounds = time_window(request, "p.ts")
-    if prior:
+    if kept:
+        parts.cte(
+            "units",
+            f"""SELECT unit_id, variant, {_KEPT_TOTALS} FROM unit_days
+            WHERE is_prior = 0 GROUP BY unit_id, variant""",
+        )
+        if prior:
+            parts.cte(
+                "prior",
+                f"""SELECT unit_id, {_KEPT_TOTALS} FROM unit_days
+                WHERE is_prior = 1 GROUP BY unit_id""",
+            )
+    elif prior:
+        parts.cte("latest_labels", latest_labels(), request.project_id)
         _units_with_prior(parts, request)
     else:
+        parts.cte("latest_labels", latest_labels(), request.project_id)
         parts.cte(
             "units",
             f"""SELECT unit_id, variant, {UNIT_TOTALS} FROM (
@@ -208,3 +266,39 @@ def _units_with_prior(parts: Parts, request: MetricRequest) -> None:
     totals = "predictions, latency, errors, labelled, correct, first_received"
     parts.cte("units", f"SELECT unit_id, variant, {totals} FROM totals WHERE is_prior = 0")
     parts.cte("prior", f"SELECT unit_id, {totals} FROM totals WHERE is_prior = 1")
+
+
+def unit_days_query(request: MetricRequest, start: datetime) -> Query:
+    """The rows a source keeps for ``request`` (:data:`UNIT_DAY_COLUMNS`): each unit's
+    totals per UTC day (``day``, the day's start) of its predictions from ``start`` on.
+
+    The same predictions and the same label join as :func:`model_metrics_query`, grouped by
+    day as well, so summing the days of a unit gives its totals exactly: a refresh reads
+    only the days from ``start`` on and keeps the rest. A label counts when it is read with
+    its prediction's day, so a refresh starts early enough to meet the late ones.
+    """
+    parts = Parts()
+    parts.cte("latest_labels", latest_labels(), request.project_id)
+    window, bounds = time_window(request)
+    arms = [
+        f"""SELECT 0 AS is_prior, variant, {_PREDICTION_COLUMNS} FROM predictions
+        WHERE experiment_id = ? AND NOT shadow{window} AND ts >= ?"""
+    ]
+    params: list[object] = [request.experiment_id, *bounds, start]
+    if reads_prior(request):
+        assert request.pre_window is not None
+        arms.append(
+            f"""SELECT 1 AS is_prior, NULL AS variant, {_PREDICTION_COLUMNS} FROM predictions
+            WHERE experiment_id IN ({in_list(len(request.prior_experiment_ids))})
+              AND NOT shadow AND ts >= ? AND ts < ? AND ts >= ?"""
+        )
+        params += [*request.prior_experiment_ids, *request.pre_window, start]
+    return parts.query(
+        f"""SELECT is_prior, day, unit_id, variant, {UNIT_TOTALS} FROM (
+            SELECT p.is_prior AS is_prior, p.variant AS variant,
+                   {bucket("day", "p.ts")} AS day, {SCORED_COLUMNS}
+            FROM ({" UNION ALL ".join(arms)}) AS p
+            {SCORED_JOIN}
+        ) AS scored GROUP BY is_prior, day, unit_id, variant""",
+        *params,
+    )

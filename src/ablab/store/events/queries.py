@@ -4,6 +4,10 @@
 ``window_metric_sql``, ``timeseries_sql``, ``shadow_sql``), renders it for its
 :class:`~ablab.store.events.engines.Engine` (``render``), runs it through ``_fetch`` and
 reads the rows (``rows``). The engines differ only in what ``render`` writes for them.
+
+A reader whose relations include ``unit_days`` (a source's kept per-unit days,
+``store.warehouse.unit_days``) sums those for the model metrics instead of scoring every
+prediction against its label.
 """
 
 from __future__ import annotations
@@ -12,11 +16,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+import pyarrow as pa
+
 from ablab.services.ports import MetricRequest, ShadowSums, TimeBucket, VariantSums
 from ablab.stats import RatioCovariateMoments
 from ablab.store.events.custom_metric_sql import custom_metrics_query
 from ablab.store.events.engines import Engine
-from ablab.store.events.model_metric_sql import MODEL_METRICS, model_metrics_query
+from ablab.store.events.model_metric_sql import (
+    MODEL_METRICS,
+    UNIT_DAY_COLUMNS,
+    model_metrics_query,
+    unit_days_query,
+)
 from ablab.store.events.render import render
 from ablab.store.events.rows import (
     by_window,
@@ -49,11 +60,24 @@ class AggregateQueries:
         """Run one read-only query of the engine: its column names and rows."""
         raise NotImplementedError
 
+    def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        """Run one read-only query of the engine: its result as Arrow (the rows, unless the
+        engine gives Arrow itself)."""
+        names, rows = self._fetch(sql, params)
+        return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+
     def _run(self, query: Query) -> tuple[list[str], list[tuple[object, ...]]]:
         return self._fetch(*render(query.sql, query.params, self.engine, self.relations))
 
+    def unit_days(self, request: MetricRequest, start: datetime) -> pa.Table:
+        """Each unit's totals per UTC day of its predictions from ``start`` on
+        (``model_metric_sql.unit_days_query``), as Arrow, to be kept."""
+        query = unit_days_query(request, start)
+        found = self._fetch_arrow(*render(query.sql, query.params, self.engine, self.relations))
+        return found.select(list(UNIT_DAY_COLUMNS))
+
     def metric_sums(self, request: MetricRequest) -> list[VariantSums]:
-        query = model_metrics_query(request)
+        query = model_metrics_query(request, kept="unit_days" in (self.relations or {}))
         found = read_model_metrics(*self._run(query), len(request.period_boundaries))
         if not request.custom:
             return found

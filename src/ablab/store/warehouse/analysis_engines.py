@@ -11,11 +11,13 @@ not allow, whatever the request says:
 - a table name is an identifier, quoted, never text spliced into SQL.
 
 Experiments are named in the team's tables by ablab's experiment name (or id); an event
-type the source leaves out has no events.
+type the source leaves out has no events. The model metrics of a sourced experiment are
+summed from its kept per-unit days (``unit_days``), refreshed from the engine first.
 """
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -28,12 +30,13 @@ import pyarrow as pa
 
 from ablab.domain.sources import EVENT_KINDS, AnalysisSource, SourceTable
 from ablab.errors import AblabError, Unavailable, ValidationError
-from ablab.services.ports import EventReader
+from ablab.services.ports import EventReader, MetricRequest
 from ablab.settings import Settings
 from ablab.store.events.engines import CLICKHOUSE, DUCKDB, SPARK, Engine
 from ablab.store.events.schema import EVENT_TABLES
 from ablab.store.warehouse.clickhouse import ClickHouseEvents, clickhouse_runner
 from ablab.store.warehouse.duckdb_files import DuckDBFiles
+from ablab.store.warehouse.lake import parquet_relation
 from ablab.store.warehouse.sources import (
     ExternalTable,
     check_relation,
@@ -41,6 +44,7 @@ from ablab.store.warehouse.sources import (
     no_events,
 )
 from ablab.store.warehouse.spark import SparkEvents, spark_session
+from ablab.store.warehouse.unit_days import KeptDays, UnitDays, day_start
 
 __all__ = ["AnalysisEngines"]
 
@@ -59,8 +63,11 @@ class AnalysisEngines:
         spark_master: str | None = None,
         clickhouse: str | None = None,
         allow_select: bool = False,
+        unit_days_dir: Path | None = None,
     ) -> None:
         self.folders = tuple(folder.resolve() for folder in folders)
+        self._unit_days_dir = unit_days_dir
+        self._unit_days: UnitDays | None = None
         self.spark_master = spark_master
         self.clickhouse = clickhouse
         self.allow_select = allow_select
@@ -78,7 +85,19 @@ class AnalysisEngines:
             spark_master=settings.spark_master,
             clickhouse=clickhouse,
             allow_select=settings.source_select,
+            unit_days_dir=settings.unit_days_dir or settings.home / "unit-days",
         )
+
+    @property
+    def unit_days(self) -> UnitDays:
+        """The kept per-unit days: in the operator's folder, or one of this process's own
+        (made at first use; a restart then reads every day once more)."""
+        with self._lock:
+            if self._unit_days is None:
+                root = self._unit_days_dir or Path(tempfile.mkdtemp(prefix="ablab-unit-days-"))
+                root.mkdir(parents=True, exist_ok=True)
+                self._unit_days = UnitDays(root)
+            return self._unit_days
 
     def check(self, source: AnalysisSource) -> dict[str, int]:
         """Read a sample of each table of ``source``: its rows per event type."""
@@ -97,12 +116,18 @@ class AnalysisEngines:
         source: AnalysisSource,
         experiment_ids: Mapping[str, str],
         since: date | None = None,
-    ) -> Iterator[EventReader]:
+        kept: Path | None = None,
+    ) -> Iterator[DuckDBFiles | SparkEvents | ClickHouseEvents]:
         """A reader of ``source``'s events; ``experiment_ids`` maps the names the tables
         give experiments (ablab's names) to ablab's ids; a table with a partition column
-        is read from the day ``since`` on."""
+        is read from the day ``since`` on; ``kept`` is a folder of kept per-unit days
+        (``unit_days``) the model metrics are summed from."""
         engine = self._engine(source)
         relations = {}
+        folders = self.folders
+        if kept is not None:
+            relations["unit_days"] = parquet_relation(kept, engine, hive=False)
+            folders = (*folders, kept)
         for kind in EVENT_KINDS:
             name = EVENT_TABLES[kind].name
             table = source.tables.get(kind)
@@ -122,7 +147,7 @@ class AnalysisEngines:
         elif engine is CLICKHOUSE:
             yield ClickHouseEvents(self._clickhouse_runner(), relations)
         else:
-            files = DuckDBFiles(relations, folders=self.folders)
+            files = DuckDBFiles(relations, folders=folders)
             try:
                 yield files
             finally:
@@ -135,18 +160,22 @@ class AnalysisEngines:
         question: Hashable,
         ask: Callable[[EventReader], T],
         since: date | None = None,
+        *,
+        kept: MetricRequest | None = None,
     ) -> T:
         """``ask``'s answer from ``source``: kept for its ``refresh_minutes`` (by
-        ``question``), or read from its engine each time without them."""
+        ``question``), or read from its engine each time without them. With ``kept``, the
+        reader sums the model metrics from that request's kept per-unit days, refreshed
+        first (``refresh_kept``)."""
         if source.refresh_minutes is None:
-            return self._read(source, experiment_ids, ask, since)
+            return self._read(source, experiment_ids, ask, since, kept)
         key = (source.id, (question, since))
         now = time.monotonic()
         with self._lock:
-            kept = self._answers.get(key)
-        if kept is not None and now - kept[0] < source.refresh_minutes * 60:
-            return kept[1]  # type: ignore[return-value]
-        found = self._read(source, experiment_ids, ask, since)
+            answered = self._answers.get(key)
+        if answered is not None and now - answered[0] < source.refresh_minutes * 60:
+            return answered[1]  # type: ignore[return-value]
+        found = self._read(source, experiment_ids, ask, since, kept)
         with self._lock:
             self._answers[key] = (now, found)
         return found
@@ -157,11 +186,15 @@ class AnalysisEngines:
         experiment_ids: Mapping[str, str],
         ask: Callable[[EventReader], T],
         since: date | None,
+        kept: MetricRequest | None = None,
     ) -> T:
         """``ask`` of the source's engine; what the engine cannot do is the source's state
         (its files or tables changed since it was added), answered as ``Unavailable``."""
         try:
-            with self.reader(source, experiment_ids, since) as reader:
+            folder = None
+            if kept is not None:
+                folder = self.refresh_kept(source, experiment_ids, kept, since).folder
+            with self.reader(source, experiment_ids, since, folder) as reader:
                 return ask(reader)
         except AblabError:
             raise
@@ -173,10 +206,37 @@ class AnalysisEngines:
                 details={"source": source.name},
             ) from None
 
-    def forget(self, source: AnalysisSource) -> None:
+    def refresh_kept(
+        self,
+        source: AnalysisSource,
+        experiment_ids: Mapping[str, str],
+        request: MetricRequest,
+        since: date | None,
+    ) -> KeptDays:
+        """Read the days of ``request``'s per-unit totals that may have changed from the
+        engine, the last ``late_days`` of the source before the last day kept on (all from
+        ``since`` the first time), and keep them (``unit_days``)."""
+
+        def read(start: date) -> pa.Table:
+            with self.reader(source, experiment_ids, start) as reader:
+                return reader.unit_days(request, day_start(start))
+
+        return self.unit_days.refresh(
+            source.id,
+            request,
+            first_day=since or date(1970, 1, 1),
+            late_days=source.late_days,
+            read=read,
+        )
+
+    def forget(self, source: AnalysisSource, *, kept: bool = False) -> None:
+        """Drop the answers kept from ``source``; with ``kept``, its kept per-unit days too
+        (the next read scans every day again)."""
         with self._lock:
             for key in [k for k in self._answers if k[0] == source.id]:
                 del self._answers[key]
+        if kept:
+            self.unit_days.forget(source.id)
 
     def _engine(self, source: AnalysisSource) -> Engine:
         engine = _ENGINES[source.engine]

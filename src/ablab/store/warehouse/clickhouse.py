@@ -78,7 +78,12 @@ class ClickHouseEvents(AggregateQueries):
     ) -> tuple[list[str], list[tuple[object, ...]]]:
         if params:
             raise ValueError("ClickHouse statements take their values as literals")
-        return arrow_rows(self._runner(sql))
+        return arrow_rows(self._fetch_arrow(sql, params))
+
+    def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        if params:
+            raise ValueError("ClickHouse statements take their values as literals")
+        return self._runner(sql)
 
     def ping(self) -> None:
         self._fetch("SELECT 1", ())

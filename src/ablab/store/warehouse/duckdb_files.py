@@ -49,6 +49,14 @@ class DuckDBFiles(AggregateQueries):
         finally:
             cursor.close()
 
+    def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            return cursor.sql(sql, params=list(params)).to_arrow_table()
+        finally:
+            cursor.close()
+
     def read_arrow(self, sql: str) -> pa.Table:
         """Run one statement of DuckDB's own SQL (no relations rendered): its result."""
         with self._lock:

@@ -69,6 +69,7 @@ class SourcedEvents:
             request.experiment_id,
             ("metric_sums", request),
             lambda reader: reader.metric_sums(request),
+            kept=request,
         )
 
     def metric_sums_by_window(
@@ -105,9 +106,11 @@ class SourcedEvents:
         experiment_id: str,
         question: Hashable,
         ask: Callable[[EventReader], T],
+        kept: MetricRequest | None = None,
     ) -> T:
         """``ask`` of ablab's own store, or of the experiment's source (whose engine may
-        give a kept answer: ``AnalysisEngines.answer``)."""
+        give a kept answer: ``AnalysisEngines.answer``; ``kept`` sums its model metrics
+        from that request's kept per-unit days)."""
         with self._metadata.session(read_only=True) as session:
             experiment = session.get_experiment(project_id, experiment_id)
             source = None
@@ -116,7 +119,7 @@ class SourcedEvents:
             names = {e.name: e.id for e in session.list_experiments(project_id)} if source else {}
         if source is None or experiment is None:
             return ask(self.own)
-        return self.engines.answer(source, names, question, ask, _first_day(experiment))
+        return self.engines.answer(source, names, question, ask, _first_day(experiment), kept=kept)
 
 
 def _first_day(experiment: Experiment) -> date:

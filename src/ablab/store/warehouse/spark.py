@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from ablab.extras import needs_extra
 from ablab.store.events.engines import SPARK
 from ablab.store.events.queries import AggregateQueries
@@ -71,7 +73,12 @@ class SparkEvents(AggregateQueries):
     ) -> tuple[list[str], list[tuple[object, ...]]]:
         if params:
             raise ValueError("Spark statements take their values as literals")
-        return arrow_rows(self.session.sql(sql).toArrow())
+        return arrow_rows(self._fetch_arrow(sql, params))
+
+    def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        if params:
+            raise ValueError("Spark statements take their values as literals")
+        return self.session.sql(sql).toArrow()
 
     def ping(self) -> None:
         self._fetch("SELECT 1", ())
