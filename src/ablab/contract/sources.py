@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ablab.contract.base import RequestSchema, Schema
-from ablab.contract.fields import Identifier
+from ablab.contract.fields import Flag, Identifier
 from ablab.domain.sources import (
     DEFAULT_LATE_DAYS,
     MAX_LATE_DAYS,
@@ -77,7 +77,7 @@ class SourceCreate(RequestSchema):
 class SourceRefresh(RequestSchema):
     """What a refresh forgets: the kept answers, and with ``full`` the kept per-unit days."""
 
-    full: bool = Field(
+    full: Flag = Field(
         default=False,
         description="read every day again, not only those since the last kept "
         "(minus the tables' late_days)",
