@@ -36,7 +36,7 @@ lint: install
 # Two workers (each test session has its own PostgreSQL database): 5.5 min here, not 9.5.
 # --dist loadgroup keeps each xdist_group on one worker: every Spark test shares one session.
 test: lint browser
-	$(BIN)/pytest -n 2 --dist loadgroup --cov=ablab --cov-report=term:skip-covered --cov-fail-under=90
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 --cov=ablab --cov-report=term:skip-covered --cov-fail-under=90
 	$(BIN)/coverage report --include='*/ablab/stats/*,*/ablab/assignment/*' --fail-under=97 \
 		--format=total | sed 's/^/coverage of stats and assignment: /; s/$$/%/'
 

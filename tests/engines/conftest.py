@@ -8,6 +8,7 @@ embedded ClickHouse. Spark starts once per test run: every test that uses it is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,10 +44,30 @@ def lake(reference_store: DuckDBEventStore, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="session")
-def spark_events(lake: Path) -> Iterator[SparkEvents]:
+def spark_events(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkEvents]:
+    _claim_the_runs_spark(tmp_path_factory)
     session = spark_session("local[2]", {"spark.driver.memory": "1g"})
     yield SparkEvents(session, lake_relations(lake, SPARK))
     session.stop()
+
+
+def _claim_the_runs_spark(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fail when another worker of this run already started a Spark (two JVMs of 1 GB and
+    their start-up on a 2-core machine): the ``spark`` xdist group has come apart."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    try:
+        with (root / "spark-session-owner").open("x") as owner:
+            owner.write(worker)
+    except FileExistsError:
+        first = (root / "spark-session-owner").read_text()
+        if first != worker:
+            pytest.fail(
+                f"a second Spark session in this run ({worker}; {first} started one): every "
+                "Spark test must be in xdist_group('spark') under --dist loadgroup"
+            )
 
 
 @pytest.fixture(scope="session")
