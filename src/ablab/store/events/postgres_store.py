@@ -43,6 +43,14 @@ __all__ = ["DEFAULT_MAX_CONNECTIONS", "PostgresEventStore"]
 # concurrent readers. Each server worker has its own pool; PostgreSQL's default limit is 100.
 DEFAULT_MAX_CONNECTIONS = 10
 
+# Set for each analysis read, for its transaction only. Before autovacuum has analysed a
+# table that just filled, PostgreSQL estimates one row per scan and joins each prediction
+# to the latest labels by a nested loop that ranks every label again per prediction: 9,177
+# predictions of a test took 35 s, 24 ms once analysed. The analysis statements scan and
+# aggregate whole experiments, where a nested loop never wins, so it is off; so is JIT,
+# which added about 2 s to the 5M-prediction report (docs/scaling.md).
+_ANALYSIS_SETTINGS = ("SET LOCAL enable_nestloop = off", "SET LOCAL jit = off")
+
 # How long a caller waits for a free connection when all are busy, before PoolTimeout.
 _CHECKOUT_TIMEOUT_SECONDS = 30.0
 
@@ -107,6 +115,8 @@ class PostgresEventStore(AggregateQueries):
         self, sql: str, params: Sequence[object]
     ) -> tuple[list[str], list[tuple[object, ...]]]:
         with self._pool.connection() as connection, connection.transaction():
+            for setting in _ANALYSIS_SETTINGS:
+                connection.execute(setting)
             cursor = connection.execute(sql, list(params))
             names = [column.name for column in cursor.description or ()]
             return names, cursor.fetchall()
