@@ -74,7 +74,12 @@ def test_weights_must_sum_to_100() -> None:
         ([Variant("a", 50, is_control=True), Variant("a", 50)], "unique, repeated: a"),
         ([Variant("a", 50, is_control=True), Variant("b", 50, is_control=True)], "one control"),
         ([Variant("a", 150, is_control=True), Variant("b", -50)], "between 0 and 100"),
-        ([Variant("bad name", 50, is_control=True), Variant("b", 50)], "invalid variant name"),
+        ([Variant("a=b", 50, is_control=True), Variant("b", 50)], "invalid variant name"),
+        ([Variant(" lead", 50, is_control=True), Variant("b", 50)], "invalid variant name"),
+        (
+            [Variant("a", 33.3, is_control=True), Variant("b", 33.3), Variant("c", 33.3)],
+            "must sum to 100, got 99.9",
+        ),
     ],
 )
 def test_invalid_variant_lists(variants: list[Variant], message: str) -> None:
@@ -86,6 +91,17 @@ def test_three_way_split_with_float_rounding_is_accepted() -> None:
     third = 100 / 3
     validate_variants(
         [Variant("a", third, is_control=True), Variant("b", third), Variant("c", third)]
+    )
+
+
+def test_weights_rounded_to_two_decimals_and_display_names_are_accepted() -> None:
+    """Seed 004's console sends fractions with four decimals and names people read."""
+    validate_variants(
+        [
+            Variant("Control", 33.33, is_control=True),
+            Variant("Variant B", 33.33),
+            Variant("v2 (distilled)", 33.33),
+        ]
     )
 
 

@@ -19,7 +19,9 @@ from ablab.errors import ValidationError
 __all__ = ["bucket_ranges", "require_coverage", "weights_to_basis_points"]
 
 _WEIGHT_TOTAL = Decimal(100)
-_WEIGHT_TOLERANCE = Decimal("1e-6")
+# Weights written with two decimals of a percentage (0.3333 of the traffic, three times)
+# miss 100 by up to 0.01 each: such a sum is taken as 100, each weight scaled to it.
+_ROUNDING_PER_WEIGHT = Decimal("0.01")
 _BASIS_POINTS_PER_PERCENT = BUCKETS // 100
 
 
@@ -34,7 +36,8 @@ def weights_to_basis_points(
     and a weight of zero always stays zero.
 
     Args:
-        weights: Percentages, each ``>= 0``, summing to 100 within ``1e-6``.
+        weights: Percentages, each ``>= 0``, summing to 100 within 0.01 per weight (the
+            rounding of two decimals); a sum off 100 by that much scales every weight to it.
         labels: Names used in error messages, one per weight (default: "#1", "#2", ...).
 
     Returns:
@@ -55,17 +58,21 @@ def weights_to_basis_points(
         (3334, 3333, 3333)
         >>> weights_to_basis_points((100 / 3, 100 / 3, 100 / 3))
         (3334, 3333, 3333)
+        >>> weights_to_basis_points((33.33, 33.33, 33.33))
+        (3334, 3333, 3333)
     """
     names = list(labels) if labels is not None else [f"#{i + 1}" for i in range(len(weights))]
     if not weights:
         raise ValidationError("at least one weight is required", details={"field": "weights"})
     exact = [_exact_percent(weight, name) for weight, name in zip(weights, names, strict=True)]
     total = sum(exact, Decimal(0))
-    if abs(total - _WEIGHT_TOTAL) > _WEIGHT_TOLERANCE:
+    if abs(total - _WEIGHT_TOTAL) > _ROUNDING_PER_WEIGHT * len(exact):
         raise ValidationError(
             f"variant weights must sum to 100, got {float(total):.10g}",
             details={"field": "weights", "sum": float(total)},
         )
+    if total != _WEIGHT_TOTAL:
+        exact = [percent * _WEIGHT_TOTAL / total for percent in exact]
     shares = [percent * _BASIS_POINTS_PER_PERCENT for percent in exact]
     basis_points = [int(share) for share in shares]  # shares are >= 0: int() is the floor
     # With the sum within 1e-6 percent of 100, 0 <= missing <= the number of non-zero

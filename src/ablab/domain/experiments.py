@@ -11,6 +11,7 @@ here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -32,13 +33,17 @@ __all__ = [
     "split_weights",
     "validate_name",
     "validate_settings",
+    "validate_variant_name",
     "validate_variants",
     "with_traffic_split",
     "with_variant_added",
     "with_weights",
 ]
 
-WEIGHT_TOLERANCE = 1e-6
+# How far from 100 the weights may sum: 0.01 per variant, the rounding of weights written
+# with two decimals (three times 33.33, or 0.3333 of the traffic); assignment scales such
+# weights to 100 (``assignment.allocation``).
+WEIGHT_TOLERANCE = 0.01
 
 
 class AnalysisMethod(StrEnum):
@@ -151,6 +156,23 @@ def split_weights(traffic_split: float, treatments: int) -> tuple[float, ...]:
     return (100.0 - traffic_split, *([share] * treatments))
 
 
+# A variant's name is shown to people ("Variant B", "v2 (distilled)"): letters, digits,
+# spaces, '.', '_', '-' and parentheses, neither starting nor ending with a space. Never
+# '=' or ',' (the CLI's ``name=weight,...``) nor quotes.
+VARIANT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._()-]{0,126}[A-Za-z0-9._()-])?")
+
+
+def validate_variant_name(name: str) -> str:
+    """Return ``name`` if it is a variant's name (:data:`VARIANT_NAME`), else raise."""
+    if VARIANT_NAME.fullmatch(name) is None:
+        raise ValidationError(
+            f"invalid variant name {name!r}: use 1-128 letters, digits, spaces, '.', '_', "
+            "'-' or parentheses, starting with a letter or digit",
+            details={"variant name": name},
+        )
+    return name
+
+
 def validate_variants(variants: Sequence[Variant], *, complete: bool = True) -> None:
     """Check names, weights and the control of a variant list.
 
@@ -168,7 +190,7 @@ def validate_variants(variants: Sequence[Variant], *, complete: bool = True) -> 
             details={"field": "variants", "limit": MAX_VARIANTS},
         )
     for variant in variants:
-        validate_name(variant.name, "variant name")
+        validate_variant_name(variant.name)
         check_json(dict(variant.config), "config", max_bytes=MAX_CONFIG_BYTES)
         if not (math.isfinite(variant.weight) and 0 <= variant.weight <= 100):
             raise ValidationError(
@@ -193,7 +215,7 @@ def validate_variants(variants: Sequence[Variant], *, complete: bool = True) -> 
             details={"variants": names},
         )
     total = sum(v.weight for v in variants)
-    if abs(total - 100.0) > WEIGHT_TOLERANCE:
+    if abs(total - 100.0) > WEIGHT_TOLERANCE * len(variants):
         raise ValidationError(
             f"variant weights must sum to 100, got {total:g}",
             details={"weights": {v.name: v.weight for v in variants}, "sum": total},
