@@ -123,8 +123,7 @@ class PostgresEventStore(AggregateQueries):
 
     def read_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
         """Run one read-only query (``?`` markers): its result as Arrow."""
-        names, rows = self._fetch(sql.replace("?", "%s"), params)
-        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+        return self._fetch_arrow(sql.replace("?", "%s"), params)
 
     def ping(self) -> None:
         with self._pool.connection() as connection:

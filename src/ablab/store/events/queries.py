@@ -64,7 +64,7 @@ class AggregateQueries:
         """Run one read-only query of the engine: its result as Arrow (the rows, unless the
         engine gives Arrow itself)."""
         names, rows = self._fetch(sql, params)
-        return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def _run(self, query: Query) -> tuple[list[str], list[tuple[object, ...]]]:
         return self._fetch(*render(query.sql, query.params, self.engine, self.relations))

@@ -76,8 +76,6 @@ class ClickHouseEvents(AggregateQueries):
     def _fetch(
         self, sql: str, params: Sequence[object]
     ) -> tuple[list[str], list[tuple[object, ...]]]:
-        if params:
-            raise ValueError("ClickHouse statements take their values as literals")
         return arrow_rows(self._fetch_arrow(sql, params))
 
     def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:

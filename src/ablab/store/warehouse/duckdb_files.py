@@ -59,12 +59,7 @@ class DuckDBFiles(AggregateQueries):
 
     def read_arrow(self, sql: str) -> pa.Table:
         """Run one statement of DuckDB's own SQL (no relations rendered): its result."""
-        with self._lock:
-            cursor = self._connection.cursor()
-        try:
-            return cursor.sql(sql).to_arrow_table()
-        finally:
-            cursor.close()
+        return self._fetch_arrow(sql, ())
 
     def ping(self) -> None:
         self._fetch("SELECT 1", ())

@@ -13,12 +13,17 @@ so Spark, ClickHouse, DuckDB and PostgreSQL's foreign readers see the same value
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ablab.store.events.engines import Engine
 from ablab.store.events.schema import EVENT_TABLES
 
-__all__ = ["LAKE_TABLES", "lake_relations", "parquet_relation", "table_folder"]
+__all__ = ["LAKE_TABLES", "lake_relations", "parquet_relation", "table_folder", "write_parquet"]
 
 LAKE_TABLES = tuple(table.name for table in EVENT_TABLES.values())
 
@@ -58,3 +63,14 @@ def parquet_relation(path: Path, engine: Engine, *, hive: bool) -> str:
         # Spark's path-as-table form: the path in backquotes (a backquote doubled).
         return "parquet.`" + str(path).replace("`", "``") + "`"
     raise ValueError(f"{engine.name} reads no local Parquet files")
+
+
+def write_parquet(data: pa.Table, path: Path) -> None:
+    """Write ``data`` to the Parquet file ``path`` whole: beside it under a name of this
+    write's own, then renamed into place, so a reader never sees half a file and two
+    writers (two servers landing into one folder) never write into each other's; the last
+    rename wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.partial"
+    pq.write_table(data, partial)
+    os.replace(partial, path)

@@ -8,8 +8,6 @@ empty file, so every engine finds each table and its columns.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,10 +15,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ablab.store.events.schema import EVENT_TABLES, EventTable
-from ablab.store.warehouse.lake import table_folder
+from ablab.store.warehouse.lake import table_folder, write_parquet
 
 __all__ = ["ArrowReader", "LakeExport", "arrow_schema", "export_lake", "land_recent"]
 
@@ -31,6 +28,7 @@ _ARROW_TYPES = {
     "BOOLEAN": pa.bool_(),
 }
 _EMPTY_DAY = "day=1970-01-01"
+_FILE = "events.parquet"
 
 
 @runtime_checkable
@@ -73,11 +71,11 @@ def export_lake(
                 "WHERE ts >= ? AND ts < ? ORDER BY ts",
                 [start, start + timedelta(days=1)],
             )
-            _write(data.cast(schema), folder / f"day={day.isoformat()}")
+            write_parquet(data.cast(schema), folder / f"day={day.isoformat()}" / _FILE)
             rows[table.name] += data.num_rows
             days[table.name] += 1
         if not any(folder.glob("day=*/*.parquet")):
-            _write(schema.empty_table(), folder / _EMPTY_DAY)
+            write_parquet(schema.empty_table(), folder / _EMPTY_DAY / _FILE)
     return LakeExport(rows, days)
 
 
@@ -107,13 +105,3 @@ def _days(
         params,
     )
     return [day for day in found.column("day").to_pylist() if isinstance(day, date)]
-
-
-def _write(data: pa.Table, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / "events.parquet"
-    # A name of this write's own: two writers (two servers landing into one folder) never
-    # write into each other's partial file; the last rename wins, whole.
-    partial = folder / f".events.parquet.{os.getpid()}.{uuid.uuid4().hex}.partial"
-    pq.write_table(data, partial)
-    os.replace(partial, final)

@@ -71,8 +71,6 @@ class SparkEvents(AggregateQueries):
     def _fetch(
         self, sql: str, params: Sequence[object]
     ) -> tuple[list[str], list[tuple[object, ...]]]:
-        if params:
-            raise ValueError("Spark statements take their values as literals")
         return arrow_rows(self._fetch_arrow(sql, params))
 
     def _fetch_arrow(self, sql: str, params: Sequence[object]) -> pa.Table:

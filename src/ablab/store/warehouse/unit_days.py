@@ -41,10 +41,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ablab.services.ports import MetricRequest
 from ablab.store.events.model_metric_sql import reads_prior
+from ablab.store.warehouse.lake import write_parquet
 
 __all__ = ["UNIT_DAY_SCHEMA", "KeptDays", "UnitDays", "day_start"]
 
@@ -112,8 +112,8 @@ class UnitDays:
             if kept_version:
                 _link_days_before(shape / f"v{kept_version}", folder, start)
             for day, part in days.items():
-                _write(part, folder / f"day={day.isoformat()}")
-            _write(UNIT_DAY_SCHEMA.empty_table(), folder / _EMPTY_DAY)
+                write_parquet(part.cast(UNIT_DAY_SCHEMA), folder / f"day={day.isoformat()}" / _FILE)
+            write_parquet(UNIT_DAY_SCHEMA.empty_table(), folder / _EMPTY_DAY / _FILE)
             last = max([*days, *([through] if through else [])], default=None)
             _write_manifest(shape, version, last)
             _remove_versions_before(shape, version - 1)
@@ -192,13 +192,6 @@ def _link_days_before(previous: Path, folder: Path, start: date) -> None:
             target = folder / day_folder.name
             target.mkdir(parents=True, exist_ok=True)
             os.link(day_folder / _FILE, target / _FILE)
-
-
-def _write(data: pa.Table, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{_FILE}.{uuid.uuid4().hex}.partial"
-    pq.write_table(data.cast(UNIT_DAY_SCHEMA), partial)
-    os.replace(partial, folder / _FILE)
 
 
 def _read_manifest(shape: Path) -> tuple[int, date | None]:
