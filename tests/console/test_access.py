@@ -273,7 +273,8 @@ def test_a_disabled_user_is_signed_out(console: Console) -> None:
     client, token = signed_in(console, Scope.READ)
     admin, admin_token = signed_in(console, Scope.ADMIN)
     name = f"read-{console.project.name}"
-    assert admin.post(f"/users/{name}/disable", data={"csrf_token": admin_token}).status_code == 303
+    form = {"csrf_token": admin_token, "confirmed": "yes"}
+    assert admin.post(f"/users/{name}/disable", data=form).status_code == 303
     assert client.get("/experiments").status_code == 303
     again = browser(console)
     answer = again.post(

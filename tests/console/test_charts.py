@@ -17,7 +17,7 @@ def at(hours: int) -> datetime:
 
 
 def svg_of(markup: str) -> ElementTree.Element:
-    found = re.search(r"<svg.*</svg>", markup, re.S)
+    found = re.search(r"<svg.*?</svg>", markup, re.S)  # the wide drawing
     assert found is not None
     return ElementTree.fromstring(found.group(0))
 

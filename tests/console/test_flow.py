@@ -139,6 +139,11 @@ def test_an_experiment_from_creation_to_stop(console: Console, page: Any) -> Non
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("button", name="Stop").click()
+    # Stop asks first, saying what it does; nothing has changed yet.
+    expect(page.get_by_test_id("confirm")).to_contain_text("cannot be resumed")
+    assert api.get("/v1/experiments/triage-abn").json()["status"] == "running"
+    screenshot(page, "05b-confirm-stop")
+    page.get_by_role("button", name="Stop triage-abn").click()
     expect(page.get_by_role("status")).to_contain_text("triage-abn is stopped")
     assert api.get("/v1/experiments/triage-abn").json()["status"] == "stopped"
     page.goto(f"{console.url}/experiments")

@@ -79,7 +79,9 @@ def test_the_pages_work_from_the_keyboard(console: Console, page: Any) -> None:
     expect(page.get_by_role("link", name="Close the details")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("drawer")).to_have_count(0)
-    # Every input of the New form has a label (the read role sees the page, not the button).
+    # Every input of the New form has a label (a writer's form: the read role is refused it).
+    page.context.clear_cookies()
+    sign_in(page, console.url, console.user(Scope.WRITE))
     page.goto(f"{console.url}/experiments/new")
     unlabelled = page.evaluate(
         """() => Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
@@ -105,6 +107,8 @@ def test_a_key_made_on_the_keys_page_is_shown_once(console: Console, page: Any) 
     assert shown not in page.content()  # never again
     prefix = "_".join(shown.split("_")[:2])  # abk_<id>; the secret may hold "_" too
     page.get_by_role("button", name=f"Revoke {prefix}").click()
+    expect(page.get_by_test_id("confirm")).to_contain_text("refused from now on")
+    page.get_by_role("button", name="Revoke the key").click()
     expect(page.get_by_role("status")).to_contain_text(f"Revoked {prefix}")
     revoked = httpx.get(f"{console.url}/v1/whoami", headers={"Authorization": f"Bearer {shown}"})
     assert revoked.status_code == 401
@@ -121,4 +125,6 @@ def test_an_admin_creates_and_disables_a_user(console: Console, page: Any) -> No
     expect(page.get_by_role("status")).to_contain_text(f"Created user {name} (write)")
     row = page.locator("tr", has_text=name)
     row.get_by_role("button", name="Disable").click()
+    expect(page.get_by_test_id("confirm")).to_contain_text("can no longer sign in")
+    page.get_by_role("button", name=f"Disable {name}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Disabled user {name}")

@@ -30,6 +30,7 @@ def test_an_assignment_right_after_a_console_action_sees_it(console: Console, ac
     assert api.post("/v1/experiments", json=body).status_code == 201
     assert _assign(console, "unit-before")["reason"] == "new"  # the rules are now cached
     client, csrf = signed_in(console, Scope.WRITE)
-    acted = client.post(f"/experiments/served/{action}", data={"csrf_token": csrf})
+    form = {"csrf_token": csrf, "confirmed": "yes"}  # stop asks first; the test confirms
+    acted = client.post(f"/experiments/served/{action}", data=form)
     assert flash(acted).startswith("ok:")
     assert _assign(console, "unit-after")["reason"] == "not_running"

@@ -45,7 +45,8 @@ def test_two_buttons_of_one_page_take_one_action(console: Console) -> None:
     page = {"expected_version": str(shown), "back": "/experiments/ranker-ab"}
     paused = alice.post("/experiments/ranker-ab/pause", data={**page, "csrf_token": alice_csrf})
     assert flash(paused) == "ok:ranker-ab is paused"
-    stopped = bob.post("/experiments/ranker-ab/stop", data={**page, "csrf_token": bob_csrf})
+    stop = {**page, "csrf_token": bob_csrf, "confirmed": "yes"}
+    stopped = bob.post("/experiments/ranker-ab/stop", data=stop)
     assert flash(stopped).startswith(
         f"error:experiment 'ranker-ab' is at version {shown + 1}, not {shown}"
     )

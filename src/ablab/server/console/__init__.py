@@ -18,8 +18,10 @@ from ablab.server.console.pages import (
     auth,
     catalogue,
     experiment,
+    experiment_form,
     experiments,
     llm,
+    planning,
     rollouts,
 )
 from ablab.server.console.session import ConsoleRefused, SignInNeeded
@@ -46,7 +48,9 @@ def install_console(app: FastAPI) -> None:
         name="console-static",
     )
     # /experiments/new before /experiments/{ref}: the first match wins.
-    for module in (auth, experiments, experiment, rollouts, llm, catalogue, access):
+    pages = (auth, experiment_form, experiments, experiment, rollouts, llm, catalogue, access)
+    pages += (planning,)
+    for module in pages:
         app.include_router(module.router)
     app.add_exception_handler(SignInNeeded, _sign_in)
     app.add_exception_handler(ConsoleRefused, _refused)

@@ -44,6 +44,13 @@ def _interval(ci: tuple[float | None, float | None] | None, kind: str = "number"
     return f"[{shown[0]}, {shown[1]}]"
 
 
+def _signed_number(value: float | None) -> str:
+    """An effect on its own scale, signed, with three significant digits (+0.015)."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.3g}"
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "–"
 
@@ -63,7 +70,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=_number, percent=_percent, interval=_interval, when=_when, p=_p)
+    env.filters.update(
+        number=_number, percent=_percent, interval=_interval, when=_when, p=_p,
+        signed_number=_signed_number,
+    )  # fmt: skip
     # One formatting of probabilities for the console and the CLI: ">99.9%", never "100.0%".
     env.filters["probability"] = format_probability
     return env

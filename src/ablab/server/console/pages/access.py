@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from ablab.domain.keys import Scope
 from ablab.domain.users import parse_role
 from ablab.errors import AblabError
+from ablab.server.console.confirm import Confirmed, ask_to_confirm
 from ablab.server.console.session import AdminForm, Viewer, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
 from ablab.server.routers.access import AUDIT_LOG_SCOPE
@@ -98,7 +99,20 @@ def create_key(
 
 
 @router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: str, viewer: AdminForm) -> Response:
+def revoke_key(
+    request: Request, key_id: str, viewer: AdminForm, confirmed: Confirmed = ""
+) -> Response:
+    if confirmed != "yes":
+        return ask_to_confirm(
+            request,
+            viewer,
+            title="Revoke this API key",
+            consequence="Every request made with this key is refused from now on (401): "
+            "the SDKs, gateways and scripts that use it stop working until they get a new key.",
+            undo="A revoked key cannot be restored; create a new one instead.",
+            button="Revoke the key",
+            back="/keys",
+        )
     try:
         revoked = keys.revoke_key(viewer.ctx, key_id)
     except AblabError as exc:
@@ -123,7 +137,20 @@ def create_user(
 
 
 @router.post("/users/{name}/disable")
-def disable_user(name: str, viewer: AdminForm) -> Response:
+def disable_user(
+    request: Request, name: str, viewer: AdminForm, confirmed: Confirmed = ""
+) -> Response:
+    if confirmed != "yes":
+        return ask_to_confirm(
+            request,
+            viewer,
+            title=f"Disable {name}",
+            consequence=f"{name} is signed out everywhere and can no longer sign in to "
+            "the console.",
+            undo="A disabled user cannot be enabled again; create a new user instead.",
+            button=f"Disable {name}",
+            back="/keys",
+        )
     try:
         user = users.disable_user(viewer.ctx, name)
     except AblabError as exc:

@@ -83,21 +83,22 @@ def _charts(series: ExperimentTimeseries, experiment: ExperimentPublic) -> list[
     for lift in series.lifts:
         lifts[lift.variant].append((lift.at, lift.relative_lift))
         bands[lift.variant].append((lift.at, *lift.confidence_sequence))
-    order = [v.name for v in experiment.variants]
+    # A variant keeps its colour in every chart: its place in the experiment (0 the control).
+    order = {v.name: index for index, v in enumerate(experiment.variants)}
     return [
         line_chart(
             f"Relative lift in {series.metric} vs control, with its 95% confidence sequence",
-            [Series(name, lifts[name], bands[name]) for name in order if name in lifts],
-            y_format=lambda v: f"{v * 100:+.0f}%",
+            [Series(n, lifts[n], bands[n], colour=c) for n, c in order.items() if n in lifts],
+            kind="percent",
             zero_line=True,
         ),
         line_chart(
             "Units per variant",
-            [Series(name, units[name]) for name in order if name in units],
-            y_format=lambda v: f"{v:,.0f}",
+            [Series(n, units[n], colour=c) for n, c in order.items() if n in units],
+            kind="count",
         ),
         line_chart(
             f"{series.metric} per variant",
-            [Series(name, values[name]) for name in order if name in values],
+            [Series(n, values[n], colour=c) for n, c in order.items() if n in values],
         ),
     ]

@@ -1,4 +1,5 @@
-"""The experiments page (seed 004): stat cards, the table, the New form, the detail drawer.
+"""The experiments page (seed 004): stat cards, the table, the detail drawer, and the
+lifecycle buttons (the New and Edit forms are ``experiment_form``'s).
 
 ``/experiments?view=NAME`` opens the drawer of one experiment; ``&analysis=1`` shows its
 analysis, which the drawer's Analyze button computes (taking any automatic action, as the
@@ -7,24 +8,22 @@ REST API's ``analyze`` does).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ablab.contract.base import parse
-from ablab.contract.experiments import ExperimentCreate, ExperimentPublic
+from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import ExperimentResults
 from ablab.domain.lifecycle import Action, ExperimentStatus
-from ablab.errors import AblabError, NotFound, ValidationError
+from ablab.errors import AblabError, NotFound
+from ablab.server.console.confirm import Confirmed, ask_to_confirm
+from ablab.server.console.glance import glance
 from ablab.server.console.session import ServingWriterForm, Viewer, ViewerDep
 from ablab.server.console.templating import flash_redirect, render
 from ablab.services.analysis.results import experiment_results
 from ablab.services.automation.guard import analyze_experiment
-from ablab.services.experiments import catalogue
 from ablab.services.experiments import lifecycle as experiments
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +33,24 @@ _ACTIONS = {
     "stop": Action.STOP,
     "pause": Action.PAUSE,
     "resume": Action.RESUME,
+    "archive": Action.ARCHIVE,
+}
+
+# What a destructive action does, asked before it is taken (``confirm.ask_to_confirm``).
+_CONSEQUENCES = {
+    "stop": (
+        "Stop {name}",
+        "Stopping {name} ends it for good: the SDK and the gateway serve every unit the "
+        "control from now on, and it cannot be resumed. Its results stay readable.",
+        "To pause instead (and resume later), use Pause.",
+    ),
+    "archive": (
+        "Archive {name}",
+        "Archiving {name} files it away: it keeps serving the control (or its promoted "
+        "winner) and no action applies to it any more. Its events, results and audit log "
+        "are kept.",
+        "Archiving cannot be undone.",
+    ),
 }
 
 
@@ -45,6 +62,7 @@ def experiments_page(
     found = [ExperimentPublic.from_domain(e) for e in stored]
     created = {e.id: e.created_at for e in stored}
     selected = next((e for e in found if view in (e.id, e.name)), None) if view else None
+    read = {e.id: _results(viewer, e) for e in found if e.status in _WITH_RESULTS}
     results, error = None, None
     if selected is not None and (analysis or selected.bandit) and selected.variants:
         try:
@@ -59,6 +77,7 @@ def experiments_page(
             "viewer": viewer,
             "experiments": found,
             "created": created,
+            "glances": {key: glance(r) for key, r in read.items() if r is not None},
             "stats": {
                 "total": len(found),
                 "running": sum(e.status is ExperimentStatus.RUNNING for e in found),
@@ -74,137 +93,25 @@ def experiments_page(
     )
 
 
-@dataclass
-class NewExperimentForm:
-    """What the New form holds, kept when the server refuses it so nothing is lost."""
-
-    name: str = ""
-    hypothesis: str = ""
-    model: str = ""
-    primary_metric: str = "accuracy"
-    bandit: bool = False
-    variants: list[tuple[str, str, str]] = field(
-        default_factory=lambda: [("control", "", "50"), ("treatment", "", "50")]
-    )
-    mde: str = ""
-    max_duration_days: str = ""
+# The statuses whose list row shows a lift, a verdict and the progress (a draft has no data).
+_WITH_RESULTS = (
+    ExperimentStatus.RUNNING,
+    ExperimentStatus.PAUSED,
+    ExperimentStatus.STOPPED,
+    ExperimentStatus.PROMOTED,
+)
 
 
-def _new_page(
-    request: Request, viewer: Viewer, form: NewExperimentForm, error: str | None = None
-) -> Response:
-    models = catalogue.list_models(viewer.ctx)
-    return render(
-        request,
-        "experiment_new.html",
-        {
-            "viewer": viewer,
-            "form": form,
-            "error": error,
-            "models": [(m.name, [v.version for v in versions]) for m, versions in models],
-        },
-        status_code=422 if error else 200,
-    )
-
-
-@router.get("/experiments/new")
-def new_experiment_page(request: Request, viewer: ViewerDep) -> Response:
-    return _new_page(request, viewer, NewExperimentForm())
-
-
-@router.post("/experiments")
-def create_experiment(
-    request: Request,
-    viewer: ServingWriterForm,
-    *,
-    name: Annotated[str, Form(max_length=128)] = "",
-    hypothesis: Annotated[str, Form(max_length=4000)] = "",
-    model: Annotated[str, Form(max_length=128)] = "",
-    primary_metric: Annotated[str, Form(max_length=64)] = "accuracy",
-    bandit: Annotated[bool, Form()] = False,
-    variant_name: Annotated[list[str] | None, Form()] = None,
-    variant_version: Annotated[list[str] | None, Form()] = None,
-    variant_weight: Annotated[list[str] | None, Form()] = None,
-    mde: Annotated[str, Form(max_length=32)] = "",
-    max_duration_days: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    names, versions, weights = variant_name or [], variant_version or [], variant_weight or []
-    rows = [
-        (n.strip(), v.strip(), w.strip())
-        for n, v, w in zip(names, versions, weights, strict=False)
-        if n.strip() or v.strip() or w.strip()
-    ]
-    form = NewExperimentForm(
-        name.strip(),
-        hypothesis.strip(),
-        model,
-        primary_metric,
-        bandit,
-        rows,
-        mde.strip(),
-        max_duration_days.strip(),
-    )
+def _results(viewer: Viewer, experiment: ExperimentPublic) -> ExperimentResults | None:
+    """The experiment's results as its full view reads them, or None when they cannot be
+    read yet (no variants, a source not reachable): the row then shows dashes."""
+    if not experiment.variants:
+        return None
     try:
-        spec = _spec(form)
-        created = experiments.create_experiment(viewer.ctx, spec.to_spec())
-    except AblabError as exc:
-        return _new_page(request, viewer, form, exc.message)
-    return flash_redirect(f"/experiments?view={created.name}", f"Created {created.name} (draft)")
-
-
-def _spec(form: NewExperimentForm) -> ExperimentCreate:
-    """The create request a filled-in form asks for.
-
-    Only what is the form's own is checked here (a field left empty, a weight that is not a
-    number); the rules of variants and weights are the domain's
-    (``domain.experiments.validate_variants``), applied when the experiment is created.
-    """
-    if not form.name:
-        raise ValidationError("give the experiment a name")
-    variants = []
-    for index, (name, version, weight) in enumerate(form.variants, start=1):
-        if not name:
-            raise ValidationError(f"variant {index} needs a name")
-        try:
-            share = float(weight or "0")
-        except ValueError:
-            raise ValidationError(f"the weight of {name} must be a number of percent") from None
-        variants.append(
-            {"name": name, "model_version": version or None, "weight": share,
-             "is_control": index == 1}
-        )  # fmt: skip
-    # parse, not the constructor: a value out of the schema's range is the user's mistake
-    # (a one-line 422 on the form), not pydantic's exception (a 500).
-    return parse(
-        ExperimentCreate,
-        {
-            "name": form.name,
-            "hypothesis": form.hypothesis,
-            "model_id": form.model or None,
-            "primary_metric": form.primary_metric or "accuracy",
-            "bandit": form.bandit,
-            "variants": variants,
-            "mde": float(_number(form.mde, "the MDE")) if form.mde else None,
-            "max_duration_days": (
-                int(_number(form.max_duration_days, "the maximum duration in days", whole=True))
-                if form.max_duration_days
-                else None
-            ),
-            "draft": True,
-        },
-    )
-
-
-def _number(text: str, what: str, *, whole: bool = False) -> float:
-    """A number typed into the form (its range is the schema's to check)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or (whole and not value.is_integer()):
-        kind = "a whole number" if whole else "a number"
-        raise ValidationError(f"{what} must be {kind}, got {text!r}")
-    return value
+        found = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
+    except AblabError:
+        return None
+    return ExperimentResults.model_validate(found)
 
 
 @router.post("/experiments/{ref}/analyze")
@@ -222,18 +129,31 @@ async def analyze(ref: str, viewer: ServingWriterForm) -> Response:
 
 @router.post("/experiments/{ref}/{action}")
 def act(
+    request: Request,
     ref: str,
     action: str,
+    *,
     viewer: ServingWriterForm,
-    back: Annotated[str, Form()] = "",
+    back: Annotated[str, Form(max_length=500)] = "",
     expected_version: Annotated[int | None, Form(ge=1)] = None,
+    confirmed: Confirmed = "",
 ) -> Response:
     """A lifecycle button: taken only if the experiment is still the version the page
-    showed (two people pressing Pause and Stop at once: the second is told, not obeyed)."""
+    showed (two people pressing Pause and Stop at once: the second is told, not obeyed).
+    Stop and archive ask first (``_CONSEQUENCES``)."""
     chosen = _ACTIONS.get(action)
     target = back if back.startswith("/") and not back.startswith("//") else "/experiments"
     if chosen is None:
         return flash_redirect(target, f"unknown action {action!r}", "error")
+    if action in _CONSEQUENCES and confirmed != "yes":
+        title, consequence, undo = (text.format(name=ref) for text in _CONSEQUENCES[action])
+        fields = {"back": target}
+        if expected_version is not None:
+            fields["expected_version"] = str(expected_version)
+        return ask_to_confirm(
+            request, viewer, title=title, consequence=consequence, undo=undo,
+            button=title, back=target, fields=fields,
+        )  # fmt: skip
     try:
         changed = experiments.transition(viewer.ctx, ref, chosen, expected_version=expected_version)
     except NotFound as exc:

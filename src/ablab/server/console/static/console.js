@@ -34,7 +34,8 @@ function problemsOf(form) {
     if (!(weight >= 0 && weight <= 100)) problems.push(`The weight of ${variant || "variant " + (index + 1)} must lie between 0 and 100.`);
     total += weight;
   });
-  if (rows.length >= 2 && Math.abs(total - 100) > 1e-6) problems.push(`The weights add up to ${total}%: they must add up to 100%.`);
+  // The server's tolerance: 0.01 per variant (three thirds typed as 33.33 are fine).
+  if (rows.length >= 2 && Math.abs(total - 100) > 0.01 * rows.length + 1e-9) problems.push(`The weights add up to ${total}%: they must add up to 100%.`);
   return problems;
 }
 
