@@ -23,7 +23,8 @@ __all__ = ["BandPoint", "Point", "Series", "ValueKind", "line_chart"]
 
 Point = tuple[datetime, float | None]
 BandPoint = tuple[datetime, float | None, float | None]
-ValueKind = Literal["number", "percent", "count"]
+# number: 0.928; count: 1,200; percent: a signed change (+5%); share: a part of 100% (25%).
+ValueKind = Literal["number", "percent", "count", "share"]
 _COLOURS = 6
 
 
@@ -76,7 +77,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 def _label(value: float, step: float, kind: ValueKind) -> str:
     """A tick's label with just the decimals its step needs, so no two ticks read alike
     (a step of 0.0005 shows 0.9275, 0.9280, never 0.928 twice)."""
-    scale = 100.0 if kind == "percent" else 1.0
+    scale = 100.0 if kind in ("percent", "share") else 1.0
     shown_step = step * scale
     decimals = max(0, -math.floor(math.log10(shown_step) + 1e-9)) if shown_step > 0 else 0
     if kind == "count" and shown_step >= 1:
@@ -85,6 +86,8 @@ def _label(value: float, step: float, kind: ValueKind) -> str:
         value = 0.0  # never "-0%"
     if kind == "percent":
         return f"{value * scale:+.{decimals}f}%" if value else "0%"
+    if kind == "share":
+        return f"{value * scale:.{decimals}f}%"
     return f"{value:,.{decimals}f}"
 
 

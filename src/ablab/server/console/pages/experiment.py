@@ -1,20 +1,22 @@
 """The model experiment view: seed 000's results per variant, the guardrails, the shadow
-report, the analysis, and three charts over time (lift with its confidence-sequence band,
-units per variant, the primary metric per variant)."""
+report, the analysis, the breakdown by a unit attribute (``?segment=``), the allocation
+history, and three charts over time (lift with its confidence-sequence band, units per
+variant, the primary metric per variant)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
-from ablab.errors import AblabError, NotFound
+from ablab.errors import AblabError, NotFound, ValidationError
 from ablab.server.console.charts import BandPoint, Point, Series, line_chart
 from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
@@ -36,7 +38,11 @@ def auto_interval(age: timedelta) -> str:
 
 @router.get("/experiments/{ref}")
 def experiment_page(
-    request: Request, viewer: ViewerDep, ref: str, interval: str | None = None
+    request: Request,
+    viewer: ViewerDep,
+    ref: str,
+    interval: str | None = None,
+    segment: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     try:
         experiment = experiments.get_experiment(viewer.ctx, ref)
@@ -47,9 +53,19 @@ def experiment_page(
     error = None
     started = experiment.started_at or experiment.created_at
     chosen = interval if interval in INTERVALS else auto_interval(utc_now() - started)
+    segment_error = None
     if experiment.variants:
         try:
-            found = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
+            try:
+                found = experiment_results(
+                    viewer.ctx, viewer.state.events, experiment.id, segment=segment.strip() or None
+                )
+            except ValidationError as exc:
+                if not segment.strip():
+                    raise
+                # A mistyped attribute costs the breakdown, not the rest of the page.
+                segment_error = exc.message
+                found = experiment_results(viewer.ctx, viewer.state.events, experiment.id)
             results = ExperimentResults.model_validate(found)
             series = experiment_timeseries(
                 viewer.ctx, viewer.state.events, experiment.id, interval_name=chosen
@@ -57,6 +73,7 @@ def experiment_page(
             timeseries = ExperimentTimeseries.model_validate(series)
         except AblabError as exc:
             error = exc.message
+    status = 422 if segment_error else 200
     return render(
         request,
         "experiment.html",
@@ -67,8 +84,12 @@ def experiment_page(
             "error": error,
             "charts": _charts(timeseries, public) if timeseries is not None else [],
             "interval": chosen,
+            "segment": segment.strip(),
+            "segment_error": segment_error,
+            "now": utc_now().isoformat(timespec="seconds"),
             "intervals": list(INTERVALS),
         },
+        status_code=status,
     )
 
 
