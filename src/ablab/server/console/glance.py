@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ablab.contract.analysis import ComparisonPublic, Interval
 from ablab.contract.results import ExperimentResults
 
-__all__ = ["Glance", "glance"]
+__all__ = ["Glance", "deciding_interval", "glance"]
 
 VERDICTS = {
     "promote": "promote",
@@ -24,11 +24,41 @@ VERDICTS = {
 }
 
 
+def deciding_interval(comparison: ComparisonPublic, method: str) -> tuple[Interval, str]:
+    """The relative interval that ``significant`` is read from, and its name, so the flag and
+    the interval beside it always agree.
+
+    - sequential: the confidence sequence of the difference (at the family-adjusted level)
+      divided by the control's value; dividing keeps 0 where it was, so it excludes 0
+      exactly when the always-valid p-value is below alpha (Johari et al. 2022);
+    - bayesian: the credible interval, which excludes 0 exactly when the chance to beat
+      the control is above 1 - alpha or below alpha;
+    - fixed: the 95% interval of the relative lift; with several treatments significance
+      is read from Holm-adjusted p-values, so an interval that disagrees says it is
+      unadjusted.
+    """
+    if method == "sequential":
+        low, high = comparison.confidence_sequence
+        control = comparison.control_value
+        if low is None or high is None or not control:
+            return (None, None), "confidence sequence"
+        first, second = low / control, high / control
+        return ((second, first) if control < 0 else (first, second)), "confidence sequence"
+    if method == "bayesian":
+        return comparison.credible_interval, "credible interval"
+    low, high = comparison.relative_ci
+    excludes_zero = low is not None and high is not None and (low > 0 or high < 0)
+    if excludes_zero != comparison.significant:
+        return comparison.relative_ci, "95% interval, before the Holm correction"
+    return comparison.relative_ci, "95% interval"
+
+
 @dataclass(frozen=True, slots=True)
 class Glance:
     variant: str | None
     lift: float | None
     interval: Interval
+    interval_name: str
     significant: bool
     verdict: str
     action: str
@@ -75,11 +105,14 @@ def _progress(results: ExperimentResults) -> tuple[float | None, str]:
 def glance(results: ExperimentResults) -> Glance:
     leading = _leading(results)
     progress, basis = _progress(results)
+    method = results.experiment.analysis_method.value
+    interval, name = deciding_interval(leading, method) if leading else ((None, None), "")
     action = results.recommendation.action
     return Glance(
         variant=leading.variant if leading else None,
         lift=leading.relative_lift if leading else None,
-        interval=leading.relative_ci if leading else (None, None),
+        interval=interval,
+        interval_name=name,
         significant=bool(leading and leading.significant),
         verdict=VERDICTS.get(action, action.replace("_", " ")),
         action=action,

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ablab.contract.analysis import format_probability
 from ablab.domain.keys import Scope
+from ablab.server.console.glance import deciding_interval
 from ablab.server.routers.access import AUDIT_LOG_SCOPE
 
 __all__ = ["flash_redirect", "render"]
@@ -51,6 +52,18 @@ def _signed_number(value: float | None) -> str:
     return f"{value:+.3g}"
 
 
+def _metric_value(value: float | None, metric: str) -> str:
+    """A metric's value as people read it: rates as percents, milliseconds with one decimal,
+    other values with up to four significant digits (250, not 250.0000)."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if metric.endswith("_rate"):
+        return f"{value * 100:.2f}%"
+    if metric.endswith("_ms"):
+        return f"{value:,.1f} ms"
+    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "–"
 
@@ -72,10 +85,11 @@ def _environment() -> Environment:
     )
     env.filters.update(
         number=_number, percent=_percent, interval=_interval, when=_when, p=_p,
-        signed_number=_signed_number,
+        signed_number=_signed_number, metric_value=_metric_value,
     )  # fmt: skip
     # One formatting of probabilities for the console and the CLI: ">99.9%", never "100.0%".
     env.filters["probability"] = format_probability
+    env.globals["deciding_interval"] = deciding_interval
     return env
 
 
