@@ -68,6 +68,25 @@ function setUpNewExperiment() {
   errors.setAttribute("tabindex", "-1");
 }
 
+// The metric list offers the model's metrics first once a model is chosen, and the
+// project's first for a configuration experiment (the server renders the same order).
+function setUpMetricOrder() {
+  const model = document.getElementById("model");
+  const metric = document.getElementById("primary_metric");
+  if (!model || !metric) return;
+  let touched = false;
+  metric.addEventListener("change", () => { touched = true; });
+  model.addEventListener("change", () => {
+    const groups = Array.from(metric.querySelectorAll("optgroup"));
+    const fromModel = groups.find((g) => g.dataset.source === "model");
+    const fromProject = groups.find((g) => g.dataset.source === "project");
+    if (!fromModel || !fromProject) return;
+    const first = model.value ? fromModel : fromProject;
+    metric.insertBefore(first, metric.firstChild);
+    if (!touched) metric.value = first.querySelector("option").value;
+  });
+}
+
 function setUpDrawer() {
   const drawer = document.querySelector(".drawer");
   if (!drawer) return;
@@ -80,5 +99,6 @@ function setUpDrawer() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpNewExperiment();
+  setUpMetricOrder();
   setUpDrawer();
 });
