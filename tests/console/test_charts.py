@@ -67,3 +67,48 @@ def test_points_are_placed_by_value() -> None:
 def test_no_data_says_so() -> None:
     assert "no data yet" in str(line_chart("empty", [Series("a", [])]))
     assert "no data yet" in str(line_chart("none", [Series("a", [(at(0), None)])]))
+
+
+def tick_labels(markup: str) -> list[str]:
+    return [t.text or "" for t in svg_of(markup).findall("text")]
+
+
+def test_close_ticks_never_read_alike() -> None:
+    # A flat-ish accuracy: a step of 0.0005 needs four decimals, not three.
+    markup = str(line_chart("acc", [Series("a", [(at(0), 0.9271), (at(1), 0.9283)])]))
+    values = [t for t in tick_labels(markup) if ":" not in t]
+    assert len(values) == len(set(values)) >= 2, values
+    assert all(len(v.split(".")[1]) == 4 for v in values), values
+
+
+def test_percent_ticks_carry_the_decimals_their_step_needs() -> None:
+    markup = str(
+        line_chart("lift", [Series("a", [(at(0), 0.001), (at(1), 0.004)])], kind="percent")
+    )
+    values = [t for t in tick_labels(markup) if t.endswith("%")]
+    assert len(values) == len(set(values)) >= 2, values
+    assert "-0%" not in values
+
+
+def test_one_moment_is_drawn_mid_width_with_one_time_label() -> None:
+    markup = str(line_chart("one", [Series("a", [(at(0), 250.0)])], kind="count"))
+    svg = svg_of(markup)
+    (dot,) = svg.findall("circle")
+    width = float((svg.get("viewBox") or "").split()[2])
+    assert 0.4 * width < float(dot.get("cx") or 0) < 0.6 * width
+    times = [t for t in tick_labels(markup) if ":" in t]
+    assert len(times) == 1
+    values = [float(t.replace(",", "")) for t in tick_labels(markup) if ":" not in t]
+    assert min(values) < 250 < max(values)  # the value sits inside a sensible axis
+
+
+def test_a_variant_keeps_its_colour_when_the_control_has_no_line() -> None:
+    lift = str(line_chart("lift", [Series("b", [(at(0), 0.1)], colour=1)], kind="percent"))
+    assert 'class="swatch s1"' in lift
+    assert "s0" not in lift
+
+
+def test_the_narrow_drawing_is_there_for_small_screens() -> None:
+    markup = str(line_chart("u", [Series("a", [(at(0), 1.0), (at(1), 2.0)])]))
+    assert 'class="chart wide"' in markup
+    assert 'class="chart narrow"' in markup

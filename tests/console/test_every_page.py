@@ -113,7 +113,8 @@ def test_every_page_at_both_widths(filled: Console, browser: Any) -> None:
                 sign_in(page, console.url, users[role])
                 signed = role
             answer = page.goto(f"{console.url}{path}")
-            assert answer is not None and answer.status == 200, (path, answer and answer.status)
+            assert answer is not None
+            assert answer.status == 200, (path, answer.status)
             screenshot(page, f"page-{name}-{width}")
             problems += [f"{path} at {width}: {p}" for p in _serious(page)]
             if width == "390":

@@ -32,7 +32,8 @@ def test_every_option_of_the_new_form_reaches_the_experiment(console: Console, p
     page.get_by_label("Model", exact=True).select_option("ranker")
     # The catalogue: the model's metrics first, then the project's.
     options = page.locator("#primary_metric option").all_inner_texts()
-    assert options[0].startswith("accuracy") and any(o.startswith("clicks") for o in options)
+    assert options[0].startswith("accuracy")
+    assert any(o.startswith("clicks") for o in options)
     page.get_by_label("Primary metric").select_option("error_rate")
     for index, (name, version, weight) in enumerate(
         (("Variant A", "1.0.0", "33.34"), ("v2 (distilled)", "2.0.0", "66.66")), start=1
@@ -65,12 +66,17 @@ def test_every_option_of_the_new_form_reaches_the_experiment(console: Console, p
         ("v2 (distilled)", "2.0.0"),
     ]
     assert sum(v["weight"] for v in made["variants"]) == 100.0  # within rounding, scaled
-    assert made["group"] == "eu" and made["coverage"] == 80.0
+    assert made["group"] == "eu"
+    assert made["coverage"] == 80.0
     assert [g["spec"] for g in made["guardrails"]] == ["latency_ms<=250", "error_rate<=+10%"]
-    assert made["min_samples"] == 500 and made["mde"] == 0.05
-    assert made["max_duration_days"] == 21 and made["auto_promote"] is True
-    assert made["analysis_method"] == "fixed" and made["alpha"] == 0.01
-    assert made["power"] == 0.9 and made["cuped"] is False
+    assert made["min_samples"] == 500
+    assert made["mde"] == 0.05
+    assert made["max_duration_days"] == 21
+    assert made["auto_promote"] is True
+    assert made["analysis_method"] == "fixed"
+    assert made["alpha"] == 0.01
+    assert made["power"] == 0.9
+    assert made["cuped"] is False
     assert made["secondary_metrics"] == ["clicks"]
 
 

@@ -192,11 +192,16 @@ def _svg(
             f'y="{y(tick) + layout.font / 3:.1f}" text-anchor="end">'
             f"{escape(_label(tick, step, kind))}</text>"
         )
+    shown: set[str] = set()
     for t, anchor in _time_ticks(start, end, layout.time_labels):
+        text = _time_label(t, end - start)
+        if text in shown:  # never the same moment twice along the axis
+            continue
+        shown.add(text)
         baseline = layout.height - layout.bottom + layout.font + 6
         parts.append(
             f'<text class="tick" x="{x(t):.1f}" y="{baseline}" text-anchor="{anchor}">'
-            f"{_time_label(t, end - start)}</text>"
+            f"{text}</text>"
         )
     if zero_line and low < 0 < high:
         parts.append(
@@ -241,10 +246,12 @@ def _time_ticks(start: datetime, end: datetime, count: int) -> list[tuple[dateti
 
 
 def _time_label(t: datetime, span: timedelta) -> str:
-    """Dates for a span of days, times for a day or less (the date once is enough)."""
+    """Dates for a span of days, times for a day or less, seconds for a few minutes."""
     if span >= timedelta(days=2):
         return t.strftime("%b %d")
-    return t.strftime("%H:%M") if span < timedelta(hours=20) else t.strftime("%d %H:%M")
+    if span >= timedelta(hours=20):
+        return t.strftime("%d %H:%M")
+    return t.strftime("%H:%M") if span >= timedelta(minutes=5) else t.strftime("%H:%M:%S")
 
 
 def _runs(points: Sequence[Point]) -> list[list[tuple[datetime, float]]]:
