@@ -1,7 +1,8 @@
 """``/v1/admin/experiments``: the console's API (seed 004), over the same services.
 
-Its shapes are the console's own: ``bandit_enabled``, ``traffic_weight`` as a fraction
-(0.5 is half), an optional ``project_id`` that must be the key's project.
+Its shapes are the console's own where seed 004 needs them (``traffic_weight`` as a
+fraction, 0.5 is half; an optional ``project_id`` that must be the key's project); the
+bandit flag is ``bandit``, as everywhere, with ``bandit_enabled`` kept as its old name.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentP
         ExperimentCreate(
             name=spec.name,
             hypothesis=spec.hypothesis,
-            bandit=spec.bandit_enabled,
+            bandit=spec.bandit,
             model_id=spec.model_id,
             primary_metric=spec.primary_metric,
             draft=True,
