@@ -182,7 +182,7 @@ def register_experiment(base: str, endpoint_of: Callable[[str], str]) -> None:
     experiment ``bench`` splitting the traffic between them 50/50, on the server at ``base``."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}) as http:
         for version in ("1.0.0", "2.0.0"):
-            model = {"model": "m", "version": version, "endpoint": endpoint_of(version)}
+            model = {"model_id": "m", "version": version, "endpoint": endpoint_of(version)}
             http.post("/v1/models", json=model).raise_for_status()
         http.post(
             "/v1/experiments",

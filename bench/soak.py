@@ -169,7 +169,7 @@ def set_up(base: str, upstream: str) -> None:
         base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60
     ) as http:
         for version in ("1.0.0", "2.0.0"):
-            body = {"model": "m", "version": version, "endpoint": upstream}
+            body = {"model_id": "m", "version": version, "endpoint": upstream}
             http.post("/v1/models", json=body).raise_for_status()
         http.post("/v1/metrics", json={"name": "revenue"}).raise_for_status()
         http.post(

@@ -80,7 +80,7 @@ class Models:
         spec = parse(
             ModelVersionCreate,
             {
-                "model": name,
+                "model_id": name,
                 "version": version,
                 "endpoint": endpoint,
                 "artifact": artifact,

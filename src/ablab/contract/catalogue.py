@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ablab.assignment.decide import Assignment, AssignmentReason
 from ablab.contract.base import RequestSchema, Schema
 from ablab.contract.fields import Attributes, ConfigObject, Identifier, Label, Location, Text
+from ablab.contract.renamed import one_spelling, renamed
 from ablab.domain.audit import AuditEntry
 from ablab.domain.groups import DeviceGroup
 from ablab.domain.limits import MAX_MEMBERS
@@ -29,17 +30,26 @@ __all__ = [
 
 
 class ModelVersionCreate(RequestSchema):
-    """Register ``model``/``version``; the model is created on its first version."""
+    """Register ``model_id``/``version``; the model is created on its first version.
 
-    model: Label
+    ``model_id`` is the name experiments use for the model; ``model``, this body's first
+    name for it, is still accepted (not both at once).
+    """
+
+    model_id: Label = renamed("model_id", "model")
     version: Label
     endpoint: Location | None = None
     artifact: Location | None = None
     description: Text = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        return one_spelling(cls, data)
+
     def to_spec(self) -> ModelVersionSpec:
         return ModelVersionSpec(
-            model=self.model,
+            model_id=self.model_id,
             version=self.version,
             endpoint=self.endpoint,
             artifact=self.artifact,

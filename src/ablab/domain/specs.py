@@ -98,9 +98,9 @@ class ExperimentChanges:
 
 @dataclass(frozen=True, slots=True)
 class ModelVersionSpec:
-    """``model``/``version`` served by an ``endpoint`` or loaded from an ``artifact``."""
+    """``model_id``/``version`` served by an ``endpoint`` or loaded from an ``artifact``."""
 
-    model: str
+    model_id: str
     version: str
     endpoint: str | None = None
     artifact: str | None = None

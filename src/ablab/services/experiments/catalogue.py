@@ -27,7 +27,7 @@ __all__ = [
 def register_model_version(
     ctx: Context, spec: ModelVersionSpec
 ) -> tuple[Model, list[ModelVersion]]:
-    """Register ``spec.model``/``spec.version``, creating the model on its first version.
+    """Register ``spec.model_id``/``spec.version``, creating the model on its first version.
 
     A local artifact path is checked and stored absolute, so the server finds it from any
     working directory. Both are checked against ``ctx.trust``: an artifact must be one the
@@ -39,7 +39,7 @@ def register_model_version(
             the policy refuses (nothing is written).
         Conflict: the version is already registered.
     """
-    validate_name(spec.model, "model name")
+    validate_name(spec.model_id, "model name")
     validate_name(spec.version, "version")
     if (spec.endpoint is None) == (spec.artifact is None):
         raise ValidationError("give exactly one of --endpoint URL and --artifact PATH")
@@ -52,12 +52,12 @@ def register_model_version(
         uri = check_artifact(ctx.trust.artifacts, spec.artifact).uri
     now = ctx.clock()
     with ctx.store.session() as session:
-        model = session.get_model(ctx.project_id, spec.model)
+        model = session.get_model(ctx.project_id, spec.model_id)
         if model is None:
             model = Model(
                 id=new_id("mdl"),
                 project_id=ctx.project_id,
-                name=spec.model,
+                name=spec.model_id,
                 created_at=now,
                 description=spec.description,
             )
@@ -66,13 +66,13 @@ def register_model_version(
                 record(ctx, session, "create", "model", model.id, after={"name": model.name})
             except Conflict:
                 # Another request registered the model's first version meanwhile: add to it.
-                model = session.get_model(ctx.project_id, spec.model)
+                model = session.get_model(ctx.project_id, spec.model_id)
                 if model is None:
                     raise
         if session.get_model_version(model.id, spec.version) is not None:
             raise Conflict(
-                f"model {spec.model!r} already has a version {spec.version!r}",
-                details={"model": spec.model, "version": spec.version},
+                f"model {spec.model_id!r} already has a version {spec.version!r}",
+                details={"model": spec.model_id, "version": spec.version},
             )
         version = ModelVersion(
             id=new_id("mdv"),
