@@ -4,6 +4,10 @@ Closed, it counts: ``failures`` consecutive failures, or an error rate of at lea
 ``error_rate`` over the last ``window`` calls (once ``window`` calls were seen), open it.
 Open, every call is refused for ``open_seconds``; then it is half open and lets one probe
 through: a success closes it, a failure opens it again for another period.
+
+``opened`` counts every time it opened, a failed probe's new period included: a backend
+that stays down keeps adding to it, one that recovered stops. ``reading()`` is what the
+server shows of it (``/metrics``, the console), both figures taken together.
 """
 
 from __future__ import annotations
@@ -13,17 +17,26 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 
 from ablab.gateway.backends import BackendError
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+__all__ = ["BreakerReading", "BreakerState", "CircuitBreaker"]
 
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerReading:
+    """A breaker's state and how many times it opened, read at one moment."""
+
+    state: BreakerState
+    opened: int
 
 
 class CircuitBreaker:
@@ -45,7 +58,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probing = False
         self._lock = threading.Lock()
-        self.opened = 0  # how many times it opened
+        self.opened = 0  # how many times it opened (a failed probe's reopening included)
 
     @property
     def state(self) -> BreakerState:
@@ -54,6 +67,11 @@ class CircuitBreaker:
         if self._clock() - self._opened_at >= self._open_seconds:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
+
+    def reading(self) -> BreakerReading:
+        """The state and the count of openings together (from any thread)."""
+        with self._lock:
+            return BreakerReading(self.state, self.opened)
 
     def allow(self) -> bool:
         """Whether to call the backend now (a half-open breaker lets one probe through)."""
@@ -73,6 +91,10 @@ class CircuitBreaker:
                 if success:
                     self._close()
                 else:
+                    # A late answer of a call begun before it opened extends the period;
+                    # only a half-open breaker's failure opens it again (and counts).
+                    if self.state is BreakerState.HALF_OPEN:
+                        self.opened += 1
                     self._opened_at = self._clock()
                 return
             self._recent.append(success)

@@ -21,6 +21,7 @@ from ablab.domain.lifecycle import ExperimentStatus
 from ablab.gateway.gateway import Gateway
 from ablab.notify import WebhookAlerts
 from ablab.server.auth import TOUCH_WRITE_EVERY, KeyCache
+from ablab.server.breakers import all_breaker_readings
 from ablab.server.console import install_console
 from ablab.server.errors import install_error_handlers
 from ablab.server.event_checker import EventChecker
@@ -166,7 +167,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The ablab server. ``settings`` default to the ``ABLAB_*`` environment."""
     settings = settings or Settings()
     operator_trust(settings)  # a malformed ABLAB_ARTIFACT_*/OUTBOUND_* refuses to start here
-    telemetry = Telemetry(lambda: _experiments_by_status(app.state.ablab.store))
+    telemetry = Telemetry(
+        lambda: _experiments_by_status(app.state.ablab.store),
+        breakers=lambda: all_breaker_readings(app.state.ablab),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,7 +3,8 @@
 Pure ASGI (no Starlette ``BaseHTTPMiddleware``), so it costs a few microseconds per request
 on the hot paths too. Every response carries ``X-Request-ID`` (the caller's, or a new
 one), every request is logged as one JSON line, and ``/metrics`` exposes requests and
-latencies by route, assignments, events accepted and rejected, and experiments by status.
+latencies by route, assignments, events accepted and rejected, experiments by status, and
+the gateway's circuit breakers (each backend's state, and how many times it opened).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ablab.errors import PayloadTooLarge
+from ablab.gateway.breaker import BreakerReading, BreakerState
 
 __all__ = ["JsonLogFormatter", "Telemetry", "TelemetryMiddleware"]
 
@@ -50,10 +52,49 @@ class _ExperimentsByStatus(Collector):
         yield family
 
 
+# (project name, backend ``model@version``, its breaker's reading): server/breakers.py.
+BreakerLines = Callable[[], Iterable[tuple[str, str, BreakerReading]]]
+
+
+class _Breakers(Collector):
+    """Each breaker's state as an enum gauge (1 for its state, 0 for the two others, the
+    Prometheus idiom), and a counter of its openings. Read at each scrape from the live
+    breakers: one never called is absent (closed, never opened)."""
+
+    def __init__(self, lines: BreakerLines) -> None:
+        self._lines = lines
+
+    def collect(self) -> Iterable[Metric]:
+        state = GaugeMetricFamily(
+            "ablab_breaker_state",
+            "Circuit breaker state per backend (1 for the current state, else 0)",
+            labels=["project", "backend", "state"],
+        )
+        opened = CounterMetricFamily(
+            "ablab_breaker_opened",
+            "Times a backend's circuit breaker opened (a failed half-open probe included)",
+            labels=["project", "backend"],
+        )
+        try:
+            lines = list(self._lines())
+        except Exception:  # a scrape must not fail because of one collector
+            lines = []
+        for project, backend, reading in lines:
+            for each in BreakerState:
+                state.add_metric([project, backend, each.value], float(reading.state is each))
+            opened.add_metric([project, backend], reading.opened)
+        yield state
+        yield opened
+
+
 class Telemetry:
     """The server's Prometheus registry (one per app, never the global one)."""
 
-    def __init__(self, experiments_by_status: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        experiments_by_status: Callable[[], dict[str, int]],
+        breakers: BreakerLines | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "ablab_http_requests",
@@ -81,6 +122,8 @@ class Telemetry:
             registry=self.registry,
         )
         self.registry.register(_ExperimentsByStatus(experiments_by_status))
+        if breakers is not None:
+            self.registry.register(_Breakers(breakers))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
