@@ -24,7 +24,7 @@ Standalone (for trying the README against a running ablab)::
 What it does with a task is its ``mode`` (``state.task_modes[task_id]``, else
 ``state.mode``):
 
-``answer``   ``200 {"output": ...}``
+``answer``   ``200 {"output": ...}`` (with ``state.usage[task_id]``'s fields, if any)
 ``later``    ``202``; if ``callback_url`` is set, a signed ``POST {callback_url}/{test_id}``
              of ``{"test_id", "output", "error": null}`` after ``callback_delay`` seconds
 ``hang``     no answer for ``hang_seconds`` (or until the app stops)
@@ -91,6 +91,9 @@ class AppState:
     hang_seconds: float = 10.0
     callback_url: str | None = None
     callback_delay: float = 0.0
+    # What each answer (and callback) reports the run spent, by task id, beside its output:
+    # {"latency_ms": 12, "input_tokens": 30, ...}; nothing for a task not in it.
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     requests: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -144,12 +147,16 @@ def create_app(state: AppState) -> Starlette:
             state.later.append(test_id)
             if state.callback_url is None:
                 return Response(status_code=202)
-            return Response(status_code=202, background=BackgroundTask(callback, test_id, output))
-        return JSONResponse({"output": output})
+            spent = state.usage.get(task["id"], {})
+            return Response(
+                status_code=202, background=BackgroundTask(callback, test_id, output, spent)
+            )
+        return JSONResponse({"output": output, **state.usage.get(task["id"], {})})
 
-    async def callback(test_id: str, output: Any) -> None:
+    async def callback(test_id: str, output: Any, spent: Mapping[str, Any]) -> None:
         await asyncio.sleep(state.callback_delay)
-        content = json.dumps({"test_id": test_id, "output": output, "error": None}).encode()
+        answer = {"test_id": test_id, "output": output, "error": None, **spent}
+        content = json.dumps(answer).encode()
         headers = {
             "Content-Type": "application/json",
             **sign(state.secret, content, int(time.time())),

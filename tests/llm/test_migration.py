@@ -1,6 +1,7 @@
-"""Migration 0011 (the winner of an LLM experiment) on a store with data in it: the runs
-stay (a batch copy of llm_experiments on SQLite would have cascaded to them), experiments
-completed before it named no winner, and it goes down again."""
+"""Migrations 0011 (the winner of an LLM experiment) and 0014 (what a run spent) on a store
+with data in it: the runs stay (a batch copy on SQLite would have cascaded to them),
+experiments completed before 0011 named no winner, runs before 0014 reported nothing, and
+each goes down again."""
 
 from __future__ import annotations
 
@@ -53,4 +54,39 @@ def test_0011_keeps_the_runs_and_names_no_winner_for_the_past(empty_database: En
     command.downgrade(alembic_config(empty_database), "0010")
     assert _runs(empty_database) == 1
     command.upgrade(alembic_config(empty_database), "0011")
+    assert _runs(empty_database) == 1
+
+
+def test_0014_keeps_the_runs_and_reports_nothing_for_the_past(empty_database: Engine) -> None:
+    command.upgrade(alembic_config(empty_database), "0013")
+    with empty_database.begin() as connection:
+        connection.execute(
+            text("INSERT INTO projects (id, name, created_at) VALUES ('prj_1', 'p', :at)"),
+            {"at": AT},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO llm_experiments (id, project_id, name, status, description, steps, "
+                "task_ids, baseline, variants, trials, concurrency, created_at, updated_at, "
+                "revision) VALUES ('lle_old', 'prj_1', 'old', 'idle', '', '[\"writer\"]', "
+                "'[\"llt_1\"]', '{}', '[]', 1, 8, :at, :at, 3)"
+            ),
+            {"at": AT},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO llm_runs (test_id, project_id, experiment_id, variant_id, task_id, "
+                "trial, state, verdicts, attempts, latency_ms, created_at) VALUES ('llr_1', "
+                "'prj_1', 'lle_old', 'baseline', 'llt_1', 0, 'passed', '[]', 1, 12.5, :at)"
+            ),
+            {"at": AT},
+        )
+    command.upgrade(alembic_config(empty_database), "0014")
+    with SqlMetadataStore(empty_database).session() as session:
+        run = session.get_llm_run("llr_1")
+    assert run is not None
+    assert (run.latency_ms, run.reported_latency_ms, run.total_tokens, run.cost_usd) == (
+        12.5, None, None, None
+    )  # fmt: skip
+    command.downgrade(alembic_config(empty_database), "0013")
     assert _runs(empty_database) == 1

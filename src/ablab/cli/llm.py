@@ -297,7 +297,7 @@ _REASONS_SHOWN = 10
 
 def _render_results(found: LlmResults) -> None:
     table = new_table("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
-                      "Completed")  # fmt: skip
+                      "p50 latency", "Tokens", "Cost", "Completed")  # fmt: skip
     for row in found.variants:
         table.add_row(
             row.name,
@@ -306,6 +306,9 @@ def _render_results(found: LlmResults) -> None:
             f"{row.tasks_passed}/{row.tasks_total}",
             str(row.flaky_tasks),
             str(row.errors),
+            f"{row.latency_p50_ms:,.0f} ms" if row.latency_p50_ms is not None else "-",
+            f"{row.total_tokens:,}" if row.total_tokens is not None else "-",
+            f"${row.cost_usd:,.4f}" if row.cost_usd is not None else "-",
             row.completed_at.strftime("%Y-%m-%d %H:%M") if row.completed_at else "-",
         )
     console.print(table)

@@ -324,6 +324,25 @@ class LlmVariantResult(Schema):
     mcnemar: LlmMcNemar | None
     evaluators: dict[str, LlmEvaluatorDelta]
     tasks: list[LlmTaskOutcome]
+    latency_mean_ms: float | None = Field(
+        default=None,
+        description="mean latency of the answered runs: the application's reported "
+        "latency_ms where it gave one, ablab's round trip otherwise",
+    )
+    latency_p50_ms: float | None = Field(default=None, description="median of the same")
+    latency_source: str | None = Field(
+        default=None, description="reported, measured or mixed: whose latencies these are"
+    )
+    input_tokens: int | None = Field(
+        default=None, description="sum over the runs that reported it; none when none did"
+    )
+    output_tokens: int | None = Field(default=None, description="likewise")
+    total_tokens: int | None = Field(default=None, description="likewise")
+    token_runs: int = Field(default=0, description="runs that reported tokens")
+    cost_usd: float | None = Field(
+        default=None, description="sum of the reported cost_usd; none when none was reported"
+    )
+    cost_runs: int = Field(default=0, description="runs that reported a cost")
 
 
 class LlmResults(Schema):

@@ -107,7 +107,12 @@ class RunState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LlmRun:
-    """One task run by one configuration (one trial of it)."""
+    """One task run by one configuration (one trial of it).
+
+    ``latency_ms`` is ablab's measure of the run (sending it to its answer); the rest of
+    the last group is what the application reported it spent, each None when it did not
+    (never 0 in its place): its own ``reported_latency_ms``, tokens and ``cost_usd``.
+    """
 
     test_id: str
     project_id: str
@@ -123,6 +128,11 @@ class LlmRun:
     latency_ms: float | None = None
     attempts: int = 0
     completed_at: datetime | None = None
+    reported_latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 _CLIPPED = " [...]"

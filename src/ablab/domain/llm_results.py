@@ -83,7 +83,8 @@ class LlmTaskOutcome:
 @dataclass(frozen=True, slots=True)
 class LlmVariantResult:
     """A configuration's runs (``variant`` is baseline or the variant's id) against the
-    baseline: pass rates, task counts, the paired test and each evaluator's rates."""
+    baseline: pass rates, task counts, the paired test and each evaluator's rates, and
+    what its runs spent (latency, tokens, cost; None when unknown, never 0 in its place)."""
 
     variant: str
     name: str
@@ -102,6 +103,15 @@ class LlmVariantResult:
     mcnemar: LlmMcNemar | None
     evaluators: Mapping[str, LlmEvaluatorDelta]
     tasks: Sequence[LlmTaskOutcome]
+    latency_mean_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_source: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    token_runs: int = 0
+    cost_usd: float | None = None
+    cost_runs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import Conflict, Unavailable
-from ablab.llm.runners import WebhookRunner
+from ablab.llm.runners import Usage, WebhookRunner
 from ablab.server.scheduler import Scheduler
 from ablab.services.context import Context
 from ablab.services.llm.experiments import get_llm_experiment
@@ -118,8 +118,16 @@ class LlmJobs:
                 if self._runners.get(experiment_id) is runner:
                     del self._runners[experiment_id]
 
-    def deliver(self, experiment_id: str, test_id: str, output: Any, error: str | None) -> None:
-        """Hand a later answer to the runner waiting for it.
+    def deliver(
+        self,
+        experiment_id: str,
+        test_id: str,
+        output: Any,
+        error: str | None,
+        usage: Usage | None = None,
+    ) -> None:
+        """Hand a later answer (and what the run spent, if reported) to the runner waiting
+        for it.
 
         Raises:
             Conflict: no run of the experiment waits for this test id (it finished, timed
@@ -127,7 +135,7 @@ class LlmJobs:
         """
         with self._lock:
             runner = self._runners.get(experiment_id)
-        if runner is None or not runner.deliver(test_id, output, error):
+        if runner is None or not runner.deliver(test_id, output, error, usage):
             raise Conflict(
                 f"no run waits for test {test_id!r}: it finished or timed out",
                 details={"test_id": test_id},

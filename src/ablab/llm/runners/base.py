@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ablab.llm.usage import Usage
+
 __all__ = ["RunOutcome", "Runner", "TaskRun", "failed", "since"]
 
 
@@ -56,6 +58,8 @@ class RunOutcome:
             included when the answer came later); back-off pauses between attempts are left
             out, since they measure the retry policy and not the configuration.
         attempts: Requests sent (1 without retries; 0 when nothing could be sent).
+        usage: What the application reported the run spent (:mod:`ablab.llm.usage`);
+            nothing reported when it said nothing.
     """
 
     test_id: str
@@ -63,6 +67,7 @@ class RunOutcome:
     error: str | None
     latency_ms: float
     attempts: int
+    usage: Usage = field(default_factory=Usage)
 
     @property
     def ok(self) -> bool:

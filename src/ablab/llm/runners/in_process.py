@@ -10,12 +10,16 @@ from typing import Any
 
 from ablab.errors import ValidationError
 from ablab.llm.runners.base import RunOutcome, TaskRun, failed, since
+from ablab.llm.usage import Answer
 
 __all__ = ["CallableRunner"]
 
 
 class CallableRunner:
     """Run each task through a Python function of this process: ``fn(task_input, config)``.
+
+    The function returns the output, or an :class:`~ablab.llm.usage.Answer` to report what
+    the task spent beside it (tokens, cost, its own latency).
 
     A plain function runs in a worker thread, so a slow pipeline never blocks the event
     loop; an ``async def`` runs in the loop. Either way the wait is bounded by ``timeout``;
@@ -52,7 +56,13 @@ class CallableRunner:
             else:
                 problem = f"{type(exc).__name__}: {exc}"
             return failed(run.test_id, problem, started, 1)
-        return RunOutcome(run.test_id, output, None, since(started), 1)
+        if not isinstance(output, Answer):
+            return RunOutcome(run.test_id, output, None, since(started), 1)
+        try:
+            usage = output.usage
+        except ValidationError as exc:
+            return failed(run.test_id, f"the answer's usage: {exc.message}", started, 1)
+        return RunOutcome(run.test_id, output.output, None, since(started), 1, usage)
 
     async def _call(self, run: TaskRun) -> Any:
         if inspect.iscoroutinefunction(self._fn):

@@ -20,6 +20,7 @@ import httpx
 from ablab.errors import Conflict, ValidationError
 from ablab.llm.runners.base import RunOutcome, TaskRun, failed, since
 from ablab.llm.signing import sign
+from ablab.llm.usage import Usage, read_usage
 
 __all__ = ["CALLBACK_TIMEOUT_ERROR", "WebhookRunner"]
 
@@ -27,8 +28,8 @@ CALLBACK_TIMEOUT_ERROR = "timed out waiting for the callback"
 
 _EXCERPT = 200
 
-# What deliver() hands to the waiting run: the output and the application's error.
-_Delivery = tuple[Any, str | None]
+# What deliver() hands to the waiting run: the output, the application's error, its usage.
+_Delivery = tuple[Any, str | None, Usage]
 
 
 class WebhookRunner:
@@ -48,7 +49,10 @@ class WebhookRunner:
     defaults runs exactly what ablab records. ``changes`` is what the variant's branch
     changes from the baseline (``{}`` for the baseline), for the application's logs. The
     application answers ``200 {"output": ...}`` (or ``{"error": "..."}`` to report its own
-    failure), or ``202`` to answer later through :meth:`deliver`. Connection errors,
+    failure), or ``202`` to answer later through :meth:`deliver`. Either answer may carry
+    what the run spent, ``latency_ms``, ``input_tokens``, ``output_tokens``,
+    ``total_tokens`` and ``cost_usd`` (:mod:`ablab.llm.usage`); an answer whose usage is
+    malformed fails its run, naming the field. Connection errors,
     timeouts, 429 and 5xx are retried with exponential back-off; other answers are final.
 
     Use one runner within one event loop, and close it there (``await runner.aclose()`` or
@@ -118,13 +122,17 @@ class WebhookRunner:
         if self._owns_client:
             await self._client.aclose()
 
-    def deliver(self, test_id: str, output: Any, error: str | None = None) -> bool:
+    def deliver(
+        self, test_id: str, output: Any, error: str | None = None, usage: Usage | None = None
+    ) -> bool:
         """Complete a run that is waiting for its output; safe to call from any thread.
 
         Args:
             test_id: The run's ``test_id``.
             output: The application's output.
             error: The application's own failure message, ``None`` when it succeeded.
+            usage: What the application reported the run spent (checked by the caller,
+                :func:`~ablab.llm.usage.read_usage`); nothing reported when ``None``.
 
         Returns:
             ``True`` if a run was waiting; ``False`` for an unknown ``test_id`` or one whose
@@ -135,7 +143,7 @@ class WebhookRunner:
         if entry is None:
             return False
         loop, future = entry
-        delivery = (output, None if error is None else str(error))
+        delivery = (output, None if error is None else str(error), usage or Usage())
         try:
             loop.call_soon_threadsafe(_settle, future, delivery)
         except RuntimeError:  # the loop closed: the run cannot be waiting any more
@@ -252,6 +260,10 @@ def _answer(test_id: str, response: httpx.Response, started: float, attempts: in
         return failed(test_id, "the answer is not JSON", started, attempts)
     if not isinstance(answer, dict) or not ("output" in answer or "error" in answer):
         return failed(test_id, 'the answer has no "output"', started, attempts)
+    try:
+        usage = read_usage(answer)
+    except ValidationError as exc:
+        return failed(test_id, f"the answer's usage: {exc.message}", started, attempts)
     error = answer.get("error")
     return RunOutcome(
         test_id,
@@ -259,6 +271,7 @@ def _answer(test_id: str, response: httpx.Response, started: float, attempts: in
         None if error is None else str(error),
         since(started),
         attempts,
+        usage,
     )
 
 
@@ -268,5 +281,5 @@ def _settle(future: asyncio.Future[_Delivery], delivery: _Delivery) -> None:
 
 
 def _delivered(test_id: str, delivery: _Delivery, started: float, attempts: int) -> RunOutcome:
-    output, error = delivery
-    return RunOutcome(test_id, output, error, since(started), attempts)
+    output, error, usage = delivery
+    return RunOutcome(test_id, output, error, since(started), attempts, usage)

@@ -30,6 +30,7 @@ from ablab.domain.llm import LlmAction
 from ablab.domain.llm_records import LlmExperiment
 from ablab.errors import NotFound, Unauthorized, ValidationError
 from ablab.llm.signing import verify
+from ablab.llm.usage import read_usage
 from ablab.server.deps import CallerContext, StateDep
 from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.server.state import ServerState
@@ -167,7 +168,10 @@ class CallbackAccepted(Schema):
 )
 async def callback(test_id: str, request: Request, state: StateDep) -> CallbackAccepted:
     """The output of a task run the application answered with 202: ``{"test_id", "output"}``
-    or ``{"test_id", "error"}``, signed like ablab's webhook (``X-Ablab-Signature``). No API
+    or ``{"test_id", "error"}``, signed like ablab's webhook (``X-Ablab-Signature``), with
+    what the run spent if the application reports it (optional ``latency_ms``,
+    ``input_tokens``, ``output_tokens``, ``total_tokens``, ``cost_usd``; 422 naming the
+    field when one is malformed, and the run keeps waiting for a corrected callback). No API
     key is needed: the signature, with the experiment's own secret over a body that names
     the test, proves the sender and keeps one signed answer from standing for another test.
     """
@@ -200,7 +204,12 @@ def _deliver(state: ServerState, test_id: str, body: bytes, headers: Mapping[str
             "the callback's body must name its test_id, the one in its URL",
             details={"test_id": payload.get("test_id")},
         )
+    usage = read_usage(payload)
     error = payload.get("error")
     state.llm_jobs.deliver(
-        experiment.id, test_id, payload.get("output"), str(error) if error is not None else None
+        experiment.id,
+        test_id,
+        payload.get("output"),
+        str(error) if error is not None else None,
+        usage,
     )

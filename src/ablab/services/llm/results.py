@@ -12,7 +12,8 @@ is adjusted with Bonferroni, p-values (times the number of comparisons ``m``) an
 verdicts in this simple way, which is why it is not used here. The pass rate itself counts
 runs (a flaky task counts by the share of its trials that passed); a task is flaky when its
 trials disagree. Runs without an answer count as failures, and each task that did not pass
-every trial says why (:func:`ablab.domain.llm_records.failure_reason`).
+every trial says why (:func:`ablab.domain.llm_records.failure_reason`). What the runs
+spent (latency, tokens, cost) is :mod:`ablab.services.llm.spend`'s.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ablab.domain.llm_results import (
 )
 from ablab.services.context import Context
 from ablab.services.llm.experiments import progress_of, require_llm_experiment
+from ablab.services.llm.spend import spend_of
 from ablab.stats import mcnemar_score_test
 
 __all__ = ["ALPHA", "compare_with_baseline", "llm_results"]
@@ -235,6 +237,7 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
     completed: datetime | None = None
     if done and not pending:
         completed = max((r.completed_at for r in done if r.completed_at), default=None)
+    spent = spend_of(runs)
     return LlmVariantResult(
         variant=variant_id,
         name=name,
@@ -253,6 +256,15 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
         mcnemar=mcnemar,
         evaluators=evaluators,
         tasks=tuple(task_rows),
+        latency_mean_ms=spent.latency_mean_ms,
+        latency_p50_ms=spent.latency_p50_ms,
+        latency_source=spent.latency_source,
+        input_tokens=spent.input_tokens,
+        output_tokens=spent.output_tokens,
+        total_tokens=spent.total_tokens,
+        token_runs=spent.token_runs,
+        cost_usd=spent.cost_usd,
+        cost_runs=spent.cost_runs,
     )
 
 

@@ -273,6 +273,12 @@ def _send(
             latency_ms=outcome.latency_ms,
             attempts=outcome.attempts,
             completed_at=ctx.clock(),
+            # Kept for a failed run too: what the application spent on it was spent.
+            reported_latency_ms=outcome.usage.latency_ms,
+            input_tokens=outcome.usage.input_tokens,
+            output_tokens=outcome.usage.output_tokens,
+            total_tokens=outcome.usage.total_tokens,
+            cost_usd=outcome.usage.cost_usd,
         )
         with ctx.store.session() as tx:
             tx.update_llm_run(finished)

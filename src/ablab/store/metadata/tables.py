@@ -310,6 +310,12 @@ class LlmRunRow(Base):
     attempts: Mapped[int]
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # What the application reported the run spent, NULL when it did not (migration 0014).
+    reported_latency_ms: Mapped[float | None]
+    input_tokens: Mapped[int | None]
+    output_tokens: Mapped[int | None]
+    total_tokens: Mapped[int | None]
+    cost_usd: Mapped[float | None]
 
 
 # A model has at most one rollout in progress: the database holds it (a partial unique
