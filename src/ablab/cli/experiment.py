@@ -156,13 +156,21 @@ def update(
         typer.Option(help="Days after launch when an inconclusive test stops for futility."),
     ] = None,
     hypothesis: Annotated[str | None, typer.Option()] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="New primary metric; the next results read every event with it "
+            "(refused once the experiment has ended)."
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option(help='Analysis source to read its events from; "" for ablab\'s own.'),
     ] = None,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
-    """Change the split (units already assigned keep their variant) or other settings."""
+    """Change the split (units already assigned keep their variant), the primary metric or
+    other settings."""
     weights = _parse_weights(weight) if weight else None
     experiment = client_of(ctx).experiments.update(
         name,
@@ -171,10 +179,14 @@ def update(
         min_samples=min_samples,
         max_duration_days=max_duration_days,
         hypothesis=hypothesis,
+        primary_metric=metric,
         source=source,
     )
     split = ", ".join(f"{v.name} {v.weight:g}%" for v in experiment.variants)
-    _show(experiment, output, f"Updated {experiment.name}: {split} (new units only)")
+    message = f"Updated {experiment.name}: {split} (new units only)"
+    if metric is not None:
+        message += f"; primary metric {experiment.primary_metric}"
+    _show(experiment, output, message)
 
 
 def _parse_weights(pairs: list[str]) -> dict[str, float]:

@@ -117,6 +117,7 @@ class Experiments:
         max_duration_days: DurationDays | UnsetType | None = UNSET,
         guardrails: builtins.list[Identifier] | UnsetType | None = UNSET,
         auto_promote: Flag | UnsetType | None = UNSET,
+        primary_metric: Identifier | UnsetType | None = UNSET,
         source: Identifier | Literal[""] | UnsetType | None = UNSET,
         expected_version: RecordVersion | UnsetType | None = UNSET,
     ) -> ExperimentPublic:
@@ -124,6 +125,8 @@ class Experiments:
 
         ``expected_version`` makes the write a ``Conflict`` if the experiment changed since
         it was read. ``source=""`` reads the experiment from ablab's own events again.
+        ``primary_metric`` may change until the experiment ends; the next results read
+        every event with it.
         """
         spec = parse(ExperimentUpdate, given(locals(), leave=("ref",)))
         return self._backend.call(api.update_experiment, ref, spec)

@@ -140,7 +140,9 @@ class ExperimentUpdate(RequestSchema):
     """Change a live experiment. Only the fields given change.
 
     ``traffic_split`` or ``weights`` re-split traffic for units not yet assigned; units already
-    assigned keep their variant. ``expected_version`` makes the write fail with a conflict if
+    assigned keep their variant. ``primary_metric`` is checked as at creation (a built-in or
+    a defined metric); see ``domain.experiments.with_primary_metric`` for why it may change
+    while the experiment runs. ``expected_version`` makes the write fail with a conflict if
     someone else changed the experiment since it was read.
     """
 
@@ -154,6 +156,12 @@ class ExperimentUpdate(RequestSchema):
     )
     guardrails: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     auto_promote: Flag | None = None
+    primary_metric: Identifier | None = Field(
+        default=None,
+        description="the metric the experiment is judged on; while it runs, the next "
+        "results read every event with it (a secondary metric made primary leaves the "
+        "secondary list); refused once the experiment has ended",
+    )
     source: Identifier | Literal[""] | None = Field(
         default=None,
         description='the analysis source the events are read from; "" for ablab\'s own tables',
@@ -170,6 +178,7 @@ class ExperimentUpdate(RequestSchema):
             max_duration_days=self.max_duration_days,
             guardrails=tuple(self.guardrails) if self.guardrails is not None else None,
             auto_promote=self.auto_promote,
+            primary_metric=self.primary_metric,
             source=self.source,
             expected_version=self.expected_version,
         )

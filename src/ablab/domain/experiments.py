@@ -35,6 +35,7 @@ __all__ = [
     "validate_settings",
     "validate_variant_name",
     "validate_variants",
+    "with_primary_metric",
     "with_traffic_split",
     "with_variant_added",
     "with_weights",
@@ -290,6 +291,28 @@ def with_traffic_split(experiment: Experiment, traffic_split: float, now: dateti
     weights = split_weights(traffic_split, len(experiment.treatments))
     ordered = (experiment.control, *experiment.treatments)
     return with_weights(experiment, {v.name: w for v, w in zip(ordered, weights, strict=True)}, now)
+
+
+def with_primary_metric(experiment: Experiment, metric: str, now: datetime) -> Experiment:
+    """The experiment judged on ``metric`` from now on, while it has not ended.
+
+    Allowed while running: the results are computed from the raw events at every look, so
+    the next one reads the whole experiment with the new metric. Its always-valid test
+    carries on only if it was already compared at the same level (a guardrail's metric
+    with one treatment); otherwise it starts at that look (``domain.sequential``), which
+    keeps its guarantee. What no test can undo is choosing the metric after seeing the
+    results: the audit log keeps every change so a reader can tell. Once the experiment
+    has ended its decision was taken on the old metric, so the change is refused.
+
+    A secondary metric made primary leaves the secondary list (a metric is one or the
+    other); the former primary metric is not kept as a secondary one.
+
+    Raises:
+        InvalidTransition: the experiment has ended.
+    """
+    _require_adjustable(experiment, "change the primary metric of")
+    secondary = tuple(m for m in experiment.secondary_metrics if m != metric)
+    return replace(experiment, primary_metric=metric, secondary_metrics=secondary, updated_at=now)
 
 
 def with_variant_added(experiment: Experiment, variant: Variant, now: datetime) -> Experiment:

@@ -91,6 +91,7 @@ class ExperimentChanges:
     max_duration_days: int | None = None
     guardrails: Sequence[str] | None = None
     auto_promote: bool | None = None
+    primary_metric: str | None = None
     # A source's name; "" returns the experiment to ablab's own event tables.
     source: str | None = None
     expected_version: int | None = None

@@ -17,6 +17,7 @@ from ablab.domain.experiments import (
     validate_name,
     validate_settings,
     validate_variants,
+    with_primary_metric,
     with_traffic_split,
     with_variant_added,
     with_weights,
@@ -236,8 +237,10 @@ def update_experiment(
 
     Raises:
         Conflict: ``spec.expected_version`` is stale, or a concurrent write won.
-        InvalidTransition: changing the split of an experiment that has ended.
+        InvalidTransition: changing the split or the primary metric of an experiment that
+            has ended.
         ValidationError: a split outside 0..100, weights not summing to 100, ...
+        NotFound: a primary metric neither built in nor defined in the project.
     """
     if spec.traffic_split is not None and spec.weights is not None:
         raise ValidationError("give either a traffic split or weights, not both")
@@ -250,6 +253,8 @@ def update_experiment(
             updated = with_traffic_split(updated, spec.traffic_split, now)
         if spec.weights is not None:
             updated = with_weights(updated, spec.weights, now)
+        if spec.primary_metric is not None:
+            updated = with_primary_metric(updated, spec.primary_metric, now)
         changes: dict[str, Any] = {}
         if spec.hypothesis is not None:
             changes["hypothesis"] = spec.hypothesis
@@ -265,6 +270,8 @@ def update_experiment(
             changes["source"] = spec.source or None
         if changes:
             updated = replace(updated, updated_at=now, **changes)
+        if changes or spec.primary_metric is not None:
+            # The checks of a creation: known metrics, settings that hold together.
             validate_settings(updated)
             _check_references(session, ctx, updated)
         if replace(updated, updated_at=current.updated_at) == current:
