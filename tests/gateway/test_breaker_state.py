@@ -67,10 +67,18 @@ def assert_reads(project: Project, treatment: BreakerReading) -> None:
     """/metrics, the console's function and the breakers themselves all say the same."""
     expected = {CONTROL: BreakerReading(BreakerState.CLOSED, 0), TREATMENT: treatment}
     samples = scrape(project)
-    assert {b: shown(samples, project.name, b) for b in expected} == expected
+    ids = version_ids(project)
+    assert {b: shown(samples, project.id, ids[b]) for b in expected} == expected
     state = project.server.state
     assert breaker_readings(state, project.id) == expected
     assert breaker_states(state, project.id) == {b: r.state for b, r in expected.items()}
+
+
+def version_ids(project: Project) -> dict[str, str]:
+    """Backend (``model@version``) to the version id /metrics labels it with, as the
+    project's own key reads it from ``GET /v1/models``."""
+    models = project.http().get("/v1/models").json()
+    return {f"{m['name']}@{v['version']}": v["id"] for m in models for v in m["versions"]}
 
 
 def treatment_units(http: httpx.Client) -> list[str]:
@@ -130,8 +138,12 @@ def test_each_project_sees_only_its_own_breakers(
     other = server.project()
     assert breaker_states(server.state, other.id) == {}  # never called: absent, closed
     assert breaker_readings(server.state, other.id) == {}
-    # /metrics is the operator's view of every project: each line names its project.
+    # /metrics is the operator's view of every project, read with any project's key: its
+    # lines carry ids, never a project's or a model's name.
+    ids = version_ids(project)
     lines = {(p, b) for p, b, _ in all_breaker_readings(server.state)}
-    assert {(project.name, CONTROL), (project.name, TREATMENT)} <= lines
-    assert not any(p in (other.name, other.id) for p, _ in lines)
-    assert not any(key[1] == other.name for key in scrape(other))
+    assert {(project.id, ids[CONTROL]), (project.id, ids[TREATMENT])} <= lines
+    assert not any(p == other.id for p, _ in lines)
+    text = other.http(other.key(Scope.READ)).get("/metrics").text
+    assert project.name not in text
+    assert "radiology-v1" not in text

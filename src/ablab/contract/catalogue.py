@@ -58,6 +58,7 @@ class ModelVersionCreate(RequestSchema):
 
 
 class ModelVersionPublic(Schema):
+    id: str = Field(description="names this version in /metrics (its breaker's backend label)")
     version: str
     backend: BackendKind
     backend_uri: str

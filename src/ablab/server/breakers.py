@@ -17,7 +17,7 @@ from ablab.server.state import ServerState
 
 __all__ = ["BreakerLine", "all_breaker_readings", "breaker_readings", "breaker_states"]
 
-BreakerLine = tuple[str, str, BreakerReading]  # (project name, backend, reading)
+BreakerLine = tuple[str, str, BreakerReading]  # (project id, model version id, reading)
 
 
 def breaker_readings(state: ServerState, project_id: str) -> dict[str, BreakerReading]:
@@ -49,22 +49,32 @@ def breaker_states(state: ServerState, project_id: str) -> dict[str, BreakerStat
 
 
 def all_breaker_readings(state: ServerState) -> list[BreakerLine]:
-    """Every breaker of this process, labelled with its project's name (for ``/metrics``).
+    """Every breaker of this process, for ``/metrics``: labelled with its project's id and its
+    model version's id, never their names.
 
-    A project is looked up once per call; when the metadata store does not answer, the
-    project's id stands in for its name, so a scrape in an incident still shows the
-    breakers (which are most worth seeing then).
+    ``/metrics`` is read with any project's key (``ABLAB_METRICS_ACCESS=key``), and nothing of
+    one project may be read through another's: ids say which breaker is which to the
+    operator (``GET /v1/models`` lists each version's id to its own project), names would
+    tell every tenant the others' models. When the metadata store does not answer, or the
+    version is gone, the backend is labelled ``unknown`` rather than named, so a scrape in
+    an incident still shows the breakers (which are most worth seeing then).
     """
     breakers = _breakers(state.gateway)
     if not breakers:
         return []
+    ids: dict[tuple[str, str], str] = {}
     try:
         with state.store.session(read_only=True) as session:
-            names = {project.id: project.name for project in session.list_projects()}
+            for project, backend in {key for key, _ in breakers}:
+                model_name, _, version = backend.rpartition("@")
+                model = session.get_model(project, model_name)
+                found = session.get_model_version(model.id, version) if model else None
+                if found is not None:
+                    ids[(project, backend)] = found.id
     except Exception:  # a scrape must not fail because the store is briefly away
-        names = {}
+        ids = {}
     lines = [
-        (names.get(project, project), backend, breaker.reading())
+        (project, ids.get((project, backend), "unknown"), breaker.reading())
         for (project, backend), breaker in breakers
     ]
     return sorted(lines, key=lambda line: (line[0], line[1]))

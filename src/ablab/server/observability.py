@@ -52,7 +52,7 @@ class _ExperimentsByStatus(Collector):
         yield family
 
 
-# (project name, backend ``model@version``, its breaker's reading): server/breakers.py.
+# (project id, model version id, its breaker's reading): server/breakers.py.
 BreakerLines = Callable[[], Iterable[tuple[str, str, BreakerReading]]]
 
 
