@@ -48,9 +48,8 @@ def install_console(app: FastAPI) -> None:
         name="console-static",
     )
     # /experiments/new before /experiments/{ref}: the first match wins.
-    pages = (auth, experiment_form, experiments, experiment, rollouts, llm, catalogue, access)
-    pages += (planning,)
-    for module in pages:
+    pages = [auth, experiment_form, experiments, experiment, rollouts, llm, catalogue, access]
+    for module in [*pages, planning]:
         app.include_router(module.router)
     app.add_exception_handler(SignInNeeded, _sign_in)
     app.add_exception_handler(ConsoleRefused, _refused)

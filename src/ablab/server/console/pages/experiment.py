@@ -17,8 +17,10 @@ from ablab.contract.experiments import ExperimentPublic
 from ablab.contract.results import ExperimentResults
 from ablab.contract.timeseries import ExperimentTimeseries
 from ablab.errors import AblabError, NotFound, ValidationError
+from ablab.gateway.breaker import BreakerState
+from ablab.server.breakers import breaker_states
 from ablab.server.console.charts import BandPoint, Point, Series, line_chart
-from ablab.server.console.session import ViewerDep
+from ablab.server.console.session import Viewer, ViewerDep
 from ablab.server.console.templating import render
 from ablab.services.analysis.results import experiment_results
 from ablab.services.analysis.timeseries import INTERVALS, experiment_timeseries
@@ -87,10 +89,24 @@ def experiment_page(
             "segment": segment.strip(),
             "segment_error": segment_error,
             "now": utc_now().isoformat(timespec="seconds"),
+            "breakers": _breakers(viewer, public),
             "intervals": list(INTERVALS),
         },
         status_code=status,
     )
+
+
+def _breakers(viewer: Viewer, experiment: ExperimentPublic) -> dict[str, str]:
+    """Each variant's model backend's circuit breaker as this server process sees it
+    (closed when it never called the backend)."""
+    if experiment.model_id is None:
+        return {}
+    states = breaker_states(viewer.state, viewer.session.project_id)
+    return {
+        v.name: states.get(f"{experiment.model_id}@{v.model_version}", BreakerState.CLOSED).value
+        for v in experiment.variants
+        if v.model_version
+    }
 
 
 def _charts(series: ExperimentTimeseries, experiment: ExperimentPublic) -> list[Markup]:
