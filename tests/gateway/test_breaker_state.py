@@ -4,6 +4,7 @@ failing calls through the real server's ``POST /v1/predict``, then half open aft
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -15,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ablab.domain.keys import Scope
 from ablab.gateway.breaker import BreakerReading, BreakerState, CircuitBreaker
 from ablab.server.breakers import all_breaker_readings, breaker_readings, breaker_states
+from tests.console.conftest import Console
+from tests.console.test_stale_forms import signed_in
 from tests.gateway import test_faults as faults
 from tests.gateway.model_server import ModelServer
 from tests.server.conftest import Project, RunningServer, serving
@@ -147,3 +150,22 @@ def test_each_project_sees_only_its_own_breakers(
     text = other.http(other.key(Scope.READ)).get("/metrics").text
     assert project.name not in text
     assert "radiology-v1" not in text
+
+
+def test_the_console_shows_each_variants_breaker(
+    server: RunningServer, project: Project, models: Models
+) -> None:
+    control, treatment = models
+    faults.setup(project, control, treatment)
+    treatment.mode = "error"
+    http = project.http()
+    for i in range(40):
+        faults.predict(http, f"c{i}")
+    assert breaker_states(server.state, project.id)[TREATMENT] is BreakerState.OPEN
+    browser, _ = signed_in(Console(server, project), Scope.READ)
+    page = browser.get("/experiments/trial")
+    assert page.status_code == 200
+    badges = dict(
+        re.findall(r'data-testid="breaker-(\w+)"><span class="badge breaker-(\w+)"', page.text)
+    )
+    assert badges == {"control": "closed", "treatment": "open"}
