@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -19,6 +19,7 @@ from ablab.cli.state import client_of
 from ablab.client import Client
 from ablab.contract.llm import LlmExperimentPublic, LlmResults, LlmTaskPublic, LlmVariantResult
 from ablab.errors import ValidationError
+from ablab.llm.typed import settings_from_pairs, text_or_json, typed_value
 
 app = typer.Typer(help="LLM configuration experiments: baseline, variants, results.",
                   no_args_is_help=True)  # fmt: skip
@@ -26,34 +27,6 @@ task_app = typer.Typer(help="The tasks experiments run.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
 NameArg = Annotated[str, typer.Argument(help="The experiment's name or id.")]
-
-
-def _value(text: str) -> Any:
-    """A JSON value, or the text itself when it is not JSON (``gpt-4o``, ``low``)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _text_or_json(text: str) -> Any:
-    """An object, array or quoted string as JSON; anything else as the text itself, so that
-    ``--expected 4`` expects the text ``4`` an application answers with."""
-    return _value(text) if text.strip()[:1] in ("{", "[", '"') else text
-
-
-def _settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
-    """``step.parameter=value`` pairs as ``{step: {parameter: value}}``."""
-    config: dict[str, dict[str, Any]] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        step, dot, parameter = key.rpartition(".")
-        if not sep or not dot or not step or not parameter:
-            raise ValidationError(
-                f"{pair!r}: write step.parameter=value, e.g. answerer.temperature=0.2"
-            )
-        config.setdefault(step, {})[parameter] = _value(value)
-    return config
 
 
 @task_app.command("create")
@@ -80,8 +53,8 @@ def task_create(
         raise ValidationError(f"--evaluator must be JSON: {exc}") from None
     created = client_of(ctx).llm.create_task(
         name,
-        input=_text_or_json(input_),
-        expected_output=_text_or_json(expected) if expected is not None else None,
+        input=text_or_json(input_),
+        expected_output=text_or_json(expected) if expected is not None else None,
         evaluators=evaluators,
     )
     emit(output, created, f"Created task {created.name} ({len(created.evaluators)} evaluators)")
@@ -132,7 +105,7 @@ def create(
         name,
         steps=step,
         tasks=task or [],
-        baseline=_settings(baseline or []),
+        baseline=settings_from_pairs(baseline or []),
         trials=trials,
         concurrency=concurrency,
         webhook_url=webhook,
@@ -181,7 +154,7 @@ def set_baseline(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Set the baseline's configuration (until it has run)."""
-    _show(client_of(ctx).llm.set_baseline(name, _settings(setting)), output)
+    _show(client_of(ctx).llm.set_baseline(name, settings_from_pairs(setting)), output)
 
 
 @app.command()
@@ -202,7 +175,7 @@ def variant(
 ) -> None:
     """Add a variant that changes one parameter of one step."""
     changed = client_of(ctx).llm.add_variant(
-        name, variant_name, step=step, parameter=param, value=_value(value), parent=parent,
+        name, variant_name, step=step, parameter=param, value=typed_value(value), parent=parent,
         hypothesis=hypothesis,
     )  # fmt: skip
     _show(changed, output)
