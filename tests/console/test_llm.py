@@ -17,6 +17,7 @@ from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete
 from ablab.services.llm.runs import run_configuration
 from tests.console.conftest import Console, screenshot, sign_in
+from tests.console.test_llm_forms import assert_accessible
 
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 900}
@@ -74,6 +75,7 @@ def test_summary_matrix_and_compare(console: Console, page: Any) -> None:
     page.get_by_role("link", name="LLM experiments").click()
     row = page.locator("tr[data-llm='writer-tuning']")
     expect(row).to_contain_text("idle")
+    assert_accessible(page)
     screenshot(page, "llm-list-1280")
     row.get_by_role("link", name="writer-tuning").click()
 
@@ -109,10 +111,12 @@ def test_summary_matrix_and_compare(console: Console, page: Any) -> None:
     long.locator("summary").click()
     expect(long.locator("pre")).to_be_visible()
     expect(long.locator("pre")).to_contain_text("as anyone <b>can</b> see.")
+    assert_accessible(page)
     screenshot(page, "llm-experiment-1280")
     page.set_viewport_size(PHONE)
     page.reload()
     _fits(page)
+    assert_accessible(page)
     screenshot(page, "llm-experiment-390")
 
     page.set_viewport_size(WIDE)
@@ -131,10 +135,12 @@ def test_summary_matrix_and_compare(console: Console, page: Any) -> None:
     expect(
         compare.locator("section[data-config='hot']").get_by_test_id("run-spend")
     ).to_contain_text("240 tokens · $0.002")
+    assert_accessible(page)
     screenshot(page, "llm-compare-1280")
     page.set_viewport_size(PHONE)
     page.reload()
     _fits(page)
+    assert_accessible(page)
     screenshot(page, "llm-compare-390")
     # ?compare=TASK is the same view; an unknown task is a 404 page, not an error.
     page.goto(f"{console.url}/llm/writer-tuning?compare=echo-3")
@@ -145,6 +151,7 @@ def test_summary_matrix_and_compare(console: Console, page: Any) -> None:
     expect(page.locator("main")).to_contain_text("has no task 'nope'")
 
     page.goto(f"{console.url}/llm")
+    assert_accessible(page)
     screenshot(page, "llm-list-390")
     complete(ctx, "writer-tuning", winner="hot", force=True, reason="a livelier voice")
     page.goto(f"{console.url}/llm/writer-tuning")

@@ -6,23 +6,40 @@ user is offered no form and is refused every post."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from ablab.contract.llm import LlmExperimentCreate, LlmTaskCreate
 from ablab.domain.keys import Scope
+from ablab.server.console.session import SESSION_COOKIE
+from ablab.services.access.console_sessions import sign_in_with_password
 from ablab.services.context import Context
 from ablab.services.llm import experiments as llm
-from tests.console.conftest import Console, screenshot, sign_in
+from tests.console.conftest import PASSWORD, Console, screenshot, sign_in
 from tests.llm.example_app import ExampleApp
 
 SECRET = "a-secret-of-some-length"
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 900}
 RUN_TIMEOUT = 30_000
+AXE = Axe()
+
+
+def assert_accessible(page: Any) -> None:
+    """No serious or critical axe-core finding on the page as it is now."""
+    found = AXE.run(page).response["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert not serious, serious
 
 
 @pytest.fixture
@@ -32,10 +49,14 @@ def app() -> Iterator[ExampleApp]:
 
 
 def _both_widths(page: Any, name: str) -> None:
+    """A screenshot at 1280 and at 390 px, each checked with axe-core; nothing off-screen
+    on the phone."""
+    assert_accessible(page)
     screenshot(page, f"{name}-1280")
     page.set_viewport_size(PHONE)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name}: the page is {overflow} px wider than a phone"
+    assert_accessible(page)
     screenshot(page, f"{name}-390")
     page.set_viewport_size(WIDE)
 
@@ -213,3 +234,51 @@ def test_a_read_only_user_gets_no_form_and_every_post_is_refused(
         assert "does not allow this" in answer.text()
     assert llm.get_llm_experiment(ctx, "watched").status.value == "baseline_pending"
     assert [t.name for t in llm.list_tasks(ctx)] == ["one"]
+
+
+BAD_POSTS = [
+    ("/llm/tasks", {"name": "x", "input": "1", "evaluators": "{not json"}),
+    ("/llm/tasks", {"name": "bad name!", "input": "1", "evaluators": '[{"kind": "exact_match"}]'}),
+    ("/llm/tasks", {"name": "x", "input": "", "evaluators": "[]"}),
+    ("/llm/new", {"name": "x", "steps": "", "trials": "1"}),
+    ("/llm/new", {"name": "x", "steps": "writer", "trials": "many"}),
+    ("/llm/new", {"name": "x", "steps": "writer", "trials": "0"}),
+    ("/llm/new", {"name": "x", "steps": "writer", "baseline": "no equals sign"}),
+    ("/llm/new", {"name": "x", "steps": "writer", "webhook_url": "ftp://nowhere"}),
+    ("/llm/new", {"name": "x", "steps": "writer", "tasks": "ghost"}),
+    ("/llm/watched/variants", {"name": "v", "step": "writer", "parameter": "seed", "value": "1"}),
+    ("/llm/watched/variants", {"name": "v", "step": "nope", "parameter": "top_p", "value": "9"}),
+    ("/llm/watched/variants", {"name": "", "step": "writer", "parameter": "top_p", "value": ""}),
+    ("/llm/watched/complete", {"winner": "ghost", "confirmed": "yes"}),
+    ("/llm/watched/complete", {"winner": "baseline", "force": "true", "confirmed": "yes"}),
+]
+
+
+def test_bad_input_is_refused_on_the_form_never_a_500(console: Console) -> None:
+    ctx = Context(console.server.state.store, console.project.id, "test:setup")
+    spec = LlmExperimentCreate(name="watched", steps=["writer"])
+    llm.create_llm_experiment(ctx, spec.to_spec())
+    store = console.server.state.store
+    token, session = sign_in_with_password(
+        store, console.user(Scope.WRITE), PASSWORD, timedelta(hours=1)
+    )
+    client = console.server.http()
+    client.cookies.set(SESSION_COOKIE, token)
+    for path, form in BAD_POSTS:
+        answer = client.post(path, data={"csrf_token": session.csrf_token, **form})
+        assert answer.status_code == 422, (path, form, answer.status_code)
+        shown = re.search(r'<div id="form-errors"[^>]*>([^<]+)</div>', answer.text)
+        assert shown is not None, (path, form)
+        assert "hidden" not in shown.group(0), (path, form)
+    # Buttons answer with a message on the experiment's page.
+    for path, form in (
+        ("/llm/watched/run", {"variant": "baseline"}),  # no tasks chosen, no webhook
+        ("/llm/watched/run", {"variant": "ghost"}),
+        ("/llm/watched/tasks", {"tasks": "ghost"}),
+        ("/llm/watched/baseline", {"baseline": "writer.temperature=hot"}),
+        ("/llm/ghost/run", {}),
+    ):
+        answer = client.post(path, data={"csrf_token": session.csrf_token, **form})
+        assert answer.status_code == 303, (path, answer.status_code)
+    for path in ("/llm/ghost", "/llm/ghost/tasks/x", "/llm/watched/tasks/x", "/llm/ghost/complete"):
+        assert client.get(path).status_code == 404, path
