@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from ablab import Client
 from ablab.contract.llm import LlmExperimentCreate, LlmTaskCreate
 from ablab.errors import ValidationError
 from ablab.llm.runners import Answer, CallableRunner
@@ -158,6 +160,19 @@ def test_the_webhook_and_its_callback_report_usage(
     assert baseline["cost_usd"] == pytest.approx(0.003)
     assert baseline["cost_runs"] == 2
     assert baseline["latency_source"] == "mixed"  # t3 reported nothing
+    # Each run, with its output and what it spent, from GET .../runs.
+    found = http.get("/v1/llm/experiments/answers/runs", params={"task": "t1"})
+    assert found.status_code == 200, found.text
+    (one,) = found.json()
+    assert (one["task_name"], one["variant_name"], one["state"], one["output"]) == (
+        "t1", "baseline", "passed", "3"
+    )  # fmt: skip
+    assert (one["reported_latency_ms"], one["total_tokens"], one["cost_usd"]) == (60, 90, 0.001)
+    assert one["input_tokens"] is None
+    assert one["latency_ms"] > 0
+    everything = http.get("/v1/llm/experiments/answers/runs").json()
+    assert [r["task_name"] for r in everything] == ["t0", "t1", "t2", "t3"]
+    assert http.get("/v1/llm/experiments/answers/runs?task=ghost").status_code == 404
     # A malformed usage in a callback is refused naming the field, before anything else.
     test_id = app.state.later[0]
     body = b'{"test_id": "%s", "output": "3", "input_tokens": -4}' % test_id.encode()
@@ -179,3 +194,15 @@ def test_a_webhook_answer_with_bad_usage_fails_its_run(project: Project, app: Ex
     (baseline,) = http.get("/v1/llm/experiments/answers/results").json()["variants"]
     reasons = [t["reason"] for t in baseline["tasks"] if t["reason"]]
     assert reasons == ["the answer's usage: cost_usd must be a number at or above 0, got 'a lot'"]
+
+
+def test_the_client_reads_each_run_with_its_spend(tmp_path: Path) -> None:
+    with Client(home=tmp_path) as client:
+        client.llm.create_task(
+            "two", input={"q": "1+1"}, expected_output="2", evaluators=[{"kind": "exact_match"}]
+        )
+        client.llm.create("sums", steps=["answerer"], tasks=["two"])
+        client.llm.run("sums", runner=lambda task, config: Answer("2", cost_usd=0.5))
+        (run,) = client.llm.runs("sums")
+        assert (run.output, run.state, run.cost_usd, run.total_tokens) == ("2", "passed", 0.5, None)
+        assert client.llm.results("sums").variants[0].cost_usd == 0.5

@@ -36,6 +36,7 @@ from ablab.contract.llm import (
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
+    LlmRunPublic,
     LlmRunRequest,
     LlmTaskCreate,
     LlmTaskPublic,
@@ -179,3 +180,8 @@ class Llm:
 
     def results(self, ref: str) -> LlmResults:
         return self._backend.call(api.results, ref)
+
+    def runs(self, ref: str, *, task: str | None = None) -> builtins.list[LlmRunPublic]:
+        """Every task run (of ``task`` only, if given) with its output, verdicts and what
+        the application reported it spent (``total_tokens``, ``cost_usd``, ...)."""
+        return self._backend.call(api.runs, ref, task)

@@ -18,6 +18,7 @@ from ablab.contract.llm import (
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
+    LlmRunPublic,
     LlmRunRequest,
     LlmTaskCreate,
     LlmTaskPublic,
@@ -29,6 +30,7 @@ from ablab.domain.llm_records import LlmExperiment
 from ablab.llm.runners import CallableRunner
 from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete
+from ablab.services.llm.matrix import task_matrix
 from ablab.services.llm.results import llm_results
 from ablab.services.llm.runs import run_configuration
 
@@ -117,3 +119,9 @@ def archive(local: Local, ref: str) -> LlmExperimentPublic:
 @operation("GET", "/v1/llm/experiments/{ref}/results")
 def results(local: Local, ref: str) -> LlmResults:
     return LlmResults.from_domain(llm_results(local.ctx, ref))
+
+
+@operation("GET", "/v1/llm/experiments/{ref}/runs")
+def runs(local: Local, ref: str, task: str | None = None) -> list[LlmRunPublic]:
+    found = task_matrix(local.ctx, ref)
+    return [LlmRunPublic.from_domain(*row) for row in found.listed(task)]

@@ -23,7 +23,7 @@ from ablab.contract.fields import (
 )
 from ablab.domain.limits import MAX_LIST_ITEMS, MAX_TASKS
 from ablab.domain.llm import LlmStatus, Parameter, effective_config, overrides
-from ablab.domain.llm_records import LlmExperiment, LlmTask
+from ablab.domain.llm_records import LlmExperiment, LlmRun, LlmTask
 from ablab.domain.llm_results import LlmProgress as Progress
 from ablab.domain.llm_results import LlmResults as Results
 from ablab.domain.llm_specs import LlmExperimentSpec, LlmTaskSpec, LlmVariantSpec
@@ -37,6 +37,7 @@ __all__ = [
     "LlmMcNemar",
     "LlmProgress",
     "LlmResults",
+    "LlmRunPublic",
     "LlmRunRequest",
     "LlmTaskCreate",
     "LlmTaskOutcome",
@@ -366,4 +367,48 @@ class LlmResults(Schema):
             comparisons=results.comparisons,
             alpha=results.alpha,
             variants=[LlmVariantResult.model_validate(v) for v in results.variants],
+        )
+
+
+class LlmRunPublic(Schema):
+    """One task run of one configuration: its output, its verdicts and what it spent."""
+
+    test_id: str
+    task: str = Field(description="the task's id")
+    task_name: str
+    variant: str = Field(description="baseline or the variant's id")
+    variant_name: str
+    trial: int
+    state: str = Field(description="pending, passed, failed (judged) or error (no answer)")
+    output: Any
+    error: str | None
+    verdicts: list[dict[str, Any]]
+    latency_ms: float | None = Field(description="ablab's measure, sending to answer")
+    reported_latency_ms: float | None = Field(description="the application's own, if reported")
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    completed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, run: LlmRun, task_name: str, variant_name: str) -> LlmRunPublic:
+        return cls(
+            test_id=run.test_id,
+            task=run.task_id,
+            task_name=task_name,
+            variant=run.variant_id,
+            variant_name=variant_name,
+            trial=run.trial,
+            state=run.state.value,
+            output=run.output,
+            error=run.error,
+            verdicts=[dict(v) for v in run.verdicts],
+            latency_ms=run.latency_ms,
+            reported_latency_ms=run.reported_latency_ms,
+            input_tokens=run.input_tokens,
+            output_tokens=run.output_tokens,
+            total_tokens=run.total_tokens,
+            cost_usd=run.cost_usd,
+            completed_at=run.completed_at,
         )

@@ -19,6 +19,7 @@ from ablab.contract.llm import (
     LlmExperimentCreate,
     LlmExperimentPublic,
     LlmResults,
+    LlmRunPublic,
     LlmRunRequest,
     LlmTaskCreate,
     LlmTaskPublic,
@@ -37,6 +38,7 @@ from ablab.server.state import ServerState
 from ablab.services.context import Context
 from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete as complete_experiment
+from ablab.services.llm.matrix import task_matrix
 from ablab.services.llm.results import llm_results
 
 router = APIRouter(
@@ -149,6 +151,15 @@ async def results(ref: Ref, ctx: CallerContext) -> LlmResults:
     with it (alone, and Bonferroni-adjusted across variants), the task breakdown with flaky
     tasks and each failed task's reason, and each evaluator's delta."""
     return LlmResults.from_domain(await run_in_threadpool(llm_results, ctx, ref))
+
+
+@router.get("/experiments/{ref}/runs", openapi_extra=needs(Scope.READ))
+async def runs(ref: Ref, ctx: CallerContext, task: str | None = None) -> list[LlmRunPublic]:
+    """Every task run (of one ``task``, by name or id, if given): its output, verdicts and
+    error, ablab's latency and what the application reported it spent (its own latency,
+    tokens, cost; null when it did not say), by task, then configuration, then trial."""
+    found = await run_in_threadpool(task_matrix, ctx, ref)
+    return [LlmRunPublic.from_domain(*row) for row in found.listed(task)]
 
 
 class CallbackAccepted(Schema):

@@ -40,6 +40,22 @@ class TaskMatrix:
         """The runs of ``task_id`` under ``variant``, by trial (none when it has not run)."""
         return self.runs.get((task_id, variant), ())
 
+    def listed(self, task: str | None = None) -> list[tuple[LlmRun, str, str]]:
+        """Every run (of ``task``, by id or name, when given) with its task's and its
+        configuration's names: by task in the experiment's order, then configuration, then
+        trial.
+
+        Raises:
+            NotFound: ``task`` is not one of the experiment's.
+        """
+        tasks = [self.task(task)] if task is not None else list(self.tasks)
+        return [
+            (run, chosen.name, column.name)
+            for chosen in tasks
+            for column in self.columns
+            for run in self.cell(chosen.id, column.variant)
+        ]
+
     def task(self, ref: str) -> LlmTask:
         """A task of the experiment by id or name.
 
