@@ -114,13 +114,24 @@ def test_create_run_branch_compare_and_complete(
     expect(page.get_by_label("sum-3")).to_be_checked()
     expect(page.get_by_label("Webhook secret")).to_have_value("")  # never sent back
     page.get_by_label("Baseline configuration").fill("response_generator.temperature=0.5")
+    page.get_by_label("Concurrency (task runs at once)").fill("1")
     page.get_by_label("Webhook secret").fill(SECRET)
     page.get_by_role("button", name="Create the experiment").click()
     page.wait_for_url("**/llm/answers")
     expect(_status(page)).to_have_text("baseline pending")
 
+    app.state.delay = 0.6  # one task at a time: the run lasts a few seconds
     page.get_by_role("button", name="Run the baseline").click()
+    progress = page.get_by_test_id("llm-progress")
+    expect(progress).to_contain_text("Running baseline")
+    expect(page.locator("meta[http-equiv='refresh']")).to_have_count(1)
+    screenshot(page, "llm-running-1280")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "llm-running-390")
+    page.set_viewport_size(WIDE)
     expect(_status(page)).to_have_text("baseline complete", timeout=RUN_TIMEOUT)
+    expect(page.locator("meta[http-equiv='refresh']")).to_have_count(0)
+    app.state.delay = 0.0
     baseline = page.get_by_test_id("llm-tree").locator("tr[data-config='baseline']")
     expect(baseline).to_contain_text("100.0%")
     expect(baseline.get_by_test_id("tokens")).to_contain_text("440")
