@@ -200,8 +200,7 @@ def _svg(
         shown.add(text)
         baseline = layout.height - layout.bottom + layout.font + 6
         parts.append(
-            f'<text class="tick" x="{x(t):.1f}" y="{baseline}" text-anchor="{anchor}">'
-            f"{text}</text>"
+            f'<text class="tick" x="{x(t):.1f}" y="{baseline}" text-anchor="{anchor}">{text}</text>'
         )
     if zero_line and low < 0 < high:
         parts.append(
