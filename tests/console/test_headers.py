@@ -80,7 +80,15 @@ def console_session(console: Console, role: Scope) -> httpx.Client:
 
 
 # A value for each path parameter of the console's pages, from seed().
-FILLED = {"/experiments/{ref}": "/experiments/ab", "/llm/{ref}": "/llm/tuning"}
+FILLED = {
+    "/experiments/{ref}": "/experiments/ab",
+    "/experiments/{ref}/edit": "/experiments/ab/edit",
+    "/llm/{ref}": "/llm/tuning",
+    "/llm/{ref}/tasks/{task}": "/llm/tuning/tasks/echo",
+    "/llm/{ref}/variants/new": "/llm/tuning/variants/new",
+    "/llm/{ref}/complete": "/llm/tuning/complete",
+    "/llm/{ref}/archive": "/llm/tuning/archive",
+}
 
 
 def console_pages(routes: Iterable[Any]) -> Iterator[str]:
