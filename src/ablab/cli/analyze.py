@@ -113,6 +113,7 @@ def render_report(report: AnalysisReport) -> None:
         "Variant",
         *(TableColumn(c, justify="right") for c in ("Units", "Share", "Mean")),
         TableColumn(f"{level} CI", justify="right", whole=True),
+        names=[v.name for v in report.variants],
     )
     for v in report.variants:
         share = report.srm.observed[v.name] / max(1, sum(report.srm.observed.values()))
@@ -129,6 +130,7 @@ def render_report(report: AnalysisReport) -> None:
         "vs control",
         # Whole: each column holds an interval.
         *(TableColumn(c.variant, justify="right", whole=True) for c in report.comparisons),
+        names=[c.variant for c in report.comparisons],
     )
     rows: list[tuple[str, list[str]]] = [
         ("Relative lift", [_percent(c.relative_lift) for c in report.comparisons]),

@@ -86,7 +86,13 @@ def render_experiment(experiment: ExperimentPublic) -> None:
         ("Version", str(experiment.version)),
     ]
     console.print(key_values(settings))
-    table = new_table("Variant", "Role", "Model version", TableColumn("Weight", justify="right"))
+    table = new_table(
+        "Variant",
+        "Role",
+        "Model version",
+        TableColumn("Weight", justify="right", whole=True),
+        names=[v.name for v in experiment.variants],
+    )
     for variant in experiment.variants:
         table.add_row(
             variant.name,
@@ -110,7 +116,15 @@ def age(experiment: ExperimentPublic) -> str:
 
 
 def render_list(experiments: list[ExperimentPublic]) -> None:
-    table = new_table("Name", "Status", "Model", "Variants", "Split", "Primary metric", "Created")
+    table = new_table(
+        "Name",
+        "Status",
+        "Model",
+        TableColumn("Variants", justify="right", whole=True),
+        TableColumn("Split", justify="right", whole=True),
+        "Primary metric",
+        "Created",
+    )
     for e in experiments:
         table.add_row(
             e.name,

@@ -50,6 +50,7 @@ def _variant_table(results: ExperimentResults) -> FittingTable:
             TableColumn(_label(v, v.name == control_name, several), justify="right")
             for v in results.variants
         ),
+        names=[v.name for v in results.variants],
     )
     variants = results.variants
     # The counts carry the names of the results JSON and the console.
@@ -114,6 +115,7 @@ def _render_segments(breakdown: SegmentBreakdown) -> None:
         TableColumn("Lift", justify="right"),
         TableColumn("Adjusted p", justify="right"),
         title=f"{breakdown.metric} by {breakdown.attribute} (Benjamini-Hochberg)",
+        names=[*names, *(segment.value for segment in breakdown.segments)],
     )
     for segment in breakdown.segments:
         cells = [segment.value]
@@ -268,6 +270,7 @@ def render_timeseries(series: ExperimentTimeseries) -> None:
         *(TableColumn(f"{name} lift", justify="right", whole=True) for name in treatments),
         title=f"{series.experiment}: {series.metric} by {series.interval}, cumulative",
         caption="lift [always-valid confidence sequence]",
+        names=[*names, *treatments],
     )
     points = {(p.at, p.variant): p for p in series.variants}
     lifts = {(p.at, p.variant): p for p in series.lifts}
