@@ -13,7 +13,7 @@ from ablab.cli.experiment_view import (
     render_experiment,
     render_list,
 )
-from ablab.cli.output import OutputFormat, OutputOption, emit
+from ablab.cli.output import OutputFormat, OutputOption, emit, stderr
 from ablab.cli.state import client_of
 from ablab.errors import ValidationError
 
@@ -33,6 +33,14 @@ app.command()(rebalance)
 
 def _show(experiment: ExperimentPublic, output: OutputFormat, message: str | None = None) -> None:
     emit(output, experiment, message or render_experiment)
+    _warn(experiment)
+
+
+def _warn(experiment: ExperimentPublic) -> None:
+    """The action's warnings (create, launch, resume, promote), one line each on stderr, so
+    ``--output json`` on stdout stays one document."""
+    for warning in getattr(experiment, "warnings", ()):
+        stderr.print(f"warning: {warning}", markup=False)
 
 
 @app.command()
@@ -138,6 +146,7 @@ def create(
         source=source,
     )
     emit(output, experiment, render_created)
+    _warn(experiment)
 
 
 @app.command()

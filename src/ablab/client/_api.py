@@ -25,6 +25,7 @@ from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
     ExperimentUpdate,
+    ExperimentWithWarnings,
     VariantCreate,
 )
 from ablab.contract.keys import KeyCreate, KeyCreated, KeyPublic
@@ -46,14 +47,16 @@ from ablab.services.experiments import catalogue, metrics
 from ablab.services.experiments import lifecycle as experiments
 from ablab.services.rollouts import promotion
 from ablab.services.rollouts import steps as rollouts
+from ablab.services.rollouts.traffic_warnings import action_warnings, experiment_warnings
 from ablab.stats.priors import parse_prior
 
 # Experiments
 
 
 @operation("POST", "/v1/experiments")
-def create_experiment(local: Local, spec: ExperimentCreate) -> ExperimentPublic:
-    return ExperimentPublic.from_domain(experiments.create_experiment(local.ctx, spec.to_spec()))
+def create_experiment(local: Local, spec: ExperimentCreate) -> ExperimentWithWarnings:
+    created = experiments.create_experiment(local.ctx, spec.to_spec())
+    return ExperimentWithWarnings.warned(created, experiment_warnings(local.ctx, created))
 
 
 @operation("GET", "/v1/experiments")
@@ -82,13 +85,14 @@ def add_variant(local: Local, ref: str, spec: VariantCreate) -> ExperimentPublic
 
 
 @operation("POST", "/v1/experiments/{ref}/{action}")
-def transition(local: Local, ref: str, action: Action) -> ExperimentPublic:
+def transition(local: Local, ref: str, action: Action) -> ExperimentWithWarnings:
     """Launch, pause, resume, stop or archive (a promotion is :func:`promote`)."""
-    return ExperimentPublic.from_domain(experiments.transition(local.ctx, ref, action))
+    changed = experiments.transition(local.ctx, ref, action)
+    return ExperimentWithWarnings.warned(changed, action_warnings(local.ctx, changed, action))
 
 
 @operation("POST", "/v1/experiments/{ref}/promote")
-def promote(local: Local, ref: str, spec: PromoteRequest) -> ExperimentPublic:
+def promote(local: Local, ref: str, spec: PromoteRequest) -> ExperimentWithWarnings:
     changed = promotion.promote_experiment(
         local.ctx,
         local.events(),
@@ -97,7 +101,9 @@ def promote(local: Local, ref: str, spec: PromoteRequest) -> ExperimentPublic:
         rollout=spec.settings(),
         force=spec.force,
     )
-    return ExperimentPublic.from_domain(changed)
+    return ExperimentWithWarnings.warned(
+        changed, action_warnings(local.ctx, changed, Action.PROMOTE)
+    )
 
 
 @operation("GET", "/v1/experiments/{ref}/results")

@@ -19,6 +19,7 @@ from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
     ExperimentUpdate,
+    ExperimentWithWarnings,
     VariantCreate,
 )
 from ablab.contract.fields import (
@@ -86,13 +87,14 @@ class Experiments:
         auto_promote: Flag | UnsetType = UNSET,
         draft: Flag | UnsetType = UNSET,
         source: Identifier | UnsetType | None = UNSET,
-    ) -> ExperimentPublic:
+    ) -> ExperimentWithWarnings:
         """Create an experiment; it runs at once unless ``draft=True``.
 
         The keyword options are the fields of ``ExperimentCreate``, with its types (a test
         keeps them in step). The short form's five are always sent; an option left out is
         not, so the server's default applies (``primary_metric="accuracy"``, ``alpha=0.05``,
-        ``min_samples=100``, ...).
+        ``min_samples=100``, ...). Its ``warnings`` say when another experiment's rollout of
+        the model is active, so this one draws its units only from the rollout's share.
 
         Raises:
             ValidationError: a value the schema refuses, naming the field.
@@ -155,14 +157,16 @@ class Experiments:
         )
         return self._backend.call(api.add_variant, ref, spec)
 
-    def launch(self, ref: str) -> ExperimentPublic:
+    def launch(self, ref: str) -> ExperimentWithWarnings:
+        """Start a draft; ``warnings`` as for :meth:`create`."""
         return self._backend.call(api.transition, ref, Action.LAUNCH)
 
     def pause(self, ref: str) -> ExperimentPublic:
         """Serve every unit the control model; assignments are kept for the resume."""
         return self._backend.call(api.transition, ref, Action.PAUSE)
 
-    def resume(self, ref: str) -> ExperimentPublic:
+    def resume(self, ref: str) -> ExperimentWithWarnings:
+        """Resume a paused experiment; ``warnings`` as for :meth:`create`."""
         return self._backend.call(api.transition, ref, Action.RESUME)
 
     def stop(self, ref: str) -> ExperimentPublic:
@@ -179,7 +183,7 @@ class Experiments:
         min_step_minutes: float | None = None,
         min_step_units: int | None = None,
         force: bool = False,
-    ) -> ExperimentPublic:
+    ) -> ExperimentWithWarnings:
         """End the experiment making ``variant`` (default: the only treatment) the winner.
 
         Only when the results recommend it: otherwise ``Conflict`` says what the evidence
@@ -187,7 +191,8 @@ class Experiments:
         promotion. A winner on another model version than the control's is rolled out in
         ``steps`` (default 10, 25, 50, 100 percent; see ``client.rollouts``), each held at
         least ``min_step_minutes`` (60) and ``min_step_units`` units per version (100), with
-        ``rollout=False`` it goes to everyone at once.
+        ``rollout=False`` it goes to everyone at once. While that rollout runs, experiments
+        on the model draw their units only from its share: ``warnings`` says so.
         """
         fields: dict[str, Any] = {"variant": variant, "rollout": rollout}
         if force:

@@ -34,6 +34,7 @@ __all__ = [
     "ExperimentCreate",
     "ExperimentPublic",
     "ExperimentUpdate",
+    "ExperimentWithWarnings",
     "GuardrailPublic",
     "VariantCreate",
     "VariantPublic",
@@ -262,3 +263,18 @@ class ExperimentPublic(Schema):
     @property
     def treatments(self) -> list[VariantPublic]:
         return [v for v in self.variants if not v.is_control]
+
+
+class ExperimentWithWarnings(ExperimentPublic):
+    """An experiment as an action left it (create, launch, resume, promote), with what the
+    person who acted should know: e.g. that it draws its units only from an active rollout's
+    share. A separate schema, so the audit log and every read keep ``ExperimentPublic``."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="advice on the action's consequences, one sentence each; never an error",
+    )
+
+    @classmethod
+    def warned(cls, experiment: Experiment, warnings: list[str]) -> ExperimentWithWarnings:
+        return cls.model_validate({**experiment_record(experiment), "warnings": warnings})

@@ -14,7 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from ablab.contract.admin import AdminExperimentCreate, AdminVariantCreate
 from ablab.contract.errors import error_responses
-from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, VariantCreate
+from ablab.contract.experiments import (
+    ExperimentCreate,
+    ExperimentPublic,
+    ExperimentWithWarnings,
+    VariantCreate,
+)
 from ablab.contract.results import ExperimentResults
 from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import Action
@@ -24,6 +29,7 @@ from ablab.server.scoped_route import ScopedRoute, needs
 from ablab.services.automation.guard import analyze_experiment
 from ablab.services.context import Context
 from ablab.services.experiments import lifecycle as experiments
+from ablab.services.rollouts.traffic_warnings import experiment_warnings
 
 router = APIRouter(
     prefix="/v1/admin/experiments",
@@ -49,7 +55,7 @@ def list_(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
-def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
+def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentWithWarnings:
     """A draft experiment; add variants, then launch it."""
     _own_project(ctx, spec.project_id)
     created = experiments.create_experiment(
@@ -63,7 +69,7 @@ def create(spec: AdminExperimentCreate, ctx: ServingWriteContext) -> ExperimentP
             draft=True,
         ).to_spec(),
     )
-    return ExperimentPublic.from_domain(created)
+    return ExperimentWithWarnings.warned(created, experiment_warnings(ctx, created))
 
 
 @router.post(
@@ -81,9 +87,9 @@ def add_variant(ref: str, spec: AdminVariantCreate, ctx: ServingWriteContext) ->
 
 
 @router.post("/{ref}/launch", openapi_extra=needs(Scope.WRITE))
-def launch(ref: str, ctx: ServingWriteContext) -> ExperimentPublic:
+def launch(ref: str, ctx: ServingWriteContext) -> ExperimentWithWarnings:
     changed = experiments.transition(ctx, ref, Action.LAUNCH)
-    return ExperimentPublic.from_domain(changed)
+    return ExperimentWithWarnings.warned(changed, experiment_warnings(ctx, changed))
 
 
 @router.post("/{ref}/stop", openapi_extra=needs(Scope.WRITE))

@@ -17,6 +17,7 @@ from ablab.contract.experiments import (
     ExperimentCreate,
     ExperimentPublic,
     ExperimentUpdate,
+    ExperimentWithWarnings,
     VariantCreate,
 )
 from ablab.contract.results import ExperimentResults
@@ -38,6 +39,7 @@ from ablab.services.automation.bandit import rebalance
 from ablab.services.automation.guard import analyze_experiment
 from ablab.services.experiments import lifecycle as experiments
 from ablab.services.rollouts import promotion
+from ablab.services.rollouts.traffic_warnings import action_warnings, experiment_warnings
 from ablab.stats.priors import parse_prior
 
 router = APIRouter(
@@ -60,10 +62,14 @@ ExpectedVersion = Annotated[
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Scope.WRITE))
-def create(spec: ExperimentCreate, ctx: ServingWriteContext) -> ExperimentPublic:
-    """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``."""
+def create(spec: ExperimentCreate, ctx: ServingWriteContext) -> ExperimentWithWarnings:
+    """Create an experiment (seed 000's body works as is); it runs at once unless ``draft``.
+
+    ``warnings`` says when another experiment's rollout of the model is active: the new one
+    then draws its units only from the rollout's share.
+    """
     created = experiments.create_experiment(ctx, spec.to_spec())
-    return ExperimentPublic.from_domain(created)
+    return ExperimentWithWarnings.warned(created, experiment_warnings(ctx, created))
 
 
 @router.get("", openapi_extra=needs(Scope.READ))
@@ -100,9 +106,9 @@ def _transition(action: Action) -> None:
         ref: Ref,
         ctx: ServingWriteContext,
         expected_version: ExpectedVersion = None,
-    ) -> ExperimentPublic:
+    ) -> ExperimentWithWarnings:
         changed = experiments.transition(ctx, ref, action, expected_version=expected_version)
-        return ExperimentPublic.from_domain(changed)
+        return ExperimentWithWarnings.warned(changed, action_warnings(ctx, changed, action))
 
     endpoint.__name__ = action.value
     endpoint.__doc__ = f"{action.value.capitalize()} the experiment."
@@ -123,13 +129,14 @@ def promote(
     state: StateDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
     expected_version: ExpectedVersion = None,
-) -> ExperimentPublic:
+) -> ExperimentWithWarnings:
     """End the experiment with ``variant`` (default: the only treatment) as the winner.
 
     Only when the results recommend promoting it; otherwise 409 unless ``force: true``,
     which is audited as a forced promotion. A winner on another model version than the
     control's is rolled out in ``steps`` (``GET /v1/rollouts``); ``rollout: false`` serves
-    it to everyone at once.
+    it to everyone at once. While the rollout runs, experiments on the model draw their
+    units only from its share: ``warnings`` says so and names those running now.
     """
     body = body or PromoteRequest()
     changed = promotion.promote_experiment(
@@ -141,7 +148,7 @@ def promote(
         expected_version=expected_version,
         force=body.force,
     )
-    return ExperimentPublic.from_domain(changed)
+    return ExperimentWithWarnings.warned(changed, action_warnings(ctx, changed, Action.PROMOTE))
 
 
 @router.get("/{ref}/results", openapi_extra=needs(Scope.READ))
