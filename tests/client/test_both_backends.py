@@ -56,11 +56,12 @@ class Recording:
 
 
 # What differs between two stores by nature: generated ids (and ids within text), times
-# and the rates over them, secrets, who acted.
+# and the rates over them, secrets, who acted, and the LLM runs' latency that ablab measured
+# itself (a round trip, where the application reported none).
 _ID = re.compile(r"\b[a-z]+_[0-9a-f]{8,}[0-9a-z_]*\b")
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?$")
 _MASKED = {"id", "key", "prefix", "actor", "created_by", "days_run", "units_per_day",
-           "minutes_in_step"}  # fmt: skip
+           "minutes_in_step", "latency_mean_ms", "latency_p50_ms"}  # fmt: skip
 
 
 def masked(value: Any) -> Any:
@@ -212,6 +213,10 @@ def scenario(client: Client, webhook: str) -> dict[str, Any]:
     step("llm variant", lambda: client.llm.add_variant("answers", "hot", **hot))
     step("llm run hot", lambda: client.llm.run("answers", "hot", timeout=60))
     step("llm results", lambda: client.llm.results("answers"))
+    # A run's latency is ablab's own round trip when the application reports none.
+    unmeasured = lambda runs: [r.model_copy(update={"latency_ms": None}) for r in runs]  # noqa: E731
+    step("llm runs", lambda: unmeasured(client.llm.runs("answers")))
+    step("llm runs of a task", lambda: unmeasured(client.llm.runs("answers", task="t1")))
     step("llm complete", lambda: client.llm.complete("answers", winner="hot"))
     step("llm complete baseline", lambda: client.llm.complete("answers", winner="baseline"))
     step("llm archive", lambda: client.llm.archive("answers"))
