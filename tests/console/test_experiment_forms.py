@@ -187,3 +187,22 @@ def test_destructive_actions_ask_first_without_script(console: Console, browser:
     expect(page.get_by_role("status")).to_contain_text("to-stop is archived")
     assert api.get("/v1/experiments/to-stop").json()["status"] == "archived"
     context.close()
+
+
+def test_an_experiment_under_a_rollout_says_so(console: Console, page: Any) -> None:
+    api = console.api()
+    _catalogue(api)
+    shipped = {"name": "shipped", "model_id": "ranker", "control_version": "1.0.0",
+               "treatment_version": "2.0.0"}  # fmt: skip
+    assert api.post("/v1/experiments", json=shipped).status_code == 201
+    assert api.post("/v1/experiments/shipped/promote", json={"force": True}).status_code == 200
+    sign_in(page, console.url, console.user(Scope.WRITE))
+    page.goto(f"{console.url}/experiments/new?model=ranker")
+    page.get_by_label("Name", exact=True).fill("next-one")
+    page.get_by_label("Variant 1 model version").fill("1.0.0")
+    page.get_by_label("Variant 2 model version").fill("2.0.0")
+    page.get_by_role("button", name="Create the experiment").click()
+    # The flash says it at once; the experiment's view keeps saying it.
+    expect(page.get_by_role("status")).to_contain_text("draws its new units only from that share")
+    page.goto(f"{console.url}/experiments/next-one")
+    expect(page.get_by_test_id("warning")).to_contain_text("10% of units now")

@@ -44,7 +44,7 @@ def test_two_buttons_of_one_page_take_one_action(console: Console) -> None:
     bob, bob_csrf = signed_in(console, Scope.ADMIN)
     page = {"expected_version": str(shown), "back": "/experiments/ranker-ab"}
     paused = alice.post("/experiments/ranker-ab/pause", data={**page, "csrf_token": alice_csrf})
-    assert flash(paused) == "ok:ranker-ab is paused"
+    assert flash(paused) == "ok:ranker-ab is paused."
     stop = {**page, "csrf_token": bob_csrf, "confirmed": "yes"}
     stopped = bob.post("/experiments/ranker-ab/stop", data=stop)
     assert flash(stopped).startswith(

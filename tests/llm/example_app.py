@@ -17,7 +17,7 @@ From a test::
         ...
         app.state.received                        # the bodies it accepted
 
-Standalone (for trying the README against a running ablab)::
+Standalone (to try a webhook runner against a running ablab by hand)::
 
     ABLAB_WEBHOOK_SECRET=... python -m tests.llm.example_app 8765
 

@@ -26,6 +26,7 @@ from ablab.services.analysis.results import experiment_results
 from ablab.services.analysis.timeseries import INTERVALS, experiment_timeseries
 from ablab.services.context import utc_now
 from ablab.services.experiments import lifecycle as experiments
+from ablab.services.rollouts.traffic_warnings import experiment_warnings
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,6 +91,8 @@ def experiment_page(
             "segment_error": segment_error,
             "now": utc_now().isoformat(timespec="seconds"),
             "breakers": _breakers(viewer, public),
+            # An active rollout of the same model takes most of its new units (advice).
+            "warnings": experiment_warnings(viewer.ctx, experiment),
             "intervals": list(INTERVALS),
         },
         status_code=status,

@@ -28,6 +28,7 @@ from ablab.server.console.templating import flash_redirect, render
 from ablab.services.analysis.sources import list_sources
 from ablab.services.experiments import catalogue, metrics
 from ablab.services.experiments import lifecycle as experiments
+from ablab.services.rollouts.traffic_warnings import experiment_warnings
 
 router = APIRouter(include_in_schema=False)
 
@@ -168,7 +169,8 @@ def create_experiment(
     except AblabError as exc:
         return _new_page(request, viewer, form, exc.message)
     state = "running" if form.launch else "draft"
-    return flash_redirect(f"/experiments?view={created.name}", f"Created {created.name} ({state})")
+    said = [f"Created {created.name} ({state}).", *experiment_warnings(viewer.ctx, created)]
+    return flash_redirect(f"/experiments?view={created.name}", " ".join(said))
 
 
 def _create_request(form: ExperimentForm) -> ExperimentCreate:

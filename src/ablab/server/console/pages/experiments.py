@@ -25,6 +25,7 @@ from ablab.server.console.templating import flash_redirect, render
 from ablab.services.analysis.results import experiment_results
 from ablab.services.automation.guard import analyze_experiment
 from ablab.services.experiments import lifecycle as experiments
+from ablab.services.rollouts.traffic_warnings import action_warnings
 
 router = APIRouter(include_in_schema=False)
 
@@ -160,4 +161,10 @@ def act(
         return flash_redirect("/experiments", exc.message, "error")
     except AblabError as exc:
         return flash_redirect(target, exc.message, "error")
-    return flash_redirect(target, f"{changed.name} is {changed.status.value}")
+    said = " ".join(
+        [
+            f"{changed.name} is {changed.status.value}.",
+            *action_warnings(viewer.ctx, changed, chosen),
+        ]
+    )
+    return flash_redirect(target, said)
