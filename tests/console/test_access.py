@@ -73,7 +73,8 @@ def csrf_of(client: httpx.Client) -> str:
 
 
 def path_of(template: str) -> str:
-    values = {"ref": "trial", "action": "launch", "rollout_id": "r1", "key_id": "k1", "name": "x"}
+    values = {"ref": "trial", "action": "launch", "rollout_id": "r1", "key_id": "k1", "name": "x",
+              "task": "t1"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 
 

@@ -377,6 +377,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/llm/experiments"): Case(Scope.READ),
     ("GET", _LLM): Case(Scope.READ, refers="llm"),
     ("GET", f"{_LLM}/results"): Case(Scope.READ, refers="llm"),
+    ("GET", f"{_LLM}/runs"): Case(Scope.READ, refers="llm"),
     ("PUT", f"{_LLM}/tasks"): Case(
         Scope.WRITE, llm="draft", body=lambda t: {"tasks": [t.tenant.llm_task]}, refers="llm"
     ),
