@@ -11,9 +11,8 @@ from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, e
 from ablab.stats import (
     SampleSize,
     SequentialPowerCost,
-    mixing_variance_from_mde,
+    rate_sequential_cost,
     sample_size_proportions,
-    sequential_power_cost,
 )
 
 __all__ = ["sample_size"]
@@ -51,10 +50,9 @@ def sample_size(
         daily_units=daily_units,
     )
     # The sequential test pays for peeking with more units; show how many.
-    cost = sequential_power_cost(
-        math.sqrt(baseline * (1 - baseline)),
+    cost = rate_sequential_cost(
+        baseline,
         fixed.absolute_mde,
-        mixing_variance=mixing_variance_from_mde(fixed.absolute_mde),
         alpha=alpha,
         power=power,
         treatment_share=treatment_share,

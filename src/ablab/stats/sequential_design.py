@@ -340,3 +340,35 @@ def sequential_power_cost(
         sequential_total, traffic_share=traffic, daily_units=daily, **common
     )
     return SequentialPowerCost(fixed, sequential, sequential.total_units / fixed.total_units)
+
+
+def rate_sequential_cost(
+    baseline: float,
+    absolute_mde: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    treatment_share: float = 0.5,
+    traffic_share: float = 1.0,
+    daily_units: float | None = None,
+) -> SequentialPowerCost:
+    """:func:`sequential_power_cost` of a test of a rate: the per-unit standard deviation
+    ``sqrt(p (1 - p))`` of the control's rate ``p``, and the mixing variance tuned to the MDE
+    (:func:`mixing_variance_from_mde`), as ablab's sequential tests choose it.
+
+    Examples:
+        >>> cost = rate_sequential_cost(0.15, 0.015)
+        >>> cost.fixed.control_units < cost.sequential.control_units
+        True
+    """
+    rate = check_fraction(baseline, "baseline")
+    return sequential_power_cost(
+        math.sqrt(rate * (1.0 - rate)),
+        absolute_mde,
+        mixing_variance=mixing_variance_from_mde(absolute_mde),
+        alpha=alpha,
+        power=power,
+        treatment_share=treatment_share,
+        traffic_share=traffic_share,
+        daily_units=daily_units,
+    )

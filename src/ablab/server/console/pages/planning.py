@@ -18,9 +18,8 @@ from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
 from ablab.stats import (
     SampleSize,
-    mixing_variance_from_mde,
+    rate_sequential_cost,
     sample_size_proportions,
-    sequential_power_cost,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -94,10 +93,9 @@ def _plan(form: dict[str, str]) -> Plan:
         baseline, mde, mde_type=mde_type, alpha=alpha, power=power,
         treatment_share=share, traffic_share=traffic, daily_units=daily,
     )  # fmt: skip
-    cost = sequential_power_cost(
-        math.sqrt(baseline * (1 - baseline)),
+    cost = rate_sequential_cost(
+        baseline,
         fixed.absolute_mde,
-        mixing_variance=mixing_variance_from_mde(fixed.absolute_mde),
         alpha=alpha,
         power=power,
         treatment_share=share,
