@@ -1,5 +1,5 @@
 """Every console page, filled with data, at 1280 and 390 px: a screenshot of each kept in
-``test-artifacts/console/``, no serious or critical axe-core violation, nothing off-screen
+``test-artifacts/console/``, no axe-core violation of any impact, nothing off-screen
 on a phone, chart text of 11 px or more, and each variant in one colour in every chart."""
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from playwright.sync_api import expect
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console, screenshot, sign_in
 from tests.console.test_flow import register_models, send, sticking_out, traffic
+from tests.console.test_llm import build as build_llm
 
 AXE = Axe()
-# What the pages must not have; moderate and minor findings are reported, not failed on.
-BLOCKING = {"serious", "critical"}
+# The issue asks for no serious or critical finding; the pages have none of any impact, and
+# a new minor one should be seen too.
+BLOCKING = {"minor", "moderate", "serious", "critical"}
 WIDTHS = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
 
 
 def _project(console: Console) -> httpx.Client:
     """A project with something on every page: a running A/B/n test with traffic, a draft,
-    a stopped test promoted into a rollout, a group, a custom metric."""
+    a stopped test promoted into a rollout, a group, a custom metric, an LLM experiment."""
     api = console.api()
     register_models(api, "ranker", ["1.0.0", "2.0.0", "2.1.0"])
     assert api.post("/v1/groups", json={"name": "eu", "rule": {"region": "eu"}}).status_code == 201
@@ -56,6 +58,7 @@ def _project(console: Console) -> httpx.Client:
     assert api.post("/v1/experiments", json=shipped).status_code == 201
     promoted = api.post("/v1/experiments/shipped/promote", json={"force": True})
     assert promoted.status_code == 200, promoted.text
+    build_llm(console)  # writer-tuning: a variant tree, run, with outputs and spend
     return api
 
 
@@ -73,6 +76,12 @@ def _pages() -> Iterator[tuple[str, str, Scope]]:
     yield "groups", "/groups", Scope.READ
     yield "sample-size", "/sample-size?baseline=0.15&mde=0.1&daily_units=2000", Scope.READ
     yield "llm", "/llm", Scope.READ
+    yield "llm-experiment", "/llm/writer-tuning", Scope.READ
+    yield "llm-compare", "/llm/writer-tuning/tasks/echo-1", Scope.READ
+    yield "llm-tasks", "/llm/tasks", Scope.WRITE
+    yield "llm-new", "/llm/new", Scope.WRITE
+    yield "llm-variant", "/llm/writer-tuning/variants/new", Scope.WRITE
+    yield "llm-complete", "/llm/writer-tuning/complete", Scope.WRITE
     yield "keys", "/keys", Scope.ADMIN
     yield "audit", "/audit", Scope.ADMIN
 
