@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ablab.cli.main import app, exit_code
+from ablab.cli.output import console
 from tests.llm.example_app import ExampleApp
 
 SECRET = "a-cli-secret-of-length"
@@ -86,3 +87,25 @@ def test_mistakes_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_variant_name_with_spaces_stays_whole_at_every_width(
+    home: Path, example: ExampleApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(2):
+        run("llm", "task", "create", f"w{i}", "--input", json.dumps({"answer": str(i)}),
+            "--expected", str(i), "--evaluator", '{"kind": "exact_match"}')  # fmt: skip
+    run("llm", "create", "spaced", "--step", "response_generator", "--task", "w0", "--task", "w1",
+        "--webhook", example.url)  # fmt: skip
+    run("llm", "run", "spaced")
+    name = "hot writer (v2)"
+    run("llm", "variant", "spaced", name, "--step", "response_generator", "--param",
+        "temperature", "--value", "0.95")  # fmt: skip
+    run("llm", "run", "spaced", "--variant", name)
+    for columns in range(30, 121):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setattr(console, "_width", None)  # read COLUMNS as a new process does
+        shown = run("llm", "results", "spaced")
+        assert any(name in line for line in shown.splitlines()), (columns, shown)
+        assert "…" not in shown
+    assert "Pass rate" in shown  # the table, not an error

@@ -269,8 +269,10 @@ _REASONS_SHOWN = 10
 
 
 def _render_results(found: LlmResults) -> None:
+    # A variant's name may hold spaces ("hot writer"): each is kept on one line.
     table = new_table("Variant", "Pass rate", "vs baseline", "Tasks passed", "Flaky", "Errors",
-                      "p50 latency", "Tokens", "Cost", "Completed")  # fmt: skip
+                      "p50 latency", "Tokens", "Cost", "Completed",
+                      names=[row.name for row in found.variants])  # fmt: skip
     for row in found.variants:
         table.add_row(
             row.name,
@@ -324,6 +326,7 @@ def _render_verdicts(found: LlmResults, compared: list[LlmVariantResult]) -> Non
         "p (adjusted)",
         TableColumn(f"{confidence:.1%} CI", whole=True),  # an interval cut in two misleads
         "Verdict",
+        names=[row.name for row in compared],
     )
     for row in compared:
         test = row.mcnemar
