@@ -112,3 +112,14 @@ def test_the_narrow_drawing_is_there_for_small_screens() -> None:
     markup = str(line_chart("u", [Series("a", [(at(0), 1.0), (at(1), 2.0)])]))
     assert 'class="chart wide"' in markup
     assert 'class="chart narrow"' in markup
+
+
+def test_values_at_the_ends_of_a_float_are_said_not_drawn() -> None:
+    for series in (
+        [Series("a", [(at(0), 1e308), (at(1), -1e308)])],
+        [Series("a", [(at(0), 0.0), (at(1), 5e-324)])],
+        [Series("a", [(at(0), 0.5)], [(at(0), -1e308, 1e308)])],
+    ):
+        markup = str(line_chart("extreme", series))
+        assert "out of a drawable range" in markup, markup
+    assert _ticks(0.0, 5e-324) == [0.0, 5e-324]

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from ablab.domain.keys import Scope
 from tests.console.conftest import Console, screenshot, sign_in
 from tests.console.test_access import signed_in
-from tests.console.test_flow import register_models
+from tests.console.test_flow import register_models, send, traffic
 
 
 def _catalogue(api: httpx.Client) -> None:
@@ -206,3 +206,47 @@ def test_an_experiment_under_a_rollout_says_so(console: Console, page: Any) -> N
     expect(page.get_by_role("status")).to_contain_text("draws its new units only from that share")
     page.goto(f"{console.url}/experiments/next-one")
     expect(page.get_by_test_id("warning")).to_contain_text("10% of units now")
+
+
+def test_the_edit_form_saves_an_ended_or_bandit_experiment(console: Console) -> None:
+    api = console.api()
+    _catalogue(api)
+    body = {"name": "ended", "model_id": "ranker", "control_version": "1.0.0",
+            "treatment_version": "2.0.0", "max_duration_days": 7}  # fmt: skip
+    assert api.post("/v1/experiments", json=body).status_code == 201
+    assert api.post("/v1/experiments/ended/stop").status_code == 200
+    bandit = {**body, "name": "armed", "bandit": True}
+    assert api.post("/v1/experiments", json=bandit).status_code == 201
+    writer, token = signed_in(console, Scope.WRITE)
+    for name in ("ended", "armed"):
+        page = writer.get(f"/experiments/{name}/edit").text
+        assert "weight:" not in page  # their weights are not the form's to change
+        fields = dict(re.findall(r'<input[^>]* name="([^"]+)" value="([^"]*)"', page))
+        fields.update(csrf_token=token, hypothesis=f"{name}: a note after the fact")
+        saved = writer.post(f"/experiments/{name}/edit", data=fields)
+        assert saved.status_code == 303, saved.text
+        assert api.get(f"/v1/experiments/{name}").json()["hypothesis"].startswith(name)
+    # Emptying the maximum duration cannot be sent (PATCH cannot remove it): said, not lost.
+    fields = {"csrf_token": token, "max_duration_days": "", "hypothesis": "armed: a note"}
+    refused = writer.post("/experiments/armed/edit", data={**fields, "min_samples": "100"})
+    assert refused.status_code == 422
+    assert "cannot be removed" in refused.text
+    assert api.get("/v1/experiments/armed").json()["max_duration_days"] == 7
+
+
+def test_an_mde_no_sample_can_detect_costs_only_the_plan(console: Console) -> None:
+    api = console.api()
+    _catalogue(api)
+    body = {"name": "tiny-mde", "model_id": "ranker", "control_version": "1.0.0",
+            "treatment_version": "2.0.0", "mde": 1e-320}  # fmt: skip
+    assert api.post("/v1/experiments", json=body).status_code == 201
+    send(
+        api,
+        traffic("tiny-mde", {"control": 30, "treatment": 30}, {"control": 0.5, "treatment": 0.6}),
+    )
+    results = api.get("/v1/experiments/tiny-mde/results")
+    assert results.status_code == 200, results.text
+    assert results.json()["duration"]["days_left"] is None
+    reader, _ = signed_in(console, Scope.READ)
+    assert reader.get("/experiments").status_code == 200
+    assert reader.get("/experiments/tiny-mde").status_code == 200

@@ -11,7 +11,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
 from ablab.domain.keys import Scope
-from ablab.stats import rate_sequential_cost, sample_size_proportions
+from ablab.stats import rate_test_plan, sample_size_proportions
 from tests.console.conftest import Console
 from tests.console.test_stale_forms import signed_in
 
@@ -35,7 +35,7 @@ def test_the_calculator_agrees_with_statsmodels_and_the_cli(console: Console) ->
     )
     assert fixed[0] == pytest.approx(reference, rel=0.01)  # control units
     size = sample_size_proportions(0.15, 0.1, traffic_share=0.05, daily_units=100_000)
-    cost = rate_sequential_cost(0.15, size.absolute_mde, traffic_share=0.05, daily_units=100_000)
+    cost = rate_test_plan(0.15, 0.1, traffic_share=0.05, daily_units=100_000)
     arriving = math.ceil(size.total_units / 0.05)  # every unit that must arrive
     assert fixed == [
         size.control_units, size.treatment_units, size.total_units, arriving, size.days
@@ -46,6 +46,10 @@ def test_the_calculator_agrees_with_statsmodels_and_the_cli(console: Console) ->
         cost.sequential.total_units,
     ]
     assert sequential[2] > fixed[2]  # looking at any time costs units
+    # ... and the sentence under the table says by as much as the table shows.
+    shown = re.search(r"costs \+(\d+)% units", page.text)
+    assert shown is not None
+    assert int(shown.group(1)) == round((sequential[2] / fixed[2] - 1) * 100)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,10 @@ def test_the_calculator_agrees_with_statsmodels_and_the_cli(console: Console) ->
         ("baseline=1.5&mde=0.1", "baseline must lie in (0, 1)"),
         ("baseline=abc&mde=0.1", "the baseline rate must be a number"),
         ("baseline=0.1&mde=0.1&power=2", "power"),
+        ("baseline=0.15&mde=0.1&daily_units=1e-320", "no finite"),
+        ("baseline=0.15&mde=0.1&traffic=1e-320", "traffic"),
+        ("baseline=0.15&mde=0.1&alpha=1e-300", "no finite"),
+        ("baseline=1e-300&mde=0.1", "no finite"),
     ],
 )
 def test_a_mistyped_field_is_refused_in_one_line(

@@ -11,8 +11,7 @@ from ablab.cli.output import OutputFormat, OutputOption, TableColumn, console, e
 from ablab.stats import (
     SampleSize,
     SequentialPowerCost,
-    rate_sequential_cost,
-    sample_size_proportions,
+    rate_test_plan,
 )
 
 __all__ = ["sample_size"]
@@ -39,7 +38,8 @@ def sample_size(
 ) -> None:
     """Units per variant (and in total, and days) for a two-proportion test."""
     mde_type: Literal["relative", "absolute"] = "absolute" if absolute else "relative"
-    fixed = sample_size_proportions(
+    # Looking once, and looking at any time (the sequential test pays with more units).
+    cost = rate_test_plan(
         baseline,
         mde,
         mde_type=mde_type,
@@ -49,16 +49,7 @@ def sample_size(
         traffic_share=traffic,
         daily_units=daily_units,
     )
-    # The sequential test pays for peeking with more units; show how many.
-    cost = rate_sequential_cost(
-        baseline,
-        fixed.absolute_mde,
-        alpha=alpha,
-        power=power,
-        treatment_share=treatment_share,
-        traffic_share=traffic,
-        daily_units=daily_units,
-    )
+    fixed = cost.fixed
     sequential = cost.sequential
     emit(
         output,

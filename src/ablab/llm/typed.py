@@ -27,6 +27,8 @@ def typed_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:  # brackets nested past what the parser follows
+        raise ValidationError("a value nests too deeply to be read") from None
 
 
 def text_or_json(text: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from scipy.special import erfcx, lambertw, ndtr
 
@@ -16,6 +17,7 @@ from ablab.stats._validation import (
     check_fraction,
     check_positive,
 )
+from ablab.stats.power import sample_size_proportions
 from ablab.stats.results import SequentialPowerCost
 
 __all__ = [
@@ -342,33 +344,57 @@ def sequential_power_cost(
     return SequentialPowerCost(fixed, sequential, sequential.total_units / fixed.total_units)
 
 
-def rate_sequential_cost(
+def rate_test_plan(
     baseline: float,
-    absolute_mde: float,
+    mde: float,
     *,
+    mde_type: Literal["relative", "absolute"] = "relative",
     alpha: float = 0.05,
     power: float = 0.8,
     treatment_share: float = 0.5,
     traffic_share: float = 1.0,
     daily_units: float | None = None,
 ) -> SequentialPowerCost:
-    """:func:`sequential_power_cost` of a test of a rate: the per-unit standard deviation
-    ``sqrt(p (1 - p))`` of the control's rate ``p``, and the mixing variance tuned to the MDE
+    """The units a test of a rate needs: looking once at the end (the two-proportion z test of
+    :func:`sample_size_proportions`), and looking at any time (the mSPRT of
+    :func:`sequential_power_cost`), with ``inflation`` the ratio of the two totals shown.
+
+    The mSPRT's per-unit variance is the mean of the two rates' ``p (1 - p)`` (the control's
+    and the one the MDE reaches), the same two rates the fixed-horizon size is read from, so
+    the two rows answer one question; its mixing variance is tuned to the MDE
     (:func:`mixing_variance_from_mde`), as ablab's sequential tests choose it.
 
+    Raises:
+        ValidationError: a setting out of range, or figures so extreme that no finite
+            sample size answers them (an effect that underflows, a share near 0).
+
     Examples:
-        >>> cost = rate_sequential_cost(0.15, 0.015)
-        >>> cost.fixed.control_units < cost.sequential.control_units
-        True
+        >>> plan = rate_test_plan(0.15, 0.1)
+        >>> plan.fixed.total_units, plan.sequential.total_units, round(plan.inflation, 2)
+        (18514, 35868, 1.94)
     """
-    rate = check_fraction(baseline, "baseline")
-    return sequential_power_cost(
-        math.sqrt(rate * (1.0 - rate)),
-        absolute_mde,
-        mixing_variance=mixing_variance_from_mde(absolute_mde),
-        alpha=alpha,
-        power=power,
-        treatment_share=treatment_share,
-        traffic_share=traffic_share,
-        daily_units=daily_units,
-    )
+    try:
+        fixed = sample_size_proportions(
+            baseline, mde, mde_type=mde_type, alpha=alpha, power=power,
+            treatment_share=treatment_share, traffic_share=traffic_share,
+            daily_units=daily_units,
+        )  # fmt: skip
+        reached = baseline + fixed.absolute_mde
+        deviation = math.sqrt((baseline * (1 - baseline) + reached * (1 - reached)) / 2)
+        cost = sequential_power_cost(
+            deviation,
+            fixed.absolute_mde,
+            mixing_variance=mixing_variance_from_mde(fixed.absolute_mde),
+            alpha=alpha,
+            power=power,
+            treatment_share=treatment_share,
+            traffic_share=traffic_share,
+            daily_units=daily_units,
+        )
+    except ArithmeticError:
+        raise ValidationError(
+            "no finite sample size answers these figures: the effect, the rates or the "
+            "shares are too close to 0"
+        ) from None
+    sequential = cost.sequential
+    return SequentialPowerCost(fixed, sequential, sequential.total_units / fixed.total_units)

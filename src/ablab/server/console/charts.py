@@ -62,16 +62,17 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     """About ``count`` round values within [low, high]: steps of 1, 2 or 5 times 10^k, the
     one nearest the even spacing (Heckbert, "Nice numbers for graph labels", Graphics Gems,
     1990)."""
-    if high <= low:
-        return [low]
     raw = (high - low) / max(1, count - 1)
+    if not (math.isfinite(raw) and raw > 0):  # one value, or a span no float holds
+        return [low] if high <= low else [low, high]
     magnitude = 10 ** math.floor(math.log10(raw))
     fraction = raw / magnitude
     nice = 1 if fraction < 1.5 else 2 if fraction < 3.5 else 5 if fraction < 7.5 else 10
     step = nice * magnitude
     first = math.ceil(low / step - 1e-9) * step
     count_in = int((high - first) / step + 1e-9) + 1
-    return [round(first + i * step, 12) for i in range(count_in)]
+    # Twelve significant digits, not decimals: ticks of 1e-13 keep their values.
+    return [float(f"{first + i * step:.12g}") for i in range(count_in)]
 
 
 def _label(value: float, step: float, kind: ValueKind) -> str:
@@ -79,6 +80,8 @@ def _label(value: float, step: float, kind: ValueKind) -> str:
     (a step of 0.0005 shows 0.9275, 0.9280, never 0.928 twice)."""
     scale = 100.0 if kind in ("percent", "share") else 1.0
     shown_step = step * scale
+    if not 1e-9 <= shown_step <= 1e15:  # beyond fixed decimals: three significant digits
+        return f"{value * scale:.3g}{'%' if kind in ('percent', 'share') else ''}"
     decimals = max(0, -math.floor(math.log10(shown_step) + 1e-9)) if shown_step > 0 else 0
     if kind == "count" and shown_step >= 1:
         decimals = 0
@@ -124,6 +127,11 @@ def line_chart(
     if not times or not values:
         return Markup(f'<p class="chart-empty">{label}: no data yet.</p>')
     low, high = _bounds(values, zero_line)
+    spread = high - low
+    if not (math.isfinite(spread) and spread > max(abs(low), abs(high), 1e-200) * 1e-12):
+        # Values at the ends of what a float holds, or a spread below its precision: no
+        # axis would read right, so say so rather than draw one.
+        return Markup(f'<p class="chart-empty">{label}: values out of a drawable range.</p>')
     drawings = "".join(
         _svg(
             layout,

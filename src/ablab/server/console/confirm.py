@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 
-from ablab.server.console.session import Viewer
+from ablab.server.console.session import Viewer, safe_next
 from ablab.server.console.templating import render
 
 __all__ = ["Confirmed", "ask_to_confirm"]
@@ -42,8 +42,10 @@ def ask_to_confirm(
             "consequence": consequence,
             "undo": undo,
             "button": button,
-            "action": request.url.path,
+            # The path as the browser sent it (still encoded), so a name with "?" or "#"
+            # posts back to the same route.
+            "action": request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
             "fields": fields or {},
-            "back": back if back.startswith("/") and not back.startswith("//") else "/",
+            "back": safe_next(back),
         },
     )

@@ -50,6 +50,7 @@ from ablab.domain.results.verdicts import (
     MinSamplesRule,
 )
 from ablab.domain.shadow_verdict import shadow_overall
+from ablab.errors import ValidationError
 from ablab.services.analysis.comparisons import Arm, evidence_for, oriented_lift
 from ablab.services.analysis.guardrails import broken_guardrails
 from ablab.services.analysis.metric_request import Definition
@@ -254,14 +255,21 @@ def _plan(experiment: Experiment, treatment: str, arm: Arm, run: float | None) -
     if weight_control > 0 and weight_treatment > 0:
         share = weight_treatment / (weight_control + weight_treatment)
     effect = abs(mde * comparison.control_value)
-    size = sample_size_means(
-        deviation,
-        -effect if comparison.alternative == "less" else effect,
-        alpha=comparison.alpha,
-        power=experiment.power,
-        alternative=comparison.alternative,
-        treatment_share=share,
-    )
+    if not (math.isfinite(effect) and effect > 0):
+        return _Plan()
+    try:
+        size = sample_size_means(
+            deviation,
+            -effect if comparison.alternative == "less" else effect,
+            alpha=comparison.alpha,
+            power=experiment.power,
+            alternative=comparison.alternative,
+            treatment_share=share,
+        )
+    except (ArithmeticError, ValidationError):
+        # An MDE so small against the spread that no finite sample detects it: no plan,
+        # which the results say (days left unknown), rather than no results at all.
+        return _Plan()
     have = (comparison.control_units, comparison.treatment_units)
     need = (size.control_units, size.treatment_units)
     reached = all(h >= n for h, n in zip(have, need, strict=True))

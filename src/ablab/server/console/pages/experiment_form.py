@@ -338,13 +338,21 @@ async def edit_experiment(request: Request, ref: str, viewer: ServingWriterForm)
 
     form = EditForm(
         hypothesis=text("hypothesis", 4000),
-        weights={v.name: text(f"weight:{v.name}", 32) for v in found.variants},
+        # Weights only when the page offered them (not for an ended or bandit experiment).
+        weights={
+            v.name: text(f"weight:{v.name}", 32)
+            for v in found.variants
+            if f"weight:{v.name}" in posted
+        },
         min_samples=text("min_samples"),
         max_duration_days=text("max_duration_days"),
         guardrails=text("guardrails", 4000),
         auto_promote=posted.get("auto_promote") == "true",
-        source=text("source"),
-        primary_metric=text("primary_metric"),
+        # A select the page did not show (or a client that left it out) keeps its value.
+        source=text("source") if "source" in posted else (found.source or ""),
+        primary_metric=(
+            text("primary_metric") if "primary_metric" in posted else found.primary_metric
+        ),
         version=found.version,
     )
     try:
@@ -365,13 +373,19 @@ def _update_request(form: EditForm, found: ExperimentPublic, expected: int) -> E
     body: dict[str, Any] = {"expected_version": expected}
     if form.hypothesis != was.hypothesis:
         body["hypothesis"] = form.hypothesis
-    if form.weights != was.weights:
+    if form.weights and form.weights != was.weights:
         body["weights"] = {
             name: _number(w or "0", f"the weight of {name}") for name, w in form.weights.items()
         }
     if form.min_samples != was.min_samples:
         body["min_samples"] = int(_number(form.min_samples, "the minimum samples", whole=True))
-    if form.max_duration_days != was.max_duration_days and form.max_duration_days:
+    if form.max_duration_days != was.max_duration_days:
+        if not form.max_duration_days:
+            # PATCH has no way to remove it (a field left out is "unchanged").
+            raise ValidationError(
+                "the maximum duration cannot be removed once set: give a number of days "
+                f"(it is {was.max_duration_days})"
+            )
         body["max_duration_days"] = int(
             _number(form.max_duration_days, "the maximum duration in days", whole=True)
         )

@@ -20,7 +20,7 @@ from ablab.domain.lifecycle import Action, ExperimentStatus
 from ablab.errors import AblabError, NotFound
 from ablab.server.console.confirm import Confirmed, ask_to_confirm
 from ablab.server.console.glance import glance
-from ablab.server.console.session import ServingWriterForm, Viewer, ViewerDep
+from ablab.server.console.session import ServingWriterForm, Viewer, ViewerDep, safe_next
 from ablab.server.console.templating import flash_redirect, render
 from ablab.services.analysis.results import experiment_results
 from ablab.services.automation.guard import analyze_experiment
@@ -143,7 +143,7 @@ def act(
     showed (two people pressing Pause and Stop at once: the second is told, not obeyed).
     Stop and archive ask first (``_CONSEQUENCES``)."""
     chosen = _ACTIONS.get(action)
-    target = back if back.startswith("/") and not back.startswith("//") else "/experiments"
+    target = safe_next(back or None)
     if chosen is None:
         return flash_redirect(target, f"unknown action {action!r}", "error")
     if action in _CONSEQUENCES and confirmed != "yes":

@@ -18,8 +18,7 @@ from ablab.server.console.session import ViewerDep
 from ablab.server.console.templating import render
 from ablab.stats import (
     SampleSize,
-    rate_sequential_cost,
-    sample_size_proportions,
+    rate_test_plan,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +77,7 @@ def sample_size_page(
 
 def _plan(form: dict[str, str]) -> Plan:
     """The fixed-horizon size (Fleiss et al. 2003, ch. 4) and what the sequential test's
-    always-valid inference costs on top (``stats.sequential_power_cost``)."""
+    always-valid inference costs on top (``stats.rate_test_plan``)."""
     baseline = _number(form["baseline"], "the baseline rate")
     mde = _number(form["mde"], "the minimum detectable effect")
     alpha = _number(form["alpha"], "alpha")
@@ -89,21 +88,18 @@ def _plan(form: dict[str, str]) -> Plan:
     mde_type: Literal["relative", "absolute"] = (
         "absolute" if form["mde_type"] == "absolute" else "relative"
     )
-    fixed = sample_size_proportions(
+    cost = rate_test_plan(
         baseline, mde, mde_type=mde_type, alpha=alpha, power=power,
         treatment_share=share, traffic_share=traffic, daily_units=daily,
     )  # fmt: skip
-    cost = rate_sequential_cost(
-        baseline,
-        fixed.absolute_mde,
-        alpha=alpha,
-        power=power,
-        treatment_share=share,
-        traffic_share=traffic,
-        daily_units=daily,
-    )
-    arriving = (
-        math.ceil(fixed.total_units / traffic),
-        math.ceil(cost.sequential.total_units / traffic),
-    )
+    fixed = cost.fixed
+    try:
+        arriving = (
+            math.ceil(fixed.total_units / traffic),
+            math.ceil(cost.sequential.total_units / traffic),
+        )
+    except (ArithmeticError, ValueError):  # a share so small the arrivals are not finite
+        raise ValidationError(
+            "the traffic share is too small: no finite number of units would arrive"
+        ) from None
     return Plan(fixed, cost.sequential, cost.inflation, arriving)
