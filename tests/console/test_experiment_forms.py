@@ -23,6 +23,14 @@ def _catalogue(api: httpx.Client) -> None:
     assert api.post("/v1/metrics", json=metric).status_code == 201
 
 
+def _ranker_ab(api: httpx.Client, name: str, **options: Any) -> dict[str, Any]:
+    """Create ranker 1.0.0 against 2.0.0 as ``name`` through the API; its request body."""
+    body = {"name": name, "model_id": "ranker", "control_version": "1.0.0",
+            "treatment_version": "2.0.0", **options}  # fmt: skip
+    assert api.post("/v1/experiments", json=body).status_code == 201
+    return body
+
+
 def test_every_option_of_the_new_form_reaches_the_experiment(console: Console, page: Any) -> None:
     api = console.api()
     _catalogue(api)
@@ -109,9 +117,7 @@ def test_a_refused_form_keeps_every_field(console: Console, page: Any) -> None:
 def test_settings_change_in_the_edit_form(console: Console, page: Any) -> None:
     api = console.api()
     _catalogue(api)
-    body = {"name": "editable", "model_id": "ranker", "control_version": "1.0.0",
-            "treatment_version": "2.0.0"}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
+    _ranker_ab(api, "editable")
     sign_in(page, console.url, console.user(Scope.WRITE))
     page.goto(f"{console.url}/experiments/editable")
     page.get_by_role("link", name="Edit settings").click()
@@ -146,9 +152,7 @@ def test_settings_change_in_the_edit_form(console: Console, page: Any) -> None:
 def test_a_reader_gets_neither_form(console: Console) -> None:
     api = console.api()
     _catalogue(api)
-    body = {"name": "readonly", "model_id": "ranker", "control_version": "1.0.0",
-            "treatment_version": "2.0.0"}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
+    _ranker_ab(api, "readonly")
     reader, token = signed_in(console, Scope.READ)
     for path in ("/experiments/new", "/experiments/readonly/edit"):
         answer = reader.get(path)
@@ -165,9 +169,7 @@ def test_a_reader_gets_neither_form(console: Console) -> None:
 def test_destructive_actions_ask_first_without_script(console: Console, browser: Any) -> None:
     api = console.api()
     _catalogue(api)
-    body = {"name": "to-stop", "model_id": "ranker", "control_version": "1.0.0",
-            "treatment_version": "2.0.0"}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
+    _ranker_ab(api, "to-stop")
     context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = context.new_page()
     sign_in(page, console.url, console.user(Scope.ADMIN))
@@ -192,9 +194,7 @@ def test_destructive_actions_ask_first_without_script(console: Console, browser:
 def test_an_experiment_under_a_rollout_says_so(console: Console, page: Any) -> None:
     api = console.api()
     _catalogue(api)
-    shipped = {"name": "shipped", "model_id": "ranker", "control_version": "1.0.0",
-               "treatment_version": "2.0.0"}  # fmt: skip
-    assert api.post("/v1/experiments", json=shipped).status_code == 201
+    _ranker_ab(api, "shipped")
     assert api.post("/v1/experiments/shipped/promote", json={"force": True}).status_code == 200
     sign_in(page, console.url, console.user(Scope.WRITE))
     page.goto(f"{console.url}/experiments/new?model=ranker")
@@ -211,9 +211,7 @@ def test_an_experiment_under_a_rollout_says_so(console: Console, page: Any) -> N
 def test_the_edit_form_saves_an_ended_or_bandit_experiment(console: Console) -> None:
     api = console.api()
     _catalogue(api)
-    body = {"name": "ended", "model_id": "ranker", "control_version": "1.0.0",
-            "treatment_version": "2.0.0", "max_duration_days": 7}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
+    body = _ranker_ab(api, "ended", max_duration_days=7)
     assert api.post("/v1/experiments/ended/stop").status_code == 200
     bandit = {**body, "name": "armed", "bandit": True}
     assert api.post("/v1/experiments", json=bandit).status_code == 201
@@ -237,9 +235,7 @@ def test_the_edit_form_saves_an_ended_or_bandit_experiment(console: Console) -> 
 def test_an_mde_no_sample_can_detect_costs_only_the_plan(console: Console) -> None:
     api = console.api()
     _catalogue(api)
-    body = {"name": "tiny-mde", "model_id": "ranker", "control_version": "1.0.0",
-            "treatment_version": "2.0.0", "mde": 1e-320}  # fmt: skip
-    assert api.post("/v1/experiments", json=body).status_code == 201
+    _ranker_ab(api, "tiny-mde", mde=1e-320)
     send(
         api,
         traffic("tiny-mde", {"control": 30, "treatment": 30}, {"control": 0.5, "treatment": 0.6}),

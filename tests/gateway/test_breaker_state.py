@@ -127,16 +127,21 @@ def test_a_failing_backend_opens_its_breaker_and_every_reading_shows_it(
     assert_reads(project, BreakerReading(BreakerState.CLOSED, 2))
 
 
-def test_each_project_sees_only_its_own_breakers(
-    server: RunningServer, project: Project, models: Models
-) -> None:
+def open_the_treatments_breaker(project: Project, models: Models) -> None:
+    """The trial experiment, its treatment's model failing until its breaker opens."""
     control, treatment = models
     faults.setup(project, control, treatment)
     treatment.mode = "error"
     http = project.http()
     for i in range(40):
         faults.predict(http, f"u{i}")
-    assert breaker_states(server.state, project.id)[TREATMENT] is BreakerState.OPEN
+    assert breaker_states(project.server.state, project.id)[TREATMENT] is BreakerState.OPEN
+
+
+def test_each_project_sees_only_its_own_breakers(
+    server: RunningServer, project: Project, models: Models
+) -> None:
+    open_the_treatments_breaker(project, models)
 
     other = server.project()
     assert breaker_states(server.state, other.id) == {}  # never called: absent, closed
@@ -155,13 +160,7 @@ def test_each_project_sees_only_its_own_breakers(
 def test_the_console_shows_each_variants_breaker(
     server: RunningServer, project: Project, models: Models
 ) -> None:
-    control, treatment = models
-    faults.setup(project, control, treatment)
-    treatment.mode = "error"
-    http = project.http()
-    for i in range(40):
-        faults.predict(http, f"c{i}")
-    assert breaker_states(server.state, project.id)[TREATMENT] is BreakerState.OPEN
+    open_the_treatments_breaker(project, models)
     browser, _ = signed_in(Console(server, project), Scope.READ)
     page = browser.get("/experiments/trial")
     assert page.status_code == 200

@@ -34,6 +34,7 @@ __all__ = [
     "Viewer",
     "ViewerDep",
     "WriterForm",
+    "WriterPage",
     "safe_next",
 ]
 
@@ -99,16 +100,26 @@ def _acting(scope: Scope) -> Callable[[Request, Viewer], Awaitable[Viewer]]:
         token = form.get("csrf_token")
         if not csrf_matches(viewer.session, token if isinstance(token, str) else None):
             raise ConsoleRefused(CSRF_REFUSED)
-        if not viewer.can(scope):
-            raise ConsoleRefused(
-                f"Your role ({viewer.session.role.value}) does not allow this: it needs "
-                f"{scope.value}."
-            )
+        _require(viewer, scope)
         return viewer
 
     return dependency
 
 
+def _require(viewer: Viewer, scope: Scope) -> None:
+    if not viewer.can(scope):
+        raise ConsoleRefused(
+            f"Your role ({viewer.session.role.value}) does not allow this: it needs {scope.value}."
+        )
+
+
+def _writer_page(viewer: ViewerDep) -> Viewer:
+    # The page of a form a read-only user may not send: refused as the form itself would be.
+    _require(viewer, Scope.WRITE)
+    return viewer
+
+
+WriterPage = Annotated[Viewer, Depends(_writer_page)]
 WriterForm = Annotated[Viewer, Depends(_acting(Scope.WRITE))]
 AdminForm = Annotated[Viewer, Depends(_acting(Scope.ADMIN))]
 

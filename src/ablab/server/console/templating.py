@@ -21,7 +21,7 @@ from ablab.domain.keys import Scope
 from ablab.server.console.glance import deciding_interval
 from ablab.server.routers.access import AUDIT_LOG_SCOPE
 
-__all__ = ["flash_redirect", "render"]
+__all__ = ["flash_redirect", "render", "render_form"]
 
 FLASH_COOKIE = "ablab_flash"
 
@@ -117,6 +117,14 @@ def render(
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
+
+
+def render_form(
+    request: Request, template: str, context: dict[str, Any], error: str | None
+) -> HTMLResponse:
+    """A form's page: with ``error`` (the API's message for what was sent) it is the refusal,
+    422, the form keeping what was typed; without, the form to fill in."""
+    return render(request, template, {**context, "error": error}, status_code=422 if error else 200)
 
 
 def _read_flash(raw: str | None) -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from ablab.domain.llm_records import BASELINE, LlmRun, RunState, failure_reason
@@ -237,7 +237,6 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
     completed: datetime | None = None
     if done and not pending:
         completed = max((r.completed_at for r in done if r.completed_at), default=None)
-    spent = spend_of(runs)
     return LlmVariantResult(
         variant=variant_id,
         name=name,
@@ -256,15 +255,7 @@ def _variant_result(  # noqa: PLR0917 - one row of the table: its id, name, pare
         mcnemar=mcnemar,
         evaluators=evaluators,
         tasks=tuple(task_rows),
-        latency_mean_ms=spent.latency_mean_ms,
-        latency_p50_ms=spent.latency_p50_ms,
-        latency_source=spent.latency_source,
-        input_tokens=spent.input_tokens,
-        output_tokens=spent.output_tokens,
-        total_tokens=spent.total_tokens,
-        token_runs=spent.token_runs,
-        cost_usd=spent.cost_usd,
-        cost_runs=spent.cost_runs,
+        **asdict(spend_of(runs)),  # the result carries the spend's fields by their names
     )
 
 

@@ -19,12 +19,15 @@ from fastapi.responses import Response
 from ablab.contract.base import parse
 from ablab.contract.experiments import ExperimentCreate, ExperimentPublic, ExperimentUpdate
 from ablab.domain.experiments import AnalysisMethod
-from ablab.domain.keys import Scope
 from ablab.domain.lifecycle import ExperimentStatus
 from ablab.domain.metrics import BUILTIN_METRICS
 from ablab.errors import AblabError, NotFound, ValidationError
-from ablab.server.console.session import ConsoleRefused, ServingWriterForm, Viewer, ViewerDep
-from ablab.server.console.templating import flash_redirect, render
+from ablab.server.console.session import (
+    ServingWriterForm,
+    Viewer,
+    WriterPage,
+)
+from ablab.server.console.templating import flash_redirect, render, render_form
 from ablab.services.analysis.sources import list_sources
 from ablab.services.experiments import catalogue, metrics
 from ablab.services.experiments import lifecycle as experiments
@@ -80,14 +83,6 @@ def _options(viewer: Viewer) -> dict[str, Any]:
     }
 
 
-def _require_writer(viewer: Viewer) -> None:
-    # The same rule as POST /v1/experiments: a read-only user never gets the form.
-    if not viewer.can(Scope.WRITE):
-        raise ConsoleRefused(
-            f"Your role ({viewer.session.role.value}) does not allow this: it needs write."
-        )
-
-
 def _new_page(
     request: Request, viewer: Viewer, form: ExperimentForm, error: str | None = None
 ) -> Response:
@@ -98,17 +93,16 @@ def _new_page(
         custom = options["custom_metrics"]
         chosen = "accuracy" if form.model or not custom else custom[0][0]
         form = replace(form, primary_metric=chosen)
-    return render(
+    return render_form(
         request,
         "experiment_new.html",
-        {"viewer": viewer, "form": form, "error": error, **options},
-        status_code=422 if error else 200,
+        {"viewer": viewer, "form": form, **options},
+        error,
     )
 
 
 @router.get("/experiments/new")
-def new_experiment_page(request: Request, viewer: ViewerDep, model: str = "") -> Response:
-    _require_writer(viewer)
+def new_experiment_page(request: Request, viewer: WriterPage, model: str = "") -> Response:
     return _new_page(request, viewer, ExperimentForm(model=model[:128]))
 
 
@@ -294,19 +288,18 @@ def _edit_page(
     form: EditForm,
     error: str | None = None,
 ) -> Response:
-    return render(
+    return render_form(
         request,
         "experiment_edit.html",
         {
             "viewer": viewer,
             "experiment": experiment,
             "form": form,
-            "error": error,
             "edits_metric": _editable_primary_metric(),
             "reweights": experiment.status in _REWEIGHTABLE and not experiment.bandit,
             **_options(viewer),
         },
-        status_code=422 if error else 200,
+        error,
     )
 
 
@@ -315,8 +308,7 @@ def _experiment(viewer: Viewer, ref: str) -> ExperimentPublic:
 
 
 @router.get("/experiments/{ref}/edit")
-def edit_experiment_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
-    _require_writer(viewer)
+def edit_experiment_page(request: Request, viewer: WriterPage, ref: str) -> Response:
     try:
         found = _experiment(viewer, ref)
     except NotFound as exc:

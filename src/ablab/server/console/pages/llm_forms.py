@@ -32,8 +32,8 @@ from ablab.domain.llm_records import BASELINE
 from ablab.errors import AblabError, NotFound, ValidationError
 from ablab.llm.typed import settings_from_pairs, text_or_json, typed_value
 from ablab.server.console.confirm import Confirmed, ask_to_confirm
-from ablab.server.console.session import ConsoleRefused, Viewer, ViewerDep, WriterForm
-from ablab.server.console.templating import flash_redirect, render
+from ablab.server.console.session import Viewer, ViewerDep, WriterForm, WriterPage
+from ablab.server.console.templating import flash_redirect, render, render_form
 from ablab.services.llm import experiments as llm
 from ablab.services.llm.completion import complete
 from ablab.services.llm.results import llm_results
@@ -45,14 +45,6 @@ router = APIRouter(include_in_schema=False)
 _Short = Annotated[str, Form(max_length=256)]
 _Long = Annotated[str, Form(max_length=20_000)]
 _Many = Annotated[list[str] | None, Form()]
-
-
-def _require_writer(viewer: Viewer) -> None:
-    # The same rule as the REST routes (write): a read-only user never gets the form.
-    if not viewer.can(Scope.WRITE):
-        raise ConsoleRefused(
-            f"Your role ({viewer.session.role.value}) does not allow this: it needs write."
-        )
 
 
 def _experiment(viewer: Viewer, ref: str) -> LlmExperimentPublic:
@@ -100,11 +92,11 @@ class TaskForm:
 def _tasks_page(
     request: Request, viewer: Viewer, form: TaskForm, error: str | None = None
 ) -> Response:
-    return render(
+    return render_form(
         request,
         "llm_tasks.html",
-        {"viewer": viewer, "tasks": llm.list_tasks(viewer.ctx), "form": form, "error": error},
-        status_code=422 if error else 200,
+        {"viewer": viewer, "tasks": llm.list_tasks(viewer.ctx), "form": form},
+        error,
     )
 
 
@@ -171,23 +163,21 @@ class ExperimentForm:
 def _new_page(
     request: Request, viewer: Viewer, form: ExperimentForm, error: str | None = None
 ) -> Response:
-    return render(
+    return render_form(
         request,
         "llm_new.html",
         {
             "viewer": viewer,
             "form": form,
-            "error": error,
             "all_tasks": [t.name for t in llm.list_tasks(viewer.ctx)],
             "parameters": [p.value for p in Parameter],
         },
-        status_code=422 if error else 200,
+        error,
     )
 
 
 @router.get("/llm/new")
-def new_page(request: Request, viewer: ViewerDep) -> Response:
-    _require_writer(viewer)
+def new_page(request: Request, viewer: WriterPage) -> Response:
     return _new_page(request, viewer, ExperimentForm())
 
 
@@ -301,23 +291,21 @@ def _variant_page(
     form: VariantForm,
     error: str | None = None,
 ) -> Response:
-    return render(
+    return render_form(
         request,
         "llm_variant.html",
         {
             "viewer": viewer,
             "experiment": experiment,
             "form": form,
-            "error": error,
             "parameters": [p.value for p in Parameter],
         },
-        status_code=422 if error else 200,
+        error,
     )
 
 
 @router.get("/llm/{ref}/variants/new")
-def new_variant_page(request: Request, viewer: ViewerDep, ref: str, parent: str = "") -> Response:
-    _require_writer(viewer)
+def new_variant_page(request: Request, viewer: WriterPage, ref: str, parent: str = "") -> Response:
     try:
         experiment = _experiment(viewer, ref)
     except NotFound as exc:
@@ -418,24 +406,22 @@ def _complete_page(
             verdicts[r.name] = "significantly worse than the baseline"
         else:
             verdicts[r.name] = "not significantly better than the baseline"
-    return render(
+    return render_form(
         request,
         "llm_complete.html",
         {
             "viewer": viewer,
             "experiment": experiment,
             "form": form,
-            "error": error,
             "candidates": [r.name for r in ran],
             "verdicts": verdicts,
         },
-        status_code=422 if error else 200,
+        error,
     )
 
 
 @router.get("/llm/{ref}/complete")
-def complete_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
-    _require_writer(viewer)
+def complete_page(request: Request, viewer: WriterPage, ref: str) -> Response:
     try:
         experiment = _experiment(viewer, ref)
     except NotFound as exc:
@@ -486,8 +472,7 @@ def _ask_archive(request: Request, viewer: Viewer, ref: str) -> Response:
 
 
 @router.get("/llm/{ref}/archive")
-def archive_page(request: Request, viewer: ViewerDep, ref: str) -> Response:
-    _require_writer(viewer)
+def archive_page(request: Request, viewer: WriterPage, ref: str) -> Response:
     try:
         experiment = _experiment(viewer, ref)
     except NotFound as exc:

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from ablab.errors import AblabError, ValidationError
 from ablab.server.console.session import ViewerDep
-from ablab.server.console.templating import render
+from ablab.server.console.templating import render_form
 from ablab.stats import (
     SampleSize,
     rate_test_plan,
@@ -67,11 +67,8 @@ def sample_size_page(
             plan = _plan(typed)
         except AblabError as exc:
             error = exc.message
-    return render(
-        request,
-        "sample_size.html",
-        {"viewer": viewer, "form": typed, "plan": plan, "error": error},
-        status_code=422 if error else 200,
+    return render_form(
+        request, "sample_size.html", {"viewer": viewer, "form": typed, "plan": plan}, error
     )
 
 
